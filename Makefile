@@ -1,0 +1,80 @@
+# Crucible: `make run` (the whole job on embedded defaults) and `make test` (everything CI checks).
+# Both set themselves up on a fresh machine with Python 3.11: a .venv, torch (CPU) first,
+# then the shared kernel and every service in services/ as editable installs.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+SERVICES := $(sort $(wildcard services/*))
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/crucible/v1/*.proto)
+export OMP_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_HUB_DISABLE_TELEMETRY ?= 1
+export DO_NOT_TRACK ?= 1
+
+.PHONY: run test lint contracts proto proto-check unit integration e2e bench manifests images clean help venv
+
+help:
+	@echo "make run    - set up and run the whole pipeline on embedded defaults"
+	@echo "make test   - set up and run every check (lint, contracts, unit, integration, e2e)"
+	@echo "make bench  - run the benchmarks (JSON with a same-run baseline)"
+	@echo "make proto  - regenerate crucible.v1 from proto/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
+
+# torch first, from the CPU wheel on disk; every later install is constrained to it.
+$(STAMP): $(BIN)/python constraints.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(PIP) torch==2.13.0
+	$(PIP) -r requirements-dev.txt
+	$(PIP) -e libs/common $(foreach s,$(SERVICES),-e $(s))
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/crucible run
+
+test: $(STAMP) lint contracts proto-check
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/e2e
+
+proto: $(STAMP)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
+	  --python_out=libs/common/src --grpc_python_out=libs/common/src \
+	  --mypy_out=libs/common/src --mypy_grpc_out=libs/common/src $(PROTOS)
+
+# Regenerate into a temporary folder and compare: stale generated code fails the build.
+proto-check: $(STAMP)
+	@tmp=$$(mktemp -d) && \
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m grpc_tools.protoc -Iproto \
+	  --python_out=$$tmp --grpc_python_out=$$tmp --mypy_out=$$tmp --mypy_grpc_out=$$tmp $(PROTOS) >/dev/null && \
+	for f in $$(cd $$tmp && find . -name '*.py*'); do \
+	  cmp -s $$tmp/$$f libs/common/src/$$f || { echo "stale generated code: libs/common/src/$$f (run make proto)"; rm -rf $$tmp; exit 1; }; \
+	done; rm -rf $$tmp; echo "generated contracts are up to date"
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .crucible .pytest_cache .ruff_cache

@@ -1,0 +1,264 @@
+"""The bus: NATS JetStream streams, publishing with dedup ids, control-plane events, KV.
+
+Only this module and `worker.py` know JetStream. Streams (design, "Events and the bus"):
+- RAW: work-queue on crucible.records.raw (raw PII lives on the bus only until scrubbed)
+- RECORDS: work-queue on crucible.records.{scrubbed,scored,curated}
+- DLQ: limits with a bounded age, crucible.dlq.>
+- EVENTS: limits (the audit log), crucible.events.>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from google.protobuf.message import Message
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
+
+from crucible.common import subjects
+from crucible.common.config import BusPolicy
+from crucible.common.tracing import inject_trace_headers
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+
+# Header names the platform sets on messages.
+H_MSG_ID = "Nats-Msg-Id"
+H_REASON = "Crucible-Reason"
+H_DETAIL = "Crucible-Detail"
+H_STAGE = "Crucible-Stage"
+H_DELIVERIES = "Crucible-Deliveries"
+H_RECORD_ID = "Crucible-Record-Id"
+H_SOURCE_SUBJECT = "Crucible-Source-Subject"
+
+
+def stream_configs(policy: BusPolicy) -> list[StreamConfig]:
+    dup = policy.duplicate_window_seconds
+    return [
+        StreamConfig(
+            name=subjects.STREAM_RAW,
+            subjects=[subjects.RAW],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=dup,
+        ),
+        StreamConfig(
+            name=subjects.STREAM_RECORDS,
+            subjects=[subjects.SCRUBBED, subjects.SCORED, subjects.CURATED],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=dup,
+        ),
+        StreamConfig(
+            name=subjects.STREAM_DLQ,
+            subjects=[subjects.dlq(">")],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=policy.dlq_max_age_days * DAY,
+            duplicate_window=dup,
+        ),
+        StreamConfig(
+            name=subjects.STREAM_EVENTS,
+            subjects=[subjects.event(">")],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=policy.events_max_age_days * DAY,
+            duplicate_window=dup,
+        ),
+    ]
+
+
+class PublishError(RuntimeError):
+    """A publish was not acknowledged by JetStream (the caller must not ack its inputs)."""
+
+
+@dataclass
+class Bus:
+    nc: NatsClient
+    js: JetStreamContext
+    policy: BusPolicy
+
+    @classmethod
+    async def connect(cls, url: str, policy: BusPolicy, *, name: str = "crucible") -> Bus:
+        async def _on_error(exc: Exception) -> None:
+            log.warning("nats: %s", exc)
+
+        nc = await nats.connect(
+            url,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=_on_error,
+        )
+        bus = cls(nc=nc, js=nc.jetstream(timeout=10), policy=policy)
+        await bus.ensure_streams()
+        return bus
+
+    async def ensure_streams(self) -> None:
+        """Create the streams, or update them to the configured settings (idempotent)."""
+        for cfg in stream_configs(self.policy):
+            try:
+                await self.js.add_stream(cfg)
+            except BadRequestError:
+                # Exists with other settings: bring it in line; retention cannot change in place.
+                await self.js.update_stream(cfg)
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        msg_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> Any:
+        hdrs = dict(headers or {})
+        if msg_id:
+            hdrs[H_MSG_ID] = msg_id
+        try:
+            return await self.js.publish(subject, payload, headers=hdrs or None, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
+            raise PublishError(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def publish_many(self, items: list[tuple[str, bytes, str | None, Mapping[str, str]]]) -> None:
+        """Publish several messages concurrently and wait for every PubAck."""
+        if not items:
+            return
+        futs = [self.publish(subj, data, msg_id=mid, headers=h) for subj, data, mid, h in items]
+        results = await asyncio.gather(*futs, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise PublishError(f"{len(errors)} of {len(items)} publishes failed: {errors[0]}")
+
+    async def publish_event(self, name: str, message: Message, *, msg_id: str | None = None) -> None:
+        """Publish a control-plane event on crucible.events.<name>, with the current trace context."""
+        headers = inject_trace_headers({})
+        headers["Crucible-Event"] = name
+        headers["Crucible-Type"] = message.DESCRIPTOR.full_name
+        await self.publish(subjects.event(name), message.SerializeToString(), msg_id=msg_id, headers=headers)
+
+    async def consume_events(
+        self,
+        name: str,
+        durable: str,
+        handler: Callable[[bytes, Msg], Awaitable[None]],
+        *,
+        stop: asyncio.Event,
+        ack_wait: float = 300.0,
+        max_deliver: int | None = None,
+        deliver_new_only: bool = False,
+    ) -> None:
+        """Handle events one at a time with a durable pull consumer (several replicas share it,
+        each message goes to one). The handler may run long: the message is kept in progress.
+        A handler exception naks with the policy's back-off; past max_deliver the event is
+        moved to the DLQ with the reason."""
+        subject = subjects.event(name)
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+            filter_subject=subject,
+            deliver_policy=DeliverPolicy.NEW if deliver_new_only else DeliverPolicy.ALL,
+            max_ack_pending=1,
+        )
+        sub = await self.js.pull_subscribe(subject, durable=durable, stream=subjects.STREAM_EVENTS, config=config)
+        limit = max_deliver or self.policy.max_deliver
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(1, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            for msg in msgs:
+                keepalive = asyncio.create_task(_keep_in_progress(msg, ack_wait / 3))
+                try:
+                    await handler(msg.data, msg)
+                except Exception as exc:  # noqa: BLE001 - a failing handler must not kill the loop
+                    delivered = msg.metadata.num_delivered
+                    log.exception("event %s handler failed (delivery %d/%d)", name, delivered, limit)
+                    if delivered >= limit:
+                        await self.dead_letter(durable, msg.data, reason="handler_failed", detail=repr(exc),
+                                               deliveries=delivered, source_subject=subject)
+                        await msg.ack_sync()
+                    else:
+                        await msg.nak(delay=backoff_delay(self.policy, delivered))
+                else:
+                    await msg.ack_sync()
+                finally:
+                    keepalive.cancel()
+        await sub.unsubscribe()
+
+    async def dead_letter(
+        self,
+        stage: str,
+        payload: bytes,
+        *,
+        reason: str,
+        detail: str,
+        deliveries: int,
+        source_subject: str,
+        record_id: str = "",
+        msg_id: str | None = None,
+    ) -> None:
+        headers = {
+            H_REASON: reason,
+            H_DETAIL: detail[:1024].replace("\n", " "),
+            H_STAGE: stage,
+            H_DELIVERIES: str(deliveries),
+            H_SOURCE_SUBJECT: source_subject,
+        }
+        if record_id:
+            headers[H_RECORD_ID] = record_id
+        await self.publish(subjects.dlq(stage), payload, msg_id=msg_id, headers=headers)
+
+    async def key_value(self, bucket: str, *, history: int = 5) -> KeyValue:
+        from nats.js.api import KeyValueConfig
+
+        try:
+            return await self.js.key_value(bucket)
+        except (NotFoundError, nats.js.errors.BucketNotFoundError):
+            return await self.js.create_key_value(KeyValueConfig(bucket=bucket, history=history))
+
+    async def consumer_pending(self, stream: str, durable: str) -> tuple[int, int]:
+        """(messages not yet delivered, delivered but not acked) for a durable consumer."""
+        info = await self.js.consumer_info(stream, durable)
+        return int(info.num_pending or 0), int(info.num_ack_pending or 0)
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except Exception:  # noqa: BLE001 - closing anyway
+                await self.nc.close()
+
+
+def backoff_delay(policy: BusPolicy, delivered: int) -> float:
+    """Delay before redelivery after the `delivered`-th failed attempt (1-based)."""
+    steps = policy.backoff_seconds
+    return steps[min(max(delivered, 1), len(steps)) - 1]
+
+
+async def _keep_in_progress(msg: Msg, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await msg.in_progress()
+        except Exception:  # noqa: BLE001 - connection gone: redelivery will follow
+            return

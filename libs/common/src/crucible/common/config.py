@@ -1,0 +1,191 @@
+"""Configuration: environment settings (`CRUCIBLE_*`) and the policy file `crucible.yaml`.
+
+Two kinds of configuration, kept apart on purpose:
+- *Settings* say where things are (URLs, paths, secrets). They come from the environment,
+  so a Kubernetes Secret or ConfigMap sets them.
+- *Policy* holds the numbers people tune (thresholds, mixes, gates). It lives in one YAML
+  file whose defaults are the seeds' values. Each service owns its own section and its own
+  pydantic model for it (`ServiceSpec.policy_model`), so adding a knob never touches this file.
+
+A bad value stops start-up with `ConfigError`, naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong. The message names the key and the allowed values."""
+
+
+class Settings(BaseSettings):
+    """Where things are. Every field is `CRUCIBLE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CRUCIBLE_", extra="ignore")
+
+    home: Path = Field(default=Path(".crucible"), description="Local state: registry, artifacts, runs.")
+    nats_url: str | None = Field(default=None, description="NATS URL; unset = start an embedded nats-server.")
+    database_url: str | None = Field(default=None, description="Registry database; unset = SQLite in home.")
+    source_url: str | None = Field(default=None, description="The app database to extract from; unset = demo DB.")
+    redis_url: str | None = Field(default=None, description="Dedup index; unset = in memory.")
+    artifacts_url: str | None = Field(default=None, description="Artifact store (file:// or s3://); unset = home/artifacts.")
+    subject_secret: str | None = Field(default=None, description="HMAC secret for subject tokens.")
+    policy_file: Path | None = Field(default=None, description="Policy YAML; unset = ./crucible.yaml if present.")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus port for `serve`; 0 = off.")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=True, description="JSON logs (one object per line).")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    def resolved_artifacts_url(self) -> str:
+        if self.artifacts_url:
+            return self.artifacts_url
+        return (self.home / "artifacts").resolve().as_uri()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BusPolicy(_Strict):
+    batch_size: int = Field(default=256, ge=1, le=10_000, description="Messages fetched per pull.")
+    records_per_message: int = Field(default=64, ge=1, le=10_000, description="Records per RecordBatch message.")
+    max_deliver: int = Field(default=5, ge=1, le=100, description="Deliveries before a message goes to the DLQ.")
+    backoff_seconds: list[float] = Field(
+        default=[1.0, 5.0, 30.0], min_length=1, description="Redelivery delays after a failure, per attempt."
+    )
+    ack_wait_seconds: float = Field(default=60.0, gt=0, le=3600)
+    dlq_max_age_days: float = Field(default=14.0, gt=0, le=365)
+    events_max_age_days: float = Field(default=90.0, gt=0, le=3650)
+    duplicate_window_seconds: float = Field(default=120.0, gt=0, le=86_400)
+
+
+class ExtractionPolicy(_Strict):
+    days: int = Field(default=30, ge=1, le=3650, description="Extraction window in days.")
+    min_quality: float = Field(default=7.0, ge=0.0, le=10.0, description="Minimum quality score to keep.")
+
+
+class CommonPolicy(_Strict):
+    bus: BusPolicy = BusPolicy()
+    extraction: ExtractionPolicy = ExtractionPolicy()
+
+
+def _format_validation_error(section: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (section, *e["loc"]) if p != "")
+        allowed = ""
+        ctx = e.get("ctx") or {}
+        if ctx:
+            allowed = " (" + ", ".join(f"{k} {v}" for k, v in ctx.items() if k != "error") + ")"
+        got = e.get("input")
+        lines.append(f"{key}: {e['msg']}{allowed}; got {got!r}")
+    return "invalid policy value(s):\n  " + "\n  ".join(lines)
+
+
+def validate_section(section: str, model: type[BaseModel], raw: Mapping[str, Any] | None) -> BaseModel:
+    """Validate one policy section, turning pydantic errors into a ConfigError naming the keys."""
+    try:
+        return model.model_validate(dict(raw or {}))
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(section, err)) from None
+
+
+class Policy:
+    """The validated policy: `policy.bus`, `policy.extraction`, and `policy.section("scorer")`."""
+
+    def __init__(self, common: CommonPolicy, sections: Mapping[str, BaseModel], source: str) -> None:
+        self.common = common
+        self._sections = dict(sections)
+        self.source = source
+
+    @property
+    def bus(self) -> BusPolicy:
+        return self.common.bus
+
+    @property
+    def extraction(self) -> ExtractionPolicy:
+        return self.common.extraction
+
+    def section(self, name: str) -> Any:
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise ConfigError(f"no policy section {name!r} (is the service installed?)") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.common.model_dump()
+        for name, model in sorted(self._sections.items()):
+            out[name] = model.model_dump()
+        return out
+
+
+COMMON_SECTIONS = frozenset(CommonPolicy.model_fields)
+
+
+def load_policy(
+    path: Path | None = None,
+    section_models: Mapping[str, type[BaseModel]] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Policy:
+    """Load and validate the policy file.
+
+    `section_models` maps a service's section name to its model (from the service specs);
+    when None, the installed services are discovered. Unknown top-level keys are errors,
+    so a typo never silently falls back to a default.
+    """
+    if section_models is None:
+        from crucible.common.services import discover_services
+
+        section_models = {s.name: s.policy_model for s in discover_services().values() if s.policy_model}
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"policy file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"policy file {path} is not valid YAML: {err}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"policy file {path} must be a mapping of sections, got {type(loaded).__name__}")
+        raw = loaded
+        source = str(path)
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+    unknown = set(raw) - COMMON_SECTIONS - set(section_models)
+    if unknown:
+        allowed = sorted(COMMON_SECTIONS | set(section_models))
+        raise ConfigError(f"unknown policy section(s) {sorted(unknown)}; allowed: {allowed}")
+    common_raw = {k: v for k, v in raw.items() if k in COMMON_SECTIONS}
+    common = validate_section("", CommonPolicy, common_raw)
+    assert isinstance(common, CommonPolicy)
+    sections = {name: validate_section(name, model, raw.get(name)) for name, model in section_models.items()}
+    return Policy(common, sections, source)
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot override {dotted}: {part} is not a section")
+    node[parts[-1]] = value
+
+
+def default_policy_path(settings: Settings) -> Path | None:
+    if settings.policy_file is not None:
+        return settings.policy_file
+    candidate = Path("crucible.yaml")
+    return candidate if candidate.exists() else None

@@ -1,0 +1,221 @@
+"""The registry: runs, watermarks, rejections, the review queue, the curated store,
+dataset versions, models and training jobs.
+
+SQLAlchemy 2 models; the schema is owned by Alembic migrations (`migrations/`), applied
+on start-up by `Registry.migrate()`. SQLite by default, PostgreSQL when
+`CRUCIBLE_DATABASE_URL` is set. Writes that may be redelivered are upserts by key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Watermark(Base):
+    """Per source table: the highest (created_at, key) already extracted."""
+
+    __tablename__ = "watermarks"
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_key: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class RejectionRow(Base):
+    """A record a stage refused. No record content: a raw record may carry PII."""
+
+    __tablename__ = "rejections"
+    stage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    subject_token: Mapped[str] = mapped_column(String(128), default="", index=True)
+    # Serialized (scrubbed) record, for stages after the scrubber only: audit trail.
+    record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewItem(Base):
+    """A record held for a person to decide on (the scorer's review queue)."""
+
+    __tablename__ = "review_queue"
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    subject_token: Mapped[str] = mapped_column(String(128), default="", index=True)
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CuratedRecord(Base):
+    """The curated store: scrubbed, scored, dedup-marked records with their lineage."""
+
+    __tablename__ = "curated_records"
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    subject_token: Mapped[str] = mapped_column(String(128), index=True)
+    source_table: Mapped[str] = mapped_column(String(200))
+    source_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64), default="", index=True)
+    quality: Mapped[float] = mapped_column(Float, default=0.0)
+    cluster_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    duplicate_of: Mapped[str] = mapped_column(String(128), default="")
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    stage_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class DatasetVersion(Base):
+    __tablename__ = "dataset_versions"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    manifest_uri: Mapped[str] = mapped_column(Text, default="")
+    manifest_sha256: Mapped[str] = mapped_column(String(64), default="")
+    fairness_score: Mapped[float] = mapped_column(Float, default=0.0)
+    below_fairness_target: Mapped[bool] = mapped_column(Boolean, default=False)
+    contains_forgotten_subject: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DatasetMember(Base):
+    __tablename__ = "dataset_members"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    split: Mapped[str] = mapped_column(String(16))
+    subject_token: Mapped[str] = mapped_column(String(128), default="")
+    __table_args__ = (Index("ix_dataset_members_subject", "subject_token"),)
+
+
+class TrainingJob(Base):
+    __tablename__ = "training_jobs"
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    dataset_version: Mapped[str] = mapped_column(String(64), default="")
+    base_model: Mapped[str] = mapped_column(Text, default="")
+    last_checkpoint: Mapped[str] = mapped_column(Text, default="")
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    model_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ModelVersion(Base):
+    __tablename__ = "models"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str] = mapped_column(String(64), default="")
+    base_model: Mapped[str] = mapped_column(Text, default="")
+    dataset_version: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(32), default="trained")  # trained|evaluated|rejected|serving|retired
+    adapter_uri: Mapped[str] = mapped_column(Text, default="")
+    merged_uri: Mapped[str] = mapped_column(Text, default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    contains_forgotten_subject: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ForgottenSubject(Base):
+    __tablename__ = "forgotten_subjects"
+    subject_token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    forgotten_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Registry:
+    """Engine + sessions + migrations for one registry database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            # Workers run in threads; SQLite serialises writers, so wait instead of failing.
+            connect_args = {"check_same_thread": False, "timeout": 30}
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, connect_args=connect_args, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration of every branch (idempotent). Services that
+        own tables add their migrations as a branch off 0001, so they never race for one chain."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

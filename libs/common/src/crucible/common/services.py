@@ -1,0 +1,77 @@
+"""Service discovery: each service registers a `ServiceSpec` in the `crucible.services`
+entry-point group, so the CLI and `crucible run` find services without importing them
+statically (`crucible.common` never imports a service).
+
+A service package declares, in its pyproject.toml:
+
+    [project.entry-points."crucible.services"]
+    scrubber = "crucible.scrubber.service:SPEC"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from crucible.common.stage import Stage, StageResult
+
+if TYPE_CHECKING:
+    import typer
+
+    from crucible.common.runtime import Runtime
+
+ENTRY_POINT_GROUP = "crucible.services"
+
+
+class Sink:
+    """Side output of a stage, written by the worker *before* it acks the inputs
+    (e.g. rejected records kept for audit, the curated store). Must be idempotent:
+    a redelivered batch is written again."""
+
+    def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a service offers the platform. Every field but `name` and `version` is optional.
+
+    - `stage` + `consumes` (+ `produces`): a data-plane stage run by the common worker.
+    - `serve`: a long-running control-plane loop (trainer, evaluator, gateway).
+    - `register_cli`: adds the service's own commands to `crucible` (e.g. `crucible scrub`).
+    - `benches`: `crucible bench <name>` callables returning a JSON-able dict.
+    - `run_summary`: adds service-specific figures to `crucible run`'s summary.
+    """
+
+    name: str
+    version: str
+    description: str = ""
+    order: int = 100  # position in `crucible run` (pipeline order)
+    consumes: str | None = None  # subject suffix, e.g. "records.raw"
+    produces: str | None = None
+    policy_model: type[BaseModel] | None = None
+    make_stage: Callable[[Runtime], Stage] | None = None
+    make_sink: Callable[[Runtime], Sink] | None = None
+    serve: Callable[[Runtime], Awaitable[None]] | None = None
+    register_cli: Callable[[typer.Typer], None] | None = None
+    benches: Mapping[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
+    run_summary: Callable[[Runtime, str], dict[str, Any]] | None = None
+    # Other (optional) hooks, by name, for `crucible run` orchestration
+    # (e.g. "extract": start an extraction; "after_drain": build a dataset).
+    hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+def discover_services() -> dict[str, ServiceSpec]:
+    """Installed services by name, in pipeline order. A broken plugin is an error, not a skip."""
+    specs: list[ServiceSpec] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        spec = ep.load()
+        if not isinstance(spec, ServiceSpec):
+            raise TypeError(f"entry point {ep.name} = {ep.value} is not a ServiceSpec")
+        specs.append(spec)
+    specs.sort(key=lambda s: (s.order, s.name))
+    return {s.name: s for s in specs}

@@ -1,0 +1,51 @@
+"""The one interface every data-plane stage core implements.
+
+A core is a plain object: records in, kept records plus rejections with reasons out,
+no I/O. The same core runs inside the JetStream worker, in `crucible run --inline`,
+in benchmarks and in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from crucible.v1 import records_pb2
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record a stage refused, and why.
+
+    `reason` is a short stable code (a metric label, e.g. ``below_quality``);
+    `detail` is for people and may be long, but must never contain PII.
+    """
+
+    record: records_pb2.Record
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class StageResult:
+    kept: list[records_pb2.Record] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    # Records the stage holds back for a person to decide on (e.g. the scorer's
+    # review queue). They are neither published nor rejected.
+    held: list[Rejection] = field(default_factory=list)
+
+    def extend(self, other: StageResult) -> None:
+        self.kept.extend(other.kept)
+        self.rejected.extend(other.rejected)
+        self.held.extend(other.held)
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """A stage core. `name` is the stage's subject/metric name; `version` goes into provenance."""
+
+    name: str
+    version: str
+
+    def process(self, batch: Sequence[records_pb2.Record]) -> StageResult: ...

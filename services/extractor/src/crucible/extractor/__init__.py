@@ -1,0 +1,1 @@
+"""Extractor: app database rows -> Records on crucible.records.raw."""
