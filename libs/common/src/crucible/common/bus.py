@@ -134,7 +134,7 @@ class Bus:
             hdrs[H_MSG_ID] = msg_id
         try:
             return await self.js.publish(subject, payload, headers=hdrs or None, timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - every failure means "not stored"
+        except Exception as exc:  # every failure means "not stored"
             raise PublishError(f"publish to {subject} failed: {exc!r}") from exc
 
     async def publish_many(self, items: list[tuple[str, bytes, str | None, Mapping[str, str]]]) -> None:
@@ -190,12 +190,18 @@ class Bus:
                 keepalive = asyncio.create_task(_keep_in_progress(msg, ack_wait / 3))
                 try:
                     await handler(msg.data, msg)
-                except Exception as exc:  # noqa: BLE001 - a failing handler must not kill the loop
+                except Exception as exc:  # a failing handler must not kill the loop
                     delivered = msg.metadata.num_delivered
                     log.exception("event %s handler failed (delivery %d/%d)", name, delivered, limit)
                     if delivered >= limit:
-                        await self.dead_letter(durable, msg.data, reason="handler_failed", detail=repr(exc),
-                                               deliveries=delivered, source_subject=subject)
+                        await self.dead_letter(
+                            durable,
+                            msg.data,
+                            reason="handler_failed",
+                            detail=repr(exc),
+                            deliveries=delivered,
+                            source_subject=subject,
+                        )
                         await msg.ack_sync()
                     else:
                         await msg.nak(delay=backoff_delay(self.policy, delivered))
@@ -217,15 +223,7 @@ class Bus:
         record_id: str = "",
         msg_id: str | None = None,
     ) -> None:
-        headers = {
-            H_REASON: reason,
-            H_DETAIL: detail[:1024].replace("\n", " "),
-            H_STAGE: stage,
-            H_DELIVERIES: str(deliveries),
-            H_SOURCE_SUBJECT: source_subject,
-        }
-        if record_id:
-            headers[H_RECORD_ID] = record_id
+        headers = dlq_headers(stage, reason, detail, deliveries, source_subject, record_id)
         await self.publish(subjects.dlq(stage), payload, msg_id=msg_id, headers=headers)
 
     async def key_value(self, bucket: str, *, history: int = 5) -> KeyValue:
@@ -245,8 +243,25 @@ class Bus:
         if not self.nc.is_closed:
             try:
                 await self.nc.drain()
-            except Exception:  # noqa: BLE001 - closing anyway
+            except Exception:  # closing anyway
                 await self.nc.close()
+
+
+def dlq_headers(
+    stage: str, reason: str, detail: str, deliveries: int, source_subject: str, record_id: str = ""
+) -> dict[str, str]:
+    """Headers of a DLQ entry: why, where from, after how many deliveries. `detail` is cut
+    to one line of 1 KiB (headers are not the place for a traceback)."""
+    headers = {
+        H_REASON: reason,
+        H_DETAIL: detail[:1024].replace("\n", " "),
+        H_STAGE: stage,
+        H_DELIVERIES: str(deliveries),
+        H_SOURCE_SUBJECT: source_subject,
+    }
+    if record_id:
+        headers[H_RECORD_ID] = record_id
+    return headers
 
 
 def backoff_delay(policy: BusPolicy, delivered: int) -> float:
@@ -260,5 +275,5 @@ async def _keep_in_progress(msg: Msg, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await msg.in_progress()
-        except Exception:  # noqa: BLE001 - connection gone: redelivery will follow
+        except Exception:  # connection gone: redelivery will follow
             return

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Registry database; unset = SQLite in home.")
     source_url: str | None = Field(default=None, description="The app database to extract from; unset = demo DB.")
     redis_url: str | None = Field(default=None, description="Dedup index; unset = in memory.")
-    artifacts_url: str | None = Field(default=None, description="Artifact store (file:// or s3://); unset = home/artifacts.")
+    artifacts_url: str | None = Field(default=None, description="file:// or s3:// root; unset = home/artifacts.")
     subject_secret: str | None = Field(default=None, description="HMAC secret for subject tokens.")
     policy_file: Path | None = Field(default=None, description="Policy YAML; unset = ./crucible.yaml if present.")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus port for `serve`; 0 = off.")

@@ -6,6 +6,7 @@ and migrates the registry. The bus connection is opened by `await runtime.connec
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import uuid
@@ -23,13 +24,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
 @dataclass
 class Runtime:
     settings: Settings
     policy: Policy
     registry: Registry
     artifacts: ArtifactStore
-    run_id: str = field(default_factory=lambda: new_run_id())
+    run_id: str = field(default_factory=new_run_id)
     bus: Bus | None = None
 
     @classmethod
@@ -63,9 +68,7 @@ class Runtime:
         if not path.exists():
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
-            log.warning(
-                "CRUCIBLE_SUBJECT_SECRET is unset: generated a demo secret in %s; set it in production", path
-            )
+            log.warning("CRUCIBLE_SUBJECT_SECRET is unset: generated a demo secret in %s; set it in production", path)
         return path.read_text().strip().encode()
 
     def run_dir(self, run_id: str | None = None) -> Path:
@@ -78,9 +81,3 @@ class Runtime:
             await self.bus.close()
             self.bus = None
         self.registry.dispose()
-
-
-def new_run_id() -> str:
-    import datetime as dt
-
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]

@@ -25,6 +25,9 @@ class Rejection:
     record: records_pb2.Record
     reason: str
     detail: str = ""
+    # Send the record to the stage's DLQ (with the reason) instead of only counting it,
+    # e.g. the scrubber's residual check: a person must look at it.
+    dlq: bool = False
 
 
 @dataclass
