@@ -240,11 +240,15 @@ class Bus:
         return int(info.num_pending or 0), int(info.num_ack_pending or 0)
 
     async def close(self) -> None:
-        if not self.nc.is_closed:
-            try:
-                await self.nc.drain()
-            except Exception:  # closing anyway
-                await self.nc.close()
+        """Flush what is buffered (acks are fire-and-forget) and close. Not `drain()`:
+        nats-py's drain times out on pull subscriptions."""
+        if self.nc.is_closed:
+            return
+        try:
+            await self.nc.flush(timeout=5)
+        except Exception:  # closing anyway; unflushed acks mean redelivery, never loss
+            log.warning("nats flush before close failed", exc_info=True)
+        await self.nc.close()
 
 
 def dlq_headers(

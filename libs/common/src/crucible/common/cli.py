@@ -4,14 +4,19 @@ benchmarks through `ServiceSpec.benches` (`crucible bench <name>`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from crucible.common import __version__
+from crucible.common.config import ConfigError, Settings
+from crucible.common.runtime import Runtime
 from crucible.common.services import discover_services
+from crucible.common.telemetry import serve_metrics, setup_logging
 
 app = typer.Typer(
     name="crucible",
@@ -30,6 +35,95 @@ def version() -> None:
     typer.echo(f"crucible {__version__}")
     for name, spec in discover_services().items():
         typer.echo(f"  {name:<12} {spec.version}  {spec.description}")
+
+
+def _runtime(policy_file: Path | None = None) -> Runtime:
+    """Settings from the environment, the policy validated (a bad value exits 2 naming the key)."""
+    settings = Settings()
+    if policy_file is not None:
+        settings.policy_file = policy_file
+    setup_logging(settings.log_level, json_logs=settings.log_json and not sys.stderr.isatty())
+    try:
+        return Runtime.create(settings)
+    except ConfigError as err:
+        typer.echo(f"configuration error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
+
+
+@app.command()
+def run(
+    users: Annotated[int, typer.Option(help="Users in the generated demo database (when no source is set).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the demo database.")] = 7,
+    days: Annotated[int | None, typer.Option(help="Extraction window in days (default: policy).")] = None,
+    min_quality: Annotated[float | None, typer.Option(help="Quality threshold (default: policy).")] = None,
+    steps: Annotated[
+        str | None, typer.Option(help="Comma-separated control-plane steps: dataset,trainer,evaluator,gateway.")
+    ] = None,
+    policy: PolicyOpt = None,
+) -> None:
+    """Run the whole job end to end: extract, scrub, score, dedup, build a dataset, train,
+    evaluate and roll out. Without configuration it starts the embedded defaults (nats-server,
+    SQLite registry, demo app database) under CRUCIBLE_HOME (default .crucible)."""
+    from crucible.common.pipeline import run_pipeline
+    from crucible.common.run_view import RunView
+
+    runtime = _runtime(policy)
+    view = RunView(runtime)
+    view.header()
+    try:
+        summary = asyncio.run(
+            run_pipeline(
+                runtime, users=users, seed=seed, days=days, min_quality=min_quality,
+                steps=steps.split(",") if steps else None, progress=view.progress,
+            )
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        view.failed(exc)
+        raise typer.Exit(1) from None
+    view.final(summary)
+    if summary.get("status") != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="The service to run (see `crucible version`).")],
+    policy: PolicyOpt = None,
+) -> None:
+    """Run one service until SIGTERM: its stage worker on the bus and/or its control-plane loop.
+    Needs CRUCIBLE_NATS_URL (an embedded server is started when unset, for trying it out).
+    Exposes Prometheus metrics on CRUCIBLE_METRICS_PORT when set."""
+    from crucible.common.embedded import nats_url_for
+    from crucible.common.serving import install_stop_signals, run_services
+    from crucible.common.tracing import setup_tracing
+
+    specs = discover_services()
+    if service not in specs:
+        typer.echo(f"unknown service {service!r}; installed: {', '.join(specs)}", err=True)
+        raise typer.Exit(2)
+    spec = specs[service]
+    runtime = _runtime(policy)
+    setup_tracing(service)
+    serve_metrics(runtime.settings.metrics_port)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        async with nats_url_for(runtime) as url:
+            await runtime.connect(url)
+            _, tasks = await run_services(runtime, [spec], stop)
+            if not tasks:
+                typer.echo(f"service {service} has nothing to serve", err=True)
+                raise typer.Exit(2)
+            await asyncio.gather(*tasks)
+            await runtime.close()
+
+    asyncio.run(main())
 
 
 def _register_benches() -> None:

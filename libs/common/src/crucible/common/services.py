@@ -65,11 +65,18 @@ class ServiceSpec:
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
+class ServiceLoadError(RuntimeError):
+    """An installed service's entry point cannot be imported (a broken install)."""
+
+
 def discover_services() -> dict[str, ServiceSpec]:
     """Installed services by name, in pipeline order. A broken plugin is an error, not a skip."""
     specs: list[ServiceSpec] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        spec = ep.load()
+        try:
+            spec = ep.load()
+        except Exception as exc:
+            raise ServiceLoadError(f"service plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
         if not isinstance(spec, ServiceSpec):
             raise TypeError(f"entry point {ep.name} = {ep.value} is not a ServiceSpec")
         specs.append(spec)

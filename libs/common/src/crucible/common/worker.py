@@ -17,6 +17,7 @@ A crash anywhere means redelivery, never loss.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -151,6 +152,8 @@ class StageWorker:
                     last_lag = now
                     await self._update_lag()
         finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
             log.info("stage %s stopped: %s", self.stage.name, self.stats.as_dict())
 
     async def _update_lag(self) -> None:

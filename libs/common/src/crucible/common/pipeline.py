@@ -1,0 +1,245 @@
+"""`crucible run`: the whole job on the embedded defaults (or on whatever is configured).
+
+1. start (or connect to) NATS, migrate the registry, record the run;
+2. start a stage worker for every installed data-plane service;
+3. generate the demo app database when no source is configured, and extract from it;
+4. wait until every stage's consumer is drained (nothing pending, nothing un-acked);
+5. drive the control-plane steps of the installed services in order — dataset build,
+   training, evaluation, rollout — through their `hooks` (the same functions their
+   `serve` loops call on events);
+6. print a table of counts per stage and write `$CRUCIBLE_HOME/runs/<run_id>/summary.json`.
+
+Stages that are not installed are simply absent from the summary: nothing is faked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from crucible.common.embedded import nats_url_for
+from crucible.common.registry import Run
+from crucible.common.runtime import Runtime
+from crucible.common.services import ServiceSpec, discover_services
+from crucible.common.serving import run_services
+from crucible.common.worker import StageWorker
+
+log = logging.getLogger(__name__)
+
+# Control-plane steps after the data plane drains: (service, hook, argument from earlier results).
+CONTROL_STEPS: list[tuple[str, str]] = [
+    ("dataset", "build"),
+    ("trainer", "train"),
+    ("evaluator", "evaluate"),
+    ("gateway", "rollout"),
+]
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+async def call_hook(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def wait_drained(
+    runtime: Runtime,
+    workers: list[StageWorker],
+    *,
+    progress: Progress | None = None,
+    idle_checks: int = 3,
+    poll: float = 0.5,
+    timeout: float = 3600.0,
+) -> None:
+    """Return when every worker's consumer has nothing pending or un-acked and no worker is
+    busy, `idle_checks` polls in a row (a record in flight between two stages is pending on
+    the next consumer, so a quiet pipeline really is drained)."""
+    bus = runtime.require_bus()
+    quiet = 0
+    deadline = time.monotonic() + timeout
+    while quiet < idle_checks:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pipeline not drained after {timeout:.0f}s")
+        await asyncio.sleep(poll)
+        busy = False
+        for w in workers:
+            try:
+                pending, unacked = await bus.consumer_pending(w.stream, w.durable)
+            except Exception:  # consumer not created yet
+                pending, unacked = 1, 0
+            if pending or unacked or w.busy:
+                busy = True
+        quiet = 0 if busy else quiet + 1
+        if progress is not None:
+            progress("stages", {w.stage.name: w.stats.as_dict() for w in workers})
+
+
+async def run_pipeline(
+    runtime: Runtime,
+    *,
+    users: int = 200,
+    seed: int = 7,
+    days: int | None = None,
+    min_quality: float | None = None,
+    steps: list[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the whole job once and return the summary (also written to the run folder)."""
+    specs = discover_services()
+    days = days if days is not None else runtime.policy.extraction.days
+    min_quality = min_quality if min_quality is not None else runtime.policy.extraction.min_quality
+    started = time.monotonic()
+    summary: dict[str, Any] = {
+        "run_id": runtime.run_id,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(),
+        "services": {name: spec.version for name, spec in specs.items()},
+        "policy_source": runtime.policy.source,
+        "status": "running",
+    }
+    with runtime.registry.session() as s:
+        s.add(Run(run_id=runtime.run_id, status="running"))
+
+    def note(step: str, data: dict[str, Any]) -> None:
+        if progress is not None:
+            progress(step, data)
+
+    try:
+        async with nats_url_for(runtime) as url:
+            summary["bus"] = {"url": url, "embedded": runtime.settings.nats_url is None}
+            await runtime.connect(url)
+            stop = asyncio.Event()
+            data_plane = [s for s in specs.values() if s.make_stage is not None and s.consumes]
+            workers, tasks = await run_services(runtime, data_plane, stop)
+            try:
+                summary["extraction"] = await _extract(runtime, specs, users, seed, days, min_quality, note)
+                note("draining", {})
+                await wait_drained(runtime, workers, progress=progress)
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            summary["stages"] = [w.stats.as_dict() for w in workers]
+            summary["dlq"] = {w.stage.name: sum(w.stats.dlq.values()) for w in workers}
+            for spec in specs.values():
+                if spec.run_summary is not None:
+                    summary.setdefault("details", {})[spec.name] = await call_hook(
+                        spec.run_summary, runtime, runtime.run_id
+                    )
+            summary["control_plane"] = await _control_plane(runtime, specs, steps, note)
+            failed = [k for k, v in summary["control_plane"].items() if isinstance(v, dict) and v.get("error")]
+            summary["status"] = "failed" if failed else "succeeded"
+            await runtime.require_bus().close()
+            runtime.bus = None
+    except BaseException as exc:
+        summary["status"] = "failed"
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        summary["finished_at"] = dt.datetime.now(dt.UTC).isoformat()
+        path = runtime.run_dir() / "summary.json"
+        path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+        summary["summary_path"] = str(path)
+        with runtime.registry.session() as s:
+            run = s.get(Run, runtime.run_id)
+            if run is not None:
+                run.status = summary["status"]
+                run.finished_at = dt.datetime.now(dt.UTC)
+                run.summary = {k: v for k, v in summary.items() if k != "summary_path"}
+    return summary
+
+
+async def _extract(
+    runtime: Runtime,
+    specs: dict[str, ServiceSpec],
+    users: int,
+    seed: int,
+    days: int,
+    min_quality: float,
+    note: Progress,
+) -> dict[str, Any]:
+    extractor = specs.get("extractor")
+    if extractor is None or "extract" not in extractor.hooks:
+        return {"skipped": "no extractor installed"}
+    out: dict[str, Any] = {}
+    if not runtime.settings.source_url and "demo_db" in extractor.hooks:
+        path = runtime.settings.home / "demo.db"
+        if not path.exists():
+            note("demo-db", {"path": str(path), "users": users})
+            out["demo_db"] = await call_hook(extractor.hooks["demo_db"], path, users, seed)
+        out["source"] = str(path)
+    else:
+        out["source"] = "CRUCIBLE_SOURCE_URL"
+    note("extract", {"days": days, "min_quality": min_quality})
+    out["report"] = await call_hook(extractor.hooks["extract"], runtime, days=days, min_quality=min_quality)
+    return out
+
+
+async def _control_plane(
+    runtime: Runtime, specs: dict[str, ServiceSpec], steps: list[str] | None, note: Progress
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    carried: dict[str, Any] = {}
+    for service, hook in CONTROL_STEPS:
+        spec = specs.get(service)
+        if spec is None or hook not in spec.hooks:
+            continue
+        if steps is not None and service not in steps:
+            results[service] = {"skipped": "not requested"}
+            continue
+        args: list[Any] = []
+        if hook == "train":
+            if not carried.get("dataset_version"):
+                results[service] = {"skipped": "no dataset version was built"}
+                continue
+            args = [carried["dataset_version"]]
+        elif hook in ("evaluate", "rollout"):
+            if not carried.get("model_name"):
+                results[service] = {"skipped": "no model was trained"}
+                continue
+            if hook == "rollout" and carried.get("passed") is False:
+                results[service] = {"skipped": "the evaluation gate did not pass"}
+                continue
+            args = [carried["model_name"]]
+        note(service, {"hook": hook})
+        t0 = time.monotonic()
+        try:
+            result = await call_hook(spec.hooks[hook], runtime, *args) or {}
+        except Exception as exc:
+            log.exception("%s.%s failed", service, hook)
+            results[service] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+            break
+        result = dict(result)
+        result.setdefault("seconds", round(time.monotonic() - t0, 2))
+        results[service] = result
+        for key in ("dataset_version", "model_name", "passed"):
+            if key in result:
+                carried[key] = result[key]
+    return results
+
+
+def stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the per-stage table: the extractor's output, then each stage's counts."""
+    rows: list[dict[str, Any]] = []
+    report = (summary.get("extraction") or {}).get("report") or {}
+    if report:
+        rows.append(
+            {
+                "stage": "extractor",
+                "in": report.get("rows", report.get("extracted", 0)),
+                "out": report.get("extracted", 0),
+                "rejected": report.get("failed", {}),
+                "held": {},
+                "dlq": {},
+            }
+        )
+    rows.extend(summary.get("stages", []))
+    return rows

@@ -1,0 +1,91 @@
+"""What `crucible run` shows a person: the steps as they happen, live per-stage counts while
+the pipeline drains, and the final table with where the results are."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from crucible.common.pipeline import stage_rows
+from crucible.common.runtime import Runtime
+
+
+def _fmt_counts(counts: dict[str, int] | int) -> str:
+    if isinstance(counts, int):
+        return str(counts)
+    if not counts:
+        return "0"
+    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+
+
+def stage_table(rows: list[dict[str, Any]], title: str = "records per stage") -> Table:
+    table = Table(title=title)
+    for col in ("stage", "in", "out", "rejected (reason=count)", "held for review", "DLQ"):
+        table.add_column(col, justify="right" if col in ("in", "out") else "left")
+    for row in rows:
+        table.add_row(
+            row["stage"],
+            str(row.get("in", 0)),
+            str(row.get("out", 0)),
+            _fmt_counts(row.get("rejected", {})),
+            _fmt_counts(row.get("held", {})),
+            _fmt_counts(row.get("dlq", {})),
+        )
+    return table
+
+
+class RunView:
+    def __init__(self, runtime: Runtime, console: Console | None = None) -> None:
+        self.runtime = runtime
+        self.console = console or Console()
+        self._live: Live | None = None
+
+    def header(self) -> None:
+        s = self.runtime.settings
+        self.console.rule(f"crucible run {self.runtime.run_id}")
+        self.console.print(f"home: {s.home.resolve()}")
+        self.console.print(f"bus: {s.nats_url or 'embedded nats-server'}   registry: {s.resolved_database_url()}")
+        self.console.print(
+            f"source: {s.source_url or 'demo app database (generated)'}   policy: {self.runtime.policy.source}"
+        )
+
+    def progress(self, step: str, data: dict[str, Any]) -> None:
+        if step == "stages":
+            rows = list(data.values())
+            table = stage_table(rows, title="draining the pipeline…")
+            if self._live is None:
+                self._live = Live(table, console=self.console, refresh_per_second=4, transient=True)
+                self._live.start()
+            else:
+                self._live.update(table)
+            return
+        self._stop_live()
+        detail = ", ".join(f"{k}={v}" for k, v in data.items())
+        self.console.print(f"[bold]→ {step}[/bold] {detail}")
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def failed(self, exc: BaseException) -> None:
+        self._stop_live()
+        self.console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}")
+        self.console.print(f"partial summary: {self.runtime.run_dir() / 'summary.json'}")
+
+    def final(self, summary: dict[str, Any]) -> None:
+        self._stop_live()
+        self.console.print(stage_table(stage_rows(summary)))
+        for name, details in (summary.get("details") or {}).items():
+            self.console.print(f"[bold]{name}[/bold]: {json.dumps(details, default=str)[:2000]}")
+        for name, result in (summary.get("control_plane") or {}).items():
+            shown = {k: v for k, v in result.items() if k != "trace"} if isinstance(result, dict) else result
+            self.console.print(f"[bold]{name}[/bold]: {json.dumps(shown, default=str)[:2000]}")
+        colour = "green" if summary.get("status") == "succeeded" else "red"
+        self.console.print(f"[{colour}]status: {summary.get('status')}[/{colour}] in {summary.get('seconds')} s")
+        self.console.print(f"summary: {summary.get('summary_path')}")
+        self.console.print(f"artifacts: {self.runtime.settings.resolved_artifacts_url()}")
