@@ -1,0 +1,1 @@
+"""Scrubber: PII out of every record before it leaves the raw stream."""

@@ -1,0 +1,103 @@
+"""Street addresses: a house number or a cue ("lives on", "the corner of", "Address:") followed by
+capitalised words, numbers, unit markers and line breaks, up to the end of the clause.
+
+International layouts ("22120 Eriksbo Västergärde 78\\n Suite 721\\n ASKIM\\n Sweden") have no
+fixed order, so the scanner accepts address-shaped tokens and stops at the first ordinary
+lower-case word or sentence punctuation; a candidate must then look like an address (a street
+word, a unit marker, a postcode-sized number, a line break or an unknown proper noun).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from crucible.scrubber.lexicon import COMMON_ZIPF, Lexicon
+from crucible.scrubber.spans import Span
+
+STREET_WORDS = frozenset(
+    """street st st. road rd rd. avenue ave ave. drive dr dr. lane ln ln. boulevard blvd blvd. way court ct ct.
+    place pl pl. terrace circle cir highway hwy parkway pkwy square sq close crescent cres row alley walk
+    gardens grove hill park pass plaza trail loop mews strasse straße gasse gata gatan vägen vej veien weg
+    laan straat rue calle via viale avenida rua ulica utca katu tie gade allee platz""".split()
+)
+UNIT_WORDS = frozenset("apt apt. apartment suite ste ste. unit box floor fl fl. room rm # psc po p.o. bldg".split())
+LOWER_OK = frozenset("nan apt apt. suite ste unit box floor".split())
+
+START_NUMBER = re.compile(r"(?<![\w.,:-])\d{1,6}[A-Za-z]?(?=[ \t]+(?:\d{1,5}[ \t]+)?[^\W\d_])")
+START_MILITARY = re.compile(r"\b(?:PSC|Unit|USNS|USS|P\.?O\.? Box)\s+\d+")
+START_CORNER = re.compile(r"\b(?:the )?corner of ", re.IGNORECASE)
+START_CUE = re.compile(
+    r"(?:\blives? (?:on|at)|\blived (?:on|at)|\baddress(?: is|:)|\blocated (?:on|at)|\bmoved to|\benter on|"
+    r"\boffice is (?:on|at)|\bmeet me at)\s+(?=[^\W\d_]+\.? \d)",
+    re.IGNORECASE,
+)
+TOKEN = re.compile(
+    r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
+    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b\.?|#\s?\d+|[^\W\d_]{1,4}\.(?=[ \t\n,])|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
+)
+
+
+def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
+    if tok[0].isdigit() or tok[0] == "#":
+        return True
+    if tok[0].isupper():
+        return True
+    low = tok.lower()
+    return low in LOWER_OK or (corner and low == "and")
+
+
+def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) -> bool:
+    has_number = any(t[0].isdigit() for t in tokens)
+    words = [t for t in tokens if t[0].isalpha()]
+    if not has_number or not words or len(tokens) < 2:
+        return False
+    if cued or "\n" in text:
+        return True
+    for t in tokens:
+        low = t.lower()
+        if low in STREET_WORDS or low in UNIT_WORDS:
+            return True
+        if t[0].isdigit() and len(t.rstrip(".")) >= 5:
+            return True
+        if t[0].isalpha() and lex.frequency(low) < COMMON_ZIPF and not lex.is_name(low):
+            return True
+    return False
+
+
+def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span | None:
+    pos = start
+    tokens: list[str] = []
+    end = start
+    while len(tokens) < 30:
+        m = TOKEN.match(text, pos)
+        if m is None or not _accept(m.group("tok"), lex, corner):
+            break
+        tokens.append(m.group("tok"))
+        end = m.end()
+        pos = m.end()
+    while tokens and tokens[-1].lower() == "and":
+        tokens.pop()
+        end = text.rfind("and", start, end)
+        end = len(text[:end].rstrip())
+    if _looks_like_address(tokens, text[start:end], lex, cued):
+        return Span(start, end, "STREET_ADDRESS")
+    return None
+
+
+def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
+    if not any(c.isdigit() for c in text):
+        return
+    for m in START_CORNER.finditer(text):
+        span = _scan(text, m.end(), lex, corner=True, cued=True)
+        if span is not None:
+            yield Span(m.start(), span.end, "STREET_ADDRESS")
+    for m in START_CUE.finditer(text):
+        span = _scan(text, m.end(), lex, corner=False, cued=True)
+        if span is not None:
+            yield span
+    for regex in (START_MILITARY, START_NUMBER):
+        for m in regex.finditer(text):
+            span = _scan(text, m.start(), lex, corner=False, cued=False)
+            if span is not None:
+                yield span

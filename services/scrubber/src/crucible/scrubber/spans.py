@@ -1,0 +1,79 @@
+"""Detected spans and the one placeholder per entity type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# entity type -> placeholder written into the scrubbed text. One placeholder per type, so a
+# model trained on the output learns one token per kind of thing; documented in docs/scrubber.md.
+PLACEHOLDERS: dict[str, str] = {
+    "USER": "[User]",
+    "PARTNER": "[Partner]",
+    "PERSON": "[Person]",
+    "ORGANIZATION": "[Workplace]",
+    "STREET_ADDRESS": "[Address]",
+    "EMAIL_ADDRESS": "[Email]",
+    "PHONE_NUMBER": "[Phone]",
+    "CREDIT_CARD": "[Card]",
+    "IBAN_CODE": "[IBAN]",
+    "US_SSN": "[SSN]",
+    "IP_ADDRESS": "[IP]",
+    "URL": "[URL]",
+    "SOCIAL_HANDLE": "[Handle]",
+    "ACCOUNT_ID": "[ID]",
+    "US_DRIVER_LICENSE": "[License]",
+    "KNOWN_IDENTIFIER": "[Redacted]",
+}
+
+# `known_entities` labels (as the extractor and `crucible scrub` input spell them) -> entity type.
+KNOWN_LABELS: dict[str, str] = {"user": "USER", "partner": "PARTNER", "person": "PERSON"}
+
+# Where two detections overlap, the higher rank wins at equal length: exact, validated
+# detectors beat heuristics.
+RANK: dict[str, int] = {
+    "EMAIL_ADDRESS": 10,
+    "URL": 9,
+    "IBAN_CODE": 9,
+    "CREDIT_CARD": 9,
+    "US_SSN": 9,
+    "IP_ADDRESS": 9,
+    "KNOWN_IDENTIFIER": 8,
+    "USER": 8,
+    "PARTNER": 8,
+    "SOCIAL_HANDLE": 7,
+    "ACCOUNT_ID": 7,
+    "US_DRIVER_LICENSE": 7,
+    "PHONE_NUMBER": 6,
+    "STREET_ADDRESS": 5,
+    "ORGANIZATION": 4,
+    "PERSON": 3,
+}
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    start: int
+    end: int
+    entity_type: str
+    score: float = 1.0
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans, longest (then highest rank) first; the result is sorted by start."""
+    chosen: list[Span] = []
+    ordered = sorted(spans, key=lambda s: (-len(s), -RANK.get(s.entity_type, 0), s.start))
+    for span in ordered:
+        if len(span) > 0 and not any(span.overlaps(c) for c in chosen):
+            chosen.append(span)
+    return sorted(chosen)
+
+
+def placeholder(entity_type: str) -> str:
+    return PLACEHOLDERS.get(entity_type, "[Redacted]")
