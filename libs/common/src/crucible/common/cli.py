@@ -126,25 +126,34 @@ def serve(
     asyncio.run(main())
 
 
+def _bus_bench(quick: bool = False) -> dict:
+    """Records/s through one no-op stage over NATS vs the same core in-process (batch sizes 1, 64, 512)."""
+    from crucible.common.busbench import run_bus_bench
+
+    return run_bus_bench(quick=quick)
+
+
 def _register_benches() -> None:
+    benches = {"bus": _bus_bench}
     for spec in discover_services().values():
-        for bench_name, fn in spec.benches.items():
+        benches.update(spec.benches)
+    for bench_name, fn in benches.items():
 
-            def command(
-                as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-                quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
-                _fn=fn,
-            ) -> None:
-                result = _fn(quick=quick)
-                if as_json:
-                    typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
-                else:
-                    from rich import print_json
+        def command(
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+            quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
+            _fn=fn,
+        ) -> None:
+            result = _fn(quick=quick)
+            if as_json:
+                typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+            else:
+                from rich import print_json
 
-                    print_json(data=result)
+                print_json(data=result)
 
-            command.__doc__ = (fn.__doc__ or f"Benchmark {bench_name}.").strip().splitlines()[0]
-            bench_app.command(bench_name)(command)
+        command.__doc__ = (fn.__doc__ or f"Benchmark {bench_name}.").strip().splitlines()[0]
+        bench_app.command(bench_name)(command)
 
 
 def build_app() -> typer.Typer:
@@ -163,3 +172,5 @@ def main() -> None:
         build_app()(prog_name="crucible")
     except KeyboardInterrupt:
         sys.exit(130)
+if __name__ == "__main__":
+    main()
