@@ -1,0 +1,77 @@
+"""Where a model version's weights are: the registry row's base model and its adapter in the
+artifact store, fetched to a local folder when the store is remote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from crucible.common.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.common.registry import Registry
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    label: str  # model name, or "base:<path>"
+    kind: str  # "candidate" | "serving" | "base"
+    base_model: str
+    adapter_uri: str
+    merged_uri: str = ""
+
+
+def candidate_ref(registry: Registry, model_name: str) -> tuple[ModelRef, str]:
+    """(the candidate, its dataset version)."""
+    with registry.session() as s:
+        mv = s.get(ModelVersion, model_name)
+        if mv is None:
+            raise ModelNotFound(f"model {model_name!r} is not in the registry")
+        ref = ModelRef(model_name, "candidate", mv.base_model, mv.adapter_uri, mv.merged_uri)
+        return ref, mv.dataset_version
+
+
+def serving_ref(registry: Registry, candidate: ModelRef) -> ModelRef:
+    """The model now serving (newest by seq, not the candidate), else the candidate's base model."""
+    with registry.session() as s:
+        rows = s.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.status == "serving", ModelVersion.name != candidate.label)
+            .order_by(ModelVersion.seq.desc(), ModelVersion.created_at.desc())
+        ).all()
+        if rows:
+            mv = rows[0]
+            return ModelRef(mv.name, "serving", mv.base_model, mv.adapter_uri, mv.merged_uri)
+    return ModelRef(f"base:{Path(candidate.base_model).name or candidate.base_model}", "base", candidate.base_model, "")
+
+
+def local_dir(artifacts: ArtifactStore, uri: str, scratch: Path) -> Path:
+    """A local folder for an artifact URI (or plain path): the file itself for a local store,
+    a copy under `scratch` for a remote one."""
+    if not uri:
+        raise ValueError("empty artifact URI")
+    root = artifacts.root_url.rstrip("/") + "/"
+    if uri.startswith(root):
+        key = uri[len(root) :]
+        try:
+            return artifacts.local_path(key)
+        except ValueError:
+            return artifacts.get_dir(key, scratch / key.replace("/", "_"))
+    if uri.startswith("file://"):
+        return Path(uri.removeprefix("file://"))
+    return Path(uri)
+
+
+def resolve_base(artifacts: ArtifactStore, base_model: str, scratch: Path) -> str:
+    """A base model given as an artifact URI or path becomes a local folder; a hub id stays."""
+    if "://" in base_model:
+        return str(local_dir(artifacts, base_model, scratch))
+    return base_model

@@ -1,0 +1,111 @@
+"""Evaluator service shell: `model.trained` in, `model.evaluated` out.
+
+`evaluate_and_publish` is the one way an evaluation happens: the `evaluate` hook of
+`crucible run`, the `serve` loop (on each succeeded `model.trained`) and `crucible eval run`
+all call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crucible.common import subjects
+from crucible.common.services import ServiceSpec
+from crucible.evaluator.bench import bench_eval
+from crucible.evaluator.cli import register_cli
+from crucible.evaluator.policy import EvaluatorPolicy
+
+if TYPE_CHECKING:
+    from crucible.common.bus import Bus
+    from crucible.common.runtime import Runtime
+    from crucible.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+DURABLE = subjects.durable("evaluator")
+
+
+def evaluated_event(rep: dict[str, Any]) -> events_pb2.ModelEvaluated:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from crucible.v1 import events_pb2
+
+    msg = events_pb2.ModelEvaluated(
+        model_name=rep["model_name"],
+        passed=bool(rep["gates"]["passed"]),
+        report_uri=rep["report_uri"],
+        failed_gates=list(rep["gates"]["failed_gates"]),
+        warned_gates=list(rep["gates"]["warned_gates"]),
+    )
+    for k, v in rep["metrics"].items():
+        if v is not None:
+            msg.metrics[k] = float(v)
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    msg.evaluated_at.CopyFrom(ts)
+    return msg
+
+
+def summary_of(rep: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_name": rep["model_name"],
+        "passed": rep["gates"]["passed"],
+        "failed_gates": rep["gates"]["failed_gates"],
+        "warned_gates": rep["gates"]["warned_gates"],
+        "metrics": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rep["metrics"].items()},
+        "serving": rep["pairwise"]["serving"],
+        "report_uri": rep["report_uri"],
+        "timings": rep["timings"],
+    }
+
+
+async def evaluate_and_publish(
+    runtime: Runtime, model_name: str, bus: Bus | None = None, *, test_file: Path | None = None
+) -> dict[str, Any]:
+    from crucible.evaluator.pipeline import evaluate_registered
+
+    rep = await asyncio.to_thread(evaluate_registered, runtime, model_name, test_file=test_file)
+    bus = bus or runtime.require_bus()
+    await bus.publish_event(
+        subjects.MODEL_EVALUATED, evaluated_event(rep), msg_id=f"{model_name}:evaluated:{rep['evaluated_at']}"
+    )
+    return summary_of(rep)
+
+
+async def evaluate_hook(runtime: Runtime, model_name: str) -> dict[str, Any]:
+    """`crucible run`'s evaluate step."""
+    return await evaluate_and_publish(runtime, model_name)
+
+
+async def serve(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+    """Evaluate every model that trained successfully, one at a time."""
+    from crucible.v1 import events_pb2
+
+    bus = runtime.require_bus()
+    stop = stop or asyncio.Event()
+
+    async def handle(data: bytes, _msg: object) -> None:
+        ev = events_pb2.ModelTrained.FromString(data)
+        if ev.status != "succeeded":
+            log.info("skipping model.trained for %s: status %s (%s)", ev.model_name, ev.status, ev.reason)
+            return
+        summary = await evaluate_and_publish(runtime, ev.model_name, bus)
+        log.info("evaluated %s: passed=%s", ev.model_name, summary["passed"])
+
+    await bus.consume_events(subjects.MODEL_TRAINED, DURABLE, handle, stop=stop, ack_wait=600.0)
+
+
+SPEC = ServiceSpec(
+    name="evaluator",
+    version="0.1.0",
+    description="model.trained -> metrics, safety suite, pairwise rating, gates -> model.evaluated",
+    order=70,
+    policy_model=EvaluatorPolicy,
+    serve=serve,
+    register_cli=register_cli,
+    benches={"eval": bench_eval},
+    hooks={"evaluate": evaluate_hook},
+)
