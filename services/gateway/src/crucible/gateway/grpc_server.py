@@ -1,0 +1,187 @@
+"""gRPC front end: `crucible.v1.ModelGateway`, standard health checking and reflection, TLS when
+a certificate is configured. Admin RPCs (StartRollout, Promote, Abort) need
+`authorization: Bearer <token>` metadata matching `CRUCIBLE_GATEWAY_ADMIN_TOKEN`; with no token
+configured they are refused (never open by default)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from crucible.gateway import state as st
+from crucible.gateway.backends import BackendError
+from crucible.gateway.router import Gateway
+from crucible.v1 import gateway_pb2, gateway_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["ModelGateway"].full_name
+
+# Starts a rollout of a candidate model name (resolving its backend), for StartRollout.
+CandidateResolver = Callable[[str, str], Awaitable[st.BackendSpec]]
+
+
+def _parameters(p: gateway_pb2.GenerationParameters) -> dict[str, Any]:
+    out: dict[str, Any] = {"max_new_tokens": p.max_new_tokens or None, "do_sample": p.do_sample}
+    for name in ("temperature", "top_p", "top_k", "seed", "repetition_penalty"):
+        if p.HasField(name):
+            out[name] = getattr(p, name)
+    if p.stop:
+        out["stop"] = list(p.stop)
+    return out
+
+
+def status_message(status: dict[str, Any]) -> gateway_pb2.RolloutStatus:
+    msg = gateway_pb2.RolloutStatus(
+        rollout_id=status["rollout_id"],
+        state=status["state"],
+        stable_model=status["stable_model"],
+        candidate_model=status["candidate_model"],
+        stage_index=status["stage_index"],
+        canary_weight=status["canary_weight"],
+    )
+    for f in status["figures"]:
+        msg.figures.add(
+            variant=f["variant"],
+            model=f["model"],
+            requests=f["requests"],
+            errors=f["errors"],
+            error_rate=f["error_rate"],
+            p95_latency_seconds=f["p95_latency_seconds"],
+            p95_ttft_seconds=f["p95_ttft_seconds"],
+            mean_satisfaction=f["mean_satisfaction"],
+            feedback_count=f["feedback_count"],
+            safety_incidents=f["safety_incidents"],
+        )
+    for d in status["decisions"]:
+        msg.decisions.add(at=d["at"], action=d["action"], reason=d["reason"], stage_index=d["stage_index"])
+    return msg
+
+
+class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
+    def __init__(self, gateway: Gateway, admin_token: str | None, resolve_candidate: CandidateResolver) -> None:
+        self.gateway = gateway
+        self.admin_token = admin_token
+        self.resolve_candidate = resolve_candidate
+
+    async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
+        if not self.admin_token:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "admin RPCs are disabled: no admin token configured")
+        metadata = dict(context.invocation_metadata() or ())
+        given = str(metadata.get("authorization", ""))
+        if not given.startswith("Bearer "):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing `authorization: Bearer <token>` metadata")
+        if not hmac.compare_digest(given[7:].encode(), str(self.admin_token).encode()):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "wrong admin token")
+
+    async def Generate(self, request: gateway_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            served = await self.gateway.generate(request.inputs, _parameters(request.parameters), request.user_id)
+        except BackendError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        details = served.body.get("details") or {}
+        return gateway_pb2.GenerateResponse(
+            response_id=served.route.response_id,
+            generated_text=served.body.get("generated_text", ""),
+            variant=served.route.variant,
+            model=served.route.model,
+            generated_tokens=int(details.get("generated_tokens", 0)),
+            finish_reason=str(details.get("finish_reason", "")),
+        )
+
+    async def GenerateStream(
+        self, request: gateway_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.GenerateStreamResponse]:
+        try:
+            async for route, event in self.gateway.generate_stream(
+                request.inputs, _parameters(request.parameters), request.user_id
+            ):
+                token = event.get("token") or {}
+                details = event.get("details") or {}
+                yield gateway_pb2.GenerateStreamResponse(
+                    response_id=route.response_id,
+                    token_text=str(token.get("text", "")),
+                    token_id=int(token.get("id", 0) or 0),
+                    special=bool(token.get("special", False)),
+                    generated_text=event.get("generated_text") or "",
+                    variant=route.variant,
+                    model=route.model,
+                    finish_reason=str(details.get("finish_reason", "") or ""),
+                )
+        except BackendError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+
+    async def SubmitFeedback(self, request: gateway_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            accepted = self.gateway.feedback(request.response_id, request.rating, request.advice_accepted, request.text)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return gateway_pb2.FeedbackResponse(accepted=accepted)
+
+    async def GetRollout(self, request: gateway_pb2.GetRolloutRequest, context: grpc.aio.ServicerContext) -> Any:
+        return status_message(await self.gateway.status())
+
+    async def StartRollout(self, request: gateway_pb2.StartRolloutRequest, context: grpc.aio.ServicerContext) -> Any:
+        await self._require_admin(context)
+        if not request.candidate_model:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "candidate_model is required")
+        try:
+            spec = await self.resolve_candidate(request.candidate_model, request.candidate_url)
+            await self.gateway.start_rollout(spec, reason=f"started by an admin: {request.candidate_model}")
+        except (st.TransitionError, LookupError, ValueError) as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return status_message(await self.gateway.status())
+
+    async def _admin_action(self, action: str, reason: str, context: grpc.aio.ServicerContext) -> Any:
+        await self._require_admin(context)
+        try:
+            await self.gateway.admin_action(action, reason or f"{action} by an admin")
+        except st.TransitionError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return status_message(await self.gateway.status())
+
+    async def Promote(self, request: gateway_pb2.PromoteRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._admin_action("promote", request.reason, context)
+
+    async def Abort(self, request: gateway_pb2.AbortRequest, context: grpc.aio.ServicerContext) -> Any:
+        return await self._admin_action("abort", request.reason, context)
+
+
+async def start_grpc_server(
+    gateway: Gateway,
+    *,
+    host: str,
+    port: int,
+    admin_token: str | None,
+    resolve_candidate: CandidateResolver,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> tuple[grpc.aio.Server, int]:
+    """Start the server; returns it and the bound port (port 0 picks a free one)."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(
+        ModelGatewayServicer(gateway, admin_token, resolve_candidate), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{host}:{port}"
+    if tls_cert is not None:
+        if tls_key is None:
+            raise ValueError("CRUCIBLE_GATEWAY_TLS_KEY is required with CRUCIBLE_GATEWAY_TLS_CERT")
+        creds = grpc.ssl_server_credentials([(tls_key.read_bytes(), tls_cert.read_bytes())])
+        bound = server.add_secure_port(address, creds)
+    else:
+        bound = server.add_insecure_port(address)
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("gRPC ModelGateway on %s:%d (%s)", host, bound, "TLS" if tls_cert else "plaintext")
+    return server, bound

@@ -1,0 +1,231 @@
+"""HTTP front end speaking TGI's protocol (and OpenAI's chat), so existing clients work unchanged.
+
+Routes (shapes from TGI's router): `POST /generate`, `POST /generate_stream` (SSE), `POST /`
+(the compatibility route the Hugging Face clients use: a JSON list, or SSE when `"stream": true`),
+`GET /health`, `GET /info`, `POST /v1/chat/completions` (streaming too), `GET /metrics`.
+Gateway additions: `POST /feedback` and `GET /rollout`.
+
+Sticky assignment needs a user id: the `X-Crucible-User` header (or OpenAI's `user` field).
+Every answer carries `X-Crucible-Response-Id` (quote it in `/feedback`) and `X-Crucible-Variant`;
+the OpenAI `id` field is the response id too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from crucible.gateway.backends import BackendError
+from crucible.gateway.router import Gateway, Route, Served
+
+USER_HEADER = "x-crucible-user"
+VERSION = "0.1.0"
+
+
+def _error(status: int, message: str, error_type: str = "generation") -> JSONResponse:
+    return JSONResponse({"error": message, "error_type": error_type}, status_code=status)
+
+
+def _headers(route: Route) -> dict[str, str]:
+    return {
+        "x-crucible-response-id": route.response_id,
+        "x-crucible-variant": route.variant,
+        "x-crucible-model": route.model,
+    }
+
+
+def _sse(obj: Any) -> bytes:
+    return b"data:" + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _client_body(body: dict[str, Any], wants_details: bool) -> dict[str, Any]:
+    return body if wants_details else {"generated_text": body.get("generated_text", "")}
+
+
+async def _first_then_rest(
+    stream: AsyncIterator[tuple[Route, dict[str, Any]]],
+) -> tuple[Route, dict[str, Any], AsyncIterator[tuple[Route, dict[str, Any]]]]:
+    """Pull the first event before answering, so a backend that fails at once (after the canary
+    retry) becomes a proper HTTP error instead of a 200 with an error event."""
+    route, first = await stream.__anext__()
+    return route, first, stream
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="crucible model-gateway", version=VERSION, docs_url=None, redoc_url=None)
+
+    async def tgi_generate(payload: dict[str, Any], user: str) -> tuple[Served | None, Response | None]:
+        """(served, None) or (None, an error response)."""
+        inputs = payload.get("inputs")
+        if not isinstance(inputs, str):
+            return None, _error(422, "`inputs` must be a string", "validation")
+        try:
+            return await gateway.generate(inputs, dict(payload.get("parameters") or {}), user), None
+        except BackendError as exc:
+            return None, _error(exc.status, str(exc))
+
+    async def tgi_stream(payload: dict[str, Any], user: str) -> Response:
+        inputs = payload.get("inputs")
+        if not isinstance(inputs, str):
+            return _error(422, "`inputs` must be a string", "validation")
+        params = dict(payload.get("parameters") or {})
+        wants_details = bool(params.get("details"))
+        try:
+            route, first, rest = await _first_then_rest(gateway.generate_stream(inputs, params, user))
+        except BackendError as exc:
+            return _error(exc.status, str(exc))
+        except StopAsyncIteration:
+            return _error(502, "backend closed the stream without a token")
+
+        def shape(event: dict[str, Any]) -> dict[str, Any]:
+            if not wants_details and event.get("details") is not None:
+                event = {**event, "details": None}
+            return event
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _sse(shape(first))
+            try:
+                async for _, event in rest:
+                    yield _sse(shape(event))
+            except BackendError as exc:
+                yield _sse({"error": str(exc), "error_type": "generation"})
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
+
+    def user_of(request: Request, body: dict[str, Any] | None = None) -> str:
+        return request.headers.get(USER_HEADER) or str((body or {}).get("user") or "")
+
+    async def read_json(request: Request) -> dict[str, Any] | None:
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    @app.post("/generate")
+    async def generate(request: Request) -> Response:
+        payload = await read_json(request)
+        if payload is None:
+            return _error(422, "body must be a JSON object", "validation")
+        served, failed = await tgi_generate(payload, user_of(request))
+        if served is None:
+            return failed
+        wants_details = bool((payload.get("parameters") or {}).get("details"))
+        return JSONResponse(_client_body(served.body, wants_details), headers=_headers(served.route))
+
+    @app.post("/generate_stream")
+    async def generate_stream(request: Request) -> Response:
+        payload = await read_json(request)
+        if payload is None:
+            return _error(422, "body must be a JSON object", "validation")
+        return await tgi_stream(payload, user_of(request))
+
+    @app.post("/")
+    async def compat(request: Request) -> Response:
+        payload = await read_json(request)
+        if payload is None:
+            return _error(422, "body must be a JSON object", "validation")
+        if payload.get("stream"):
+            return await tgi_stream(payload, user_of(request))
+        served, failed = await tgi_generate(payload, user_of(request))
+        if served is None:
+            return failed
+        wants_details = bool((payload.get("parameters") or {}).get("details"))
+        return JSONResponse([_client_body(served.body, wants_details)], headers=_headers(served.route))
+
+    @app.get("/health")
+    async def health() -> Response:
+        backend = gateway.backends.get("stable")
+        if backend is not None and await backend.health():
+            return Response(status_code=200)
+        return _error(503, "stable backend unavailable", "unhealthy")
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        stable = gateway.state.stable
+        return {
+            "model_id": stable.model if stable else "",
+            "model_sha": None,
+            "model_dtype": "unknown",
+            "model_device_type": "gateway",
+            "model_pipeline_tag": "text-generation",
+            "max_concurrent_requests": 512,
+            "max_best_of": 1,
+            "max_stop_sequences": 4,
+            "max_input_tokens": 4096,
+            "max_total_tokens": 8192,
+            "validation_workers": 1,
+            "max_client_batch_size": 1,
+            "router": "crucible-gateway",
+            "version": VERSION,
+            "sha": None,
+            "docker_label": None,
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        payload = await read_json(request)
+        if payload is None or not isinstance(payload.get("messages"), list):
+            return _error(422, "body must be a JSON object with `messages`", "validation")
+        user = user_of(request, payload)
+        if not payload.get("stream"):
+            try:
+                served = await gateway.chat(payload, user)
+            except BackendError as exc:
+                return _error(exc.status, str(exc))
+            body = {**served.body, "id": served.route.response_id, "model": served.route.model}
+            return JSONResponse(body, headers=_headers(served.route))
+        try:
+            route, first, rest = await _first_then_rest(gateway.chat_stream(payload, user))
+        except BackendError as exc:
+            return _error(exc.status, str(exc))
+        except StopAsyncIteration:
+            return _error(502, "backend closed the stream without a chunk")
+
+        def shape(event: dict[str, Any]) -> dict[str, Any]:
+            return {**event, "id": route.response_id, "model": route.model}
+
+        async def body() -> AsyncIterator[bytes]:
+            yield _sse(shape(first))
+            try:
+                async for _, event in rest:
+                    yield _sse(shape(event))
+            except BackendError as exc:
+                yield _sse({"error": {"message": str(exc), "type": "generation"}})
+                return
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
+
+    @app.post("/feedback")
+    async def feedback(request: Request) -> Response:
+        payload = await read_json(request)
+        if payload is None:
+            return _error(422, "body must be a JSON object", "validation")
+        try:
+            accepted = gateway.feedback(
+                str(payload.get("response_id", "")),
+                int(payload.get("rating", 0)),
+                bool(payload.get("advice_accepted", False)),
+                str(payload.get("text", "")),
+            )
+        except (TypeError, ValueError) as exc:
+            return _error(422, str(exc), "validation")
+        return JSONResponse({"accepted": accepted})
+
+    @app.get("/rollout")
+    async def rollout() -> dict[str, Any]:
+        return await gateway.status()
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.started_at = time.time()
+    return app

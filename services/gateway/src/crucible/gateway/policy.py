@@ -1,0 +1,106 @@
+"""The gateway's policy section (`gateway:` in crucible.yaml) and its settings (environment).
+
+Policy holds the numbers people tune (stages, durations, rollback criteria, sample minimums);
+settings say where things are and hold the secret (admin token, TLS files, backend URLs).
+Defaults are the seeds' values: stages 10/25/50/100 %, 3 days per stage, rollback on a
+satisfaction drop > 0.5, an error-rate increase > 5 points, or any safety incident.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DAY = 86_400.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RollbackCriteria(_Strict):
+    max_satisfaction_drop: float = Field(
+        default=0.5, ge=0.0, le=10.0, description="Roll back when canary mean rating is lower than stable's by more."
+    )
+    max_error_rate_increase_points: float = Field(
+        default=5.0, ge=0.0, le=100.0, description="Roll back when canary error rate exceeds stable's by more (points)."
+    )
+    max_safety_incidents: int = Field(default=0, ge=0, le=1000, description="Roll back above this many incidents.")
+
+
+class EmbeddedRollout(_Strict):
+    """The rollout `crucible run` drives on one machine: short stages, a built-in load generator."""
+
+    stage_duration_seconds: float = Field(default=6.0, gt=0, le=3600)
+    analysis_interval_seconds: float = Field(default=1.0, gt=0, le=600)
+    min_requests_per_stage: int = Field(default=20, ge=1, le=1_000_000)
+    min_feedback_per_stage: int = Field(default=5, ge=0, le=1_000_000)
+    users: int = Field(default=40, ge=1, le=100_000, description="Simulated users of the load generator.")
+    concurrency: int = Field(default=4, ge=1, le=256)
+    feedback_probability: float = Field(default=0.6, ge=0.0, le=1.0)
+    max_new_tokens: int = Field(default=12, ge=1, le=4096)
+    timeout_seconds: float = Field(default=240.0, gt=0, le=7200, description="Give up (abort) after this long.")
+
+
+class GatewayPolicy(_Strict):
+    stages: list[float] = Field(default=[10.0, 25.0, 50.0, 100.0], min_length=1, description="Canary weights, %.")
+    stage_duration_seconds: float = Field(default=3 * DAY, gt=0, le=90 * DAY, description="Time per stage.")
+    analysis_interval_seconds: float = Field(default=60.0, gt=0, le=DAY)
+    min_requests_per_stage: int = Field(
+        default=200, ge=1, le=10_000_000, description="Canary requests a stage needs before it may promote."
+    )
+    min_feedback_per_stage: int = Field(
+        default=30, ge=0, le=10_000_000, description="Canary ratings a stage needs before it may promote."
+    )
+    max_p95_latency_ratio: float = Field(
+        default=1.5, gt=0, le=100, description="Canary p95 latency above stable's times this pauses the rollout."
+    )
+    max_ttft_ratio: float = Field(default=1.5, gt=0, le=100, description="Same for p95 time to first token.")
+    latency_slack_seconds: float = Field(
+        default=0.05, ge=0, le=60, description="Latency differences below this never pause a rollout."
+    )
+    rollback: RollbackCriteria = RollbackCriteria()
+    safety_sample_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of responses the safety check reads."
+    )
+    default_max_new_tokens: int = Field(default=256, ge=1, le=32_768, description="Sent when a client sends none.")
+    backend_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    retry_canary_on_stable: bool = Field(default=True, description="Retry a failed canary request once on stable.")
+    embedded: EmbeddedRollout = EmbeddedRollout()
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_increase_to_100(cls, v: list[float]) -> list[float]:
+        if any(not 0 < s <= 100 for s in v):
+            raise ValueError("each stage is a percentage in (0, 100]")
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("stages must strictly increase")
+        if v[-1] != 100:
+            raise ValueError("the last stage must be 100")
+        return v
+
+
+class GatewaySettings(BaseSettings):
+    """Where things are. Every field is `CRUCIBLE_GATEWAY_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CRUCIBLE_GATEWAY_", extra="ignore")
+
+    admin_token: str | None = Field(default=None, description="Bearer token for StartRollout/Promote/Abort.")
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    tls_cert: Path | None = Field(default=None, description="PEM certificate chain: serve gRPC over TLS.")
+    tls_key: Path | None = None
+    stable_url: str | None = Field(default=None, description="Stable backend URL (TGI or OpenAI-compatible).")
+    stable_model: str = Field(default="base", description="Name of the model the stable backend serves.")
+    backend_kind: str = Field(default="tgi", pattern="^(tgi|openai)$")
+    candidate_url: str | None = Field(
+        default=None,
+        description="Candidate backend URL; unset = the stable URL with adapter_id=<model> (TGI multi-LoRA).",
+    )
+    kv_bucket: str = "crucible_gateway"
+    address: str = Field(default="localhost:50051", description="Where `crucible rollout` finds a gateway.")

@@ -1,0 +1,153 @@
+"""Token-by-token generation with a transformers causal LM (+ an optional PEFT adapter).
+
+One decoding loop serves both `/generate` and `/generate_stream`: it yields each token as it is
+produced (with its id, text and log-probability), honours TGI's parameters (max_new_tokens,
+temperature, top_k, top_p, do_sample, seed, repetition_penalty, stop) and reports why it stopped
+(`length`, `eos_token`, `stop_sequence`), the three finish reasons TGI uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Token:
+    id: int
+    text: str
+    logprob: float
+    special: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    generated_text: str
+    finish_reason: str
+    generated_tokens: int
+    seed: int | None
+    input_length: int
+
+
+class ModelRunner:
+    """Holds one model in memory; generation is serialised (batch size 1) by a lock."""
+
+    def __init__(self, model_path: Path, adapter_path: Path | None = None, *, merge_adapter: bool = True) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_path = Path(model_path)
+        self.adapter_path = Path(adapter_path) if adapter_path else None
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+        if self.adapter_path is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(self.adapter_path))
+            if merge_adapter:
+                # Merged weights serve at the base model's speed; the canary must not look slow for it.
+                model = model.merge_and_unload()
+        model.eval()
+        self.model = model
+        self.lock = threading.Lock()
+        config = getattr(model, "config", None)
+        self.max_total_tokens = int(getattr(config, "max_position_embeddings", 2048) or 2048)
+        self.model_id = str(self.adapter_path or self.model_path)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        return "\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages) + "\nassistant:"
+
+    def generate(self, inputs: str, params: dict[str, Any]) -> Iterator[Token | Finished]:
+        """Yield each new Token, then one Finished. Holds the lock for the whole generation."""
+        import torch
+
+        max_new = int(params.get("max_new_tokens") or 20)
+        stops = [s for s in (params.get("stop") or []) if s]
+        # TGI samples when asked to, or when a sampling knob is set (temperature 0 means greedy).
+        knobs = params.get("temperature") not in (None, 0, 1.0) or params.get("top_k") or params.get("top_p")
+        do_sample = bool(params.get("do_sample") or knobs) and params.get("temperature") != 0
+        seed = params.get("seed")
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        temperature = float(params.get("temperature") or 1.0)
+        top_k = int(params.get("top_k") or 0)
+        top_p = float(params.get("top_p") or 1.0)
+        penalty = float(params.get("repetition_penalty") or 1.0)
+        eos_ids = _eos_ids(self.model, self.tokenizer)
+
+        with self.lock, torch.inference_mode():
+            input_ids = self.tokenizer(inputs, return_tensors="pt")["input_ids"]
+            input_length = int(input_ids.shape[1])
+            max_new = max(1, min(max_new, self.max_total_tokens - input_length))
+            past = None
+            next_input = input_ids
+            generated: list[int] = []
+            text = ""
+            reason = "length"
+            for _ in range(max_new):
+                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                logits = out.logits[0, -1, :].float()
+                if penalty != 1.0 and generated:
+                    seen = torch.tensor(sorted(set(generated) | set(input_ids[0].tolist())))
+                    scores = logits[seen]
+                    logits[seen] = torch.where(scores > 0, scores / penalty, scores * penalty)
+                logprobs = torch.log_softmax(logits, dim=-1)
+                if do_sample:
+                    token_id = _sample(logits / max(temperature, 1e-5), top_k, top_p, generator)
+                else:
+                    token_id = int(torch.argmax(logits))
+                generated.append(token_id)
+                special = token_id in self.tokenizer.all_special_ids
+                full = self.tokenizer.decode(generated, skip_special_tokens=True)
+                # A byte-level token can end inside a UTF-8 character: hold it back until complete.
+                piece = "" if full.endswith("\ufffd") else full[len(text) :]
+                text += piece
+                yield Token(
+                    token_id,
+                    piece if not special else self.tokenizer.decode([token_id]),
+                    float(logprobs[token_id]),
+                    special,
+                )
+                if token_id in eos_ids:
+                    reason = "eos_token"
+                    break
+                if any(text.endswith(s) for s in stops):
+                    reason = "stop_sequence"
+                    break
+                next_input = torch.tensor([[token_id]])
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            yield Finished(text, reason, len(generated), int(seed) if seed is not None else None, input_length)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for value in (getattr(getattr(model, "generation_config", None), "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(int(v) for v in value)
+    return ids
+
+
+def _sample(logits: Any, top_k: int, top_p: float, generator: Any) -> int:
+    import torch
+
+    if top_k > 0:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[-1]
+        logits = torch.where(logits < kth, torch.full_like(logits, float("-inf")), logits)
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+        sorted_probs = sorted_probs * keep
+        probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
+        probs = probs / probs.sum()
+    return int(torch.multinomial(probs, 1, generator=generator))
