@@ -1,0 +1,191 @@
+"""`crucible models init-tiny PATH` and `crucible train` (with `--follow`, a live progress bar)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from crucible.v1 import events_pb2
+
+models_app = typer.Typer(help="Base models: build the tiny Llama used by the embedded default.", no_args_is_help=True)
+
+
+@models_app.command("init-tiny")
+def init_tiny(
+    path: Annotated[Path, typer.Argument(help="Folder to save the tokenizer and model in.")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Text file (one text per line) or chat JSONL to train on; default: built-in coaching text."),
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="Pre-training steps.")] = 200,
+    vocab_size: Annotated[int, typer.Option(min=300, max=65_536)] = 2000,
+) -> None:
+    """Train a byte-level BPE tokenizer and a small LlamaForCausalLM, pre-train briefly, save_pretrained."""
+    from crucible.trainer.job import configure_threads
+    from crucible.trainer.tiny import TinySpec, build_tiny_model, tiny_corpus
+
+    configure_threads()
+    texts, chats = tiny_corpus(corpus)
+    info = build_tiny_model(path, texts, TinySpec(pretrain_steps=steps, vocab_size=vocab_size), chats=chats)
+    typer.echo(json.dumps(info, indent=2))
+
+
+def _runtime() -> Any:
+    from crucible.common.runtime import Runtime
+
+    return Runtime.create()
+
+
+def train(
+    dataset_version: Annotated[str, typer.Option("--dataset-version", "-d", help="Dataset version to train on.")] = "",
+    train_file: Annotated[Path | None, typer.Option("--train-file", help="Chat JSONL train split.")] = None,
+    val_file: Annotated[Path | None, typer.Option("--val-file", help="Chat JSONL validation split.")] = None,
+    base_model: Annotated[str, typer.Option("--base-model", help="HF id or path; default: policy.")] = "",
+    job_id: Annotated[str, typer.Option("--job-id", help="Resume this job (same id) from its checkpoint.")] = "",
+    deepspeed: Annotated[str, typer.Option("--deepspeed", help="zero2 or zero3 (default: policy).")] = "",
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Policy override for this job, KEY=VALUE (repeatable).")
+    ] = None,
+    submit: Annotated[
+        bool, typer.Option("--submit", help="Publish train.requested for `crucible serve trainer` instead.")
+    ] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Show a live progress bar with the loss.")] = False,
+) -> None:
+    """Fine-tune the base model with LoRA on a dataset version (or a train/val chat JSONL pair)."""
+    from crucible.trainer.job import TrainRequest
+    from crucible.trainer.service import new_job_id
+
+    if deepspeed and deepspeed not in ("zero2", "zero3"):
+        raise typer.BadParameter("--deepspeed must be zero2 or zero3")
+    sets = {}
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--set {item!r}: expected KEY=VALUE")
+        sets[key.strip()] = value
+    request = TrainRequest(
+        job_id=job_id or new_job_id(),
+        dataset_version=dataset_version,
+        train_file=train_file,
+        val_file=val_file,
+        base_model=base_model,
+        overrides=sets,
+        deepspeed=deepspeed,
+    )
+    if submit and (train_file or val_file):
+        raise typer.BadParameter("--submit trains a registered dataset version; local files need a local run")
+    result = asyncio.run(_submit(request, follow) if submit else _run_local(request, follow))
+    typer.echo(json.dumps(result, indent=2, default=str))
+    if result.get("status") == "failed":
+        raise typer.Exit(1)
+
+
+async def _run_local(request: Any, follow: bool) -> dict[str, Any]:
+    from crucible.common.embedded import connected_bus
+    from crucible.trainer.service import run_training
+
+    runtime = _runtime()
+    async with connected_bus(runtime):
+        with ProgressView(request.job_id, enabled=follow) as view:
+            outcome = await run_training(runtime, request, on_event=view.on_event)
+    return outcome.as_dict()
+
+
+async def _submit(request: Any, follow: bool) -> dict[str, Any]:
+    from crucible.common import subjects
+    from crucible.common.embedded import connected_bus
+
+    runtime = _runtime()
+    msg = events_pb2.TrainRequested(
+        job_id=request.job_id,
+        dataset_version=request.dataset_version,
+        base_model=request.base_model,
+        overrides={k: str(v) for k, v in request.overrides.items()},
+        deepspeed=bool(request.deepspeed),
+    )
+    if request.deepspeed:
+        msg.overrides["deepspeed"] = request.deepspeed
+    msg.requested_at.GetCurrentTime()
+    async with connected_bus(runtime) as bus:
+        done = asyncio.get_running_loop().create_future()
+        with ProgressView(request.job_id, enabled=follow) as view:
+
+            async def on_msg(m: Any) -> None:
+                name = m.subject.removeprefix(subjects.event(""))
+                if name == subjects.TRAIN_PROGRESS:
+                    view.on_event(name, events_pb2.TrainProgress.FromString(m.data))
+                elif name == subjects.MODEL_TRAINED:
+                    trained = events_pb2.ModelTrained.FromString(m.data)
+                    if trained.job_id == request.job_id and not done.done():
+                        done.set_result(trained)
+
+            # Plain subscriptions see the events live; JetStream keeps them for the audit log.
+            subs = [await bus.nc.subscribe(subjects.event(n), cb=on_msg) for n in ("train.progress", "model.trained")]
+            await bus.publish_event(subjects.TRAIN_REQUESTED, msg, msg_id=f"train-requested:{request.job_id}")
+            if not follow:
+                for s in subs:
+                    await s.unsubscribe()
+                return {"job_id": request.job_id, "status": "submitted"}
+            trained = await done
+            for s in subs:
+                await s.unsubscribe()
+    return {
+        "job_id": trained.job_id,
+        "status": trained.status,
+        "model_name": trained.model_name,
+        "reason": trained.reason,
+        "adapter_uri": trained.adapter_uri,
+        "metrics": dict(trained.metrics),
+    }
+
+
+class ProgressView:
+    """A rich progress bar fed by train.progress events of one job."""
+
+    def __init__(self, job_id: str, *, enabled: bool) -> None:
+        self.job_id = job_id
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressView:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}  eval {task.fields[eval]}  {task.fields[tps]} tok/s"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.job_id, total=None, loss="-", eval="-", tps="-")
+        return self
+
+    def on_event(self, name: str, msg: Any) -> None:
+        if not self.enabled or not isinstance(msg, events_pb2.TrainProgress) or msg.job_id != self.job_id:
+            return
+        self._progress.update(
+            self._task,
+            completed=msg.step,
+            total=msg.total_steps or None,
+            loss=f"{msg.loss:.4f}",
+            eval="-" if math.isnan(msg.eval_loss) else f"{msg.eval_loss:.4f}",
+            tps=f"{msg.tokens_per_second:,.0f}",
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.command("train")(train)

@@ -1,0 +1,159 @@
+"""Where training data comes from: a dataset version in the registry (its manifest in the
+artifact store points at chat `messages` JSONL files per split), or a train/val pair of local
+chat JSONL files. Every problem is a `TrainingInputError` with a reason a person can act on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crucible.trainer.samples import read_chat_jsonl
+
+SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
+
+
+class TrainingInputError(ValueError):
+    """The job cannot start: missing dataset version, empty split, base model without weights."""
+
+
+@dataclass
+class TrainingData:
+    dataset_version: str
+    train: list[list[dict[str, str]]]
+    val: list[list[dict[str, str]]]
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # split -> {uri, sha256}
+    manifest_sha256: str = ""
+
+
+def data_from_files(train: Path, val: Path, *, label: str = "") -> TrainingData:
+    files = {}
+    for split, path in (("train", train), ("val", val)):
+        if not path.exists():
+            raise TrainingInputError(f"{split} file {path} does not exist")
+        files[split] = {"uri": path.resolve().as_uri(), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    data = TrainingData(
+        dataset_version=label or f"files:{train.name}",
+        train=_read(train, "train"),
+        val=_read(val, "val"),
+        files=files,
+    )
+    check_splits(data)
+    return data
+
+
+def data_from_registry(runtime: Any, version: str) -> TrainingData:
+    from crucible.common.registry import DatasetVersion
+
+    with runtime.registry.session() as s:
+        row = s.get(DatasetVersion, version)
+        manifest_uri = row.manifest_uri if row else None
+        manifest_sha = row.manifest_sha256 if row else ""
+    if manifest_uri is None:
+        raise TrainingInputError(f"dataset version {version!r} does not exist in the registry")
+    if not manifest_uri:
+        raise TrainingInputError(f"dataset version {version!r} has no manifest")
+    store = runtime.artifacts
+    try:
+        manifest = store.read_json(_artifact_key(store, manifest_uri))
+    except FileNotFoundError:
+        raise TrainingInputError(f"dataset version {version!r}: manifest {manifest_uri} is missing") from None
+    found = split_files(manifest)
+    chats: dict[str, list[list[dict[str, str]]]] = {}
+    files: dict[str, dict[str, str]] = {}
+    for split in ("train", "val"):
+        if split not in found:
+            raise TrainingInputError(f"dataset version {version!r}: the manifest names no {split} chat file")
+        ref, sha = found[split]
+        key = _artifact_key(store, ref, relative_to=_artifact_key(store, manifest_uri))
+        if not store.exists(key):
+            raise TrainingInputError(f"dataset version {version!r}: {split} file {ref} is missing")
+        local = _local_copy(store, key)
+        chats[split] = _read(local, split)
+        files[split] = {"uri": store.uri(key), "sha256": sha or store.sha256(key)}
+    data = TrainingData(version, chats["train"], chats["val"], files, manifest_sha)
+    check_splits(data)
+    return data
+
+
+def check_splits(data: TrainingData) -> None:
+    for split in ("train", "val"):
+        if not getattr(data, split):
+            raise TrainingInputError(f"dataset {data.dataset_version}: the {split} split is empty")
+
+
+def split_files(manifest: Any) -> dict[str, tuple[str, str]]:
+    """split -> (file reference, sha256) for the chat-format JSONL files a manifest names.
+
+    The dataset service owns the manifest's shape; this reads any JSON that names `.jsonl`
+    files under a key such as `key`, `uri`, `path` or `file`, takes the split from a `split`
+    field, an enclosing key or the file name, and prefers files whose name says `chat`."""
+    best: dict[str, tuple[int, str, str]] = {}
+    for ref, sha, hints in _jsonl_refs(manifest, ()):
+        split = _split_of(hints, ref)
+        if split is None:
+            continue
+        score = 2 if "chat" in ref.rsplit("/", 1)[-1] else 1 if "chat" in " ".join(hints) else 0
+        if split not in best or score > best[split][0]:
+            best[split] = (score, ref, sha)
+    return {k: (v[1], v[2]) for k, v in best.items()}
+
+
+def _jsonl_refs(node: Any, hints: tuple[str, ...]) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    if isinstance(node, dict):
+        sha = str(node.get("sha256", ""))
+        local_hints = hints + tuple(str(node[k]) for k in ("split", "format", "name") if isinstance(node.get(k), str))
+        for key, value in node.items():
+            if isinstance(value, str) and value.endswith(".jsonl"):
+                yield value, sha, (*local_hints, str(key))
+            elif isinstance(value, dict | list):
+                yield from _jsonl_refs(value, (*local_hints, str(key)))
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, str) and item.endswith(".jsonl"):
+                yield item, "", hints
+            else:
+                yield from _jsonl_refs(item, hints)
+
+
+def _split_of(hints: tuple[str, ...], ref: str) -> str | None:
+    for hint in reversed(hints):
+        if hint.lower() in SPLIT_ALIASES:
+            return SPLIT_ALIASES[hint.lower()]
+    for word in re.split(r"[^a-z]+", ref.rsplit("/", 1)[-1].lower()):
+        if word in SPLIT_ALIASES:
+            return SPLIT_ALIASES[word]
+    return None
+
+
+def _artifact_key(store: Any, ref: str, *, relative_to: str = "") -> str:
+    """An artifact key from a URI under the store's root, a key, or a path relative to the manifest."""
+    root = store.root_url.rstrip("/") + "/"
+    if ref.startswith(root):
+        return ref[len(root) :]
+    if "://" in ref:
+        raise TrainingInputError(f"{ref} is outside the artifact store {store.root_url}")
+    if relative_to and "/" not in ref:
+        return relative_to.rsplit("/", 1)[0] + "/" + ref if "/" in relative_to else ref
+    return ref.lstrip("/")
+
+
+def _local_copy(store: Any, key: str) -> Path:
+    try:
+        return store.local_path(key)
+    except ValueError:
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="crucible-train-data-")) / key.rsplit("/", 1)[-1]
+        tmp.write_bytes(store.read_bytes(key))
+        return tmp
+
+
+def _read(path: Path, split: str) -> list[list[dict[str, str]]]:
+    try:
+        return read_chat_jsonl(path)
+    except (ValueError, KeyError) as exc:
+        raise TrainingInputError(f"{split} file {path.name} is not chat JSONL: {exc}") from None

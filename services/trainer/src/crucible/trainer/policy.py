@@ -1,0 +1,58 @@
+"""The trainer's section of `crucible.yaml`; defaults are the seeds' values
+(3 epochs, per-device batch 4, learning rate 2e-5, warm-up, gradient clipping)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainerPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base_model: str = Field(
+        default="",
+        description="Hugging Face id or local path of the base causal LM; empty = the tiny Llama built on demand "
+        "at $CRUCIBLE_HOME/models/tiny-base.",
+    )
+    epochs: float = Field(default=3.0, gt=0, le=100, description="Training epochs (seed: 3).")
+    per_device_batch_size: int = Field(default=4, ge=1, le=1024, description="Rows per device per step (seed: 4).")
+    gradient_accumulation_steps: int = Field(default=1, ge=1, le=1024)
+    learning_rate: float = Field(default=2e-5, gt=0, le=1.0, description="Peak learning rate (seed: 2e-5).")
+    warmup_ratio: float = Field(default=0.03, ge=0, le=0.5, description="Fraction of steps spent warming up.")
+    lr_scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "cosine"
+    weight_decay: float = Field(default=0.0, ge=0, le=1.0)
+    max_grad_norm: float = Field(default=1.0, gt=0, le=100, description="Gradient clipping norm.")
+    max_seq_length: int = Field(default=1024, ge=16, le=131_072, description="Tokens per packed row / sample cap.")
+    packing: bool = Field(default=True, description="Pack samples into rows (no attention across samples).")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        default="auto", description="auto = on when a GPU is present (memory), off on CPU (speed)."
+    )
+    method: Literal["auto", "lora", "qlora"] = Field(
+        default="auto", description="auto = QLoRA (4-bit base) on CUDA with bitsandbytes installed, else LoRA."
+    )
+    lora_r: int = Field(default=16, ge=1, le=1024)
+    lora_alpha: int = Field(default=32, ge=1, le=4096)
+    lora_dropout: float = Field(default=0.05, ge=0, le=0.9)
+    target_modules: list[str] = Field(
+        default=["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1, description="Modules LoRA adapts."
+    )
+    checkpoint_every_steps: int = Field(default=50, ge=1, le=1_000_000, description="Save (and evaluate) every N.")
+    save_total_limit: int = Field(default=3, ge=1, le=1000, description="Local checkpoints kept (best always kept).")
+    progress_every_steps: int = Field(default=10, ge=1, le=1_000_000, description="train.progress every N steps.")
+    max_steps: int = Field(default=0, ge=0, description="Stop after N optimizer steps; 0 = run the epochs.")
+    cpu_max_steps: int = Field(
+        default=40, ge=0, description="Cap on optimizer steps when no GPU is present (the embedded run); 0 = none."
+    )
+    merge: bool = Field(default=False, description="Also save the base model with the adapter merged in.")
+    deepspeed: Literal["off", "zero2", "zero3"] = Field(default="off", description="DeepSpeed ZeRO stage.")
+    deepspeed_offload: bool = Field(default=False, description="ZeRO optimizer (and zero3 parameter) CPU offload.")
+    seed: int = Field(default=42, ge=0)
+    auto_train_on_dataset_ready: bool = Field(
+        default=False, description="`serve`: request a training job when a dataset.ready event arrives."
+    )
+    gpu_products: list[str] = Field(
+        default=["NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe", "NVIDIA-H100-80GB-HBM3"],
+        description="Kubernetes node affinity on nvidia.com/gpu.product (rendered by the deploy chart).",
+    )

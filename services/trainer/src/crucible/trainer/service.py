@@ -1,0 +1,141 @@
+"""Trainer service shell: the `train` hook for `crucible run`, the `serve` loop (train.requested,
+one job at a time per replica; dataset.ready -> train.requested when the policy asks), the CLI
+and the bench. The work itself is `job.run_job`, the one way a job runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.protobuf.message import Message
+
+from crucible.common import subjects
+from crucible.common.services import ServiceSpec
+from crucible.trainer.job import TrainingFailed, TrainOutcome, TrainRequest
+from crucible.trainer.policy import TrainerPolicy
+from crucible.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+
+SERVE_DURABLE = "crucible-trainer"
+AUTO_DURABLE = "crucible-trainer-auto"
+
+
+def new_job_id() -> str:
+    import datetime as dt
+
+    return "train-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def bus_emitter(runtime: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str, Message], None]:
+    """Publish from the training thread on the event loop's bus, waiting for the PubAck so
+    events keep their order and a lost bus is an error, not a silent gap."""
+    bus = runtime.require_bus()
+
+    def emit(name: str, msg: Message) -> None:
+        asyncio.run_coroutine_threadsafe(bus.publish_event(name, msg), loop).result(timeout=60)
+
+    return emit
+
+
+async def run_training(
+    runtime: Any,
+    request: TrainRequest,
+    *,
+    on_event: Callable[[str, Message], None] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainOutcome:
+    """Run one job in a worker thread (training is CPU/GPU bound), publishing its events."""
+    from crucible.trainer.job import run_job
+
+    publish = bus_emitter(runtime, asyncio.get_running_loop())
+
+    def emit(name: str, msg: Message) -> None:
+        publish(name, msg)
+        if on_event is not None:
+            on_event(name, msg)
+
+    return await asyncio.to_thread(run_job, runtime, request, emit, callbacks=callbacks)
+
+
+async def train_hook(runtime: Any, dataset_version: str) -> dict[str, Any]:
+    """`crucible run`: train on a dataset version with the policy, register, publish model.trained."""
+    outcome = await run_training(runtime, TrainRequest(job_id=new_job_id(), dataset_version=dataset_version))
+    if outcome.status != "succeeded":
+        raise TrainingFailed(outcome)
+    return outcome.as_dict()
+
+
+def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
+    return TrainRequest(
+        job_id=msg.job_id or new_job_id(),
+        dataset_version=msg.dataset_version,
+        base_model=msg.base_model,
+        overrides=dict(msg.overrides),
+        deepspeed="zero2" if msg.deepspeed and "deepspeed" not in msg.overrides else "",
+    )
+
+
+async def serve(runtime: Any, *, stop: asyncio.Event | None = None) -> None:
+    """The production loop: one train.requested at a time (the consumer allows one message in
+    flight, so each replica runs one job; a redelivered job resumes from its checkpoint)."""
+    stop = stop or asyncio.Event()
+    bus = runtime.require_bus()
+    policy: TrainerPolicy = runtime.policy.section("trainer")
+
+    async def on_train_requested(data: bytes, _msg: Any) -> None:
+        req = request_from_event(events_pb2.TrainRequested.FromString(data))
+        outcome = await run_training(runtime, req)
+        log.info("training job %s %s %s", outcome.job_id, outcome.status, outcome.model_name or outcome.reason)
+
+    async def on_dataset_ready(data: bytes, _msg: Any) -> None:
+        ready = events_pb2.DatasetReady.FromString(data)
+        req = events_pb2.TrainRequested(job_id=f"train-{ready.dataset_version}", dataset_version=ready.dataset_version)
+        req.requested_at.GetCurrentTime()
+        # The msg id makes a redelivered dataset.ready request the job once.
+        await bus.publish_event(subjects.TRAIN_REQUESTED, req, msg_id=f"train-requested:{ready.dataset_version}")
+
+    tasks = [
+        asyncio.create_task(
+            bus.consume_events(subjects.TRAIN_REQUESTED, SERVE_DURABLE, on_train_requested, stop=stop, ack_wait=600)
+        )
+    ]
+    if policy.auto_train_on_dataset_ready:
+        tasks.append(
+            asyncio.create_task(
+                bus.consume_events(
+                    subjects.DATASET_READY, AUTO_DURABLE, on_dataset_ready, stop=stop, deliver_new_only=True
+                )
+            )
+        )
+    await asyncio.gather(*tasks)
+
+
+def _register_cli(app: Any) -> None:
+    from crucible.trainer.cli import register
+
+    register(app)
+
+
+def _bench(quick: bool = False) -> dict[str, Any]:
+    from crucible.trainer.bench import bench_train
+
+    return bench_train(quick=quick)
+
+
+_bench.__doc__ = "Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run."
+
+SPEC = ServiceSpec(
+    name="trainer",
+    version="0.1.0",
+    description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
+    order=60,
+    policy_model=TrainerPolicy,
+    serve=serve,
+    register_cli=_register_cli,
+    benches={"train": _bench},
+    hooks={"train": train_hook},
+)
