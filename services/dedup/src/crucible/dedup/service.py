@@ -1,0 +1,188 @@
+"""Dedup service shell: wires the pure core to the platform (index choice, snapshot, report).
+
+- `make_stage`: `DedupStage` with the index for this runtime: Redis when
+  `CRUCIBLE_REDIS_URL` is set (shared by every replica), else in memory, restored from the
+  snapshot in the artifact store.
+- `make_sink`: after each batch (before its inputs are acked) writes the in-memory index's new
+  segment and the batch's decisions under the run's folder, so a restart loses nothing that was
+  acked and the run report can be built.
+- `run_summary`: builds the run's duplicate report (clusters, sizes, pairs) in the artifact
+  store and returns its counts for `crucible run`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from crucible.common.runtime import Runtime
+from crucible.common.services import ServiceSpec, Sink
+from crucible.common.stage import StageResult
+from crucible.dedup import __version__
+from crucible.dedup.core import DedupStage
+from crucible.dedup.index import Decision, DedupIndex, IndexBatch
+from crucible.dedup.memory_index import MemoryIndex
+from crucible.dedup.params import DedupParams
+from crucible.dedup.policy import DedupPolicy
+from crucible.dedup.report import build_report, decision_row, report_counts
+from crucible.dedup.snapshot import load_memory_index, persist_journal
+
+RUNS_PREFIX = "dedup/runs"
+
+
+class _SharedIndex:
+    """The index as the stage and the sink share it: one lock around deciding and persisting,
+    and the exact flags of decisions the sink has not written yet (the proto has no field)."""
+
+    def __init__(self, index: DedupIndex) -> None:
+        self.inner = index
+        self.lock = threading.Lock()
+        self.exact: dict[str, bool] = {}
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def assign(self, batch: IndexBatch) -> list[Decision]:
+        with self.lock:
+            decisions = self.inner.assign(batch)
+            if len(self.exact) > 1_000_000:  # no sink is draining it (e.g. a bench): stay bounded
+                self.exact.clear()
+            for rid, d in zip(batch.record_ids, decisions, strict=True):
+                self.exact[rid] = d.exact
+        return decisions
+
+
+@dataclass
+class _State:
+    policy: DedupPolicy
+    params: DedupParams
+    index: _SharedIndex
+    backend: str
+    stage: DedupStage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stage = DedupStage(self.params, self.index)
+
+
+_STATES: dict[int, _State] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def dedup_policy(runtime: Runtime) -> DedupPolicy:
+    policy = runtime.policy.section("dedup")
+    assert isinstance(policy, DedupPolicy)
+    return policy
+
+
+def _state(runtime: Runtime) -> _State:
+    """One index per runtime, shared by the stage and the sink."""
+    with _STATES_LOCK:
+        state = _STATES.get(id(runtime))
+        if state is None:
+            policy = dedup_policy(runtime)
+            params = policy.params()
+            index: DedupIndex
+            if runtime.settings.redis_url:
+                from crucible.dedup.redis_index import RedisIndex
+
+                index = RedisIndex.from_url(
+                    params,
+                    runtime.settings.redis_url,
+                    policy.redis_prefix,
+                    records_per_call=policy.redis_records_per_call,
+                )
+                backend = "redis"
+            else:
+                index = load_memory_index(runtime.artifacts, params, policy.snapshot_compact_segments)
+                backend = "memory"
+            state = _State(policy, params, _SharedIndex(index), backend)
+            _STATES[id(runtime)] = state
+            weakref.finalize(runtime, _STATES.pop, id(runtime), None)
+        return state
+
+
+def make_stage(runtime: Runtime) -> DedupStage:
+    return _state(runtime).stage
+
+
+class DedupSink(Sink):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.state = _state(runtime)
+
+    def persist(self, result: StageResult) -> None:
+        shared = self.state.index
+        if isinstance(shared.inner, MemoryIndex):
+            with shared.lock:
+                persist_journal(self.runtime.artifacts, shared.inner, self.state.policy.snapshot_compact_segments)
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for r in result.kept:
+            run_id = r.extraction.run_id or self.runtime.run_id
+            exact = shared.exact.pop(r.record_id, False)
+            by_run.setdefault(run_id, []).append(
+                decision_row(r.record_id, r.dedup.cluster_id, r.dedup.duplicate_of, r.dedup.similarity, exact)
+            )
+        for run_id, rows in by_run.items():
+            # Named by content: a redelivered batch overwrites its own file, and the report
+            # counts a record once anyway.
+            digest = hashlib.sha1("\n".join(row["record_id"] for row in rows).encode()).hexdigest()[:20]
+            text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+            self.runtime.artifacts.write_text(f"{RUNS_PREFIX}/{run_id}/batches/{digest}.jsonl", text)
+
+
+def make_sink(runtime: Runtime) -> DedupSink:
+    return DedupSink(runtime)
+
+
+def run_report(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    """Build (and store) the duplicate report of a run from the sink's batch files."""
+    rows: list[dict[str, Any]] = []
+    for key in runtime.artifacts.list(f"{RUNS_PREFIX}/{run_id}/batches"):
+        if key.endswith(".jsonl"):
+            rows.extend(json.loads(line) for line in runtime.artifacts.read_text(key).splitlines() if line.strip())
+    report = build_report(rows, threshold=dedup_policy(runtime).threshold)
+    report["run_id"] = run_id
+    report["uri"] = runtime.artifacts.write_json(f"{RUNS_PREFIX}/{run_id}/report.json", report)
+    return report
+
+
+def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    report = run_report(runtime, run_id)
+    state = _state(runtime)
+    counts = report_counts(report)
+    counts.update(
+        index_backend=state.backend, indexed_records=len(state.index), bands=state.params.bands, rows=state.params.rows
+    )
+    return counts
+
+
+def _register_cli(app: Any) -> None:
+    from crucible.dedup.cli import register
+
+    register(app)
+
+
+def _bench(quick: bool = False) -> dict[str, Any]:
+    from crucible.dedup.bench import run_bench
+
+    return run_bench(quick=quick)
+
+
+SPEC = ServiceSpec(
+    name="dedup",
+    version=__version__,
+    description="Near-duplicate clusters (MinHash LSH, character 5-grams): records.scored -> records.curated",
+    order=40,
+    consumes="records.scored",
+    produces="records.curated",
+    policy_model=DedupPolicy,
+    make_stage=make_stage,
+    make_sink=make_sink,
+    register_cli=_register_cli,
+    benches={"dedup": _bench},
+    run_summary=run_summary,
+)
