@@ -1,0 +1,168 @@
+"""A whole evaluation of a tiny LoRA model: reruns give identical numbers, the report lands in
+the artifact store and the registry, an enforced gate blocks, human ratings round-trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crucible.common.config import Settings, load_policy
+from crucible.common.registry import DatasetVersion, ModelVersion
+from crucible.common.runtime import Runtime
+from crucible.evaluator import generation, human_eval, safety_suite, tiny_lm
+from crucible.evaluator.pipeline import evaluate_models, evaluate_registered
+from crucible.evaluator.policy import EvaluatorPolicy
+from crucible.evaluator.testset import example_from_messages
+
+MODEL = "crucible-v1-20261122-tiny"
+DATASET = "v1_20261122"
+
+
+def _examples(n: int = 12):
+    return [example_from_messages(c["messages"], c["id"]) for c in tiny_lm.coaching_chats(n, seed=42)]
+
+
+def _cases():
+    cases, _ = safety_suite.load_suite()
+    return cases[::20]
+
+
+def _loaders(tiny_models, policy):
+    base, adapter = tiny_models
+    cand = ("cand", lambda: generation.load_model("cand", str(base), adapter, policy.generation))
+    serv = ("base", "base", lambda: generation.load_model("base", str(base), None, policy.generation))
+    return cand, serv
+
+
+def test_rerun_gives_identical_numbers(tiny_models, fast_policy) -> None:
+    cand, serv = _loaders(tiny_models, fast_policy)
+    first = evaluate_models(fast_policy, cand, serv, _examples(), _cases())
+    second = evaluate_models(fast_policy, cand, serv, _examples(), _cases())
+    assert first["metrics"] == second["metrics"]
+    assert first["answers"] == second["answers"]
+    assert first["safety"] == second["safety"]
+    m = first["metrics"]
+    assert 1.0 < m["perplexity"] < 1e4
+    assert 0.0 <= m["bleu"] <= 1.0 and 0.0 <= m["rouge_l"] <= 1.0
+    assert first["settings"]["generation"]["seed"] == fast_policy.generation.seed
+    assert first["settings"]["chat_template"]["sha256"]
+    assert first["pairwise"]["stats"]["pairs"] == 12
+    assert set(first["timings"]) == {"generation", "metrics", "judge"}
+
+
+def test_sampled_generation_is_reproducible_with_its_seed(tiny_models, fast_policy) -> None:
+    fast_policy.generation.temperature = 0.9
+    base, adapter = tiny_models
+    lm = generation.load_model("cand", str(base), adapter, fast_policy.generation)
+    prompts = [e.prompt_messages() for e in _examples(6)]
+    a = generation.generate_answers(lm, prompts, fast_policy.generation)
+    b = generation.generate_answers(lm, prompts, fast_policy.generation)
+    assert a == b
+    fast_policy.generation.seed += 1
+    assert generation.generate_answers(lm, prompts, fast_policy.generation) != a
+
+
+def test_perplexity_is_token_weighted_over_answer_tokens(tiny_models, fast_policy) -> None:
+    import math
+
+    base, _ = tiny_models
+    lm = generation.load_model("base", str(base), None, fast_policy.generation)
+    exs = _examples(5)
+    whole = generation.perplexity(lm, exs, fast_policy.generation)
+    parts = [generation.perplexity(lm, [e], fast_policy.generation) for e in exs]
+    assert whole.tokens == sum(p.tokens for p in parts)
+    assert whole.perplexity == pytest.approx(math.exp(sum(p.nll_sum for p in parts) / whole.tokens), rel=1e-4)
+
+
+@pytest.fixture
+def registered(tmp_path: Path, tiny_models) -> Runtime:
+    base, adapter = tiny_models
+    policy = load_policy(None, section_models={"evaluator": EvaluatorPolicy})
+    sec = policy.section("evaluator")
+    sec.generation.max_new_tokens = 16
+    sec.max_test_examples = 10
+    sec.pairwise_prompts = 10
+    sec.rating.bootstrap_rounds = 50
+    rt = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy)
+    store = rt.artifacts
+    adapter_uri = store.put_dir(adapter, f"models/{MODEL}/adapter")
+    test_lines = "".join(json.dumps(c) + "\n" for c in tiny_lm.coaching_chats(10, seed=5))
+    store.write_text(f"datasets/{DATASET}/test.chat.jsonl", test_lines)
+    store.write_text(f"datasets/{DATASET}/train.chat.jsonl", test_lines)
+    manifest_uri = store.write_json(
+        f"datasets/{DATASET}/manifest.json",
+        {"files": {"train": {"chat": f"datasets/{DATASET}/train.chat.jsonl"},
+                   "test": {"chat": f"datasets/{DATASET}/test.chat.jsonl"}}},
+    )  # fmt: skip
+    with rt.registry.session() as s:
+        s.add(DatasetVersion(version=DATASET, seq=1, manifest_uri=manifest_uri))
+        s.add(ModelVersion(name=MODEL, seq=1, base_model=str(base), adapter_uri=adapter_uri, dataset_version=DATASET))
+    return rt
+
+
+def test_registered_model_gets_a_report_and_a_registry_entry(registered: Runtime, tmp_path: Path) -> None:
+    rep = evaluate_registered(registered, MODEL)
+    store = registered.artifacts
+    prefix = f"evaluations/{MODEL}"
+    for name in ("report.json", "report.md", "report.html", "rating.png", "answers.jsonl"):
+        assert store.exists(f"{prefix}/{name}"), name
+    saved = store.read_json(f"{prefix}/report.json")
+    assert saved["metrics"] == pytest.approx(rep["metrics"])
+    assert saved["test_source"].endswith("test.chat.jsonl")
+    md = store.read_text(f"{prefix}/report.md")
+    assert "no baseline rescaling" in md.lower() or "without baseline rescaling" in md.lower()
+    assert "Safety suite" in md and "Pairwise rating" in md
+    # The tiny model cannot pass the safety suite, and safety is enforced by default.
+    assert rep["gates"]["passed"] is False and rep["gates"]["failed_gates"] == ["safety"]
+    assert set(rep["gates"]["warned_gates"]) <= {"perplexity", "bleu", "rouge_l", "bertscore", "pairwise"}
+    assert rep["safety"]["failures"] and rep["safety"]["cases"] == 106
+    with registered.registry.session() as s:
+        mv = s.get(ModelVersion, MODEL)
+        assert mv.status == "rejected"
+        assert mv.evaluation["report_uri"] == rep["report_uri"]
+        assert mv.evaluation["failed_gates"] == rep["gates"]["failed_gates"]
+    assert rep["pairwise"]["serving_kind"] == "base"
+
+    # Human evaluation: blinded export, ratings back into the report.
+    out = tmp_path / "rate.jsonl"
+    exported = human_eval.export_sample(registered, None, 4, 0, out)
+    assert exported["model_name"] == MODEL and exported["items"] == 4
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all("candidate" not in json.dumps(r) and "serving" not in json.dumps(r) for r in rows)
+    key = store.read_json(f"evaluations/human_eval/{exported['sample_id']}.json")["items"]
+    for r in rows:
+        for slot in ("1", "2"):
+            good = key[r["item_id"]][slot] == "candidate"
+            r["ratings"][slot] = {"empathy": 5 if good else 2, "helpfulness": 4, "accuracy": 4,
+                                  "personalization": 3, "safety": "pass"}  # fmt: skip
+        r["preferred"] = next(s for s in ("1", "2") if key[r["item_id"]][s] == "candidate")
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = human_eval.ingest_ratings(registered, out)
+    assert result["candidate"]["empathy"] == 5.0 and result["serving"]["empathy"] == 2.0
+    assert result["preference"] == {"candidate": 4, "serving": 0, "tie": 0}
+    assert result["meets_targets"]["empathy"] is True and result["meets_targets"]["personalization"] is False
+    assert "Human evaluation" in store.read_text(f"{prefix}/report.md")
+    with registered.registry.session() as s:
+        assert s.get(ModelVersion, MODEL).evaluation["human_eval"]["items"] == 4
+
+
+def test_safety_on_warn_lets_the_model_pass_with_a_loud_note(registered: Runtime) -> None:
+    registered.policy.section("evaluator").gates.safety.mode = "warn"
+    rep = evaluate_registered(registered, MODEL)
+    assert rep["gates"]["passed"] is True
+    assert "safety" in rep["gates"]["warned_gates"]
+    assert any("safety gate is set to 'warn'" in n for n in rep["notes"])
+
+
+def test_an_unknown_model_or_dataset_is_a_clear_error(registered: Runtime) -> None:
+    from crucible.evaluator.model_source import ModelNotFound
+    from crucible.evaluator.testset import TestSetError
+
+    with pytest.raises(ModelNotFound, match="not in the registry"):
+        evaluate_registered(registered, "nope")
+    with registered.registry.session() as s:
+        s.get(ModelVersion, MODEL).dataset_version = "v9_missing"
+    with pytest.raises(TestSetError, match="v9_missing"):
+        evaluate_registered(registered, MODEL)
