@@ -9,7 +9,9 @@ import typer
 
 
 def scrub(
-    input_path: Annotated[Path, typer.Argument(metavar="IN.jsonl", help="JSON lines with `text` (+ `known_entities`).")],
+    input_path: Annotated[
+        Path, typer.Argument(metavar="IN.jsonl", help="JSON lines with `text` (+ `known_entities`).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write the scrubbed JSON lines.")],
 ) -> None:
     """Scrub PII from a JSON-lines file: adds `scrubbed_text` and `spans` to every line."""

@@ -68,7 +68,9 @@ def scrub_conversation(
         scrubbed = anonymize(text, spans)
         out.turns.append(ScrubbedText(scrubbed, spans))
         out.counts.update(placeholder_for(s.entity_type).strip("[]") for s in spans)
-        out.residual.extend(f"turn {i}: {f}" for f in residual_findings(scrubbed, [known] if known else [], identifiers))
+        out.residual.extend(
+            f"turn {i}: {f}" for f in residual_findings(scrubbed, [known] if known else [], identifiers)
+        )
     return out
 
 

@@ -74,8 +74,21 @@ def find_identifiers(folded: str, identifiers: Sequence[str]) -> Iterable[Span]:
         while start != -1:
             end = start + len(key)
             if (start == 0 or not folded[start - 1].isalnum()) and (end == len(folded) or not folded[end].isalnum()):
-                yield Span(start, end, "KNOWN_IDENTIFIER")
+                yield Span(start, end, identifier_type(ident))
             start = folded.find(key, start + 1)
+
+
+def identifier_type(ident: str) -> str:
+    """The extractor's identifiers are untyped strings; their shape says which placeholder fits."""
+    digits = sum(c.isdigit() for c in ident)
+    alnum = sum(c.isalnum() for c in ident) or 1
+    if "@" in ident:
+        return "EMAIL_ADDRESS"
+    if digits >= 7 and digits >= 0.6 * alnum:
+        return "PHONE_NUMBER"
+    if digits:
+        return "STREET_ADDRESS"
+    return "ORGANIZATION"
 
 
 def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:
@@ -97,7 +110,11 @@ def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:
             pieces = next_pieces
         for s, e in pieces:
             piece = text[s:e]
-            lead = len(piece) - len(piece.lstrip(" \t\n,.'’s-")) if piece[:1] in "'’" else len(piece) - len(piece.lstrip(" \t\n,.-"))
+            lead = (
+                len(piece) - len(piece.lstrip(" \t\n,.'’s-"))
+                if piece[:1] in "'’"
+                else len(piece) - len(piece.lstrip(" \t\n,.-"))
+            )
             trail = len(piece) - len(piece.rstrip(" \t\n,.-"))
             s2, e2 = s + lead, e - trail
             if e2 - s2 >= 2 and any(c.isalnum() for c in text[s2:e2]):

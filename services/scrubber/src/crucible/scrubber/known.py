@@ -11,12 +11,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from crucible.scrubber.lexicon import NEVER_NAMES, Lexicon
+from crucible.scrubber.lexicon import NEVER_NAMES, WORD_NAMES, Lexicon
 from crucible.scrubber.spans import Span
 
-# A known name that is also a frequent English word ("Will", "Hope", "May") is matched only
-# capitalised (Title or UPPER case), so "I will" stays; rarer names match in any case.
-ANY_CASE_MAX_ZIPF = 4.7
+# A known name that is also an everyday English word (lexicon.WORD_NAMES: "Will", "Hope", "May")
+# is matched only capitalised (Title or UPPER case), so "I will" stays; other names match in any case.
 
 
 @lru_cache(maxsize=1)
@@ -120,4 +119,4 @@ class NameMatcher:
 
 def _is_common(name: str, lex: Lexicon) -> bool:
     words = name.split()
-    return len(words) == 1 and lex.frequency(words[0]) >= ANY_CASE_MAX_ZIPF
+    return len(words) == 1 and fold(words[0]) in WORD_NAMES

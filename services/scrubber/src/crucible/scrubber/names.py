@@ -37,8 +37,10 @@ WORK_CUE = re.compile(
     r"(?:at|for|by|with|from)\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
-ORG_FORMAT = re.compile(r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b")
-SENTENCE_END = ".!?:;\"“”\n•*-–—(["
+ORG_FORMAT = re.compile(
+    r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
+)
+SENTENCE_END = '.!?:;"“”\n•*-–—(['
 
 # Token classes.
 STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
@@ -141,11 +143,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             last -= 1
         if last < first:
             return None
-        if (
-            first == last
-            and classes[first] == AMBIGUOUS
-            and _at_sentence_start(text, run[first][0])
-        ):
+        if first == last and classes[first] == AMBIGUOUS and _at_sentence_start(text, run[first][0]):
             return None
     else:
         while last > first and classes[last] == STOP:

@@ -41,9 +41,9 @@ def residual_findings(scrubbed: str, matchers: Sequence[NameMatcher], identifier
                     found.append("known_identifier:number")
                 continue
             key = _alnum(ident)
-            if len(key) >= 6 and key in letters:
-                found.append("known_identifier:text")
-            elif 3 <= len(key) < 6 and re.search(rf"(?<![\w]){re.escape(fold(ident.strip()))}(?![\w])", folded):
+            if (len(key) >= 6 and key in letters) or (
+                3 <= len(key) < 6 and re.search(rf"(?<![\w]){re.escape(fold(ident.strip()))}(?![\w])", folded)
+            ):
                 found.append("known_identifier:text")
     for span in find_structured(scrubbed):
         if span.entity_type in STRUCTURED_GATE:

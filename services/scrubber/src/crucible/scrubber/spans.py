@@ -23,6 +23,7 @@ PLACEHOLDERS: dict[str, str] = {
     "SOCIAL_HANDLE": "[Handle]",
     "ACCOUNT_ID": "[ID]",
     "US_DRIVER_LICENSE": "[License]",
+    "NATIONAL_ID": "[NationalID]",
     "KNOWN_IDENTIFIER": "[Redacted]",
 }
 
@@ -44,6 +45,7 @@ RANK: dict[str, int] = {
     "SOCIAL_HANDLE": 7,
     "ACCOUNT_ID": 7,
     "US_DRIVER_LICENSE": 7,
+    "NATIONAL_ID": 7,
     "PHONE_NUMBER": 6,
     "STREET_ADDRESS": 5,
     "ORGANIZATION": 4,

@@ -28,7 +28,9 @@ SOCIAL_URL = re.compile(
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
 CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
-SSN = re.compile(r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])|(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE)
+SSN = re.compile(
+    r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])|(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE
+)
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 PHONE = re.compile(
@@ -39,14 +41,24 @@ PHONE = re.compile(
 )
 DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 ACCOUNT_ID = re.compile(
-    r"(?:\b(?:user|account|member|customer|client|profile|acct|login)[ _-]?(?:id|number|no\.?|#|name)\s*(?:is|:|=|#)?\s*)"
+    r"(?:\b(?:user|account|member|customer|client|profile|acct|login)[ _-]?(?:id|number|no\.?|#|name)"
+    r"\s*(?:is|:|=|#)?\s*)"
     r"([A-Za-z0-9][\w-]{3,63})"
     r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
     r"|\b(?:usr|user|uid|acct|cus|cust)_[A-Za-z0-9]{4,}\b",
     re.IGNORECASE,
 )
+# National ids other than the US SSN (PESEL, NINO, ...) named as such: "my SSN is 06221286010".
+NATIONAL_ID = re.compile(
+    r"(?:\bssn|social security(?: number)?|social insurance(?: number)?|national (?:id|insurance)(?: number)?|"
+    r"\bpesel|personal id(?: number)?|\bid number|passport(?: number)?|\bnino|tax id|\btin)"
+    r"\s*(?:no\.?|#)?\s*(?:is|:)?\s*"
+    r"([A-Z]{0,2}\d[\d -]{4,14}\d[A-Z]?)\b",
+    re.IGNORECASE,
+)
 LICENSE = re.compile(
-    r"(?:driver'?s?[’']?s? licen[cs]e|driving licen[cs]e|\bDL|licen[cs]e)\s*(?:number|no\.?|#)?\s*(?:is|:)?\s*([A-Z0-9][A-Z0-9-]{4,19})\b",
+    r"(?:driver'?s?[’']?s? licen[cs]e|driving licen[cs]e|\bDL|licen[cs]e)\s*(?:number|no\.?|#)?\s*(?:is|:)?\s*"
+    r"([A-Z0-9][A-Z0-9-]{4,19})\b",
     re.IGNORECASE,
 )
 
@@ -115,6 +127,8 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 yield Span(m.start(1), m.end(1), "ACCOUNT_ID")
         else:
             yield Span(m.start(), m.end(), "ACCOUNT_ID")
+    for m in NATIONAL_ID.finditer(text):
+        yield Span(m.start(1), m.end(1), "NATIONAL_ID")
     for m in LICENSE.finditer(text):
         if _has_digit(m.group(1)):
             yield Span(m.start(1), m.end(1), "US_DRIVER_LICENSE")
