@@ -1,0 +1,139 @@
+"""`crucible dataset build|list|lineage` and `crucible forget --user-id`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+log = logging.getLogger(__name__)
+
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+PublishOpt = Annotated[
+    bool, typer.Option("--publish/--no-publish", help="Publish the event on the bus (embedded server when unset).")
+]
+
+
+def _runtime(policy_file: Path | None) -> Any:
+    from crucible.common.config import ConfigError, Settings
+    from crucible.common.runtime import Runtime
+
+    settings = Settings()
+    if policy_file is not None:
+        settings.policy_file = policy_file
+    try:
+        return Runtime.create(settings)
+    except ConfigError as err:
+        typer.echo(f"configuration error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _with_bus(runtime: Any, publish: bool, fn: Any) -> Any:
+    """Run `fn(runtime)` with the bus connected when publishing (so events go out), else without."""
+    if not publish:
+        return await fn(runtime)
+    from crucible.common.embedded import connected_bus
+
+    async with connected_bus(runtime):
+        return await fn(runtime)
+
+
+def _echo(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else text)
+
+
+def register(app: typer.Typer) -> None:
+    dataset_app = typer.Typer(help="Dataset versions: build, list, lineage.", no_args_is_help=True)
+    app.add_typer(dataset_app, name="dataset")
+
+    @dataset_app.command("build")
+    def build_cmd(policy: PolicyOpt = None, as_json: JsonOpt = False, publish: PublishOpt = True) -> None:
+        """Build the next dataset version from the curated store and publish dataset.ready."""
+        from crucible.dataset.builder import DatasetBuildError
+        from crucible.dataset.service import build
+
+        runtime = _runtime(policy)
+        try:
+            summary = asyncio.run(_with_bus(runtime, publish, build))
+        except DatasetBuildError as err:
+            typer.echo(f"dataset build failed: {err}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            runtime.registry.dispose()
+        text = [
+            f"built {summary['dataset_version']}: {summary['records']} records {summary['split_counts']}",
+            f"  manifest: {summary['manifest_uri']}",
+            f"  fairness: {summary['fairness_score']:.1f} (target {summary['fairness_target']:g})"
+            + ("  BELOW TARGET" if summary["below_fairness_target"] else ""),
+        ]
+        if summary["deficits"]:
+            text.append(f"  category deficits: {summary['deficits']}")
+        text += [f"  - {r}" for r in summary["recommendations"]]
+        _echo(summary, as_json, "\n".join(text))
+
+    @dataset_app.command("list")
+    def list_cmd(policy: PolicyOpt = None, as_json: JsonOpt = False) -> None:
+        """List dataset versions with their counts, fairness and forget marks."""
+        from crucible.dataset.versions import list_versions
+
+        runtime = _runtime(policy)
+        rows = list_versions(runtime.registry)
+        runtime.registry.dispose()
+        lines = [
+            f"{r['version']:<16} {r['records']:>8} records  fairness {r['fairness_score']:5.1f}"
+            + ("  below-target" if r["below_fairness_target"] else "")
+            + ("  contains_forgotten_subject" if r["contains_forgotten_subject"] else "")
+            for r in rows
+        ]
+        _echo(rows, as_json, "\n".join(lines) or "no dataset versions yet")
+
+    @dataset_app.command("lineage")
+    def lineage_cmd(record_id: str, policy: PolicyOpt = None, as_json: JsonOpt = False) -> None:
+        """Show a curated record's lineage: source, stage versions, dedup cluster, dataset versions."""
+        from crucible.dataset.lineage import record_lineage
+
+        runtime = _runtime(policy)
+        info = record_lineage(runtime.registry, record_id)
+        runtime.registry.dispose()
+        if info is None:
+            typer.echo(f"no curated record {record_id!r}", err=True)
+            raise typer.Exit(1)
+        _echo(info, as_json, json.dumps(info, indent=2, sort_keys=True, default=str))
+
+    @app.command("forget")
+    def forget_cmd(
+        user_id: Annotated[str, typer.Option("--user-id", help="The app's user id (never stored or printed).")],
+        policy: PolicyOpt = None,
+        as_json: JsonOpt = False,
+        publish: PublishOpt = False,
+    ) -> None:
+        """Forget a person: delete their curated records, mark every dataset version and model that
+        contained them, and exclude them from every later build."""
+        from crucible.dataset.forget import format_forget_report, subject_token_for
+        from crucible.dataset.service import forget
+
+        runtime = _runtime(policy)
+        token = subject_token_for(runtime.subject_secret(), user_id)
+
+        async def forget_and_announce(rt: Any) -> Any:
+            report = await forget(rt, token)
+            if rt.bus is not None:
+                # Other services (e.g. a dedup index) may hold derived state keyed by the token.
+                from crucible.common import subjects
+                from crucible.v1 import events_pb2
+
+                event = events_pb2.SubjectForget(subject_token=token, requested_by="crucible forget")
+                event.requested_at.GetCurrentTime()
+                await rt.bus.publish_event(subjects.SUBJECT_FORGET, event)
+            return report
+
+        try:
+            report = asyncio.run(_with_bus(runtime, publish, forget_and_announce))
+        finally:
+            runtime.registry.dispose()
+        _echo(report.as_dict(), as_json, format_forget_report(report))

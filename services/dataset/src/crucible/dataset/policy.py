@@ -1,0 +1,135 @@
+"""The `dataset` section of crucible.yaml, with the seeds' values as defaults.
+
+Validation errors carry the field path, so `crucible.common.config.validate_section` names the
+key (e.g. `dataset.splits: shares must sum to 1`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CATEGORIES = (
+    "instruction_following",
+    "contextual_understanding",
+    "empathetic_dialogue",
+    "personalization",
+    "safety_ethics",
+)
+FormatName = Literal["chat", "alpaca", "sharegpt", "seed"]
+ALL_FORMATS: tuple[FormatName, ...] = ("chat", "alpaca", "sharegpt", "seed")
+SPLITS = ("train", "val", "test")
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are Better Together's relationship coach. Give warm, specific, actionable advice that fits the "
+    "couple's relationship stage and context. Validate feelings before suggesting steps, respect boundaries, "
+    "and when someone may be unsafe, put their safety first and point to professional help."
+)
+AUDIT_DIMENSIONS = (
+    "relationship_stage",
+    "relationship_type",
+    "age_band",
+    "language",
+    "culture",
+    "gender_user",
+    "gender_partner",
+)
+_SUM_TOLERANCE = 1e-6
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitShares(_Strict):
+    train: float = Field(default=0.90, gt=0.0, lt=1.0)
+    val: float = Field(default=0.05, ge=0.0, lt=1.0)
+    test: float = Field(default=0.05, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitShares:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=_SUM_TOLERANCE):
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+class AuditPolicy(_Strict):
+    dimensions: list[str] = Field(
+        default=list(AUDIT_DIMENSIONS), min_length=1, description="record.context keys the bias audit looks at."
+    )
+    min_coverage: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="A dimension known for fewer records than this share is reported as unaudited, not scored.",
+    )
+    underrepresented_ratio: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="A group is a gap when its share is below this fraction of parity (1/groups).",
+    )
+    expected_values: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Groups that should appear per dimension even when absent from the data (absent = share 0).",
+    )
+
+    @field_validator("dimensions")
+    @classmethod
+    def _unique_dimensions(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or any(not v.strip() for v in value):
+            raise ValueError("dimensions must be unique, non-empty context keys")
+        return value
+
+
+class DatasetPolicy(_Strict):
+    category_mix: dict[str, float] = Field(
+        default={
+            "instruction_following": 0.40,
+            "contextual_understanding": 0.25,
+            "empathetic_dialogue": 0.20,
+            "personalization": 0.10,
+            "safety_ethics": 0.05,
+        },
+        description="Target share of each category (fractions summing to 1).",
+    )
+    synthetic_cap: float = Field(default=0.30, ge=0.0, le=1.0, description="Max share of synthetic records per split.")
+    splits: SplitShares = SplitShares()
+    fairness_target: float = Field(default=85.0, ge=0.0, le=100.0, description="Bias audit target score (0-100).")
+    auto_build_min_new_records: int = Field(
+        default=1000, ge=1, description="`serve` builds a version once this many records arrived since the last one."
+    )
+    auto_build_check_seconds: float = Field(default=30.0, gt=0.0, le=86_400.0)
+    min_records: int = Field(default=10, ge=1, description="A build with fewer eligible records fails.")
+    system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1)
+    formats: list[FormatName] = Field(default=list(ALL_FORMATS), min_length=1)
+    seed: int = Field(default=42, ge=0, description="Seed of every sampling decision (byte-identical rebuilds).")
+    audit: AuditPolicy = AuditPolicy()
+
+    @field_validator("category_mix")
+    @classmethod
+    def _valid_mix(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("at least one category is required")
+        for name, share in value.items():
+            if not name or name != name.strip().lower():
+                raise ValueError(f"category names are lower-case identifiers, got {name!r}")
+            if not (0.0 < share <= 1.0):
+                raise ValueError(f"share of {name!r} must be in (0, 1], got {share!r}")
+        total = sum(value.values())
+        if not math.isclose(total, 1.0, abs_tol=_SUM_TOLERANCE):
+            raise ValueError(f"shares must sum to 1, got {total:g}")
+        return value
+
+    @field_validator("formats")
+    @classmethod
+    def _unique_formats(cls, value: list[FormatName]) -> list[FormatName]:
+        if len(set(value)) != len(value):
+            raise ValueError("formats must not repeat")
+        return value

@@ -1,0 +1,138 @@
+"""The dataset service shell: the stage (intake + curated store sink), the `build` hook, the
+serve loop (automatic builds, `subject.forget` events), the CLI and the bench."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from crucible.common import subjects
+from crucible.common.runtime import Runtime
+from crucible.common.services import ServiceSpec
+from crucible.dataset import VERSION
+from crucible.dataset.forget import ForgetReport, forget_subject
+from crucible.dataset.intake import DatasetIntake
+from crucible.dataset.policy import DatasetPolicy
+from crucible.dataset.store import CuratedSink, count_new_since_last_version
+from crucible.dataset.versions import (
+    artifact_prefix,
+    build_dataset_version,
+    dataset_policy,
+    dataset_ready_event,
+    list_versions,
+    version_summary,
+)
+from crucible.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+FORGET_DURABLE = "crucible-dataset-forget"
+
+
+def make_stage(runtime: Runtime) -> DatasetIntake:
+    return DatasetIntake(dataset_policy(runtime).category_mix)
+
+
+def make_sink(runtime: Runtime) -> CuratedSink:
+    return CuratedSink(runtime.registry)
+
+
+async def build(runtime: Runtime) -> dict[str, Any]:
+    """Build a version from the curated store; publish `dataset.ready` when a bus is connected."""
+    built = await asyncio.to_thread(build_dataset_version, runtime)
+    manifest_uri = runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json")
+    summary = version_summary(built, manifest_uri)
+    if runtime.bus is not None:
+        await runtime.bus.publish_event(
+            subjects.DATASET_READY, dataset_ready_event(built, manifest_uri), msg_id=f"dataset.ready:{built.version}"
+        )
+        summary["published"] = subjects.DATASET_READY
+    return summary
+
+
+async def forget(runtime: Runtime, subject_token: str) -> ForgetReport:
+    """Forget one subject (the CLI computes the token; the event carries it)."""
+    report = await asyncio.to_thread(forget_subject, runtime.registry, subject_token)
+    log.info(
+        "forgot subject: removed %d records, marked versions %s, models %s",
+        len(report.removed_records),
+        report.marked_versions,
+        report.marked_models,
+    )
+    return report
+
+
+async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
+    """Build when at least `auto_build_min_new_records` records arrived since the last version."""
+    threshold = dataset_policy(runtime).auto_build_min_new_records
+    new = await asyncio.to_thread(count_new_since_last_version, runtime.registry)
+    if new < threshold:
+        return None
+    log.info("%d new curated records (threshold %d): building a dataset version", new, threshold)
+    return await build(runtime)
+
+
+async def serve(runtime: Runtime) -> None:
+    """Production loop: auto-build on new records, handle `subject.forget` events. Runs until cancelled."""
+    bus = runtime.require_bus()
+    stop = asyncio.Event()
+
+    async def on_forget(data: bytes, _msg: Any) -> None:
+        event = events_pb2.SubjectForget()
+        event.ParseFromString(data)
+        await forget(runtime, event.subject_token)
+
+    consumer = asyncio.create_task(
+        bus.consume_events(subjects.SUBJECT_FORGET, FORGET_DURABLE, on_forget, stop=stop), name="dataset:forget"
+    )
+    try:
+        while not consumer.done():
+            try:
+                await maybe_auto_build(runtime)
+            except Exception:
+                log.exception("automatic dataset build failed")
+            await asyncio.sleep(dataset_policy(runtime).auto_build_check_seconds)
+        consumer.result()
+    finally:
+        stop.set()
+        await asyncio.gather(consumer, return_exceptions=True)
+
+
+def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    versions = list_versions(runtime.registry)
+    if not versions:
+        return {"versions": 0}
+    last = versions[-1]
+    return {"versions": len(versions), "latest": last["version"], "records": last["records"],
+            "fairness_score": last["fairness_score"]}  # fmt: skip
+
+
+def _register_cli(app: Any) -> None:
+    from crucible.dataset.cli import register
+
+    register(app)
+
+
+def _bench(quick: bool = False) -> dict[str, Any]:
+    """Time to build a version from 100,000 generated curated records, and peak memory."""
+    from crucible.dataset.bench import bench_dataset
+
+    return bench_dataset(quick=quick)
+
+
+SPEC = ServiceSpec(
+    name="dataset",
+    version=VERSION,
+    description="Curated store -> audited, balanced, leakage-free dataset versions; forget",
+    order=50,
+    consumes="records.curated",
+    produces=None,
+    policy_model=DatasetPolicy,
+    make_stage=make_stage,
+    make_sink=make_sink,
+    serve=serve,
+    register_cli=_register_cli,
+    benches={"dataset": _bench},
+    run_summary=run_summary,
+    hooks={"build": build, "forget": forget},
+)

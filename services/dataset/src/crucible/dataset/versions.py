@@ -1,0 +1,139 @@
+"""The build shell: read the curated store, build a version, write its files, register it.
+
+`build_dataset_version` is the one way a version is made: `crucible dataset build`, the
+`build` hook of `crucible run` and the automatic build of `crucible serve dataset` all call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from crucible.common.registry import DatasetMember, DatasetVersion, Registry
+from crucible.common.runtime import Runtime
+from crucible.dataset.builder import MANIFEST, BuiltVersion, build_version, version_name
+from crucible.dataset.policy import DatasetPolicy
+from crucible.dataset.store import iter_eligible_records
+from crucible.v1 import events_pb2
+
+log = logging.getLogger(__name__)
+_MEMBER_CHUNK = 5000
+
+
+def dataset_policy(runtime: Runtime) -> DatasetPolicy:
+    policy = runtime.policy.section("dataset")
+    assert isinstance(policy, DatasetPolicy)
+    return policy
+
+
+def next_seq(registry: Registry) -> int:
+    with registry.session() as session:
+        return int(session.scalar(select(func.max(DatasetVersion.seq))) or 0) + 1
+
+
+def artifact_prefix(version: str) -> str:
+    return f"datasets/{version}"
+
+
+def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> BuiltVersion:
+    """Build the next version from the curated store (forgotten subjects excluded)."""
+    policy = dataset_policy(runtime)
+    records = list(iter_eligible_records(runtime.registry))
+    seq = next_seq(runtime.registry)
+    day = today or dt.datetime.now(dt.UTC).date()
+    version = version_name(seq, day)
+    prefix = artifact_prefix(version)
+    log.info("building dataset %s from %d curated records", version, len(records))
+
+    def write(name: str, data: bytes) -> None:
+        runtime.artifacts.write_bytes(f"{prefix}/{name}", data)
+
+    built = build_version(records, policy, version=version, created=day, write=write)
+    register_version(runtime.registry, built, seq=seq, manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"))
+    log.info(
+        "dataset %s: %s, fairness %.1f",
+        version,
+        built.split_counts,
+        built.fairness_score,
+    )
+    return built
+
+
+def register_version(registry: Registry, built: BuiltVersion, *, seq: int, manifest_uri: str) -> None:
+    counts = built.manifest["counts"]
+    with registry.session() as session:
+        session.add(
+            DatasetVersion(
+                version=built.version,
+                seq=seq,
+                manifest_uri=manifest_uri,
+                manifest_sha256=built.manifest_sha256,
+                fairness_score=built.fairness_score,
+                below_fairness_target=built.below_fairness_target,
+                contains_forgotten_subject=False,
+                counts={
+                    "total": counts["total"],
+                    "splits": built.split_counts,
+                    "by_category": counts["by_category"],
+                    "deficits": built.manifest["selection"]["deficits"],
+                },
+            )
+        )
+        session.flush()
+        rows = [
+            {"version": built.version, "record_id": m.record_id, "split": m.split, "subject_token": m.subject_token}
+            for m in built.members
+        ]
+        for start in range(0, len(rows), _MEMBER_CHUNK):
+            session.connection().execute(insert(DatasetMember.__table__), rows[start : start + _MEMBER_CHUNK])
+
+
+def version_summary(built: BuiltVersion, manifest_uri: str) -> dict[str, Any]:
+    return {
+        "dataset_version": built.version,
+        "manifest_uri": manifest_uri,
+        "records": built.manifest["counts"]["total"],
+        "split_counts": built.split_counts,
+        "by_category": built.manifest["counts"]["by_category"],
+        "deficits": built.manifest["selection"]["deficits"],
+        "fairness_score": built.fairness_score,
+        "fairness_target": built.manifest["audit"]["fairness_target"],
+        "below_fairness_target": built.below_fairness_target,
+        "duplicates_dropped": built.manifest["selection"]["duplicates_dropped"],
+        "synthetic_dropped": built.manifest["selection"]["synthetic_dropped"],
+        "recommendations": built.manifest["audit"]["recommendations"],
+    }
+
+
+def dataset_ready_event(built: BuiltVersion, manifest_uri: str) -> events_pb2.DatasetReady:
+    msg = events_pb2.DatasetReady(
+        dataset_version=built.version,
+        manifest_uri=manifest_uri,
+        fairness_score=built.fairness_score,
+        below_fairness_target=built.below_fairness_target,
+    )
+    for split, n in built.split_counts.items():
+        msg.split_counts[split] = n
+    msg.created_at.GetCurrentTime()
+    return msg
+
+
+def list_versions(registry: Registry) -> list[dict[str, Any]]:
+    with registry.session() as session:
+        rows = session.scalars(select(DatasetVersion).order_by(DatasetVersion.seq)).all()
+        return [
+            {
+                "version": r.version,
+                "created_at": r.created_at.isoformat() if r.created_at else "",
+                "records": (r.counts or {}).get("total", 0),
+                "splits": (r.counts or {}).get("splits", {}),
+                "fairness_score": r.fairness_score,
+                "below_fairness_target": r.below_fairness_target,
+                "contains_forgotten_subject": r.contains_forgotten_subject,
+                "manifest_uri": r.manifest_uri,
+            }
+            for r in rows
+        ]
