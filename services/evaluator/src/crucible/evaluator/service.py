@@ -80,8 +80,11 @@ async def evaluate_hook(runtime: Runtime, model_name: str) -> dict[str, Any]:
     return await evaluate_and_publish(runtime, model_name)
 
 
-async def serve(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
-    """Evaluate every model that trained successfully, one at a time."""
+async def serve(
+    runtime: Runtime, stop: asyncio.Event | None = None, *, durable: str = DURABLE, new_only: bool = False
+) -> None:
+    """Evaluate every model that trained successfully, one at a time. Replicas share the
+    durable consumer; a failed evaluation is retried with back-off, then dead-lettered."""
     from crucible.v1 import events_pb2
 
     bus = runtime.require_bus()
@@ -95,7 +98,9 @@ async def serve(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
         summary = await evaluate_and_publish(runtime, ev.model_name, bus)
         log.info("evaluated %s: passed=%s", ev.model_name, summary["passed"])
 
-    await bus.consume_events(subjects.MODEL_TRAINED, DURABLE, handle, stop=stop, ack_wait=600.0)
+    await bus.consume_events(
+        subjects.MODEL_TRAINED, durable, handle, stop=stop, ack_wait=600.0, deliver_new_only=new_only
+    )
 
 
 SPEC = ServiceSpec(

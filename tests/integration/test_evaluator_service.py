@@ -1,0 +1,121 @@
+"""The evaluator over a real NATS JetStream: `model.trained` in, `model.evaluated` out, and the
+`crucible run` hook publishing the same event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crucible.common.config import Settings, load_policy
+from crucible.common.registry import DatasetVersion, ModelVersion
+from crucible.common.runtime import Runtime
+from crucible.evaluator import tiny_lm
+from crucible.evaluator.policy import EvaluatorPolicy
+from crucible.evaluator.service import SPEC, evaluate_hook, serve
+from crucible.v1 import events_pb2
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny-int")
+    chats = tiny_lm.coaching_chats(150, seed=2)
+    base = tiny_lm.build_tiny_model(root / "base", chats, steps=20)
+    return base, tiny_lm.train_lora_adapter(base, root / "adapter", chats, steps=5)
+
+
+def _runtime(tmp_path: Path, tiny: tuple[Path, Path], model: str) -> Runtime:
+    base, adapter = tiny
+    policy = load_policy(None, section_models={"evaluator": EvaluatorPolicy})
+    sec = policy.section("evaluator")
+    sec.generation.max_new_tokens = 8
+    sec.max_test_examples = 6
+    sec.pairwise_prompts = 6
+    sec.rating.bootstrap_rounds = 20
+    rt = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy)
+    lines = "".join(json.dumps(c) + "\n" for c in tiny_lm.coaching_chats(6, seed=8))
+    rt.artifacts.write_text("datasets/v1/test.chat.jsonl", lines)
+    manifest = rt.artifacts.write_json("datasets/v1/manifest.json", {"splits": {"test": "datasets/v1/test.chat.jsonl"}})
+    adapter_uri = rt.artifacts.put_dir(adapter, f"models/{model}/adapter")
+    with rt.registry.session() as s:
+        s.add(DatasetVersion(version="v1", seq=1, manifest_uri=manifest))
+        s.add(ModelVersion(name=model, seq=1, base_model=str(base), adapter_uri=adapter_uri, dataset_version="v1"))
+    return rt
+
+
+async def _next_evaluated(sub, model: str, timeout: float = 120.0) -> events_pb2.ModelEvaluated:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        msg = await sub.next_msg(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
+        ev = events_pb2.ModelEvaluated.FromString(msg.data)
+        if ev.model_name == model:
+            return ev
+
+
+def test_spec_wires_the_hook_serve_and_bench() -> None:
+    assert SPEC.name == "evaluator" and SPEC.serve is serve
+    assert SPEC.hooks["evaluate"] is evaluate_hook and "eval" in SPEC.benches
+    assert SPEC.policy_model is EvaluatorPolicy
+
+
+def test_serve_evaluates_a_trained_model_and_publishes(nats_url: str, tmp_path: Path, tiny) -> None:
+    model = f"crucible-v1-test-{uuid.uuid4().hex[:6]}"
+    rt = _runtime(tmp_path, tiny, model)
+
+    async def scenario() -> events_pb2.ModelEvaluated:
+        bus = await rt.connect(nats_url)
+        sub = await bus.nc.subscribe("crucible.events.model.evaluated")
+        stop = asyncio.Event()
+        durable = f"evaluator-test-{uuid.uuid4().hex[:6]}"
+        task = asyncio.create_task(serve(rt, stop, durable=durable, new_only=True))
+        for _ in range(100):  # the consumer must exist before we publish (it takes new events only)
+            try:
+                await bus.js.consumer_info("EVENTS", durable)
+                break
+            except Exception:
+                await asyncio.sleep(0.1)
+        failed = events_pb2.ModelTrained(model_name=model + "-x", status="failed", reason="oom")
+        await bus.publish_event("model.trained", failed)
+        await bus.publish_event("model.trained", events_pb2.ModelTrained(model_name=model, status="succeeded"))
+        try:
+            ev = await _next_evaluated(sub, model)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+            await rt.close()
+        return ev
+
+    ev = asyncio.run(scenario())
+    assert ev.passed is False and list(ev.failed_gates) == ["safety"]
+    assert ev.report_uri.endswith(f"evaluations/{model}/report.json")
+    assert {"perplexity", "bleu", "rouge_l", "bertscore_f1", "safety_pass_rate", "elo_diff"} <= set(ev.metrics)
+
+
+def test_run_hook_returns_passed_and_publishes(nats_url: str, tmp_path: Path, tiny) -> None:
+    model = f"crucible-v1-hook-{uuid.uuid4().hex[:6]}"
+    rt = _runtime(tmp_path, tiny, model)
+    rt.policy.section("evaluator").gates.safety.mode = "warn"
+
+    async def scenario() -> tuple[dict, events_pb2.ModelEvaluated]:
+        bus = await rt.connect(nats_url)
+        sub = await bus.nc.subscribe("crucible.events.model.evaluated")
+        try:
+            summary = await evaluate_hook(rt, model)
+            ev = await _next_evaluated(sub, model, timeout=10)
+        finally:
+            await rt.close()
+        return summary, ev
+
+    summary, ev = asyncio.run(scenario())
+    assert summary["passed"] is True and ev.passed is True
+    assert "safety" in summary["warned_gates"] and "safety" in ev.warned_gates
+    json.dumps(summary)  # JSON-able for the run summary
