@@ -89,12 +89,13 @@ def registered(tmp_path: Path, tiny_models) -> Runtime:
     store = rt.artifacts
     adapter_uri = store.put_dir(adapter, f"models/{MODEL}/adapter")
     test_lines = "".join(json.dumps(c) + "\n" for c in tiny_lm.coaching_chats(10, seed=5))
+    # The dataset service's layout: file names relative to the manifest, described in `files`.
     store.write_text(f"datasets/{DATASET}/test.chat.jsonl", test_lines)
     store.write_text(f"datasets/{DATASET}/train.chat.jsonl", test_lines)
     manifest_uri = store.write_json(
         f"datasets/{DATASET}/manifest.json",
-        {"files": {"train": {"chat": f"datasets/{DATASET}/train.chat.jsonl"},
-                   "test": {"chat": f"datasets/{DATASET}/test.chat.jsonl"}}},
+        {"files": {"train.chat.jsonl": {"split": "train", "format": "chat"},
+                   "test.chat.jsonl": {"split": "test", "format": "chat"}}},
     )  # fmt: skip
     with rt.registry.session() as s:
         s.add(DatasetVersion(version=DATASET, seq=1, manifest_uri=manifest_uri))

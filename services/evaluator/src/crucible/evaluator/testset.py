@@ -77,12 +77,25 @@ def find_test_split_key(manifest: Mapping[str, Any]) -> str:
 
     Looks for the chat format of the `test` split under the common shapes
     (`files` / `splits` / `outputs` lists or maps of entries with a `path`/`key`/`uri`),
-    so the evaluator does not break on a cosmetic change of the manifest layout."""
+    so the evaluator does not break on a cosmetic change of the manifest layout. The dataset
+    service's layout is `files: {"test.chat.jsonl": {"split": "test", "format": "chat"}}`, with
+    names relative to the manifest's folder."""
+    files = manifest.get("files")
+    if isinstance(files, Mapping):
+        exact = sorted(
+            name
+            for name, meta in files.items()
+            if isinstance(meta, Mapping) and meta.get("split") == "test" and meta.get("format") == "chat"
+        )
+        if exact:
+            return exact[0]
     candidates: list[tuple[str, str]] = []
 
     def visit(node: Any, trail: tuple[str, ...]) -> None:
         if isinstance(node, Mapping):
             for k, v in node.items():
+                if str(k).endswith(".jsonl"):
+                    candidates.append((str(k), "/".join(trail).lower()))
                 visit(v, (*trail, str(k)))
         elif isinstance(node, list):
             for v in node:
