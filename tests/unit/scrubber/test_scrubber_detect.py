@@ -84,3 +84,18 @@ def test_matching_rule_counts_ninety_percent_coverage() -> None:
     assert result["per_type"]["PERSON"]["recall"] == 1.0
     assert result["per_type"]["STREET_ADDRESS"]["recall"] == 0.0
     assert result["precision"] == round(2 / 3, 4)
+
+
+def test_replacement_matches_presidio_anonymizer_on_benchmark_texts(detector: Detector) -> None:
+    import json
+
+    from crucible.scrubber.anonymize import anonymize, anonymize_with_presidio
+    from crucible.scrubber.bench import default_dataset
+
+    path = default_dataset()
+    if not path.exists():
+        pytest.skip(f"benchmark not present at {path}")
+    texts = [r["full_text"] for r in json.loads(path.read_text())[:400]]
+    for text in texts:
+        spans = detector.detect(text)
+        assert anonymize(text, spans) == anonymize_with_presidio(text, spans)

@@ -114,7 +114,44 @@ UNIT_WORDS = frozenset(
         "bldg",
     ]
 )
-LOWER_OK = frozenset(["nan", "apt", "apt.", "suite", "ste", "unit", "box", "floor"])
+# Lower-case words that occur inside addresses: unit markers and the particles of street names
+# ("Paseo del Atlántico", "Via dei Fiorentini", "Begunje na Gorenjskem").
+LOWER_OK = frozenset(
+    [
+        "nan",
+        "apt",
+        "apt.",
+        "suite",
+        "ste",
+        "unit",
+        "box",
+        "floor",
+        "de",
+        "del",
+        "dei",
+        "della",
+        "di",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "du",
+        "la",
+        "le",
+        "les",
+        "van",
+        "von",
+        "der",
+        "den",
+        "na",
+        "y",
+    ]
+)
+# Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
+START_STREET_TYPE = re.compile(
+    r"(?<![\w.])(?:ul\.|u\.|al\.|Via|Viale|Rua|Rue|Avenue|Avenida|Av\.|Calle|Carrer|Paseo|Piazza|Plaza|Boulevard|"
+    r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.)\s+(?=[^\W\d_])"
+)
 
 START_NUMBER = re.compile(r"(?<![\w.,:-])\d{1,6}[A-Za-z]?(?=[ \t]+(?:\d{1,5}[ \t]+)?[^\W\d_])")
 START_MILITARY = re.compile(r"\b(?:PSC|Unit|USNS|USS|P\.?O\.? Box)\s+\d+")
@@ -126,7 +163,8 @@ START_CUE = re.compile(
 )
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
-    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b\.?|#\s?\d+|[^\W\d_]{1,4}\.(?=[ \t\n,])|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
+    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
+    r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
 
 
@@ -188,7 +226,7 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
         span = _scan(text, m.end(), lex, corner=False, cued=True)
         if span is not None:
             yield span
-    for regex in (START_MILITARY, START_NUMBER):
+    for regex in (START_MILITARY, START_STREET_TYPE, START_NUMBER):
         for m in regex.finditer(text):
             span = _scan(text, m.start(), lex, corner=False, cued=False)
             if span is not None:

@@ -1,7 +1,10 @@
-"""Replacement: detected spans -> placeholders, through presidio-anonymizer's `replace` operator.
+"""Replacement: detected spans -> placeholders.
 
 Detection and replacement stay apart (as in Presidio): spans are a first-class output, and the
-anonymizer only applies them."""
+anonymizer only applies them. Spans arrive already resolved (sorted, non-overlapping), so the
+hot path is a plain join; presidio-anonymizer's `replace` operator does the same job with its
+own conflict handling at about a third of our per-record budget, and stays as the oracle
+(`anonymize_with_presidio`, checked against `anonymize` in the tests on the benchmark texts)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,20 @@ def _operators(types: frozenset[str]):
 
 
 def anonymize(text: str, spans: Sequence[Span]) -> str:
+    """`text` with each span replaced by its placeholder; `spans` sorted and non-overlapping."""
+    if not spans:
+        return text
+    parts: list[str] = []
+    pos = 0
+    for s in spans:
+        parts.append(text[pos : s.start])
+        parts.append(placeholder_for(s.entity_type))
+        pos = s.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def anonymize_with_presidio(text: str, spans: Sequence[Span]) -> str:
     if not spans:
         return text
     from presidio_anonymizer.entities import RecognizerResult

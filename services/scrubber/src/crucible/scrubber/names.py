@@ -17,6 +17,8 @@ from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, 
 from crucible.scrubber.spans import Span
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
+# "Don't", "Can't", "I'll": the capitalised part of a contraction is never a name.
+CONTRACTION = re.compile(r"['’](?:t|ll|re|ve|d|m)\b", re.IGNORECASE)
 
 _RELATIONS = (
     r"sister|brother|sis|bro|mom|mum|mother|dad|father|son|daughter|husband|wife|hubby|boyfriend|girlfriend|bf|gf|"
@@ -41,6 +43,7 @@ ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
 )
 SENTENCE_END = '.!?:;"“”\n•*-–—(['
+
 
 # Token classes.
 STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
@@ -77,7 +80,7 @@ def _at_sentence_start(text: str, start: int) -> bool:
 
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles."""
-    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
+    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text) if not CONTRACTION.match(text, m.end())]
     i = 0
     while i < len(tokens):
         if not _is_capitalised(tokens[i][2]):
@@ -139,7 +142,18 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):
             first += 1
-        while last >= first and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
+        # A capitalised word after a listed first name (and its initials) is a surname, even an
+        # ordinary word ("Moira Pagan", "Zoe Young", "Jildau S Bouts").
+        keep_to = first
+        for k in range(first, len(run)):
+            if (
+                classes[k] in (LISTED, UNKNOWN, AMBIGUOUS)
+                or (k > first and len(words[k]) == 1)
+                or (classes[k] == COMMON and k > first and words[k - 1].lower() in lex.first_names)
+                or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1)
+            ):
+                keep_to = k
+        while last > keep_to and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
             last -= 1
         if last < first:
             return None

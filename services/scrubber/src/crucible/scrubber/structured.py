@@ -34,7 +34,7 @@ SSN = re.compile(
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 PHONE = re.compile(
-    r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,5}){1,5}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w/-])"
+    r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,8}){1,5}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w/-])"
     r"|(?<![\w+/.-])\+\d{7,14}\b"
     r"|(?<=phone: )\d{7,13}\b|(?<=call me at )\d{7,13}\b",
     re.IGNORECASE,
@@ -71,6 +71,9 @@ def _validators() -> tuple:
     return CreditCardRecognizer(), IbanRecognizer(), UsSsnRecognizer()
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit())
 
@@ -91,7 +94,7 @@ def find_structured(text: str) -> Iterator[Span]:
         yield Span(m.start(), end, "URL")
     for m in HANDLE.finditer(text):
         yield Span(m.start(), m.end(), "SOCIAL_HANDLE")
-    if any(c.isdigit() for c in text):
+    if _DIGIT.search(text):
         yield from _numeric(text, card_rec, iban_rec, ssn_rec)
 
 
