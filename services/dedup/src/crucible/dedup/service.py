@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import weakref
@@ -34,6 +35,10 @@ from crucible.dedup.snapshot import load_memory_index, persist_journal
 RUNS_PREFIX = "dedup/runs"
 
 
+# Exact flags kept for the sink (a redelivered batch is persisted again with the same flags).
+_EXACT_FLAGS_KEPT = 200_000
+
+
 class _SharedIndex:
     """The index as the stage and the sink share it: one lock around deciding and persisting,
     and the exact flags of decisions the sink has not written yet (the proto has no field)."""
@@ -49,10 +54,11 @@ class _SharedIndex:
     def assign(self, batch: IndexBatch) -> list[Decision]:
         with self.lock:
             decisions = self.inner.assign(batch)
-            if len(self.exact) > 1_000_000:  # no sink is draining it (e.g. a bench): stay bounded
-                self.exact.clear()
             for rid, d in zip(batch.record_ids, decisions, strict=True):
                 self.exact[rid] = d.exact
+            if len(self.exact) > _EXACT_FLAGS_KEPT:  # the oldest were persisted long ago
+                for rid in list(itertools.islice(self.exact, len(self.exact) - _EXACT_FLAGS_KEPT // 2)):
+                    del self.exact[rid]
         return decisions
 
 
@@ -122,7 +128,7 @@ class DedupSink(Sink):
         by_run: dict[str, list[dict[str, Any]]] = {}
         for r in result.kept:
             run_id = r.extraction.run_id or self.runtime.run_id
-            exact = shared.exact.pop(r.record_id, False)
+            exact = shared.exact.get(r.record_id, False)
             by_run.setdefault(run_id, []).append(
                 decision_row(r.record_id, r.dedup.cluster_id, r.dedup.duplicate_of, r.dedup.similarity, exact)
             )
