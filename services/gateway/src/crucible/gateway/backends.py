@@ -5,15 +5,20 @@ Both speak to the gateway in TGI's shapes: `generate` returns `{"generated_text"
 chat requests are passed through to the backend's own `/v1/chat/completions`.
 Any failure — a refused connection, a non-2xx status, or an SSE `error` event after a 200 —
 raises `BackendError`, so the gateway counts it and can retry on stable.
+
+The HTTP client is aiohttp: measured on this machine against the same backend, httpx cost
+1.7 ms CPU per request at concurrency 1 and 6 ms at 32, aiohttp 0.33 and 0.23 ms; the gateway's
+overhead budget (2 ms p50) leaves no room for the former.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 
 from crucible.gateway.state import BackendSpec
 
@@ -63,45 +68,74 @@ class Backend(Protocol):
 
     async def health(self) -> bool: ...
 
-    async def aclose(self) -> None: ...
+
+HttpClient = aiohttp.ClientSession
+_NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-def new_http_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=5.0),
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
+def new_http_client(timeout: float) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=512, limit_per_host=512),
+        timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=5.0),
     )
 
 
-async def _sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """Parse `data:` lines of an SSE body into JSON objects; an `error` event raises."""
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue
-        payload = line[5:].strip()
-        if not payload or payload == "[DONE]":
-            continue
-        try:
-            event = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise BackendError(f"malformed stream event: {payload[:100]!r}", mid_stream=True) from exc
-        if isinstance(event, dict) and event.get("error"):
-            err = event["error"]
-            message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-            raise BackendError(f"stream error event: {message}", mid_stream=True)
-        yield event
+async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+    if response.status >= 400:
+        body = (await response.read())[:300].decode("utf-8", "replace")
+        raise BackendError(f"backend answered {response.status}: {body}", status=502)
 
 
-async def _raise_for_status(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        body = (await response.aread())[:300].decode("utf-8", "replace")
-        raise BackendError(f"backend answered {response.status_code}: {body}", status=502)
+async def _post_json(client: aiohttp.ClientSession, model: str, url: str, body: dict[str, Any]) -> Any:
+    try:
+        async with client.post(url, json=body) as response:
+            await _raise_for_status(response)
+            return await response.json(content_type=None)
+    except _NETWORK_ERRORS as exc:
+        raise BackendError(f"{model}: {exc!r}") from exc
+    except ValueError as exc:
+        raise BackendError(f"{model}: answer is not JSON: {exc}") from exc
+
+
+async def _post_sse(
+    client: aiohttp.ClientSession, model: str, url: str, body: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    """POST and parse the `data:` lines of an SSE answer; an `error` event raises."""
+    try:
+        async with client.post(url, json=body) as response:
+            await _raise_for_status(response)
+            async for raw in response.content:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if not payload or payload == "[DONE]":
+                    continue
+                try:
+                    event = json.loads(payload)
+                except json.JSONDecodeError as exc:
+                    raise BackendError(f"malformed stream event: {payload[:100]!r}", mid_stream=True) from exc
+                if isinstance(event, dict) and event.get("error"):
+                    err = event["error"]
+                    message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+                    raise BackendError(f"stream error event: {message}", mid_stream=True)
+                yield event
+    except _NETWORK_ERRORS as exc:
+        raise BackendError(f"{model}: {exc!r}", mid_stream=True) from exc
+
+
+async def _get_ok(client: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with client.get(url) as response:
+            return response.status == 200
+    except _NETWORK_ERRORS:
+        return False
 
 
 class TGIBackend:
     """Text Generation Inference (or tgi-dev): /generate, /generate_stream, /v1/chat/completions."""
 
-    def __init__(self, spec: BackendSpec, client: httpx.AsyncClient) -> None:
+    def __init__(self, spec: BackendSpec, client: HttpClient) -> None:
         self.spec = spec
         self.client = client
         self.base = spec.url.rstrip("/")
@@ -114,63 +148,36 @@ class TGIBackend:
 
     async def generate(self, inputs: str, parameters: dict[str, Any]) -> dict[str, Any]:
         body = {"inputs": inputs, "parameters": self._params(parameters)}
-        try:
-            response = await self.client.post(f"{self.base}/generate", json=body)
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}") from exc
-        await _raise_for_status(response)
-        data = response.json()
-        if isinstance(data, list):
-            data = data[0]
-        return data
+        data = await _post_json(self.client, self.spec.model, f"{self.base}/generate", body)
+        return data[0] if isinstance(data, list) else data
 
-    async def generate_stream(self, inputs: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    def generate_stream(self, inputs: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = {"inputs": inputs, "parameters": self._params(parameters), "stream": True}
-        try:
-            async with self.client.stream("POST", f"{self.base}/generate_stream", json=body) as response:
-                await _raise_for_status(response)
-                async for event in _sse_events(response):
-                    yield event
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}", mid_stream=True) from exc
+        return _post_sse(self.client, self.spec.model, f"{self.base}/generate_stream", body)
 
     def _chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
         # TGI treats `model` as the adapter id unless it is "tgi".
         return {**body, "model": self.spec.adapter_id or "tgi"}
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.client.post(f"{self.base}/v1/chat/completions", json=self._chat_body(body))
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}") from exc
-        await _raise_for_status(response)
-        return response.json()
+        out: dict[str, Any] = await _post_json(
+            self.client, self.spec.model, f"{self.base}/v1/chat/completions", self._chat_body(body)
+        )
+        return out
 
-    async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async with self.client.stream(
-                "POST", f"{self.base}/v1/chat/completions", json={**self._chat_body(body), "stream": True}
-            ) as response:
-                await _raise_for_status(response)
-                async for event in _sse_events(response):
-                    yield event
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}", mid_stream=True) from exc
+    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        return _post_sse(
+            self.client, self.spec.model, f"{self.base}/v1/chat/completions", {**self._chat_body(body), "stream": True}
+        )
 
     async def health(self) -> bool:
-        try:
-            return (await self.client.get(f"{self.base}/health")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    async def aclose(self) -> None:
-        return None
+        return await _get_ok(self.client, f"{self.base}/health")
 
 
 class OpenAIBackend:
     """An OpenAI-compatible server (vLLM, SGLang): /v1/completions and /v1/chat/completions."""
 
-    def __init__(self, spec: BackendSpec, client: httpx.AsyncClient) -> None:
+    def __init__(self, spec: BackendSpec, client: HttpClient) -> None:
         self.spec = spec
         self.client = client
         self.base = spec.url.rstrip("/")
@@ -183,22 +190,20 @@ class OpenAIBackend:
             "max_tokens": parameters["max_new_tokens"],
             "stream": stream,
         }
-        for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"), ("stop", "stop")):
-            if parameters.get(ours) is not None:
-                body[theirs] = parameters[ours]
+        for key in ("temperature", "top_p", "seed", "stop"):
+            if parameters.get(key) is not None:
+                body[key] = parameters[key]
         if not parameters.get("do_sample") and parameters.get("temperature") is None:
             body["temperature"] = 0.0
         return body
 
     async def generate(self, inputs: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.client.post(
-                f"{self.base}/v1/completions", json=self._completion_body(inputs, parameters, False)
-            )
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}") from exc
-        await _raise_for_status(response)
-        data = response.json()
+        data = await _post_json(
+            self.client,
+            self.spec.model,
+            f"{self.base}/v1/completions",
+            self._completion_body(inputs, parameters, False),
+        )
         choice = data["choices"][0]
         tokens = int((data.get("usage") or {}).get("completion_tokens", 0))
         return {
@@ -207,65 +212,49 @@ class OpenAIBackend:
         }
 
     async def generate_stream(self, inputs: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """OpenAI completion chunks re-shaped as TGI stream events."""
         text: list[str] = []
         index = 0
-        try:
-            async with self.client.stream(
-                "POST", f"{self.base}/v1/completions", json=self._completion_body(inputs, parameters, True)
-            ) as response:
-                await _raise_for_status(response)
-                async for event in _sse_events(response):
-                    choice = (event.get("choices") or [{}])[0]
-                    piece = choice.get("text", "")
-                    finish = choice.get("finish_reason")
-                    text.append(piece)
-                    index += 1
-                    last = finish is not None
-                    yield {
-                        "index": index,
-                        "token": {"id": 0, "text": piece, "logprob": None, "special": False},
-                        "generated_text": "".join(text) if last else None,
-                        "details": {"finish_reason": _finish(finish), "generated_tokens": index} if last else None,
-                    }
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}", mid_stream=True) from exc
+        url = f"{self.base}/v1/completions"
+        async for event in _post_sse(
+            self.client, self.spec.model, url, self._completion_body(inputs, parameters, True)
+        ):
+            choice = (event.get("choices") or [{}])[0]
+            piece = choice.get("text", "")
+            finish = choice.get("finish_reason")
+            text.append(piece)
+            index += 1
+            last = finish is not None
+            yield {
+                "index": index,
+                "token": {"id": 0, "text": piece, "logprob": None, "special": False},
+                "generated_text": "".join(text) if last else None,
+                "details": {"finish_reason": _finish(finish), "generated_tokens": index} if last else None,
+            }
 
     async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self.client.post(
-                f"{self.base}/v1/chat/completions", json={**body, "model": self.model_name}
-            )
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}") from exc
-        await _raise_for_status(response)
-        return response.json()
+        out: dict[str, Any] = await _post_json(
+            self.client, self.spec.model, f"{self.base}/v1/chat/completions", {**body, "model": self.model_name}
+        )
+        return out
 
-    async def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async with self.client.stream(
-                "POST", f"{self.base}/v1/chat/completions", json={**body, "model": self.model_name, "stream": True}
-            ) as response:
-                await _raise_for_status(response)
-                async for event in _sse_events(response):
-                    yield event
-        except httpx.HTTPError as exc:
-            raise BackendError(f"{self.spec.model}: {exc!r}", mid_stream=True) from exc
+    def chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        return _post_sse(
+            self.client,
+            self.spec.model,
+            f"{self.base}/v1/chat/completions",
+            {**body, "model": self.model_name, "stream": True},
+        )
 
     async def health(self) -> bool:
-        try:
-            return (await self.client.get(f"{self.base}/v1/models")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    async def aclose(self) -> None:
-        return None
+        return await _get_ok(self.client, f"{self.base}/v1/models")
 
 
 def _finish(reason: str | None) -> str:
     return {"stop": "eos_token", "length": "length", None: "length"}.get(reason, reason or "length")
 
 
-def make_backend(spec: BackendSpec, client: httpx.AsyncClient) -> Backend:
+def make_backend(spec: BackendSpec, client: HttpClient) -> Backend:
     if spec.kind == "openai":
         return OpenAIBackend(spec, client)
     if spec.kind == "tgi":

@@ -192,3 +192,24 @@ class FakeBackend:
             writer.write(_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n"))
         writer.write(_chunk(b"data: [DONE]\n\n"))
         writer.write(b"0\r\n\r\n")
+
+
+async def _serve_forever(port: int, delay: float) -> None:
+    backend = await FakeBackend(FakeBehaviour(delay_seconds=delay)).start(port)
+    print(backend.port, flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    """`python -m crucible.gateway.fake_backend --port N --delay S` (the benchmark's backend)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.02)
+    args = parser.parse_args()
+    asyncio.run(_serve_forever(args.port, args.delay))
+
+
+if __name__ == "__main__":
+    main()

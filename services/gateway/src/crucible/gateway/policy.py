@@ -96,7 +96,10 @@ class GatewaySettings(BaseSettings):
     tls_cert: Path | None = Field(default=None, description="PEM certificate chain: serve gRPC over TLS.")
     tls_key: Path | None = None
     stable_url: str | None = Field(default=None, description="Stable backend URL (TGI or OpenAI-compatible).")
-    stable_model: str = Field(default="base", description="Name of the model the stable backend serves.")
+    stable_model: str = Field(
+        default="tiny-base",
+        description="Model the stable backend serves; without stable_url, a base model (name or folder) for tgi-dev.",
+    )
     backend_kind: str = Field(default="tgi", pattern="^(tgi|openai)$")
     candidate_url: str | None = Field(
         default=None,

@@ -19,12 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from crucible.gateway import metrics
 from crucible.gateway import state as st
 from crucible.gateway.assignment import CANARY, STABLE, assign_variant
-from crucible.gateway.backends import Backend, BackendError, make_backend, new_http_client
+from crucible.gateway.backends import Backend, BackendError, HttpClient, make_backend, new_http_client
 from crucible.gateway.decision import COMPLETE, HOLD, PAUSE, PROMOTE, ROLLBACK, Decision, rollout_decision
 from crucible.gateway.figures import StageFigures, Summary, VariantFigures, merge_all
 from crucible.gateway.policy import GatewayPolicy
@@ -88,7 +86,7 @@ class Gateway:
         self.revision = 0
         self.backends: dict[str, Backend] = {}
         self._backend_specs: dict[str, st.BackendSpec] = {}
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpClient | None = None
         self._figures: dict[tuple[str, int], StageFigures] = {}
         self._rng = random.Random()
 
@@ -103,7 +101,7 @@ class Gateway:
     async def close(self) -> None:
         await self.flush_figures()
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     async def configure_stable(self, stable: st.BackendSpec, *, force: bool = False) -> None:
@@ -377,11 +375,7 @@ class Gateway:
                 log.warning("could not write figures for %s stage %d", rollout_id, stage, exc_info=True)
 
     async def rollout_figures(self, state: st.RolloutState) -> tuple[Summary, Summary, dict[int, StageFigures]]:
-        """(stable over the whole rollout, canary in the current stage, per-stage figures)."""
-        per_stage = await self.store.figures(state.rollout_id) if state.rollout_id else {}
-        stable = merge_all([f for f in per_stage.values()]).stable.summary()
-        canary = per_stage.get(state.stage_index, StageFigures()).canary.summary()
-        return stable, canary, per_stage
+        return await rollout_figures(self.store, state)
 
     async def analyse(self) -> Decision | None:
         """One analysis step: flush figures, decide, and apply the decision (compare-and-set)."""
@@ -467,25 +461,40 @@ class Gateway:
                 log.exception("rollout loop step failed")
 
     async def status(self) -> dict[str, Any]:
-        current, _ = await self.store.load()
-        figures: list[dict[str, Any]] = []
-        if current.rollout_id:
-            stable, canary, _ = await self.rollout_figures(current)
-            figures = [
-                {"variant": STABLE, "model": current.stable.model if current.stable else "", **stable.__dict__},
-                {"variant": CANARY, "model": current.candidate.model if current.candidate else "", **canary.__dict__},
-            ]
-        return {
-            "rollout_id": current.rollout_id,
-            "state": current.state,
-            "stable_model": current.stable.model if current.stable else "",
-            "candidate_model": current.candidate.model if current.candidate else "",
-            "stage_index": current.stage_index,
-            "stages": list(current.stages),
-            "canary_weight": current.canary_weight,
-            "figures": figures,
-            "decisions": list(current.decisions),
-        }
+        return await rollout_status(self.store)
+
+
+async def rollout_figures(
+    store: StateStore, state: st.RolloutState
+) -> tuple[Summary, Summary, dict[int, StageFigures]]:
+    """(stable over the whole rollout, canary in the current stage, per-stage figures)."""
+    per_stage = await store.figures(state.rollout_id) if state.rollout_id else {}
+    stable = merge_all(list(per_stage.values())).stable.summary()
+    canary = per_stage.get(state.stage_index, StageFigures()).canary.summary()
+    return stable, canary, per_stage
+
+
+async def rollout_status(store: StateStore) -> dict[str, Any]:
+    """What `crucible rollout status` and GetRollout show: stage, weights, figures, decisions."""
+    current, _ = await store.load()
+    figures: list[dict[str, Any]] = []
+    if current.rollout_id:
+        stable, canary, _ = await rollout_figures(store, current)
+        figures = [
+            {"variant": STABLE, "model": current.stable.model if current.stable else "", **stable.__dict__},
+            {"variant": CANARY, "model": current.candidate.model if current.candidate else "", **canary.__dict__},
+        ]
+    return {
+        "rollout_id": current.rollout_id,
+        "state": current.state,
+        "stable_model": current.stable.model if current.stable else "",
+        "candidate_model": current.candidate.model if current.candidate else "",
+        "stage_index": current.stage_index,
+        "stages": list(current.stages),
+        "canary_weight": current.canary_weight,
+        "figures": figures,
+        "decisions": list(current.decisions),
+    }
 
 
 def _figures_map(stable: Summary, canary: Summary) -> dict[str, float]:

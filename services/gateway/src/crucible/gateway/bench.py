@@ -1,0 +1,230 @@
+"""`crucible bench gateway --json`: what the gateway costs on top of its backend.
+
+A fake TGI backend (its own process) answers every request after a fixed delay (20 ms: a short
+generation; 0 ms: isolates the gateway's own routing cost). The same client, in this process,
+measures throughput and p50/p99 latency direct to the backend and through the gateway (its own
+process: HTTP `/generate` and gRPC `Generate`), at concurrency 1 and 32. The gateway runs a live
+50 % canary (both variants on the backend), so hashing, figures and metrics are all on the path.
+Targets (issue 9): at 20 ms, gateway throughput >= 0.9x direct and p50 added latency <= 2 ms;
+at 0 ms, requests/s per gateway core (requests / gateway CPU seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from crucible.gateway.launcher import _free_port
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"bench process exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+                )
+            try:
+                if (await client.get(url)).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            try:
+                await call()
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - t0)
+
+    for _ in range(3):  # warm connections
+        await call()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 3),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
+    }
+
+
+async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
+    import grpc
+
+    from crucible.v1 import gateway_pb2, gateway_pb2_grpc
+
+    backend_port, http_port, grpc_port = _free_port(), _free_port(), _free_port()
+    backend = _spawn(["crucible.gateway.fake_backend", "--port", str(backend_port), "--delay", str(delay)])
+    gateway = _spawn(
+        [
+            "crucible.gateway.bench",
+            "--stable",
+            f"http://127.0.0.1:{backend_port}",
+            "--http-port",
+            str(http_port),
+            "--grpc-port",
+            str(grpc_port),
+        ]
+    )
+    body = {"inputs": "How do we argue less?", "parameters": {"max_new_tokens": 8}}
+    out: dict[str, Any] = {}
+    try:
+        await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
+        await _wait_http(f"http://127.0.0.1:{http_port}/health", gateway)
+        # aiohttp on the client side: httpx costs several ms of CPU per request at concurrency 32,
+        # which would measure the client instead of the gateway (see backends.py).
+        async with (
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30)
+            ) as http,
+            grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel,
+        ):
+            stub = gateway_pb2_grpc.ModelGatewayStub(channel)
+            counter = iter(range(10**9))
+
+            async def direct() -> None:
+                async with http.post(f"http://127.0.0.1:{backend_port}/generate", json=body) as r:
+                    r.raise_for_status()
+                    await r.read()
+
+            async def via_http() -> None:
+                headers = {"x-crucible-user": f"u{next(counter) % 1000}"}
+                async with http.post(f"http://127.0.0.1:{http_port}/generate", json=body, headers=headers) as r:
+                    r.raise_for_status()
+                    await r.read()
+
+            async def via_grpc() -> None:
+                await stub.Generate(
+                    gateway_pb2.GenerateRequest(
+                        inputs=body["inputs"],
+                        user_id=f"u{next(counter) % 1000}",
+                        parameters=gateway_pb2.GenerationParameters(max_new_tokens=8),
+                    )
+                )
+
+            for concurrency in (1, 32):
+                row: dict[str, Any] = {}
+                for name, call in (("direct", direct), ("gateway_http", via_http), ("gateway_grpc", via_grpc)):
+                    cpu0 = _cpu_seconds(gateway.pid)
+                    row[name] = await _measure(call, concurrency, seconds)
+                    if name != "direct":
+                        cpu = _cpu_seconds(gateway.pid) - cpu0
+                        row[name]["gateway_cpu_seconds"] = round(cpu, 3)
+                        row[name]["requests_per_gateway_core_second"] = (
+                            round(row[name]["requests"] / cpu, 1) if cpu > 0 else None
+                        )
+                d = row["direct"]
+                for name in ("gateway_http", "gateway_grpc"):
+                    g = row[name]
+                    g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
+                    g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
+                out[f"concurrency_{concurrency}"] = row
+    finally:
+        for proc in (gateway, backend):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return out
+
+
+def bench_gateway(quick: bool = False) -> dict[str, Any]:
+    """Gateway overhead vs direct to a fake 20 ms / 0 ms backend (HTTP and gRPC, concurrency 1 and 32)."""
+    seconds = 1.0 if quick else 4.0
+    at_20 = asyncio.run(_bench_delay(0.02, seconds))
+    at_0 = asyncio.run(_bench_delay(0.0, seconds))
+    checks = {}
+    for c in ("concurrency_1", "concurrency_32"):
+        for path in ("gateway_http", "gateway_grpc"):
+            g = at_20[c][path]
+            checks[f"{c}.{path}"] = {
+                "throughput_ratio_ge_0.9": g["throughput_ratio_vs_direct"] >= 0.9,
+                "p50_added_le_2ms": g["p50_added_ms"] <= 2.0,
+            }
+    return {
+        "backend_delay_20ms": at_20,
+        "backend_delay_0ms": at_0,
+        "targets_at_20ms": checks,
+        "seconds_per_measurement": seconds,
+        "cpu_count": os.cpu_count(),
+        "note": "client, gateway and fake backend are separate processes on the same machine",
+    }
+
+
+async def _serve_for_bench(stable: str, http_port: int, grpc_port: int) -> None:
+    from crucible.gateway.policy import GatewayPolicy
+    from crucible.gateway.router import Gateway
+    from crucible.gateway.server import start_gateway
+    from crucible.gateway.state import BackendSpec
+    from crucible.gateway.store import MemoryStore
+
+    policy = GatewayPolicy(stages=[50.0, 100.0], stage_duration_seconds=86_400.0, analysis_interval_seconds=5.0)
+    gateway = Gateway(policy, MemoryStore())
+    await gateway.start(BackendSpec(model="base", url=stable))
+    await gateway.start_rollout(BackendSpec(model="candidate", url=stable))
+
+    async def resolve(model: str, url: str) -> BackendSpec:
+        return BackendSpec(model=model, url=url or stable)
+
+    # Keep the reference: a garbage-collected grpc.aio server stops serving.
+    running = await start_gateway(
+        gateway, resolve_candidate=resolve, admin_token=None, http_port=http_port, grpc_port=grpc_port
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await running.stop()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stable", required=True)
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--grpc-port", type=int, required=True)
+    a = parser.parse_args()
+    asyncio.run(_serve_for_bench(a.stable, a.http_port, a.grpc_port))

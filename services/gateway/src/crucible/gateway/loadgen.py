@@ -1,0 +1,169 @@
+"""The built-in load generator: simulated app users sending real requests to the gateway (half
+over gRPC, half over TGI HTTP, some streamed) and rating some of the answers.
+
+The simulated user's rating is a rule over the answer text they got, the same rule for both
+variants, so a variant that answers worse gets worse ratings: empty answers score low, answers
+that repeat themselves or are mostly not words score lower, a little per-user noise on top.
+It stands in for the app's users in the embedded run; production ratings come from real users
+through SubmitFeedback / POST /feedback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+
+from crucible.v1 import gateway_pb2, gateway_pb2_grpc
+
+PROMPTS = (
+    "My partner and I keep arguing about chores. What can we do?",
+    "How do I tell my girlfriend I need more time for myself?",
+    "We have been distant since the baby was born. Any ideas?",
+    "What is a good way to apologise after a fight?",
+    "My husband works late every night and I feel lonely.",
+    "How can we plan a date night on a small budget?",
+    "I get jealous when my partner texts their ex. Is that normal?",
+    "We disagree about how to spend money. How do we talk about it?",
+)
+
+_WORD = re.compile(r"^[A-Za-z][A-Za-z'’-]*[.,!?]?$")
+
+
+def simulated_rating(text: str, rng: random.Random) -> int:
+    """A 1-10 rating from what the answer looks like (see the module docstring)."""
+    words = text.split()
+    if not words:
+        return max(1, min(10, round(2 + rng.gauss(0, 0.5))))
+    wordlike = sum(bool(_WORD.match(w)) for w in words) / len(words)
+    variety = len(set(words)) / len(words)
+    score = 3.0 + 4.0 * wordlike + 3.0 * variety + rng.gauss(0, 0.5)
+    return max(1, min(10, round(score)))
+
+
+@dataclass
+class LoadReport:
+    requests: int = 0
+    client_errors: int = 0
+    feedback: int = 0
+    by_variant: Counter[str] = field(default_factory=Counter)
+    ratings: dict[str, list[int]] = field(default_factory=lambda: {"stable": [], "canary": []})
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "client_errors": self.client_errors,
+            "feedback": self.feedback,
+            "by_variant": dict(self.by_variant),
+            "mean_rating": {v: round(sum(r) / len(r), 2) if r else None for v, r in self.ratings.items()},
+            "requests_per_second": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
+        }
+
+
+async def run_load(
+    http_url: str,
+    grpc_address: str,
+    *,
+    users: int,
+    concurrency: int,
+    feedback_probability: float,
+    max_new_tokens: int,
+    done: Callable[[], bool],
+    seed: int = 0,
+) -> LoadReport:
+    """Send requests until `done()` says stop. Client-visible errors are counted, not raised."""
+    report = LoadReport()
+    rng = random.Random(seed)
+    started = time.monotonic()
+    async with (
+        httpx.AsyncClient(base_url=http_url, timeout=60.0) as http,
+        grpc.aio.insecure_channel(grpc_address) as channel,
+    ):
+        stub = gateway_pb2_grpc.ModelGatewayStub(channel)
+
+        async def one(n: int) -> None:
+            user = f"user-{rng.randrange(users)}"
+            prompt = rng.choice(PROMPTS)
+            kind = n % 3
+            try:
+                if kind == 0:
+                    out = await stub.Generate(
+                        gateway_pb2.GenerateRequest(
+                            inputs=prompt,
+                            user_id=user,
+                            parameters=gateway_pb2.GenerationParameters(max_new_tokens=max_new_tokens),
+                        )
+                    )
+                    rid, variant, text = out.response_id, out.variant, out.generated_text
+                elif kind == 1:
+                    r = await http.post(
+                        "/generate",
+                        json={"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}},
+                        headers={"x-crucible-user": user},
+                    )
+                    r.raise_for_status()
+                    rid, variant, text = (
+                        r.headers["x-crucible-response-id"],
+                        r.headers["x-crucible-variant"],
+                        r.json()["generated_text"],
+                    )
+                else:
+                    text, rid, variant = await _stream(http, prompt, user, max_new_tokens)
+            except (grpc.aio.AioRpcError, httpx.HTTPError, KeyError, ValueError):
+                report.requests += 1
+                report.client_errors += 1
+                return
+            report.requests += 1
+            report.by_variant[variant] += 1
+            if rng.random() < feedback_probability:
+                rating = simulated_rating(text, rng)
+                report.ratings.setdefault(variant, []).append(rating)
+                if n % 2:
+                    await stub.SubmitFeedback(
+                        gateway_pb2.FeedbackRequest(response_id=rid, rating=rating, advice_accepted=rating >= 7)
+                    )
+                else:
+                    await http.post("/feedback", json={"response_id": rid, "rating": rating})
+                report.feedback += 1
+
+        async def worker(offset: int) -> None:
+            n = offset
+            while not done():
+                await one(n)
+                n += concurrency
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+async def _stream(http: httpx.AsyncClient, prompt: str, user: str, max_new_tokens: int) -> tuple[str, str, str]:
+    import json
+
+    pieces: list[str] = []
+    async with http.stream(
+        "POST",
+        "/generate_stream",
+        json={"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens}},
+        headers={"x-crucible-user": user},
+    ) as r:
+        r.raise_for_status()
+        async for line in r.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:])
+            if event.get("error"):
+                raise ValueError(event["error"])
+            token = event.get("token") or {}
+            if not token.get("special"):
+                pieces.append(token.get("text", ""))
+        return "".join(pieces), r.headers["x-crucible-response-id"], r.headers["x-crucible-variant"]
