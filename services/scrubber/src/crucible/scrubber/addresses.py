@@ -149,7 +149,7 @@ LOWER_OK = frozenset(
 )
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
 START_STREET_TYPE = re.compile(
-    r"(?<![\w.])(?:ul\.|u\.|al\.|Via|Viale|Rua|Rue|Avenue|Avenida|Av\.|Calle|Carrer|Paseo|Piazza|Plaza|Boulevard|"
+    r"(?<![\w.])(?:ul\.|u\.|al\.|rue|rua|Via|Viale|Rua|Rue|Avenue|Avenida|Av\.|Calle|Carrer|Paseo|Piazza|Plaza|Boulevard|"
     r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.)\s+(?=[^\W\d_])"
 )
 
@@ -168,13 +168,22 @@ TOKEN = re.compile(
 )
 
 
+# Inside an address, a lower-case word is still part of it when it is a street or unit word, an
+# abbreviation ("ul.", "u."), or not an English word at all ("út", "tee", "d'Ouchy").
+RARE_WORD_ZIPF = 2.5
+
+
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
     if tok[0].isdigit() or tok[0] == "#":
         return True
     if tok[0].isupper():
         return True
     low = tok.lower()
-    return low in LOWER_OK or (corner and low == "and")
+    if low in LOWER_OK or low in STREET_WORDS or low in UNIT_WORDS or (corner and low == "and"):
+        return True
+    if low.endswith(".") and len(low) <= 4:
+        return True
+    return lex.frequency(low) < RARE_WORD_ZIPF and not lex.is_name(low)
 
 
 def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) -> bool:

@@ -27,19 +27,25 @@ SOCIAL_URL = re.compile(
 )
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
-CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
+CARD = re.compile(r"(?<![\d+-])(?:\d[ -]?){11,18}\d(?![\d-])")
 SSN = re.compile(
     r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])|(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE
 )
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Candidate phone numbers: a prefix (+CC, (area) or digits) and up to six more digit groups joined by
+# one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
 PHONE = re.compile(
-    r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{2,8}){1,5}(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w/-])"
-    r"|(?<![\w+/.-])\+\d{7,14}\b"
-    r"|(?<=phone: )\d{7,13}\b|(?<=call me at )\d{7,13}\b",
+    r"(?<![\w+/.-])(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
+    r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,6}"
+    r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/-])",
     re.IGNORECASE,
 )
-DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+PHONE_CUE = re.compile(
+    r"(?:phone|call|tel|mobile|cell|reach|text|whatsapp|number|fax|dial)\w*\W{0,3}(?:\w+\W{1,3}){0,3}$", re.I
+)
+DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:\s|$)|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?:\s|$)")
+EXTENSION = re.compile(r"[ ]?(?:x|ext\.?)[ ]?\d{1,5}$", re.IGNORECASE)
 ACCOUNT_ID = re.compile(
     r"(?:\b(?:user|account|member|customer|client|profile|acct|login)[ _-]?(?:id|number|no\.?|#|name)"
     r"\s*(?:is|:|=|#)?\s*)"
@@ -82,6 +88,16 @@ def _has_digit(s: str) -> bool:
     return any(c.isdigit() for c in s)
 
 
+def _iban_checksum(value: str) -> bool:
+    """ISO 13616 mod-97 check digits, for IBAN-shaped strings whose length Presidio's per-country
+    table rejects (valid check digits on a 15-34 character string are no accident)."""
+    compact = value.replace(" ", "").replace("-", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
 def find_structured(text: str) -> Iterator[Span]:
     """Every structured identifier in `text` (possibly overlapping; the caller resolves)."""
     card_rec, iban_rec, ssn_rec = _validators()
@@ -100,7 +116,7 @@ def find_structured(text: str) -> Iterator[Span]:
 
 def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
     for m in IBAN.finditer(text):
-        if iban_rec.validate_result(m.group()):
+        if iban_rec.validate_result(m.group()) or _iban_checksum(m.group()):
             yield Span(m.start(), m.end(), "IBAN_CODE")
     for m in CARD.finditer(text):
         if card_rec.validate_result(m.group()):
@@ -119,11 +135,15 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
     for m in PHONE.finditer(text):
-        value = m.group().strip()
-        n = len(_digits(value))
-        if 7 <= n <= 15 and not DATE_LIKE.match(value):
-            start = m.start() + (len(m.group()) - len(m.group().lstrip()))
-            yield Span(start, m.end(), "PHONE_NUMBER")
+        value = m.group()
+        n = len(_digits(EXTENSION.sub("", value)))
+        if not 7 <= n <= 15 or DATE_LIKE.match(value):
+            continue
+        if value.isdigit() and not (
+            (value[0] == "0" and 9 <= n <= 13) or PHONE_CUE.search(text[max(0, m.start() - 40) : m.start()])
+        ):
+            continue  # a bare run of digits is a phone only when it looks like one or is called one
+        yield Span(m.start(), m.end(), "PHONE_NUMBER")
     for m in ACCOUNT_ID.finditer(text):
         if m.group(1) is not None:
             if _has_digit(m.group(1)):
