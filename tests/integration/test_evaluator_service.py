@@ -117,5 +117,7 @@ def test_run_hook_returns_passed_and_publishes(nats_url: str, tmp_path: Path, ti
 
     summary, ev = asyncio.run(scenario())
     assert summary["passed"] is True and ev.passed is True
+    (row,) = SPEC.run_summary(rt, rt.run_id)["evaluations"]
+    assert row["model_name"] == model and row["passed"] is True and row["status"] == "evaluated"
     assert "safety" in summary["warned_gates"] and "safety" in ev.warned_gates
     json.dumps(summary)  # JSON-able for the run summary

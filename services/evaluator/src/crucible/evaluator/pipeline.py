@@ -295,6 +295,7 @@ def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -
             "failed_gates": rep["gates"]["failed_gates"],
             "warned_gates": rep["gates"]["warned_gates"],
             "evaluated_at": rep.get("evaluated_at", ""),
+            "run_id": rep.get("run_id", ""),
             "human_eval": rep.get("human_eval"),
         }
         if mv.status in ("trained", "evaluated", "rejected"):

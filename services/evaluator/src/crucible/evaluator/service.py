@@ -80,6 +80,23 @@ async def evaluate_hook(runtime: Runtime, model_name: str) -> dict[str, Any]:
     return await evaluate_and_publish(runtime, model_name)
 
 
+def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    """The evaluations made in this run, for `crucible run`'s summary."""
+    from sqlalchemy import select
+
+    from crucible.common.registry import ModelVersion
+
+    out = []
+    with runtime.registry.session() as s:
+        for mv in s.scalars(select(ModelVersion).order_by(ModelVersion.seq)).all():
+            ev = mv.evaluation or {}
+            if ev.get("run_id") == run_id:
+                out.append({"model_name": mv.name, "status": mv.status, **{k: ev.get(k) for k in
+                            ("passed", "failed_gates", "warned_gates", "report_uri")},
+                            "metrics": {k: round(v, 4) for k, v in (ev.get("metrics") or {}).items()}})  # fmt: skip
+    return {"evaluations": out}
+
+
 async def serve(
     runtime: Runtime, stop: asyncio.Event | None = None, *, durable: str = DURABLE, new_only: bool = False
 ) -> None:
@@ -113,4 +130,5 @@ SPEC = ServiceSpec(
     register_cli=register_cli,
     benches={"eval": bench_eval},
     hooks={"evaluate": evaluate_hook},
+    run_summary=run_summary,
 )
