@@ -1,0 +1,204 @@
+"""The scorer's commands: `crucible score`, `crucible scorer train|metrics`, `crucible review ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+scorer_app = typer.Typer(help="The scorer's models: train them, show their held-out figures.", no_args_is_help=True)
+review_app = typer.Typer(help="The review queue: records held for a person (crisis labels, borderline scores).",
+                         no_args_is_help=True)  # fmt: skip
+
+
+def _runtime() -> Any:
+    from crucible.common.runtime import Runtime
+
+    return Runtime.create()
+
+
+def _policy(runtime: Any) -> Any:
+    return runtime.policy.section("scorer")
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def score(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="IN.jsonl", help="JSON lines: the scrubber's output or {text, reply?, signals?}.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the scored JSON lines.")],
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", min=0, max=10, help="Override the policy threshold.")
+    ] = None,
+) -> None:
+    """Score a JSON-lines file: adds `quality` (total and breakdown), `category` and `safety` to every line."""
+    from crucible.scorer.core import ScorerStage
+    from crucible.scorer.models import load_models
+    from crucible.scorer.offline import ScoreReport, score_lines
+
+    if not input_path.exists():
+        typer.echo(f"error: {input_path} does not exist", err=True)
+        raise typer.Exit(2)
+    runtime = _runtime()
+    policy = _policy(runtime)
+    if threshold is not None:
+        policy = policy.model_copy(update={"threshold": threshold})
+    models = load_models(runtime.artifacts, policy, progress=lambda m: typer.echo(m, err=True))
+    stage = ScorerStage(policy, models)
+    report = ScoreReport()
+    tmp = out.with_name(out.name + ".partial")
+    with input_path.open(encoding="utf-8", errors="replace") as src, tmp.open("w", encoding="utf-8") as dst:
+        for line in score_lines(stage, src, report):
+            dst.write(line + "\n")
+    tmp.replace(out)
+    for number, why in report.bad_lines:
+        typer.echo(f"{input_path}:{number}: skipped: {why}", err=True)
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
+    typer.echo(
+        f"scored {report.written} line(s) -> {out} ({outcomes}); skipped {len(report.bad_lines)} bad line(s)", err=True
+    )
+    if report.bad_lines:
+        raise typer.Exit(1)
+
+
+@scorer_app.command("train")
+def train(
+    force: Annotated[bool, typer.Option("--force", help="Retrain even if the models exist.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the held-out figures as JSON.")] = False,
+) -> None:
+    """Train the category and safety heads (focal loss) on the MiniLM encoder; store them as an artifact."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from crucible.scorer.models import forget_cached_models, models_present
+    from crucible.scorer.training import train_models
+
+    runtime = _runtime()
+    policy = _policy(runtime)
+    if models_present(runtime.artifacts, policy) and not force:
+        typer.echo(f"models already at {runtime.artifacts.uri(policy.model_key)}; --force retrains", err=True)
+        result = {
+            "model_key": policy.model_key,
+            "metrics": runtime.artifacts.read_json(f"{policy.model_key}/metrics.json"),
+        }
+    else:
+        result = train_models(runtime.artifacts, policy, progress=lambda m: typer.echo(m, err=True))
+        forget_cached_models()
+    if as_json:
+        _echo_json(result)
+    else:
+        typer.echo(_figures_text(result["metrics"]))
+
+
+@scorer_app.command("metrics")
+def metrics() -> None:
+    """Print the held-out figures stored with the trained models."""
+    runtime = _runtime()
+    key = _policy(runtime).model_key
+    if not runtime.artifacts.exists(f"{key}/metrics.json"):
+        typer.echo(f"no scorer models at {runtime.artifacts.uri(key)}: run `crucible scorer train`", err=True)
+        raise typer.Exit(1)
+    _echo_json(runtime.artifacts.read_json(f"{key}/metrics.json"))
+
+
+def _figures_text(m: dict[str, Any]) -> str:
+    c, s = m["category"], m["safety"]
+    lines = [
+        f"category: accuracy {c['accuracy']:.3f}, macro-F1 {c['macro_f1']:.3f} on {c['n_test']} held-out examples",
+        *(f"  {k:<26} F1 {v:.3f}" for k, v in c["per_class_f1"].items()),
+        f"safety: macro-F1 {s['macro_f1']:.3f} on {s['n_test']} held-out examples; "
+        f"review recall {s['review']['recall']:.3f}, false review rate {s['review']['false_review_rate']:.3f}",
+        *(
+            f"  {k:<26} recall {v:.3f} (with backstop {s['with_backstop']['per_class_recall'][k]:.3f})"
+            for k, v in s["per_class_recall"].items()
+        ),
+        f"coherence: AUC {m['coherence']['auc']:.3f}; empathy lexicon: accuracy {m['empathy']['accuracy']:.3f}",
+    ]
+    return "\n".join(lines)
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[str, typer.Option("--status", help="pending | approved | rejected | all")] = "pending",
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List held records with why they were held."""
+    from crucible.scorer.store import review_items
+
+    items = review_items(_runtime().registry, status, limit)
+    if as_json:
+        _echo_json(items)
+        return
+    if not items:
+        typer.echo(f"no {status} review items")
+    for it in items:
+        safety = ",".join(f"{k}:{v:.2f}" for k, v in sorted((it["safety"] or {}).items()))
+        typer.echo(f"{it['record_id']}  {it['status']:<8} score {it['total']}/{it['threshold']}  "
+                   f"why {','.join(it['why'])}  category {it['category']}  safety {safety}")  # fmt: skip
+
+
+@review_app.command("show")
+def review_show(record_id: Annotated[str, typer.Argument(help="The record id.")]) -> None:
+    """Show one held record: its turns, score breakdown, labels and decision."""
+    from crucible.scorer.store import review_item
+
+    try:
+        _echo_json(review_item(_runtime().registry, record_id))
+    except LookupError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _reviewer(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@review_app.command("approve")
+def review_approve(
+    record_id: Annotated[str, typer.Argument(help="The record id.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who decided (default: login name).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Why.")] = "",
+) -> None:
+    """Approve a held record: publish it to crucible.records.scored and mark it approved."""
+    from crucible.scorer.review import approve
+
+    try:
+        _echo_json(asyncio.run(approve(_runtime(), record_id, by=_reviewer(by), note=note)))
+    except (LookupError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+@review_app.command("reject")
+def review_reject(
+    record_id: Annotated[str, typer.Argument(help="The record id.")],
+    by: Annotated[str | None, typer.Option("--by", help="Who decided (default: login name).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Why.")] = "",
+) -> None:
+    """Reject a held record: it stays in the registry for audit and is never published."""
+    from crucible.scorer.review import reject
+
+    try:
+        _echo_json(reject(_runtime(), record_id, by=_reviewer(by), note=note))
+    except (LookupError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+
+
+def register_cli(app: typer.Typer) -> None:
+    app.command("score")(score)
+    app.add_typer(scorer_app, name="scorer")
+    app.add_typer(review_app, name="review")

@@ -1,0 +1,115 @@
+"""The small heads on top of the shared MiniLM embedding, evaluated in numpy (serving needs no torch).
+
+- category: multinomial logistic regression on [mean user embedding, mean reply embedding] (768 numbers).
+- safety: a one-hidden-layer MLP (384 -> 128 -> 6 sigmoids) on each of the person's turns, trained with
+  focal loss; one decision threshold per label, tuned on validation data (recall first for the labels
+  that matter most).
+- coherence: cosine(user turn, the reply to it), calibrated by a 1-d logistic fit into the probability
+  that the reply answers this message rather than some other one (so 0.8 means "80 % sure it's on point").
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+@dataclass(frozen=True)
+class CategoryHead:
+    weights: np.ndarray  # (classes, 768)
+    bias: np.ndarray  # (classes,)
+    classes: tuple[str, ...] = CATEGORIES
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class SafetyHead:
+    w1: np.ndarray  # (384, hidden)
+    b1: np.ndarray
+    w2: np.ndarray  # (hidden, labels)
+    b2: np.ndarray
+    thresholds: np.ndarray  # (labels,)
+    labels: tuple[str, ...] = SAFETY_LABELS
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(embeddings @ self.w1 + self.b1, 0.0)
+        return _sigmoid(hidden @ self.w2 + self.b2)
+
+    def turn_probabilities(self, turns: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
+        """Per turn and label: the highest probability of the whole turn and of each of its sentences (a
+        turn is as alarming as its most alarming sentence), except `neutral`: the lowest (a turn is only
+        as neutral as its least neutral sentence)."""
+        probs = self.probabilities(turns)
+        multi = [i for i, sv in enumerate(sentences) if len(sv) > 1]
+        if multi:
+            stacked = self.probabilities(np.concatenate([sentences[i] for i in multi]))
+            starts = np.cumsum([0] + [len(sentences[i]) for i in multi[:-1]])
+            highest = np.maximum(probs[multi], np.maximum.reduceat(stacked, starts, axis=0))
+            lowest = np.minimum(probs[multi], np.minimum.reduceat(stacked, starts, axis=0))
+            n = self.labels.index("neutral")
+            highest[:, n] = lowest[:, n]
+            probs[multi] = highest
+        return probs
+
+    def predict(self, turns: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
+        return self.turn_probabilities(turns, sentences) >= self.thresholds
+
+
+@dataclass(frozen=True)
+class CoherenceCalibration:
+    slope: float
+    intercept: float
+
+    def __call__(self, cosine: np.ndarray | float) -> np.ndarray:
+        return _sigmoid(self.slope * np.asarray(cosine, dtype=np.float64) + self.intercept)
+
+
+@dataclass(frozen=True)
+class Heads:
+    category: CategoryHead
+    safety: SafetyHead
+    coherence: CoherenceCalibration
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            cat_w=self.category.weights,
+            cat_b=self.category.bias,
+            saf_w1=self.safety.w1,
+            saf_b1=self.safety.b1,
+            saf_w2=self.safety.w2,
+            saf_b2=self.safety.b2,
+            saf_thr=self.safety.thresholds,
+            coh=np.array([self.coherence.slope, self.coherence.intercept]),
+            meta=np.frombuffer(
+                json.dumps({"categories": self.category.classes, "labels": self.safety.labels}).encode(), dtype=np.uint8
+            ),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Heads:
+        z = np.load(io.BytesIO(data), allow_pickle=False)
+        meta = json.loads(bytes(z["meta"]).decode())
+        if tuple(meta["categories"]) != CATEGORIES or tuple(meta["labels"]) != SAFETY_LABELS:
+            raise ValueError(f"heads were trained for other classes: {meta}")
+        return cls(
+            category=CategoryHead(z["cat_w"], z["cat_b"]),
+            safety=SafetyHead(z["saf_w1"], z["saf_b1"], z["saf_w2"], z["saf_b2"], z["saf_thr"]),
+            coherence=CoherenceCalibration(float(z["coh"][0]), float(z["coh"][1])),
+        )

@@ -1,0 +1,143 @@
+"""The scorer's section of `crucible.yaml`. Defaults are the seed's numbers (seed 001: the 0-10 quality
+formula and the 7.0 threshold; the category mix; seed 003: the safety labels)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CATEGORIES = (
+    "instruction_following",
+    "contextual_understanding",
+    "empathetic_dialogue",
+    "personalization",
+    "safety_ethics",
+)
+SAFETY_LABELS = ("neutral", "stress", "unsafe_environment", "emotional_distress", "self_harm_low", "self_harm_high")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EngagementPolicy(_Strict):
+    response_length_points: float = Field(default=1.0, ge=0, le=10)
+    response_chars_above: int = Field(default=50, ge=0, le=100_000, description="Mean reply length must exceed this.")
+    turns_points: float = Field(default=1.0, ge=0, le=10)
+    min_turns: int = Field(default=3, ge=0, le=10_000)
+    satisfaction_points: float = Field(default=1.0, ge=0, le=10)
+    min_satisfaction: float = Field(default=8.0, ge=1, le=10)
+
+
+class OutcomePolicy(_Strict):
+    action_taken_points: float = Field(default=1.5, ge=0, le=10)
+    positive_outcome_points: float = Field(default=1.5, ge=0, le=10)
+
+
+class ContentPolicy(_Strict):
+    coherence_points: float = Field(default=1.0, ge=0, le=10)
+    min_coherence: float = Field(default=0.8, ge=0, le=1)
+    empathy_points: float = Field(default=1.0, ge=0, le=10)
+    min_empathy: float = Field(default=0.7, ge=0, le=1)
+
+
+class DiversityPolicy(_Strict):
+    underrepresented_points: float = Field(default=1.0, ge=0, le=10)
+    unique_context_points: float = Field(default=1.0, ge=0, le=10)
+    # Target shares of the seed's categories; a category below its target share is underrepresented.
+    category_targets: dict[str, float] = Field(
+        default={
+            "instruction_following": 0.40,
+            "contextual_understanding": 0.25,
+            "empathetic_dialogue": 0.20,
+            "personalization": 0.10,
+            "safety_ethics": 0.05,
+        }
+    )
+    # Relationship contexts (these keys of record.context) rarer than this share are underrepresented.
+    relationship_keys: list[str] = Field(default=["relationship_type", "relationship_stage"], min_length=1)
+    rare_context_share: float = Field(default=0.10, ge=0, le=1)
+    # Pseudo-count pulling an empty distribution towards its targets, so the first records are not all "rare".
+    prior_weight: float = Field(default=20.0, ge=0, le=1_000_000)
+    # A context (these keys) seen at most this many times before is unique.
+    unique_context_keys: list[str] = Field(
+        default=[
+            "relationship_stage",
+            "relationship_type",
+            "age_band",
+            "culture",
+            "language",
+            "topic",
+            "activity_type",
+        ],
+        min_length=1,
+    )
+    unique_max_seen: int = Field(default=0, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _targets_are_categories(self) -> DiversityPolicy:
+        unknown = set(self.category_targets) - set(CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown categories {sorted(unknown)}; allowed: {list(CATEGORIES)}")
+        if any(not 0 <= v <= 1 for v in self.category_targets.values()):
+            raise ValueError("category_targets are shares between 0 and 1")
+        return self
+
+
+class SafetyPolicy(_Strict):
+    # Any of these labels holds the record for review, whatever its score.
+    review_labels: list[str] = Field(default=["unsafe_environment", "self_harm_low", "self_harm_high"])
+    # A phrase list that flags crisis wording even if the classifier misses it (defence in depth).
+    crisis_backstop: bool = True
+
+    @model_validator(mode="after")
+    def _labels_known(self) -> SafetyPolicy:
+        unknown = set(self.review_labels) - set(SAFETY_LABELS)
+        if unknown:
+            raise ValueError(f"unknown safety labels {sorted(unknown)}; allowed: {list(SAFETY_LABELS)}")
+        return self
+
+
+class EncoderPolicy(_Strict):
+    max_tokens: int = Field(default=128, ge=8, le=512, description="Each turn is truncated to this many tokens.")
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    max_turns: int = Field(default=24, ge=2, le=10_000, description="Turns encoded per record (the latest).")
+    quantized: bool = Field(default=True, description="int8 ONNX Runtime encoder; false = float32 ONNX.")
+
+
+class ScorerPolicy(_Strict):
+    threshold: float = Field(
+        default=7.0, ge=0, le=10, description="Keep at or above; record.extraction.min_quality overrides when > 0."
+    )
+    review_margin: float = Field(
+        default=0.5, ge=0, le=10, description="Scores within this of the threshold are held for review."
+    )
+    engagement: EngagementPolicy = EngagementPolicy()
+    outcome: OutcomePolicy = OutcomePolicy()
+    content: ContentPolicy = ContentPolicy()
+    diversity: DiversityPolicy = DiversityPolicy()
+    safety: SafetyPolicy = SafetyPolicy()
+    encoder: EncoderPolicy = EncoderPolicy()
+    model_key: str = Field(default="scorer/models/v1", description="Artifact key of the trained encoder and heads.")
+    train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
+
+    @model_validator(mode="after")
+    def _total_is_ten_at_most(self) -> ScorerPolicy:
+        total = max_points(self)
+        if total > 10 + 1e-9:
+            raise ValueError(f"the quality points add up to {total:g}; the scale is 0-10")
+        return self
+
+
+def max_points(policy: ScorerPolicy) -> float:
+    e, o, c, d = policy.engagement, policy.outcome, policy.content, policy.diversity
+    return (
+        e.response_length_points
+        + e.turns_points
+        + e.satisfaction_points
+        + o.action_taken_points
+        + o.positive_outcome_points
+        + c.coherence_points
+        + c.empathy_points
+        + d.underrepresented_points
+        + d.unique_context_points
+    )

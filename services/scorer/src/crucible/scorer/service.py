@@ -1,0 +1,85 @@
+"""The scorer's shell: the ServiceSpec that plugs the core into the platform.
+
+- data plane: consumes crucible.records.scrubbed, produces crucible.records.scored (the common worker);
+- sink: rejected records (with their breakdown and the scrubbed record) and the review queue, in the registry;
+- CLI: `crucible score`, `crucible scorer train|metrics`, `crucible review list|show|approve|reject`;
+- bench: `crucible bench score`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from crucible.common.services import ServiceSpec, Sink
+from crucible.scorer import __version__
+from crucible.scorer.policy import ScorerPolicy
+
+log = logging.getLogger(__name__)
+
+
+def make_stage(runtime: Any) -> Any:
+    from crucible.scorer.core import ScorerStage
+    from crucible.scorer.models import load_models
+    from crucible.scorer.store import seed_distribution
+
+    policy: ScorerPolicy = runtime.policy.section("scorer")
+    models = load_models(runtime.artifacts, policy)
+    distribution = seed_distribution(runtime.registry, policy.diversity)
+    log.info("scorer: models %s; diversity seeded from %d curated record(s)", models.model_key, distribution.total)
+    return ScorerStage(policy, models, distribution)
+
+
+def make_sink(runtime: Any) -> Sink:
+    from crucible.scorer.store import ScorerSink
+
+    return ScorerSink(runtime.registry, runtime.run_id)
+
+
+def run_summary(runtime: Any, run_id: str) -> dict[str, Any]:
+    from crucible.scorer.store import rejection_counts, review_counts
+
+    policy: ScorerPolicy = runtime.policy.section("scorer")
+    out: dict[str, Any] = {
+        "review_queue": review_counts(runtime.registry),
+        "rejected": rejection_counts(runtime.registry),
+    }
+    key = f"{policy.model_key.rstrip('/')}/metrics.json"
+    if runtime.artifacts.exists(key):
+        m = runtime.artifacts.read_json(key)
+        out["classifiers"] = {
+            "category_accuracy": m["category"]["accuracy"],
+            "safety_macro_f1": m["safety"]["macro_f1"],
+            "safety_recall": {k: m["safety"]["per_class_recall"][k] for k in ("self_harm_high", "unsafe_environment")},
+            "review_recall": m["safety"]["review"]["recall"],
+        }
+    return out
+
+
+def _register_cli(app: Any) -> None:
+    from crucible.scorer.cli import register_cli
+
+    register_cli(app)
+
+
+def _bench(quick: bool = False) -> dict[str, Any]:
+    """Scorer records/s on one core (time breakdown, plain-encoder baseline) and held-out classifier figures."""
+    from crucible.scorer.bench import bench_score
+
+    return bench_score(quick=quick)
+
+
+SPEC = ServiceSpec(
+    name="scorer",
+    version=__version__,
+    description="Quality score (seed formula), category and safety labels; review queue for crisis/borderline records",
+    order=20,
+    consumes="records.scrubbed",
+    produces="records.scored",
+    policy_model=ScorerPolicy,
+    make_stage=make_stage,
+    make_sink=make_sink,
+    register_cli=_register_cli,
+    benches={"score": _bench},
+    run_summary=run_summary,
+)

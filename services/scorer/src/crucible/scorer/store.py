@@ -1,0 +1,172 @@
+"""The scorer's registry side: rejected records kept for audit, the review queue, and the curated store
+read back to seed the diversity distribution. Every write is an upsert by key, so a redelivered batch
+writes the same rows again, and a decision already taken on a review item is never reopened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from crucible.common.registry import CuratedRecord, Registry, RejectionRow, ReviewItem
+from crucible.common.services import Sink
+from crucible.common.stage import StageResult
+from crucible.scorer.diversity import RunningDistribution
+from crucible.scorer.policy import DiversityPolicy
+from crucible.v1 import records_pb2
+
+STAGE = "scorer"
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+
+
+class ScorerSink(Sink):
+    def __init__(self, registry: Registry, run_id: str = "") -> None:
+        self.registry = registry
+        self.run_id = run_id
+
+    def persist(self, result: StageResult) -> None:
+        if not result.rejected and not result.held:
+            return
+        with self.registry.session() as s:
+            for rej in result.rejected:
+                s.merge(
+                    RejectionRow(
+                        stage=STAGE,
+                        record_id=rej.record.record_id,
+                        run_id=self.run_id,
+                        reason=rej.reason,
+                        detail=rej.detail,
+                        subject_token=rej.record.subject_token,
+                        record=rej.record.SerializeToString(),
+                    )
+                )
+            for held in result.held:
+                item = s.get(ReviewItem, held.record.record_id)
+                if item is None:
+                    s.add(
+                        ReviewItem(
+                            record_id=held.record.record_id,
+                            stage=STAGE,
+                            reason=held.reason,
+                            detail=held.detail,
+                            subject_token=held.record.subject_token,
+                            record=held.record.SerializeToString(),
+                            status=PENDING,
+                        )
+                    )
+                elif item.status == PENDING:
+                    item.reason, item.detail = held.reason, held.detail
+                    item.record = held.record.SerializeToString()
+
+
+def seed_distribution(registry: Registry, policy: DiversityPolicy) -> RunningDistribution:
+    """The running distribution as the curated store has it now (first member of each duplicate cluster)."""
+    dist = RunningDistribution(policy)
+    with registry.session() as s:
+        rows = s.execute(select(CuratedRecord.category, CuratedRecord.record).where(CuratedRecord.duplicate_of == ""))
+        for category, blob in rows.yield_per(1000):
+            record = records_pb2.Record.FromString(blob)
+            dist.observe(category or record.category, dict(record.context))
+    return dist
+
+
+def review_items(registry: Registry, status: str | None = PENDING, limit: int = 100) -> list[dict[str, Any]]:
+    with registry.session() as s:
+        q = select(ReviewItem).where(ReviewItem.stage == STAGE).order_by(ReviewItem.created_at, ReviewItem.record_id)
+        if status and status != "all":
+            q = q.where(ReviewItem.status == status)
+        return [_summary(item) for item in s.scalars(q.limit(limit))]
+
+
+def review_item(registry: Registry, record_id: str) -> dict[str, Any]:
+    with registry.session() as s:
+        item = s.get(ReviewItem, record_id)
+        if item is None:
+            raise LookupError(f"no review item {record_id!r}")
+        record = records_pb2.Record.FromString(item.record)
+        out = _summary(item)
+        out["breakdown"] = _detail(item.detail)
+        out["turns"] = [{"role": t.role, "text": t.text} for t in record.turns]
+        out["context"] = dict(record.context)
+        out["decided_by"], out["decision_note"] = item.decided_by, item.decision_note
+        out["decided_at"] = item.decided_at.isoformat() if item.decided_at else None
+        return out
+
+
+def pending_record(registry: Registry, record_id: str) -> records_pb2.Record:
+    """The held record, if it still waits for a decision (approving twice is an error, not a re-publish)."""
+    with registry.session() as s:
+        item = s.get(ReviewItem, record_id)
+        if item is None:
+            raise LookupError(f"no review item {record_id!r}")
+        if item.status != PENDING:
+            raise ValueError(f"review item {record_id!r} is already {item.status}")
+        return records_pb2.Record.FromString(item.record)
+
+
+def record_decision(registry: Registry, record_id: str, status: str, by: str, note: str) -> None:
+    with registry.session() as s:
+        item = s.get(ReviewItem, record_id)
+        if item is None:
+            raise LookupError(f"no review item {record_id!r}")
+        if item.status != PENDING:
+            raise ValueError(f"review item {record_id!r} is already {item.status}")
+        item.status, item.decided_by, item.decision_note = status, by, note
+        item.decided_at = dt.datetime.now(dt.UTC)
+        if status == REJECTED:
+            # Kept for audit with the other refused records.
+            s.merge(
+                RejectionRow(
+                    stage=STAGE,
+                    record_id=record_id,
+                    reason="rejected_in_review",
+                    detail=json.dumps({"by": by, "note": note, "review": _detail(item.detail)}, sort_keys=True),
+                    subject_token=item.subject_token,
+                    record=item.record,
+                )
+            )
+
+
+def review_counts(registry: Registry) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with registry.session() as s:
+        rows = s.execute(
+            select(ReviewItem.status, func.count()).where(ReviewItem.stage == STAGE).group_by(ReviewItem.status)
+        )
+        return {status: int(n) for status, n in rows}
+
+
+def rejection_counts(registry: Registry) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with registry.session() as s:
+        rows = s.execute(
+            select(RejectionRow.reason, func.count()).where(RejectionRow.stage == STAGE).group_by(RejectionRow.reason)
+        )
+        return {reason: int(n) for reason, n in rows}
+
+
+def _detail(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return {"text": text}
+    return value if isinstance(value, dict) else {"text": text}
+
+
+def _summary(item: ReviewItem) -> dict[str, Any]:
+    detail = _detail(item.detail)
+    return {
+        "record_id": item.record_id,
+        "status": item.status,
+        "reason": item.reason,
+        "why": detail.get("review", []),
+        "total": detail.get("total"),
+        "threshold": detail.get("threshold"),
+        "category": detail.get("category"),
+        "safety": detail.get("safety", {}),
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+    }

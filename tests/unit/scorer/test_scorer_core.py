@@ -1,0 +1,122 @@
+"""The scorer core with the real trained models: what happens to a record."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scorer_helpers import make_record
+
+from crucible.scorer.core import BELOW_REASON, REVIEW_REASON, ScorerStage
+from crucible.scorer.policy import ScorerPolicy
+
+EMPATHIC = ("That sounds really frustrating, and it makes sense you'd feel unheard. It seems like being listened to "
+            "matters a lot to you. Would you like to think about how to share that with them?")  # fmt: skip
+CTX = {"relationship_stage": "married", "relationship_type": "heterosexual", "culture": "us"}
+
+
+def stage(models, **policy: object) -> ScorerStage:
+    return ScorerStage(ScorerPolicy(**policy), models)
+
+
+def good_record(rid: str = "good"):
+    return make_record(rid, "I feel like my partner doesn't listen to me when I talk about work.", EMPATHIC,
+                       context=CTX, satisfaction=9.0, action_taken=True, positive_outcome=True)  # fmt: skip
+
+
+def test_a_good_record_is_kept_with_its_breakdown(scorer_models) -> None:
+    result = stage(scorer_models).process([good_record()])
+    assert len(result.kept) == 1 and not result.rejected and not result.held
+    record = result.kept[0]
+    q = record.quality
+    assert q.total >= 8.0
+    assert q.total == pytest.approx(sum(q.components.values()))
+    assert {"coherence", "empathy", "response_chars", "turns"} <= set(q.measures)
+    assert 0.0 <= q.measures["coherence"] <= 1.0 and q.measures["empathy"] >= 0.7
+    assert record.category == "empathetic_dialogue"
+    assert record.safety and all(0 <= s.score <= 1 for s in record.safety)
+
+
+def test_a_weak_record_is_rejected_with_the_breakdown_as_reason(scorer_models) -> None:
+    result = stage(scorer_models).process([make_record("weak", "date idea?", "Go bowling.", satisfaction=3.0)])
+    assert len(result.rejected) == 1 and not result.kept and not result.held
+    rej = result.rejected[0]
+    assert rej.reason == BELOW_REASON
+    detail = json.loads(rej.detail)
+    assert detail["total"] < detail["threshold"] == 7.0
+    assert set(detail["components"]) >= {"engagement.response_length", "content.coherence", "diversity.unique_context"}
+    assert rej.record.quality.total == detail["total"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have the pills ready and I'm going to take them all tonight.",
+        "He hit me again last night and I'm scared to go home.",
+        "We planned a picnic. Honestly I don't want to be alive anymore, I keep thinking about ending it.",
+    ],
+)
+def test_crisis_records_are_held_never_dropped_whatever_their_score(scorer_models, text: str) -> None:
+    result = stage(scorer_models).process([make_record("crisis", text, "ok.", satisfaction=1.0)])
+    assert not result.rejected and not result.kept
+    (held,) = result.held
+    assert held.reason == REVIEW_REASON
+    detail = json.loads(held.detail)
+    assert any(why.startswith("safety:") for why in detail["review"])
+    assert detail["total"] < 7.0  # it would have been rejected on its score alone
+    assert {s.label for s in held.record.safety} & {"self_harm_high", "self_harm_low", "unsafe_environment"}
+
+
+def test_a_borderline_score_is_held(scorer_models) -> None:
+    # Threshold moved to the good record's score: |score - threshold| = 0 <= 0.5.
+    probe = stage(scorer_models).score([good_record()])[0]
+    total = probe.record.quality.total
+    result = stage(scorer_models, threshold=total).process([good_record()])
+    assert [h.reason for h in result.held] == [REVIEW_REASON]
+    assert json.loads(result.held[0].detail)["review"] == ["near_threshold"]
+    # Far from the threshold, kept; with the margin off, kept at the threshold too.
+    assert stage(scorer_models, threshold=max(0.0, total - 2)).process([good_record()]).kept
+    assert stage(scorer_models, threshold=total, review_margin=0.0).process([good_record()]).kept
+
+
+def test_the_run_threshold_overrides_the_policy(scorer_models) -> None:
+    record = make_record("r", "date idea?", "Go bowling.", satisfaction=3.0)
+    record.extraction.min_quality = 0.5
+    scored = stage(scorer_models).score([record])[0]
+    assert scored.threshold == 0.5 and scored.outcome in ("kept", "held")
+
+
+def test_bad_signals_and_empty_records_never_crash(scorer_models) -> None:
+    bad = make_record("bad", "What should we do this weekend?", "Try a picnic in the park with a book.",
+                      satisfaction=42.0, helpfulness=-1.0)  # fmt: skip
+    nan = make_record("nan", "hello", "hi", satisfaction=float("nan"))
+    empty = make_record("empty", None, None)
+    only_reply = make_record("reply", None, "Thanks for checking in today!")
+    scored = {s.record.record_id: s for s in stage(scorer_models).score([bad, nan, empty, only_reply])}
+    assert scored["bad"].record.quality.components["engagement.satisfaction"] == 0.0
+    assert scored["bad"].record.quality.measures["signal_invalid.satisfaction"] == 1.0
+    assert any("satisfaction 42" in i for i in scored["bad"].issues)
+    assert any("satisfaction nan" in i for i in scored["nan"].issues)
+    assert scored["empty"].outcome == "rejected" and "no assistant reply" in scored["empty"].issues
+    assert scored["empty"].record.category == ""
+    assert scored["reply"].outcome == "rejected"
+    assert json.loads(scored["bad"].detail)["issues"]
+
+
+def test_scores_do_not_depend_on_the_batch(scorer_models) -> None:
+    records = [good_record(f"g{i}") for i in range(3)] + [make_record("w", "date idea?", "Go bowling.")]
+    one_by_one = []
+    for r in records:
+        s = stage(scorer_models)
+        s.distribution.observe("empathetic_dialogue", {})  # same state for each
+        one_by_one.append(s.score([r])[0].record.quality.measures["coherence"])
+    s = stage(scorer_models)
+    batched = [x.record.quality.measures["coherence"] for x in s.score(records)]
+    assert batched == pytest.approx(one_by_one, abs=1e-3)
+
+
+def test_the_input_record_is_not_modified(scorer_models) -> None:
+    record = good_record()
+    before = record.SerializeToString()
+    stage(scorer_models).process([record])
+    assert record.SerializeToString() == before
