@@ -99,3 +99,14 @@ def test_spec_wiring() -> None:
     assert SPEC.produces is None
     assert SPEC.policy_model is DatasetPolicy
     assert "build" in SPEC.hooks and "dataset" in SPEC.benches
+
+
+def test_quick_bench_reports_its_figures() -> None:
+    from crucible.dataset.bench import bench_dataset
+
+    result = bench_dataset(quick=True)
+    assert result["records"] == 5000
+    assert result["version"]["records"] > 0
+    assert result["build_seconds"] > 0 and result["baseline_seconds"] > 0
+    assert result["peak_rss_mib"] > 0
+    assert result["json_encoders"]["same_bytes"] is True

@@ -132,9 +132,6 @@ def recommendations(
     """Plain-language actions, most specific first: missing groups, small groups, unaudited dimensions,
     category deficits."""
     out: list[str] = []
-    room = ""
-    if synthetic_room is not None:
-        room = f" (synthetic records can fill at most {synthetic_room} more under the synthetic cap)"
     for name, dim in dimensions.items():
         if not dim["known"]:
             out.append(f"{name}: no record states it; capture it at extraction to audit this dimension.")
@@ -155,7 +152,7 @@ def recommendations(
         for gap in dim["gaps"]:
             out.append(
                 f"{name}: {gap['group']!r} is {gap['share']:.1%} of records (parity {gap['parity_share']:.1%}); "
-                f"add about {gap['records_needed']} records from this group{room}."
+                f"add about {gap['records_needed']} records from this group."
             )
     for category, row in category_report.items():
         if row.get("deficit"):
@@ -163,4 +160,8 @@ def recommendations(
                 f"category {category}: {row['deficit']} records short of its {row['target_share']:.0%} target "
                 f"({row['available']} available); collect or generate more."
             )
+    if out and synthetic_room is not None:
+        out.append(
+            f"synthetic records can fill at most {synthetic_room} of these gaps before the synthetic cap is reached."
+        )
     return out

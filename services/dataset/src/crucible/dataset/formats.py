@@ -167,7 +167,7 @@ def render_jsonl(examples: Iterable[Example], fmt: str, system_prompt: str) -> b
     check every line against the standard library's json as the oracle."""
     render = RENDERERS[fmt]
     lines = [orjson.dumps(render(ex, system_prompt)) for ex in examples]
-    return b"\n".join(lines) + b"\n" if lines else b""
+    return _escape_line_separators(b"\n".join(lines) + b"\n") if lines else b""
 
 
 def render_jsonl_stdlib(examples: Iterable[Example], fmt: str, system_prompt: str) -> bytes:
@@ -175,4 +175,15 @@ def render_jsonl_stdlib(examples: Iterable[Example], fmt: str, system_prompt: st
     render = RENDERERS[fmt]
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     lines = [encode(render(ex, system_prompt)) for ex in examples]
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    return _escape_line_separators(("\n".join(lines) + "\n").encode("utf-8")) if lines else b""
+
+
+_LS, _PS = "\u2028".encode(), "\u2029".encode()
+
+
+def _escape_line_separators(data: bytes) -> bytes:
+    """U+2028/U+2029 are valid raw inside JSON strings, but str.splitlines() (and JavaScript) treat them
+    as line breaks and would cut a JSONL line in two; escaped they mean the same and cannot."""
+    if _LS in data or _PS in data:
+        data = data.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
+    return data

@@ -1,0 +1,62 @@
+"""The curated store and forget on PostgreSQL (the production registry), in a private schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from crucible.common.artifacts import ArtifactStore
+from crucible.common.config import load_policy
+from crucible.common.registry import CuratedRecord, DatasetVersion, Registry
+from crucible.common.runtime import Runtime
+from crucible.dataset.forget import forget_subject
+from crucible.dataset.policy import DatasetPolicy
+from crucible.dataset.sample_records import generate_curated_records
+from crucible.dataset.store import count_records, upsert_records
+from crucible.dataset.versions import build_dataset_version
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_runtime(postgres_url: str, settings, tmp_path) -> Iterator[Runtime]:
+    schema = f"dataset_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in postgres_url else "?"
+    registry = Registry(f"{postgres_url}{sep}options=-csearch_path%3D{schema}")
+    registry.migrate()
+    policy = load_policy(None, section_models={"dataset": DatasetPolicy})
+    runtime = Runtime(settings=settings, policy=policy, registry=registry,
+                      artifacts=ArtifactStore((tmp_path / "artifacts").as_uri()))  # fmt: skip
+    try:
+        yield runtime
+    finally:
+        registry.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_upsert_build_and_forget_on_postgres(pg_runtime: Runtime) -> None:
+    records = generate_curated_records(400, seed=9)
+    upsert_records(pg_runtime.registry, records)
+    with pg_runtime.registry.session() as s:
+        before = {r.record_id: r.updated_at for r in s.scalars(sa.select(CuratedRecord))}
+    upsert_records(pg_runtime.registry, records)  # redelivery: no change at all
+    with pg_runtime.registry.session() as s:
+        assert {r.record_id: r.updated_at for r in s.scalars(sa.select(CuratedRecord))} == before
+    assert count_records(pg_runtime.registry) == 400
+
+    built = build_dataset_version(pg_runtime, today=dt.date(2026, 11, 22))
+    token = next(m.subject_token for m in built.members)
+    report = forget_subject(pg_runtime.registry, token)
+    assert report.removed_records and report.marked_versions == [built.version]
+    with pg_runtime.registry.session() as s:
+        assert s.get(DatasetVersion, built.version).contains_forgotten_subject
+        assert not s.scalars(sa.select(CuratedRecord).where(CuratedRecord.subject_token == token)).all()
