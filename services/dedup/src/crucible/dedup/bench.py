@@ -203,6 +203,13 @@ def _oracle(texts: list[str], params: DedupParams) -> dict[str, Any]:
 def run_bench(quick: bool = False) -> dict[str, Any]:
     """Dedup throughput vs datasketch (same run), recall/precision vs exact Jaccard, memory."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import datasketch  # noqa: F401
+        import scipy  # noqa: F401
+    except ImportError as err:
+        raise RuntimeError(
+            f"the dedup bench compares against datasketch: pip install 'crucible-dedup[reference]' ({err})"
+        ) from None
     params = DedupParams.for_threshold()
     n = 3000 if quick else 20000
     sample = 1000 if quick else 5000
@@ -252,4 +259,8 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             "precision_ge_0.95": (quality["precision"] or 0) >= 0.95,
         },
         "quick": quick,
+        # The machine is shared: its load during the run says how far the absolute figures
+        # (not the same-run ratios) are from a quiet core.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
     }
