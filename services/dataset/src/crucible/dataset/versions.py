@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from crucible.common.registry import DatasetMember, DatasetVersion, Registry
+from crucible.common.registry import DatasetMember, DatasetVersion, Registry, utcnow
 from crucible.common.runtime import Runtime
 from crucible.dataset.builder import MANIFEST, BuiltVersion, build_version, version_name
 from crucible.dataset.policy import DatasetPolicy
@@ -41,6 +41,9 @@ def artifact_prefix(version: str) -> str:
 def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> BuiltVersion:
     """Build the next version from the curated store (forgotten subjects excluded)."""
     policy = dataset_policy(runtime)
+    # The version is stamped with the moment its store snapshot was taken, so records written
+    # during the build still count as new for the next automatic build.
+    started_at = utcnow()
     records = list(iter_eligible_records(runtime.registry))
     seq = next_seq(runtime.registry)
     day = today or dt.datetime.now(dt.UTC).date()
@@ -52,7 +55,13 @@ def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> 
         runtime.artifacts.write_bytes(f"{prefix}/{name}", data)
 
     built = build_version(records, policy, version=version, created=day, write=write)
-    register_version(runtime.registry, built, seq=seq, manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"))
+    register_version(
+        runtime.registry,
+        built,
+        seq=seq,
+        manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
+        created_at=started_at,
+    )
     log.info(
         "dataset %s: %s, fairness %.1f",
         version,
@@ -62,13 +71,16 @@ def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> 
     return built
 
 
-def register_version(registry: Registry, built: BuiltVersion, *, seq: int, manifest_uri: str) -> None:
+def register_version(
+    registry: Registry, built: BuiltVersion, *, seq: int, manifest_uri: str, created_at: dt.datetime | None = None
+) -> None:
     counts = built.manifest["counts"]
     with registry.session() as session:
         session.add(
             DatasetVersion(
                 version=built.version,
                 seq=seq,
+                created_at=created_at or utcnow(),
                 manifest_uri=manifest_uri,
                 manifest_sha256=built.manifest_sha256,
                 fairness_score=built.fairness_score,
