@@ -119,17 +119,24 @@ def test_workplace_is_generalised_and_carried_across_turns(scrubber: Scrubber) -
 
 
 def test_residual_check_catches_record_built_to_slip_past_recognizers(scrubber: Scrubber) -> None:
-    # The phone is spelled digit by digit and the workplace in lower case with odd punctuation:
-    # no recognizer fires, but the residual gate compares against the known identifiers.
-    turns = ["you can reach me on 4 1 5 5 5 5 0 1 3 4 any time", "we met at blue-heron bistro last week"]
-    rec = _record(turns, {"User": ["Tomasz"]}, ["+1 415 555 0134", "Blue Heron Bistro"])
+    # The street address and the workplace are written in lower case with odd punctuation: no
+    # recognizer fires, but the residual gate compares letters and digits with the known identifiers.
+    turns = ["we moved to 12, linden street last year", "we met at blue-heron bistro last week"]
+    rec = _record(turns, {"User": ["Tomasz"]}, ["12 Linden Street", "Blue Heron Bistro"])
     result = scrubber.process([rec])
     assert not result.kept
     (rej,) = result.rejected
     assert rej.reason == "residual_pii" and rej.dlq
-    assert "turn 0: known_identifier:number" in rej.detail and "turn 1: known_identifier:text" in rej.detail
-    assert "415" not in rej.detail and "heron" not in rej.detail.lower()
+    assert "turn 0: known_identifier:text" in rej.detail and "turn 1: known_identifier:text" in rej.detail
+    assert "linden" not in rej.detail.lower() and "heron" not in rej.detail.lower()
     assert not rej.record.private_context
+
+
+def test_phone_spelled_digit_by_digit_is_redacted(scrubber: Scrubber) -> None:
+    rec = _record(["reach me on 4 1 5 5 5 5 0 1 3 4 any time"], {"User": ["Tomasz"]}, ["+1 415 555 0134"])
+    result = scrubber.process([rec])
+    assert not result.rejected
+    assert result.kept[0].turns[0].text == "reach me on [Phone] any time"
 
 
 def test_residual_check_passes_clean_records(scrubber: Scrubber) -> None:

@@ -207,18 +207,29 @@ def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) 
 def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span | None:
     pos = start
     tokens: list[str] = []
-    end = start
+    ends: list[int] = []
     while len(tokens) < 30:
         m = TOKEN.match(text, pos)
         if m is None or not _accept(m.group("tok"), lex, corner):
             break
         tokens.append(m.group("tok"))
-        end = m.end()
+        ends.append(m.end())
         pos = m.end()
     while tokens and tokens[-1].lower() == "and":
         tokens.pop()
-        end = text.rfind("and", start, end)
-        end = len(text[:end].rstrip())
+        ends.pop()
+    # "Magasinsgatan 7 St", "Whitchurch Road street": a street word after the address is complete
+    # (after its house number, or after another street word) is the sentence's, not the address's.
+    if len(tokens) >= 3 and tokens[-1].lower() in STREET_WORDS:
+        earlier = [t.lower() for t in tokens[:-1]]
+        if any(t in STREET_WORDS for t in earlier) or (
+            tokens[-2][0].isdigit() and any(t[0].isalpha() for t in earlier)
+        ):
+            tokens.pop()
+            ends.pop()
+    if not tokens:
+        return None
+    end = ends[-1]
     if _looks_like_address(tokens, text[start:end], lex, cued):
         return Span(start, end, "STREET_ADDRESS")
     return None

@@ -37,7 +37,7 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
 PHONE = re.compile(
     r"(?<![\w+/.-])(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
-    r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,6}"
+    r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
     r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/-])",
     re.IGNORECASE,
 )
