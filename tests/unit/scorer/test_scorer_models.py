@@ -1,0 +1,44 @@
+"""The trained models: the int8 encoder against the float32 oracle, and the held-out figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crucible.scorer.encoder import reference_encode, split_sentences
+from crucible.scorer.evaluation import evaluate_all
+from crucible.scorer.labelled import category_set, safety_set
+from crucible.scorer.training import embed_texts
+
+
+def test_int8_encoder_agrees_with_sentence_transformers(scorer_models) -> None:
+    texts = [e.user for e in category_set()[::12]] + [e.text for e in safety_set()[::25]]
+    ours = scorer_models.encoder.encode(texts)
+    ref = reference_encode(texts)
+    cos = (ours * ref).sum(axis=1)
+    assert cos.min() > 0.95 and cos.mean() > 0.98
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-3)
+
+
+def test_labelled_sets_are_big_enough_and_split_by_source() -> None:
+    cat, saf = category_set(), safety_set()
+    assert len(cat) >= 300 and len(saf) >= 600
+    for label in ("self_harm_high", "unsafe_environment", "self_harm_low"):
+        assert sum(label in e.labels for e in saf if e.split == "test") >= 15
+    train_text = {e.text for e in saf if e.split == "train"}
+    assert not any(e.text in train_text for e in saf if e.split == "test")
+    assert split_sentences("One. Two! Three?") == ["One.", "Two!", "Three?"]
+
+
+def test_held_out_figures_of_the_trained_models(scorer_models) -> None:
+    cat, saf = category_set(), safety_set()
+    embed, sentences = embed_texts(
+        scorer_models.encoder, [e.user for e in cat] + [e.assistant for e in cat] + [e.text for e in saf]
+    )
+    m = evaluate_all(scorer_models.heads, embed, sentences, cat, saf)
+    assert m["category"]["accuracy"] >= 0.75 > m["category"]["chance_accuracy"]
+    assert m["safety"]["review"]["recall"] >= 0.95
+    assert m["safety"]["with_backstop"]["per_class_recall"]["unsafe_environment"] >= 0.95
+    assert m["safety"]["with_backstop"]["per_class_recall"]["self_harm_high"] >= 0.95
+    assert m["safety"]["review"]["false_review_rate"] <= 0.2
+    assert m["coherence"]["auc"] >= 0.85
+    assert m == scorer_models.metrics  # what training stored is what the served models measure
