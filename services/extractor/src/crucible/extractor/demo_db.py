@@ -582,6 +582,7 @@ SMALL_EDIT_SWAPS = (
 
 def small_edit(text: str, rng: random.Random) -> str:
     """One or two tiny edits: what a resubmitted or copy-pasted text looks like."""
+    original = text
     for _ in range(rng.randint(1, 2)):
         words = text.split(" ")
         op = rng.randrange(5)
@@ -603,6 +604,8 @@ def small_edit(text: str, rng: random.Random) -> str:
             i = rng.randrange(len(words))
             words.insert(i, words[i])
             text = " ".join(words)
+    if text == original:  # the edits cancelled out (e.g. "." replaced by "."): a near-duplicate must differ
+        text = "Update: " + text
     return text
 
 

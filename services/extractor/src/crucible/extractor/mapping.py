@@ -15,6 +15,7 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -144,6 +145,12 @@ def as_utc(value: Any, column: str = "created_at") -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
+@lru_cache(maxsize=64)
+def _run_timestamp(moment: dt.datetime) -> Timestamp:
+    """The run's extraction time, converted once (callers copy it, never mutate it)."""
+    return _timestamp(moment)
+
+
 def _timestamp(moment: dt.datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(moment)
@@ -194,6 +201,8 @@ def age_band(birth_year: int | None, at: dt.datetime) -> str:
     return "65+"
 
 
+# Cached per person (pair): a user writes many rows, and these JSON strings are the same each time.
+@lru_cache(maxsize=4096)
 def _known_entities(user: Person, partner: Person | None) -> str:
     def names(p: Person) -> list[str]:
         return [n for n in dict.fromkeys((p.full_name, p.first_name, p.last_name)) if n]
@@ -204,6 +213,7 @@ def _known_entities(user: Person, partner: Person | None) -> str:
     return json.dumps(entities, ensure_ascii=False)
 
 
+@lru_cache(maxsize=4096)
 def _known_identifiers(user: Person, partner: Person | None) -> str:
     values: list[str] = []
     for p in (user, partner):
@@ -224,10 +234,10 @@ def _base_record(src: SourceRow, ctx: ExtractionContext) -> records_pb2.Record:
         subject_token=subject_token(ctx.secret, src.user.id),
         created_at=_timestamp(created),
         extraction=records_pb2.Extraction(
-            run_id=ctx.run_id, extracted_at=_timestamp(ctx.extracted_at), min_quality=ctx.min_quality
+            run_id=ctx.run_id, extracted_at=_run_timestamp(ctx.extracted_at), min_quality=ctx.min_quality
         ),
     )
-    rec.provenance.append(records_pb2.StageStamp(stage=STAGE, version=ctx.version, at=_timestamp(ctx.extracted_at)))
+    rec.provenance.append(records_pb2.StageStamp(stage=STAGE, version=ctx.version, at=_run_timestamp(ctx.extracted_at)))
     user, partner = src.user, src.partner
     context = {
         "age_band": age_band(user.birth_year, created),

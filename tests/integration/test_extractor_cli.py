@@ -1,0 +1,53 @@
+"""`crucible demo-db` and `crucible extract` as a user runs them (real NATS, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from crucible.extractor.cli import register
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_demo_db_then_extract_twice(tmp_path, monkeypatch, embedded_nats):
+    home = tmp_path / "home"
+    monkeypatch.setenv("CRUCIBLE_HOME", str(home))
+    monkeypatch.setenv("CRUCIBLE_NATS_URL", embedded_nats.url)
+    monkeypatch.setenv("CRUCIBLE_LOG_JSON", "false")
+    monkeypatch.delenv("CRUCIBLE_SUBJECT_SECRET", raising=False)
+    monkeypatch.delenv("CRUCIBLE_SOURCE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    app = make_app()
+
+    out = tmp_path / "custom.db"
+    res = runner.invoke(app, ["demo-db", "--users", "15", "--out", str(out), "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["tables"]["couples"] == 7 and out.exists()
+
+    # No source configured: the demo DB is generated in CRUCIBLE_HOME, and a demo secret with it.
+    res = runner.invoke(app, ["extract", "--days", "30", "--min-quality", "7.0", "--json"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.output[res.output.index("{") :])
+    assert (home / "demo.db").exists() and (home / "subject_secret").exists()
+    assert first["extracted"] > 0 and first["min_quality"] == 7.0 and first["errors"] == {}
+
+    res = runner.invoke(app, ["extract", "--days", "30", "--tables", "checkins"])
+    assert res.exit_code == 0, res.output
+    assert "checkins" in res.output and "extracted 0 of 0 rows read" in res.output
+    assert f"skipped by watermark {first['tables']['checkins']['in_window']}" in res.output
+
+    res = runner.invoke(app, ["extract", "--source", str(out), "--tables", "checkins,feedback", "--json"])
+    assert res.exit_code == 0, res.output
+    other = json.loads(res.output[res.output.index("{") :])
+    assert set(other["tables"]) == {"checkins", "feedback"} and other["extracted"] > 0
+
+    res = runner.invoke(app, ["extract", "--tables", "nope"])
+    assert res.exit_code == 2 and "unknown table" in res.output
