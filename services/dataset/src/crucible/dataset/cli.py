@@ -112,8 +112,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
         publish: PublishOpt = False,
     ) -> None:
-        """Forget a person: delete their curated records, mark every dataset version and model that
-        contained them, and exclude them from every later build."""
+        """Forget a person: delete their records, mark versions and models built on them, exclude them later.
+
+        The user id becomes the subject token (HMAC-SHA256 with CRUCIBLE_SUBJECT_SECRET); it is never stored."""
         from crucible.dataset.forget import format_forget_report, subject_token_for
         from crucible.dataset.service import forget
 
