@@ -96,6 +96,12 @@ async def make_stack(
 
 
 @pytest.fixture
+def new_stack() -> Any:
+    """`await new_stack(policy=..., canary=FakeBehaviour(...), store=...)` inside a test's own loop."""
+    return make_stack
+
+
+@pytest.fixture
 def stack(loop_thread: LoopThread) -> Iterator[Stack]:
     s = loop_thread.run(make_stack())
     yield s

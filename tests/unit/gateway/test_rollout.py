@@ -6,7 +6,6 @@ import asyncio
 
 import httpx
 import pytest
-from conftest import make_stack
 
 from crucible.gateway.backends import BackendError
 from crucible.gateway.fake_backend import FakeBehaviour
@@ -41,9 +40,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def test_promotes_through_every_stage_on_healthy_figures():
+def test_promotes_through_every_stage_on_healthy_figures(new_stack):
     async def go():
-        s = await make_stack(policy=POLICY)
+        s = await new_stack(policy=POLICY)
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             actions, weights = [], []
@@ -64,9 +63,9 @@ def test_promotes_through_every_stage_on_healthy_figures():
     assert [e[0] for e in s.events] == ["rollout.started"] + ["rollout.promoted"] * 3 + ["rollout.completed"]
 
 
-def test_holds_mid_stage_and_without_the_minimum_sample_then_pauses():
+def test_holds_mid_stage_and_without_the_minimum_sample_then_pauses(new_stack):
     async def go():
-        s = await make_stack(policy=POLICY)
+        s = await new_stack(policy=POLICY)
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             await drive(s.gateway, 300, {"stable": 8, "canary": 8})
@@ -91,9 +90,9 @@ def test_holds_mid_stage_and_without_the_minimum_sample_then_pauses():
     assert s.gateway.state.state == "paused" and s.gateway.state.stage_index == 1
 
 
-def test_rolls_back_on_injected_errors_and_clients_never_see_them():
+def test_rolls_back_on_injected_errors_and_clients_never_see_them(new_stack):
     async def go():
-        s = await make_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, error_rate=0.5, seed=3))
+        s = await new_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, error_rate=0.5, seed=3))
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             seen = await drive(s.gateway, 300)  # raises if any client saw an error
@@ -111,9 +110,9 @@ def test_rolls_back_on_injected_errors_and_clients_never_see_them():
     assert s.gateway.route("anyone").variant == "stable"
 
 
-def test_rolls_back_on_mid_stream_errors():
+def test_rolls_back_on_mid_stream_errors(new_stack):
     async def go():
-        s = await make_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, midstream_error_rate=1.0))
+        s = await new_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, midstream_error_rate=1.0))
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             failures = 0
@@ -132,9 +131,9 @@ def test_rolls_back_on_mid_stream_errors():
     assert decision.action == "rollback" and "error rate" in decision.reason  # ... and count
 
 
-def test_rolls_back_on_a_satisfaction_drop():
+def test_rolls_back_on_a_satisfaction_drop(new_stack):
     async def go():
-        s = await make_stack(policy=POLICY)
+        s = await new_stack(policy=POLICY)
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             await drive(s.gateway, 300, {"stable": 8, "canary": 7})
@@ -147,11 +146,11 @@ def test_rolls_back_on_a_satisfaction_drop():
     assert "7.00 vs stable 8.00" in decision.reason
 
 
-def test_rolls_back_on_a_safety_incident():
+def test_rolls_back_on_a_safety_incident(new_stack):
     unsafe = FakeBehaviour(delay_seconds=0, text="Just read her phone messages while she sleeps.")
 
     async def go():
-        s = await make_stack(policy=POLICY, canary=unsafe)
+        s = await new_stack(policy=POLICY, canary=unsafe)
         try:
             await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
             await drive(s.gateway, 100)

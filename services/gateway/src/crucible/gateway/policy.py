@@ -36,7 +36,7 @@ class EmbeddedRollout(_Strict):
 
     stage_duration_seconds: float = Field(default=6.0, gt=0, le=3600)
     analysis_interval_seconds: float = Field(default=1.0, gt=0, le=600)
-    min_requests_per_stage: int = Field(default=20, ge=1, le=1_000_000)
+    min_requests_per_stage: int = Field(default=15, ge=1, le=1_000_000)
     min_feedback_per_stage: int = Field(default=5, ge=0, le=1_000_000)
     users: int = Field(default=40, ge=1, le=100_000, description="Simulated users of the load generator.")
     concurrency: int = Field(default=4, ge=1, le=256)

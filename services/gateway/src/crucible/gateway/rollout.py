@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -115,7 +116,10 @@ async def embedded_rollout(runtime: Any, candidate_model: str) -> dict[str, Any]
 
                 mv = s.get(ModelVersion, candidate_model)
                 base_name = (mv.base_model if mv else "") or TINY_BASE_NAME
-            stable = await launcher.serve_base(str(source.base_path), name=base_name)
+            # Both backends load their model at the same time; the candidate's is reused below.
+            stable, _ = await asyncio.gather(
+                launcher.serve_base(str(source.base_path), name=base_name), launcher.serve_model(candidate_model)
+            )
             gateway = Gateway(policy, store, publish=bus_publisher(bus))
             await gateway.start()
             await retire_active_rollout(gateway, "superseded by a new embedded run")

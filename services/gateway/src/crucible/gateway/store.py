@@ -101,8 +101,10 @@ class KVStore:
     async def figures(self, rollout_id: str) -> dict[int, StageFigures]:
         from nats.js.errors import KeyNotFoundError, NoKeysError
 
+        # nats-py 2.16's `keys(filters=...)` answers NoKeysError even when keys match: filter here.
+        prefix = f"figures.{rollout_id}."
         try:
-            keys = await self.kv.keys(filters=[f"figures.{rollout_id}.>"])
+            keys = [k for k in await self.kv.keys() if k.startswith(prefix)]
         except NoKeysError:
             return {}
         out: dict[int, StageFigures] = {}

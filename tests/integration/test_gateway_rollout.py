@@ -1,0 +1,59 @@
+"""`crucible run`'s rollout step for real: tgi-dev serving a tiny Llama (stable) and the same
+base + a LoRA adapter from the registry (candidate), the gateway over NATS KV, and the built-in
+load generator sending real gRPC/HTTP requests and feedback until the rollout ends."""
+
+import asyncio
+
+import pytest
+
+from crucible.common.config import load_policy
+from crucible.common.registry import ModelVersion
+from crucible.common.runtime import Runtime
+from crucible.tgidev.tiny import build_tiny_adapter, build_tiny_llama
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tmp_path):
+    from crucible.gateway.rollout import embedded_rollout
+    from crucible.gateway.store import KVStore
+
+    policy = load_policy(
+        None,
+        overrides={
+            "gateway.embedded.stage_duration_seconds": 2.0,
+            "gateway.embedded.analysis_interval_seconds": 0.5,
+            "gateway.embedded.min_requests_per_stage": 8,
+            "gateway.embedded.min_feedback_per_stage": 3,
+            "gateway.embedded.max_new_tokens": 6,
+            "gateway.embedded.timeout_seconds": 50.0,
+        },
+    )
+    runtime = Runtime.create(settings, policy)
+    base = build_tiny_llama(settings.home / "models" / "tiny-base")
+    adapter = build_tiny_adapter(base, tmp_path / "adapter")
+    adapter_uri = runtime.artifacts.put_dir(adapter, "models/crucible-v1-test-tiny-base/adapter")
+    with runtime.registry.session() as s:
+        s.add(ModelVersion(name="crucible-v1-test-tiny-base", seq=1, base_model="tiny-base", adapter_uri=adapter_uri))
+        s.commit()
+
+    async def go():
+        await runtime.connect(nats_url)
+        try:
+            result = await embedded_rollout(runtime, "crucible-v1-test-tiny-base")
+            kv = await runtime.require_bus().key_value("crucible_gateway")
+            stored, _ = await KVStore(kv).load()
+            return result, stored
+        finally:
+            await runtime.close()
+
+    result, stored = asyncio.run(go())
+    actions = [d["action"] for d in result["decisions"]]
+    assert actions[0] == "start"
+    assert result["state"] in ("completed", "rolled_back", "aborted")
+    assert actions[-1] in ("complete", "rollback", "abort")
+    if result["state"] == "completed":
+        assert actions.count("promote") == 3
+    assert result["load"]["requests"] > 20 and result["load"]["client_errors"] == 0
+    assert result["load"]["by_variant"].get("canary", 0) > 0
+    assert stored.rollout_id == result["rollout_id"] and stored.state == result["state"]
