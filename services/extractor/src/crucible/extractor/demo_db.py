@@ -296,8 +296,12 @@ class _Generator:
                 if rng.random() >= rate:
                     continue
                 slots = self.slots(p)
-                mood = rng.choice(txt.MOODS)
                 topic = self.topic_for(p)
+                event = rng.choice(txt.CHECKIN_EVENTS[topic])
+                positive = event.startswith("+")
+                # The mood follows what happened (mostly: people are not always consistent).
+                moods = [m for m in txt.MOODS if (m in txt.POSITIVE_MOODS) == positive]
+                mood = rng.choice(moods if rng.random() < 0.9 else txt.MOODS)
                 if rng.random() < CRISIS_RATE:
                     mood = rng.choice(["low", "anxious"])
                     reflection, reply = self.crisis_pair(slots)
@@ -306,10 +310,10 @@ class _Generator:
                     reply = self.fill(rng.choice(txt.FOREIGN_REPLIES[p.language]), slots)
                     self.planted["non_english"] += 1
                 else:
-                    event = self.fill(rng.choice(txt.CHECKIN_EVENTS[topic]), slots)
-                    reflection = f"{rng.choice(txt.MOOD_OPENERS[mood])} {event}{rng.choice(txt.CHECKIN_CLOSERS)}"
-                    reflection = self.decorate(reflection, slots)
-                    reply = self.coach_reply(p, mood, topic, slots)
+                    said = self.fill(event.removeprefix("+"), slots)
+                    closer = rng.choice(txt.CHECKIN_CLOSERS if not positive else txt.CHECKIN_CLOSERS[:3])
+                    reflection = self.decorate(f"{rng.choice(txt.MOOD_OPENERS[mood])} {said}{closer}", slots)
+                    reply = self.coach_reply(p, "good" if positive else mood, topic, slots)
                 if rng.random() < LOW_QUALITY_RATE:
                     self.planted["low_quality"] += 1
                     if rng.random() < 0.5:
@@ -351,7 +355,7 @@ class _Generator:
                 rating = max(1, min(10, round(rng.gauss(7.2, 2.0))))
                 band = "high" if rating >= 8 else "mid" if rating >= 5 else "low"
                 feedback_text = self.decorate(self.fill(rng.choice(txt.ACTIVITY_FEEDBACK[band]), slots), slots)
-                suggestion = self.fill(rng.choice(txt.ACTIVITY_SUGGESTIONS), slots)
+                suggestion = self.fill(rng.choice(txt.ACTIVITY_SUGGESTIONS[band]), slots)
                 if rng.random() < LOW_QUALITY_RATE:
                     self.planted["low_quality"] += 1
                     suggestion = rng.choice(txt.LOW_QUALITY_REPLIES)
@@ -432,10 +436,8 @@ class _Generator:
                 ("assistant", self.fill(rng.choice(txt.FOREIGN_REPLIES[p.language]), slots)),
             ]
             if rng.random() < 0.3:  # switched to English mid-conversation
-                msgs += [
-                    ("user", self.fill(rng.choice(txt.CONVO_FOLLOWUPS), slots)),
-                    ("assistant", self.fill(rng.choice(txt.CONVO_FOLLOWUP_REPLIES), slots)),
-                ]
+                question, answer = rng.choice(txt.CONVO_FOLLOWUPS)
+                msgs += [("user", self.fill(question, slots)), ("assistant", self.fill(answer, slots))]
             return msgs
         exchanges = rng.choice([1, 2, 2, 3, 3, 4])
         msgs = [
@@ -445,13 +447,14 @@ class _Generator:
         if exchanges >= 2:
             msgs += [
                 ("user", self.fill(rng.choice(txt.CONVO_DETAILS), slots)),
-                ("assistant", self.coach_reply(p, "frustrated", topic, slots)),
+                (
+                    "assistant",
+                    self.fill(f"{rng.choice(txt.CONVO_VALIDATIONS)} {rng.choice(txt.COACH_SUGGESTIONS[topic])}", slots),
+                ),
             ]
         if exchanges >= 3:
-            msgs += [
-                ("user", self.fill(rng.choice(txt.CONVO_FOLLOWUPS), slots)),
-                ("assistant", self.fill(rng.choice(txt.CONVO_FOLLOWUP_REPLIES), slots)),
-            ]
+            question, answer = rng.choice(txt.CONVO_FOLLOWUPS)
+            msgs += [("user", self.fill(question, slots)), ("assistant", self.fill(answer, slots))]
         if exchanges >= 4:
             msgs += [
                 ("user", self.fill(rng.choice(txt.CONVO_THANKS), slots)),
@@ -500,7 +503,10 @@ class _Generator:
             positive = action and rng.random() < 0.75
             comment = ""
             if rng.random() < 0.6:
-                pool = txt.FEEDBACK_COMMENTS_GOOD if helpfulness >= 6 else txt.FEEDBACK_COMMENTS_BAD
+                if helpfulness < 6:
+                    pool = txt.FEEDBACK_COMMENTS_BAD
+                else:
+                    pool = txt.FEEDBACK_COMMENTS_GOOD if action else txt.FEEDBACK_COMMENTS_NOT_TRIED
                 comment = self.decorate(self.fill(rng.choice(pool), slots), slots)
             rows.append(
                 {

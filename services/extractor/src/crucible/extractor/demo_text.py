@@ -103,63 +103,64 @@ MOOD_OPENERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# What happened, per topic. Slots: partner, friend, workplace, place, day.
+# What happened, per topic. Slots: partner, friend, workplace, place, day. A leading "+" marks a
+# positive event (the mood and the coach's validation follow it); the "+" is not part of the text.
 CHECKIN_EVENTS: dict[str, tuple[str, ...]] = {
     "communication": (
-        "{partner} and I actually talked for an hour after dinner without our phones.",
-        "I tried the 'I feel' statements and {partner} really listened for once.",
+        "+{partner} and I actually talked for an hour after dinner without our phones.",
+        "+I tried the 'I feel' statements and {partner} really listened for once.",
         "We keep misunderstanding each other over text, it turns into a fight every time.",
         "{partner} said I never ask about their day, and I think they might be right.",
-        "I told {partner} how I felt about the weekend plans instead of bottling it up.",
-        "We had a proper conversation about what we both need when we're stressed.",
+        "+I told {partner} how I felt about the weekend plans instead of bottling it up.",
+        "+We had a proper conversation about what we both need when we're stressed.",
         "{partner} went quiet again when I brought up something that bothered me.",
     ),
     "conflict": (
         "We had a big argument about the dishes that was really about feeling unappreciated.",
         "{partner} and I argued in the car and neither of us apologised.",
         "We fought about {friend}'s party and I said things I regret.",
-        "We managed to take a break mid-argument and come back calmer, which is new for us.",
+        "+We managed to take a break mid-argument and come back calmer, which is new for us.",
         "The same fight about being late came up again, third time this week.",
         "{partner} brought up something from months ago in the middle of a small disagreement.",
-        "We disagreed about money but stayed respectful, I'm proud of that.",
+        "+We disagreed about money but stayed respectful, I'm proud of that.",
     ),
     "quality_time": (
-        "We cooked together and danced in the kitchen like we used to.",
-        "{partner} planned a surprise walk to {place} and it was lovely.",
+        "+We cooked together and danced in the kitchen like we used to.",
+        "+{partner} planned a surprise walk to {place} and it was lovely.",
         "We haven't had a real date in weeks, it's all logistics and chores.",
         "We watched a movie but both of us were on our phones the whole time.",
-        "Spent {day} morning in bed talking and drinking coffee.",
-        "We tried a new board game and laughed so much.",
+        "+Spent {day} morning in bed talking and drinking coffee.",
+        "+We tried a new board game and laughed so much.",
         "{partner} cancelled our date night again because of work.",
     ),
     "intimacy": (
         "We've felt more like roommates than partners lately.",
-        "{partner} held my hand all evening and it meant more than they know.",
+        "+{partner} held my hand all evening and it meant more than they know.",
         "I want more physical affection but I don't know how to bring it up without it sounding like criticism.",
-        "We had a really tender evening and I felt close to {partner} again.",
+        "+We had a really tender evening and I felt close to {partner} again.",
         "I felt rejected when {partner} pulled away tonight.",
-        "We talked openly about what we want in bed and it was less awkward than I feared.",
+        "+We talked openly about what we want in bed and it was less awkward than I feared.",
     ),
     "finances": (
         "We argued about spending again after {partner} bought a new bike without asking.",
-        "We finally sat down and made a budget together.",
+        "+We finally sat down and made a budget together.",
         "I'm stressed about rent and I don't want to worry {partner}.",
         "{partner} wants to save for a house and I want to travel, we can't agree.",
-        "We opened a joint account today, felt like a big step.",
+        "+We opened a joint account today, felt like a big step.",
         "Money is tight and it's making both of us short-tempered.",
     ),
     "household": (
         "I feel like I do all the cleaning and {partner} doesn't notice.",
-        "We made a chore chart and {partner} actually stuck to it this week.",
+        "+We made a chore chart and {partner} actually stuck to it this week.",
         "Argued about laundry, which is silly, but it felt like it was about respect.",
-        "{partner} cooked dinner without being asked and I nearly cried.",
+        "+{partner} cooked dinner without being asked and I nearly cried.",
         "The house is a mess and we keep blaming each other.",
-        "We split the chores differently and it already feels fairer.",
+        "+We split the chores differently and it already feels fairer.",
     ),
     "family": (
         "{partner}'s mother made another comment about when we're having kids.",
         "Holiday plans with both families are stressing me out.",
-        "{partner} defended me to their dad today and I felt so supported.",
+        "+{partner} defended me to their dad today and I felt so supported.",
         "My sister stayed with us all week and there's been no space for us.",
         "We disagree on how much time to spend with my parents.",
         "{partner} doesn't get along with my brother and I feel stuck in the middle.",
@@ -167,48 +168,48 @@ CHECKIN_EVENTS: dict[str, tuple[str, ...]] = {
     "parenting": (
         "The kids were up all night and {partner} and I barely said a word to each other.",
         "We disagreed about screen time in front of the children.",
-        "{partner} took the kids to {place} so I could rest, that was so kind.",
+        "+{partner} took the kids to {place} so I could rest, that was so kind.",
         "We're so tired from parenting that there's nothing left for us.",
-        "We finally agreed on a bedtime routine and stuck to it together.",
+        "+We finally agreed on a bedtime routine and stuck to it together.",
         "I feel like the default parent and it's building resentment.",
     ),
     "long_distance": (
         "Video call with {partner} got cut short again because of the time difference.",
-        "Counting down the days until I see {partner}, 12 more to go.",
+        "+Counting down the days until I see {partner}, 12 more to go.",
         "Long distance is wearing me down, I miss the small everyday things.",
-        "We watched the same movie at the same time over a call, it felt close.",
+        "+We watched the same movie at the same time over a call, it felt close.",
         "{partner} forgot to call when they said they would and I spiralled.",
-        "We booked flights for next month and I'm so excited.",
+        "+We booked flights for next month and I'm so excited.",
     ),
     "trust": (
         "I saw a message on {partner}'s phone and now I can't stop thinking about it.",
         "{partner} has been texting an ex and says it's nothing.",
         "I'm trying to rebuild trust after what happened last year.",
-        "{partner} was open with me about something hard today, and I appreciated the honesty.",
+        "+{partner} was open with me about something hard today, and I appreciated the honesty.",
         "I got jealous when {partner} went out with {friend} and I hate feeling like this.",
-        "We talked about boundaries with friends and it helped.",
+        "+We talked about boundaries with friends and it helped.",
     ),
     "work_stress": (
         "Work at {workplace} has been brutal and I bring it home.",
         "{partner} has been working late at {workplace} every night this week.",
-        "I got passed over for a promotion and {partner} was really supportive.",
+        "+I got passed over for a promotion and {partner} was really supportive.",
         "I snapped at {partner} because of a bad meeting, not because of anything they did.",
         "Deadlines at {workplace} mean I've barely seen {partner} awake.",
         "{partner} is thinking of quitting their job and I'm nervous about it.",
     ),
     "appreciation": (
-        "{partner} left a note in my bag this morning, small thing, big smile.",
-        "I told {partner} three things I appreciate about them and they lit up.",
+        "+{partner} left a note in my bag this morning, small thing, big smile.",
+        "+I told {partner} three things I appreciate about them and they lit up.",
         "I realised I haven't said thank you for all the little things {partner} does.",
-        "{partner} noticed I was tired and ran me a bath.",
-        "We did the gratitude exercise at dinner and it shifted the whole mood.",
-        "{friend} pointed out how lucky I am, and honestly I agree.",
+        "+{partner} noticed I was tired and ran me a bath.",
+        "+We did the gratitude exercise at dinner and it shifted the whole mood.",
+        "+{friend} pointed out how lucky I am, and honestly I agree.",
     ),
     "future_plans": (
         "We talked about moving to {city} and we're not on the same page.",
         "{partner} brought up marriage and I froze.",
         "We started talking about kids and realised we've never really discussed it.",
-        "We made a five-year plan over dinner, it was exciting and a little scary.",
+        "+We made a five-year plan over dinner, it was exciting and a little scary.",
         "{partner} got a job offer in another city and we have to decide soon.",
         "We disagree about whether to get a dog, which is really about how we want to live.",
     ),
@@ -524,18 +525,29 @@ ACTIVITY_FEEDBACK: dict[str, tuple[str, ...]] = {
     ),
 }
 
-ACTIVITY_SUGGESTIONS: tuple[str, ...] = (
-    "Since you both enjoyed being active together, next time you could try a longer hike and pack a picnic "
-    "so there's time to talk at the top.",
-    "It sounds like the setting made it hard to connect. Next time, choose somewhere quieter and agree to "
-    "leave work talk at the door.",
-    "Try alternating who plans the date. It gives each of you a chance to show what you love.",
-    "A short debrief afterwards, 'what was your favourite moment?', helps you both remember the good parts.",
-    "If energy is low after work, a simple at-home date can feel more restful than going out.",
-    "Consider planning something new to both of you: novelty is strongly linked to feeling closer.",
-    "Building on this, you could make it a monthly ritual and take turns choosing the activity.",
-    "When things start tense, a quick reset, a hug or a joke, before the date can change the whole evening.",
-)
+ACTIVITY_SUGGESTIONS: dict[str, tuple[str, ...]] = {
+    "high": (
+        "It sounds like this really worked for you both. You could make it a monthly ritual and take turns "
+        "choosing the activity.",
+        "A short debrief afterwards, 'what was your favourite moment?', helps you both remember the good parts.",
+        "Since you enjoyed trying this together, consider planning something new to both of you next time: "
+        "novelty is strongly linked to feeling closer.",
+        "Tell {partner} what you loved about the evening. Naming it makes it more likely to happen again.",
+    ),
+    "mid": (
+        "It sounds like the setting made it hard to connect. Next time, choose somewhere quieter and agree to "
+        "leave work talk at the door.",
+        "If energy is low after work, a simple at-home date can feel more restful than going out.",
+        "Try alternating who plans the date. It gives each of you a chance to show what you love.",
+    ),
+    "low": (
+        "I'm sorry it didn't go as hoped. When things start tense, a quick reset, a hug or a joke, before the "
+        "date can change the whole evening.",
+        "Not every date will land, and that's okay. It might help to talk with {partner} about what each of you "
+        "would enjoy, so the next plan feels shared rather than forced.",
+        "It may be worth protecting the next date from interruptions: phones on silent and work left for later.",
+    ),
+}
 
 # --- quizzes -------------------------------------------------------------------------------------
 
@@ -701,24 +713,42 @@ CONVO_DETAILS: tuple[str, ...] = (
     "Last {day} it ended with both of us in separate rooms.",
 )
 
-CONVO_FOLLOWUPS: tuple[str, ...] = (
-    "That makes sense. But what if {partner} gets defensive when I bring it up?",
-    "Okay, I like that. How often should we do it?",
-    "I'll try that. What if it doesn't work the first time?",
-    "How do I start the conversation without it sounding like an accusation?",
-    "That's helpful. Should we do this every week?",
+# (user follow-up, the coach's answer to that follow-up)
+CONVO_FOLLOWUPS: tuple[tuple[str, str], ...] = (
+    (
+        "That makes sense. But what if {partner} gets defensive when I bring it up?",
+        "Defensiveness usually comes from feeling blamed. Starting with appreciation, then sharing your feeling "
+        "and a specific request, makes it easier for {partner} to hear you. If it escalates, it's fine to pause "
+        "and come back later.",
+    ),
+    (
+        "I'll try that. What if it doesn't work the first time?",
+        "It's normal for new habits to feel awkward at first. Give it a few weeks, and talk together about what's "
+        "working and what you'd change. One attempt that goes badly doesn't mean the idea is wrong.",
+    ),
+    (
+        "That's helpful. Should we do this every week?",
+        "A weekly rhythm works well for many couples: short, regular, and low-pressure. Pick a time that suits "
+        "both of you and protect it.",
+    ),
+    (
+        "How do I start the conversation without it sounding like an accusation?",
+        "You might open with something like: 'I've been thinking about us and I'd love to talk about something "
+        "that matters to me. Is now a good time?' Asking first helps {partner} feel respected.",
+    ),
+    (
+        "What if {partner} just says everything is fine?",
+        "Then you can gently share what you've noticed and why it matters to you, without pushing for an answer "
+        "right away. Letting {partner} know the door is open often makes it easier for them to come back to it.",
+    ),
 )
 
-CONVO_FOLLOWUP_REPLIES: tuple[str, ...] = (
-    "Defensiveness usually comes from feeling blamed. Starting with appreciation, then sharing your feeling "
-    "and a specific request, makes it easier for {partner} to hear you. If it escalates, it's fine to pause "
-    "and come back later.",
-    "It's normal for new habits to feel awkward at first. Give it a few weeks, and talk together about what's "
-    "working and what you'd change.",
-    "A weekly rhythm works well for many couples: short, regular, and low-pressure. Pick a time that suits "
-    "both of you and protect it.",
-    "You might open with something like: 'I've been thinking about us and I'd love to talk about something "
-    "that matters to me. Is now a good time?' Asking first helps {partner} feel respected.",
+# The coach's second turn in a conversation: acknowledges what the user just described.
+CONVO_VALIDATIONS: tuple[str, ...] = (
+    "That sounds really frustrating, and it makes sense that you'd want to change the pattern.",
+    "Thank you for explaining. It's clear you want things to feel better for both of you.",
+    "That's a very common cycle, and the good news is that small changes can interrupt it.",
+    "I can hear how much effort you're already putting in.",
 )
 
 CONVO_THANKS: tuple[str, ...] = (
@@ -740,8 +770,13 @@ FEEDBACK_COMMENTS_GOOD: tuple[str, ...] = (
     "This really helped, we tried it the same evening.",
     "Great advice, {partner} and I actually talked it through.",
     "Spot on. The pause signal idea saved our weekend.",
-    "Helpful and kind, thank you.",
     "We did the suggestion and it worked better than I expected.",
+)
+
+FEEDBACK_COMMENTS_NOT_TRIED: tuple[str, ...] = (
+    "Helpful and kind, thank you.",
+    "Good ideas, we haven't had a chance to try them yet.",
+    "Made me feel less alone with this.",
 )
 
 FEEDBACK_COMMENTS_BAD: tuple[str, ...] = (
