@@ -88,7 +88,8 @@ def build_version(
     usable = [r for r in records if r.category and has_reply(r)]
     if len(usable) < policy.min_records:
         raise DatasetBuildError(
-            f"only {len(usable)} eligible curated records, dataset.min_records is {policy.min_records}"
+            f"only {len(usable)} eligible curated records (of {len(records)} in the store), dataset.min_records is "
+            f"{policy.min_records}: have records reached crucible.records.curated?"
         )
     pool = candidates(usable, policy.seed)
     winners, duplicates_dropped = resolve_clusters(pool)
