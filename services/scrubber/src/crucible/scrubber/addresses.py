@@ -163,7 +163,7 @@ START_CUE = re.compile(
 )
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
-    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
+    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
 
@@ -173,13 +173,37 @@ TOKEN = re.compile(
 RARE_WORD_ZIPF = 2.5
 
 
+def _is_street_word(low: str, lex: Lexicon) -> bool:
+    if low in STREET_WORDS or low in lex.street_suffixes or low in lex.street_prefixes:
+        return True
+    # Compound street names: "Idrottsvägen", "Ringhoferstraße", "Ringhoferstr.", "Wirthplatz".
+    if low.endswith("str."):
+        return True
+    if len(low) < 6 or lex.frequency(low) >= COMMON_ZIPF:
+        return False
+    suffixes, lengths = _compound_suffixes(lex)
+    return any(low[-n:] in suffixes for n in lengths if n < len(low))
+
+
+def _compound_suffixes(lex: Lexicon) -> tuple[frozenset[str], tuple[int, ...]]:
+    cached = _SUFFIX_CACHE.get(id(lex))
+    if cached is None:
+        suffixes = frozenset(x for x in lex.street_suffixes | STREET_WORDS if len(x) >= 4 and x.isalpha())
+        cached = (suffixes, tuple(sorted({len(x) for x in suffixes})))
+        _SUFFIX_CACHE[id(lex)] = cached
+    return cached
+
+
+_SUFFIX_CACHE: dict[int, tuple[frozenset[str], tuple[int, ...]]] = {}
+
+
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
     if tok[0].isdigit() or tok[0] == "#":
         return True
     if tok[0].isupper():
         return True
     low = tok.lower()
-    if low in LOWER_OK or low in STREET_WORDS or low in UNIT_WORDS or (corner and low == "and"):
+    if low in LOWER_OK or _is_street_word(low, lex) or low in UNIT_WORDS or (corner and low == "and"):
         return True
     if low.endswith(".") and len(low) <= 4:
         return True
@@ -195,7 +219,7 @@ def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) 
         return True
     for t in tokens:
         low = t.lower()
-        if low in STREET_WORDS or low in UNIT_WORDS:
+        if _is_street_word(low, lex) or low in UNIT_WORDS:
             return True
         if t[0].isdigit() and len(t.rstrip(".")) >= 5:
             return True
@@ -236,7 +260,7 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
 
 
 def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(text):
         return
     for m in START_CORNER.finditer(text):
         span = _scan(text, m.end(), lex, corner=True, cued=True)
@@ -251,3 +275,42 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
             span = _scan(text, m.start(), lex, corner=False, cued=False)
             if span is not None:
                 yield span
+    for start in _name_first_starts(text, lex):
+        span = _scan(text, start, lex, corner=False, cued=False)
+        if span is not None:
+            yield span
+
+
+_DIGIT = re.compile(r"\d")
+_WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
+
+
+_WORD_THEN_NUMBER = re.compile(r"[^\W\d_]\.?\s+(?:[^\W\d_]+\.?\s+){0,3}\d")
+
+
+def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
+    """Addresses written name first ("Černá 39", "Calle Mayor 5", "Jalan Raya Setiabudhi No. 566"):
+    a street prefix, a street-like word or an unknown proper noun, followed within four words by a
+    house number."""
+    if not _WORD_THEN_NUMBER.search(text):
+        return
+    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+    for i, (start, tok) in enumerate(tokens):
+        if tok[0].isdigit():
+            continue
+        low = tok.lower()
+        is_prefix = low in lex.street_prefixes or low.rstrip(".") in lex.street_prefixes
+        if not (is_prefix or tok[0].isupper()):
+            continue
+        streety = is_prefix or _is_street_word(low, lex)
+        for j in range(i + 1, min(i + 5, len(tokens))):
+            nxt = tokens[j][1]
+            if nxt[0].isdigit():
+                unknown = lex.frequency(low) < COMMON_ZIPF and not lex.is_name(low)
+                if streety or unknown:
+                    yield start
+                break
+            nlow = nxt.lower()
+            if not (nxt[0].isupper() or nlow in LOWER_OK or nlow in ("no.", "nr.") or _is_street_word(nlow, lex)):
+                break
+            streety = streety or _is_street_word(nlow, lex)

@@ -326,6 +326,8 @@ class Lexicon:
     first_names: frozenset[str]  # lowercased
     last_names: frozenset[str]
     zipf: dict[str, float]  # lowercased word -> Zipf frequency, for words with Zipf >= 1
+    street_suffixes: frozenset[str] = frozenset()  # "avenue", "circles", "straße", "vägen" (lowercased)
+    street_prefixes: frozenset[str] = frozenset()  # "rue", "calle", "jalan", "ul." (lowercased)
 
     def is_name(self, word: str) -> bool:
         w = word.lower()
@@ -367,6 +369,27 @@ def _faker_names() -> tuple[set[str], set[str]]:
     return first, last
 
 
+def _faker_street_words() -> tuple[set[str], set[str]]:
+    """Street suffixes ("Circles", "straße") and prefixes ("rue", "Alameda") of every Faker locale."""
+    from faker.providers import address
+
+    suffixes: set[str] = set()
+    prefixes: set[str] = set()
+    for mod in pkgutil.iter_modules(address.__path__):
+        provider = importlib.import_module(f"faker.providers.address.{mod.name}").Provider
+        for attr, value in vars(provider).items():
+            if not isinstance(value, (list, tuple, dict, set, frozenset)) or not attr.startswith("street_"):
+                continue
+            into = suffixes if "suffix" in attr else prefixes if "prefix" in attr else None
+            if into is None:
+                continue
+            for v in value:
+                v = str(v).strip().lower()
+                if v and _is_latin(v) and " " not in v:
+                    into.add(v)
+    return suffixes, prefixes
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     import wordfreq
@@ -377,4 +400,11 @@ def lexicon() -> Lexicon:
     last -= never
     # The raw frequency table (one dict) is much faster than zipf_frequency() per word.
     zipf = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en").items() if f >= 1e-8}
-    return Lexicon(first_names=frozenset(first), last_names=frozenset(last), zipf=zipf)
+    suffixes, prefixes = _faker_street_words()
+    return Lexicon(
+        first_names=frozenset(first),
+        last_names=frozenset(last),
+        zipf=zipf,
+        street_suffixes=frozenset(suffixes),
+        street_prefixes=frozenset(prefixes),
+    )

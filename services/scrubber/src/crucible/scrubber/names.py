@@ -80,7 +80,11 @@ def _at_sentence_start(text: str, start: int) -> bool:
 
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles."""
-    tokens = [(m.start(), m.end(), m.group()) for m in WORD.finditer(text) if not CONTRACTION.match(text, m.end())]
+    tokens = [
+        (m.start(), m.end(), m.group())
+        for m in WORD.finditer(text)
+        if text[m.end() : m.end() + 1] not in ("'", "’") or not CONTRACTION.match(text, m.end())
+    ]
     i = 0
     while i < len(tokens):
         if not _is_capitalised(tokens[i][2]):
