@@ -168,16 +168,14 @@ def test_trains_from_a_registered_dataset_version(trainer_runtime, tmp_path: Pat
     store = trainer_runtime.artifacts
     for split, seed in (("train", 1), ("val", 2)):
         write_chat_jsonl(store.local_path(f"datasets/v1_20261122/{split}.chat.jsonl"), new_style_chats(16, seed))
+    # The dataset service's manifest: `files` keyed by names relative to the manifest.
     manifest = {
-        "splits": {
-            s: {
-                "chat": {
-                    "key": f"datasets/v1_20261122/{s}.chat.jsonl",
-                    "sha256": store.sha256(f"datasets/v1_20261122/{s}.chat.jsonl"),
-                }
-            }
-            for s in ("train", "val")
-        }
+        "version": "v1_20261122",
+        "files": {
+            f"{split}.{fmt}.jsonl": {"split": split, "format": fmt, "sha256": f"{split}-{fmt}-sha"}
+            for split in ("train", "val")
+            for fmt in ("alpaca", "chat")
+        },
     }
     uri = store.write_json("datasets/v1_20261122/manifest.json", manifest)
     with trainer_runtime.registry.session() as s:
@@ -190,7 +188,8 @@ def test_trains_from_a_registered_dataset_version(trainer_runtime, tmp_path: Pat
         card = s.get(ModelVersion, out.model_name).card
     assert card["dataset"]["version"] == "v1_20261122"
     assert card["dataset"]["manifest_sha256"] == "m" * 64
-    assert card["dataset"]["files"]["val"]["sha256"] == manifest["splits"]["val"]["chat"]["sha256"]
+    assert card["dataset"]["files"]["val"]["sha256"] == "val-chat-sha"
+    assert card["dataset"]["files"]["train"]["uri"].endswith("datasets/v1_20261122/train.chat.jsonl")
 
 
 def test_progress_event_fields(trainer_runtime, splits) -> None:

@@ -94,3 +94,17 @@ def test_manifest_split_files_prefers_chat_files() -> None:
         "val": ("datasets/v3/val.chat.jsonl", "cc"),
         "test": ("datasets/v3/test.chat.jsonl", ""),
     }
+
+
+def test_manifest_split_files_reads_the_dataset_services_shape() -> None:
+    files = {
+        f"{split}.{fmt}.jsonl": {"split": split, "format": fmt, "records": 3, "bytes": 9, "sha256": f"{split}-{fmt}"}
+        for split in ("train", "val", "test")
+        for fmt in ("alpaca", "chat", "sharegpt")
+    }
+    files["report.md"] = {"bytes": 1, "sha256": "r"}
+    assert split_files({"version": "v1", "files": files}) == {
+        "train": ("train.chat.jsonl", "train-chat"),
+        "val": ("val.chat.jsonl", "val-chat"),
+        "test": ("test.chat.jsonl", "test-chat"),
+    }

@@ -88,9 +88,10 @@ def check_splits(data: TrainingData) -> None:
 def split_files(manifest: Any) -> dict[str, tuple[str, str]]:
     """split -> (file reference, sha256) for the chat-format JSONL files a manifest names.
 
-    The dataset service owns the manifest's shape; this reads any JSON that names `.jsonl`
-    files under a key such as `key`, `uri`, `path` or `file`, takes the split from a `split`
-    field, an enclosing key or the file name, and prefers files whose name says `chat`."""
+    The dataset service owns the manifest's shape (today: `files` maps `train.chat.jsonl`, a
+    name relative to the manifest, to its split, format and sha256). This reads that and any
+    JSON naming `.jsonl` files as values, takes the split from a `split` field, an enclosing key
+    or the file name, and prefers files whose name says `chat`."""
     best: dict[str, tuple[int, str, str]] = {}
     for ref, sha, hints in _jsonl_refs(manifest, ()):
         split = _split_of(hints, ref)
@@ -107,7 +108,11 @@ def _jsonl_refs(node: Any, hints: tuple[str, ...]) -> Iterator[tuple[str, str, t
         sha = str(node.get("sha256", ""))
         local_hints = hints + tuple(str(node[k]) for k in ("split", "format", "name") if isinstance(node.get(k), str))
         for key, value in node.items():
-            if isinstance(value, str) and value.endswith(".jsonl"):
+            if str(key).endswith(".jsonl") and isinstance(value, dict):
+                # {"train.chat.jsonl": {"split": "train", "format": "chat", "sha256": ...}} (the dataset's shape)
+                meta = tuple(str(value[k]) for k in ("format", "split") if isinstance(value.get(k), str))
+                yield str(key), str(value.get("sha256", "")), (*local_hints, *meta)
+            elif isinstance(value, str) and value.endswith(".jsonl"):
                 yield value, sha, (*local_hints, str(key))
             elif isinstance(value, dict | list):
                 yield from _jsonl_refs(value, (*local_hints, str(key)))

@@ -135,6 +135,10 @@ def run_job(
     """Run (or resume) one job; never raises for a failed job: the outcome says so, the registry
     has the reason, and `model.trained` (status failed) has been emitted."""
     configure_threads()
+    if not is_main_process():
+        # Under a multi-GPU launcher every rank trains; only rank 0 writes the registry,
+        # the artifact store and the bus.
+        emit = _silent
     started = time.perf_counter()
     existing = _job_row(runtime, request.job_id)
     if existing is not None and existing["status"] == "succeeded" and existing["model_name"]:
@@ -152,7 +156,8 @@ def run_job(
         outcome.base_model = result["base_model"]
         outcome.resumed_from_step = result["resumed_from_step"]
         outcome.metrics = result["metrics"] | {"train_seconds": round(time.perf_counter() - started, 3)}
-        _register(runtime, request, policy, data, result, outcome)
+        if is_main_process():
+            _register(runtime, request, policy, data, result, outcome)
         outcome.status = "succeeded"
     except TrainingInputError as exc:
         outcome.reason = str(exc)
@@ -205,6 +210,25 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def choose_attention(policy: TrainerPolicy, device: str) -> str:
+    """The attention implementation: packed rows need one that keeps samples apart cheaply."""
+    import importlib.util
+
+    if policy.attention != "auto":
+        if policy.attention == "crucible_segments":
+            from crucible.trainer.segment_attention import register
+
+            register()
+        return policy.attention
+    if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    if policy.packing:
+        from crucible.trainer.segment_attention import register
+
+        return register()
+    return "sdpa"
+
+
 def _use_qlora(policy: TrainerPolicy, device: str) -> bool:
     if policy.method == "lora" or device != "cuda":
         if policy.method == "qlora" and device != "cuda":
@@ -255,7 +279,10 @@ def _train(
     train_rows = build_rows(train_samples, packing=policy.packing, max_length=policy.max_seq_length)
     val_rows = build_rows(val_samples, packing=policy.packing, max_length=policy.max_seq_length)
 
-    model_kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float16 if fp16 else torch.float32}
+    model_kwargs: dict[str, Any] = {
+        "dtype": torch.bfloat16 if bf16 else torch.float16 if fp16 else torch.float32,
+        "attn_implementation": choose_attention(policy, device),
+    }
     if qlora:
         from transformers import BitsAndBytesConfig
 
@@ -390,6 +417,7 @@ def _train(
         "device": device,
         "method": "qlora" if qlora else "lora",
         "dtype": str(model_kwargs["dtype"]).removeprefix("torch."),
+        "attention": model_kwargs["attn_implementation"],
         "rows": {"train": len(train_rows), "val": len(val_rows)},
         "samples": {"train": len(train_samples), "val": len(val_samples)},
     }
@@ -485,7 +513,17 @@ def _job_row(runtime: Any, job_id: str) -> dict[str, Any] | None:
         }
 
 
+def is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _silent(name: str, msg: Message) -> None:
+    return None
+
+
 def _upsert_job(runtime: Any, job_id: str, **values: Any) -> None:
+    if not is_main_process():
+        return
     with runtime.registry.session() as s:
         row = s.get(TrainingJob, job_id)
         if row is None:
@@ -575,6 +613,7 @@ def model_card(policy: TrainerPolicy, data: TrainingData, result: dict[str, Any]
         "method": result["method"],
         "device": result["device"],
         "dtype": result["dtype"],
+        "attention": result["attention"],
         "dataset": {
             "version": data.dataset_version,
             "manifest_sha256": data.manifest_sha256,

@@ -26,6 +26,11 @@ class TrainerPolicy(BaseModel):
     max_grad_norm: float = Field(default=1.0, gt=0, le=100, description="Gradient clipping norm.")
     max_seq_length: int = Field(default=1024, ge=16, le=131_072, description="Tokens per packed row / sample cap.")
     packing: bool = Field(default=True, description="Pack samples into rows (no attention across samples).")
+    attention: Literal["auto", "sdpa", "eager", "flash_attention_2", "crucible_segments"] = Field(
+        default="auto",
+        description="auto = flash_attention_2 on CUDA when flash-attn is installed (varlen over packed rows), "
+        "crucible_segments on CPU with packing (causal SDPA per packed sample), else sdpa.",
+    )
     gradient_checkpointing: Literal["auto", "on", "off"] = Field(
         default="auto", description="auto = on when a GPU is present (memory), off on CPU (speed)."
     )

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from crucible.trainer.corpus import coaching_dialogues
+from crucible.trainer.samples import PackedCollator, PaddedCollator, packed_row, padded_row, tokenize_chats
+from crucible.trainer.segment_attention import register, segment_bounds
+
+
+def test_segment_bounds_follow_position_restarts() -> None:
+    pos = torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8]])
+    assert segment_bounds(pos) == [[(0, 3), (3, 5), (5, 9)], [(0, 9)]]
+
+
+def test_segment_attention_matches_transformers_block_mask(tiny_model: Path) -> None:
+    """Oracle: transformers' SDPA with the block-diagonal mask it derives from position_ids."""
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    ref = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="sdpa")
+    ours = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=register())
+    for m in (ref, ours):
+        m.config.use_cache = False
+    samples = tokenize_chats(tok, coaching_dialogues(9, seed=3), 1024)
+    packed = PackedCollator(tok.pad_token_id)(
+        [packed_row(samples[:3]), packed_row(samples[3:5]), packed_row(samples[5:9])]
+    )
+    out_ref, out = ref(**packed), ours(**packed)
+    torch.testing.assert_close(out.logits, out_ref.logits, atol=1e-4, rtol=1e-4)
+    out_ref.loss.backward()
+    out.loss.backward()
+    for a, b in zip(ref.parameters(), ours.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-5, rtol=1e-4)
+    # Rows that are not packed (padding, attention mask) take transformers' own path.
+    padded = PaddedCollator(tok.pad_token_id)([padded_row(s) for s in samples[:4]])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(**padded).logits, ref(**padded).logits)
