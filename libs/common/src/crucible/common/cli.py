@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -126,6 +127,20 @@ def serve(
     asyncio.run(main())
 
 
+policy_app = typer.Typer(help="The policy file (crucible.yaml): the numbers people tune.")
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("show")
+def policy_show(policy: PolicyOpt = None) -> None:
+    """Print the effective policy (the file merged over every default) as YAML."""
+    import yaml
+
+    runtime = _runtime(policy)
+    typer.echo(f"# source: {runtime.policy.source}")
+    typer.echo(yaml.safe_dump(runtime.policy.as_dict(), sort_keys=False))
+
+
 def _bus_bench(quick: bool = False) -> dict:
     """Records/s through one no-op stage over NATS vs the same core in-process (batch sizes 1, 64, 512)."""
     from crucible.common.busbench import run_bus_bench
@@ -138,22 +153,24 @@ def _register_benches() -> None:
     for spec in discover_services().values():
         benches.update(spec.benches)
     for bench_name, fn in benches.items():
+        bench_app.command(bench_name)(_bench_command(bench_name, fn))
 
-        def command(
-            as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
-            quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
-            _fn=fn,
-        ) -> None:
-            result = _fn(quick=quick)
-            if as_json:
-                typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
-            else:
-                from rich import print_json
 
-                print_json(data=result)
+def _bench_command(bench_name: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+    def command(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+        quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
+    ) -> None:
+        result = fn(quick=quick)
+        if as_json:
+            typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+        else:
+            from rich import print_json
 
-        command.__doc__ = (fn.__doc__ or f"Benchmark {bench_name}.").strip().splitlines()[0]
-        bench_app.command(bench_name)(command)
+            print_json(data=result)
+
+    command.__doc__ = (fn.__doc__ or f"Benchmark {bench_name}.").strip().splitlines()[0]
+    return command
 
 
 def build_app() -> typer.Typer:
@@ -172,5 +189,7 @@ def main() -> None:
         build_app()(prog_name="crucible")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
 if __name__ == "__main__":
     main()
