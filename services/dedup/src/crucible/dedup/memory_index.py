@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from crucible.dedup.index import Decision, IndexBatch, best_candidate
+from crucible.dedup.index import Decision, IndexBatch
+from crucible.dedup.key_table import KeyTable
 from crucible.dedup.params import DedupParams
 
 
@@ -57,8 +58,8 @@ class MemoryIndex:
         # Each record's exact key and band keys, so a snapshot can rebuild the claims by replay.
         self._xkeys = _Grow(np.uint64)
         self._bkeys = _Grow(np.uint64, params.bands)
-        self._exact: dict[int, int] = {}
-        self._bands: dict[int, int] = {}
+        self._exact = KeyTable()
+        self._bands = KeyTable()
         self._journal_start = 0
 
     def __len__(self) -> int:
@@ -78,9 +79,12 @@ class MemoryIndex:
         return None if pos is None else self.decision(pos)
 
     def assign(self, batch: IndexBatch) -> list[Decision]:
-        # New records get consecutive positions and their signatures are stored up front, so a
-        # record can match an earlier one of the same batch; the per-record loop is plain Python
-        # over dicts and lists (numpy only to compare a signature with its few candidates).
+        """The rule of `index.py`, computed for the whole batch with array operations.
+
+        Sequential semantics are kept exactly: a key's holder is the earlier holder in the
+        table, else the first record of the batch that has it, so record j only ever sees
+        records before it; candidates are confirmed all at once, and clusters are resolved by
+        following `duplicate_of` (always an earlier record) until it reaches a first record."""
         ids, pos_of = self.ids, self._pos
         base = len(ids)
         new_rows: list[int] = []
@@ -89,72 +93,72 @@ class MemoryIndex:
                 pos_of[record_id] = base + len(new_rows)
                 ids.append(record_id)
                 new_rows.append(i)
-        if new_rows:
-            self._sigs.extend(batch.signatures[new_rows])
-            self._xkeys.extend(batch.exact_keys[new_rows])
-            self._bkeys.extend(batch.band_keys[new_rows])
-        sigs = self._sigs.data
-        exact_keys = batch.exact_keys.tolist()
-        all_band_keys = batch.band_keys.tolist()
-        exact_index, bands = self._exact, self._bands
-        min_matches, num_perm = self._min_matches, self.params.num_perm
-        clusters: list[int] = []
-        dups: list[int] = []
-        sims: list[float] = []
-        flags: list[bool] = []
-        out: list[Decision] = []
-        for i, record_id in enumerate(batch.record_ids):
-            pos = pos_of[record_id]
-            if pos < base or (pos - base < len(new_rows) and new_rows[pos - base] != i):
-                out.append(self._stored_decision(pos, base, clusters, dups, sims, flags))
-                continue
-            key = exact_keys[i]
-            dup = exact_index.get(key, -1)
-            sim, exact = 1.0, dup >= 0
-            if not exact:
-                exact_index[key] = pos
-                # One pass claims the free band keys and collects the holders of the others.
-                candidates = None
-                for k in all_band_keys[i]:
-                    holder = bands.setdefault(k, pos)
-                    if holder == pos:
-                        continue
-                    if candidates is None:
-                        candidates = {holder}
-                    else:
-                        candidates.add(holder)
-                if candidates:
-                    order = sorted(candidates)
-                    matches = (sigs[order] == sigs[pos]).sum(axis=1).tolist()
-                    best = best_candidate(matches, order, min_matches)
-                    if best is not None:
-                        dup, sim = order[best], matches[best] / num_perm
-            if dup < 0:
-                cluster = pos
-            elif dup < base:
-                cluster = int(self._cluster.data[dup])
-            else:
-                cluster = clusters[dup - base]
-            clusters.append(cluster)
-            dups.append(dup)
-            sims.append(sim)
-            flags.append(exact)
-            out.append(Decision(ids[cluster], "" if dup < 0 else ids[dup], sim, exact))
-        self._cluster.extend(np.array(clusters, dtype=np.int64))
-        self._dup.extend(np.array(dups, dtype=np.int64))
-        self._sim.extend(np.array(sims, dtype=np.float32))
-        self._exact_flag.extend(np.array(flags, dtype=np.bool_))
-        return out
+        m = len(new_rows)
+        if m:
+            rows = np.asarray(new_rows, dtype=np.int64)
+            self._sigs.extend(batch.signatures[rows])
+            self._xkeys.extend(batch.exact_keys[rows])
+            self._bkeys.extend(batch.band_keys[rows])
+            self._decide(base, m)
+        return self._decisions(np.fromiter((pos_of[r] for r in batch.record_ids), dtype=np.int64))
 
-    def _stored_decision(
-        self, pos: int, base: int, clusters: list[int], dups: list[int], sims: list[float], flags: list[bool]
-    ) -> Decision:
-        """A record id seen before (earlier batch, or earlier in this batch)."""
-        if pos < base:
-            return self.decision(pos)
-        k = pos - base
-        dup = dups[k]
-        return Decision(self.ids[clusters[k]], "" if dup < 0 else self.ids[dup], sims[k], flags[k])
+    def _decisions(self, positions: np.ndarray) -> list[Decision]:
+        ids = self.ids
+        clusters = self._cluster.data[positions].tolist()
+        dups = self._dup.data[positions].tolist()
+        sims = self._sim.data[positions].tolist()
+        flags = self._exact_flag.data[positions].tolist()
+        return [
+            Decision(ids[c], "" if d < 0 else ids[d], s, f)
+            for c, d, s, f in zip(clusters, dups, sims, flags, strict=True)
+        ]
+
+    def _decide(self, base: int, m: int) -> None:
+        pos = np.arange(base, base + m, dtype=np.int64)
+        dup = np.full(m, -1, dtype=np.int64)
+        sim = np.ones(m, dtype=np.float32)
+        # Exact duplicates: the first holder of the same normalised text.
+        holder = self._exact.claim(self._xkeys.data[base : base + m], pos)
+        exact = holder != pos
+        dup[exact] = holder[exact]
+        # Near duplicates: the holders of each record's band keys are its candidates. Exact
+        # duplicates claim nothing (their band keys are their first holder's, held already).
+        rest = np.flatnonzero(~exact)
+        if rest.size:
+            bands = self._bkeys.data[base : base + m][rest]
+            owners = self._bands.claim(bands.reshape(-1), np.repeat(pos[rest], bands.shape[1])).reshape(bands.shape)
+            j_idx, b_idx = np.nonzero(owners != pos[rest][:, None])
+            if j_idx.size:
+                cand_row = rest[j_idx]
+                cand = owners[j_idx, b_idx]
+                pair = np.unique(cand_row * (base + m) + cand)
+                cand_row, cand = pair // (base + m), pair % (base + m)
+                sigs = self._sigs.data
+                matches = (sigs[cand] == sigs[base + cand_row]).sum(axis=1)
+                ok = matches >= self._min_matches
+                cand_row, cand, matches = cand_row[ok], cand[ok], matches[ok]
+                # Per record: most matching slots, then the earliest candidate.
+                order = np.lexsort((cand, -matches, cand_row))
+                cand_row, cand, matches = cand_row[order], cand[order], matches[order]
+                first = np.ones(cand_row.size, dtype=bool)
+                first[1:] = cand_row[1:] != cand_row[:-1]
+                dup[cand_row[first]] = cand[first]
+                sim[cand_row[first]] = matches[first] / self.params.num_perm
+        # Clusters: a first record is its own; a duplicate takes its duplicate_of's, which is
+        # earlier (already stored, or earlier in this batch: resolved in a few passes).
+        cluster = np.where(dup < 0, pos, -1)
+        older = (dup >= 0) & (dup < base)
+        cluster[older] = self._cluster.data[dup[older]]
+        pending = np.flatnonzero(cluster < 0)
+        while pending.size:
+            took = cluster[dup[pending] - base]
+            done = took >= 0
+            cluster[pending[done]] = took[done]
+            pending = pending[~done]
+        self._cluster.extend(cluster)
+        self._dup.extend(dup)
+        self._sim.extend(sim)
+        self._exact_flag.extend(exact)
 
     # --- snapshots -------------------------------------------------------------------------
     # A segment holds records [start, end) with their keys and decisions. Loading replays the
@@ -226,16 +230,11 @@ class MemoryIndex:
                 ("exact_flag", self._exact_flag),
             ):
                 grow.extend(z[name][skip:])
-        exact_index, bands = self._exact, self._bands
-        flags = self._exact_flag.view()[have:end].tolist()
-        xkeys = self._xkeys.view()[have:end].tolist()
-        bkeys = self._bkeys.view()[have:end].tolist()
-        for offset in range(end - have):
-            if flags[offset]:
-                continue
-            pos = have + offset
-            exact_index.setdefault(xkeys[offset], pos)
-            for k in bkeys[offset]:
-                bands.setdefault(k, pos)
+        flags = self._exact_flag.view()[have:end]
+        pos = np.arange(have, end, dtype=np.int64)
+        self._exact.claim(self._xkeys.view()[have:end], pos)
+        firsts = ~flags
+        bands = self._bkeys.view()[have:end][firsts]
+        self._bands.claim(bands.reshape(-1), np.repeat(pos[firsts], bands.shape[1]))
         self._journal_start = len(self.ids)
         return end - have
