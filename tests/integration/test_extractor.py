@@ -5,6 +5,7 @@ subject tokens are stable, and a missing table or column is reported, not fatal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -317,3 +318,40 @@ def test_hook_and_serve_publish_extract_completed(tmp_path, crucible_home, embed
     assert by_run["evt-run"].extracted["activities"] > 0
     evt = [r for r in raw if r.extraction.run_id == "evt-run"]
     assert evt and all(r.source.table == "activities" and r.extraction.min_quality == 6.5 for r in evt)
+
+
+def test_unacknowledged_publish_leaves_the_watermark_in_place(tmp_path, rt, embedded_nats):
+    path = tmp_path / "demo.db"
+    write_demo(path, 20, 4)
+    url = f"sqlite:///{path}"
+    label = sa.engine.make_url(url).render_as_string()
+
+    async def main():
+        bus = await Bus.connect(embedded_nats.url, rt.policy.bus)
+        embedded_nats.stop()  # the server goes away: no PubAck will come
+        try:
+            with pytest.raises(Exception, match="publish"):
+                await extract(rt, bus, days=DAYS, source=url, tables=["quiz_results"])
+        finally:
+            with contextlib.suppress(Exception):  # the connection is already gone
+                await bus.nc.close()
+
+    asyncio.run(main())
+    from crucible.extractor.watermarks import load_watermark
+
+    assert load_watermark(rt.registry, label, "quiz_results") is None
+
+    async def retry():
+        with EmbeddedNats() as other:
+            bus = await Bus.connect(other.url, rt.policy.bus)
+            try:
+                report = await extract(rt, bus, days=DAYS, source=url, tables=["quiz_results"])
+                published = records_of(await drain(bus, subjects.RAW, subjects.STREAM_RAW))
+            finally:
+                await bus.close()
+        return report, published
+
+    report, published = asyncio.run(retry())
+    t = report.tables["quiz_results"]
+    assert t.extracted == len(published) > 0 and t.extracted + sum(t.failed.values()) == t.in_window
+    assert load_watermark(rt.registry, label, "quiz_results") is not None

@@ -21,12 +21,14 @@ def _print_report(report: dict[str, Any]) -> None:
     for col in ("table", "in window", "extracted", "failed", "skipped (watermark)", "messages", "error"):
         table.add_column(col)
     for name, t in report["tables"].items():
-        failed = ", ".join(f"{r}={n}" for r, n in t["failed"].items()) or "0"
+        total = sum(t["failed"].values())
+        failed = f"{total} ({', '.join(f'{r}={n}' for r, n in t['failed'].items())})" if total else "0"
         table.add_row(
             name, str(t["in_window"]), str(t["extracted"]), failed, str(t["skipped_by_watermark"]),
             str(t["messages"]), t.get("error", ""),
         )  # fmt: skip
-    Console(stderr=False).print(table)
+    # Off a terminal rich would wrap at 80 columns: keep one row per table in logs and pipes.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     typer.echo(
         f"extracted {report['extracted']} of {report['rows']} rows read, failed {sum(report['failed'].values())}, "
         f"skipped by watermark {report['skipped_by_watermark']}, in {report['seconds']} s"

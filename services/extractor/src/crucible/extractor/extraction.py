@@ -16,12 +16,13 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
+from crucible.common.bus import H_DELIVERIES, H_DETAIL, H_REASON, H_RECORD_ID, H_SOURCE_SUBJECT, H_STAGE
 from crucible.common.tracing import inject_trace_headers, tracer
 from crucible.extractor import __version__
 from crucible.extractor.mapping import STAGE, ExtractionContext, MappedRows, MappingFailure, as_utc, map_rows
@@ -140,25 +141,28 @@ def failure_reference(failure: MappingFailure) -> records_pb2.Record:
 
 
 async def _publish(bus: Bus, mapped: MappedRows, per_message: int, source_label: str) -> int:
-    items = []
+    """Publish a step's RecordBatches and its failures' DLQ references concurrently; return only
+    when JetStream has acknowledged every one (the caller moves the watermark after this)."""
+    items: list[tuple[str, bytes, str | None, Mapping[str, str]]] = []
     for batch in record_batches(mapped.records, per_message):
-        headers = inject_trace_headers({"Crucible-Stage": STAGE, "Crucible-Records": str(len(batch.records))})
+        headers = inject_trace_headers({H_STAGE: STAGE, "Crucible-Records": str(len(batch.records))})
         items.append((subjects.RAW, batch.SerializeToString(), batch_msg_id(batch.records), headers))
-    await bus.publish_many(items)
+    messages = len(items)
     for failure in mapped.failures:
         ref = failure_reference(failure)
         ref.source.database = source_label
-        await bus.dead_letter(
-            STAGE,
-            ref.SerializeToString(),
-            reason=failure.reason,
-            detail=failure.detail,
-            deliveries=0,
-            source_subject=subjects.RAW,
-            record_id=ref.record_id,
-            msg_id=f"{ref.record_id}:{STAGE}:{failure.reason}",
-        )
-    return len(items)
+        headers = {
+            H_REASON: failure.reason,
+            H_DETAIL: failure.detail[:1024].replace("\n", " "),
+            H_STAGE: STAGE,
+            H_DELIVERIES: "0",
+            H_SOURCE_SUBJECT: subjects.RAW,
+            H_RECORD_ID: ref.record_id,
+        }
+        msg_id = f"{ref.record_id}:{STAGE}:{failure.reason}"
+        items.append((subjects.dlq(STAGE), ref.SerializeToString(), msg_id, headers))
+    await bus.publish_many(items)
+    return messages
 
 
 async def extract_table(
@@ -181,18 +185,34 @@ async def extract_table(
             report.skipped_by_watermark = report.in_window - after
         cursor: Cursor | None = mark
         step = per_message * MESSAGES_PER_STEP
-        while True:
-            rows = await asyncio.to_thread(_read_step, db, checked, since, cursor, step)
-            if not rows:
-                break
-            mapped = await asyncio.to_thread(_map_step, db, table, rows, ctx)
-            report.messages += await _publish(bus, mapped, per_message, db.label)
+        # One step in flight: step N's PubAcks are awaited while step N+1 is read and mapped.
+        in_flight: tuple[asyncio.Task[int], MappedRows, Cursor] | None = None
+
+        async def settle() -> None:
+            task, mapped, done_cursor = in_flight  # type: ignore[misc]
+            report.messages += await task
             report.extracted += len(mapped.records)
             report.failed.update(f.reason for f in mapped.failures)
-            cursor = (as_utc(rows[-1]["created_at"]), str(rows[-1]["id"]))
-            save_watermark(runtime.registry, db.label, table, cursor)
-            if len(rows) < step:
-                break
+            save_watermark(runtime.registry, db.label, table, done_cursor)
+
+        try:
+            while True:
+                rows = await asyncio.to_thread(_read_step, db, checked, since, cursor, step)
+                if not rows:
+                    break
+                mapped = await asyncio.to_thread(_map_step, db, table, rows, ctx)
+                cursor = (as_utc(rows[-1]["created_at"]), str(rows[-1]["id"]))
+                if in_flight is not None:
+                    await settle()
+                in_flight = (asyncio.create_task(_publish(bus, mapped, per_message, db.label)), mapped, cursor)
+                if len(rows) < step:
+                    break
+            if in_flight is not None:
+                await settle()
+                in_flight = None
+        finally:
+            if in_flight is not None and not in_flight[0].done():
+                in_flight[0].cancel()
     except SourceSchemaError as err:
         report.error = str(err)
         log.error("extract %s: %s", table, err)
