@@ -4,7 +4,9 @@ generated one prompt at a time (batch size 1) against the batched generation the
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +15,13 @@ from typing import Any
 
 def bench_eval(quick: bool = False) -> dict[str, Any]:
     """Seconds to evaluate the tiny model on 200 test prompts, by phase, on one core."""
+    # Libraries imported on the way (peft pulls in DeepSpeed, which logs to stdout) must not
+    # mix their lines into `--json` output.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _bench_eval(quick)
+
+
+def _bench_eval(quick: bool) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
