@@ -7,11 +7,11 @@ dataset builder keeps the best member of each cluster.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 
 from crucible.common.stage import StageResult
 from crucible.dedup import __version__
@@ -26,24 +26,18 @@ STAGE_NAME = "dedup"
 
 
 def exact_key(normalised: str) -> int:
-    """64-bit key of the normalised text: the exact-duplicate fast path."""
-    return _key(normalised.encode("utf-32-le", "surrogatepass"))
-
-
-def _key(data: bytes | memoryview) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    """64-bit key of the normalised text (XXH3 of its UTF-32-LE bytes): the exact-duplicate fast path."""
+    return xxhash.xxh3_64_intdigest(normalised.encode("utf-32-le", "surrogatepass"))
 
 
 def exact_keys(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """`exact_key` of every normalised text of a batch, from its code points."""
-    view = memoryview(np.ascontiguousarray(codes)).cast("B")
+    data = np.ascontiguousarray(codes).tobytes()
     ends = (np.cumsum(lengths) * 4).tolist()
-    keys = np.empty(len(ends), dtype=np.uint64)
-    start = 0
-    for i, end in enumerate(ends):
-        keys[i] = _key(view[start:end])
-        start = end
-    return keys
+    digest = xxhash.xxh3_64_intdigest
+    return np.fromiter(
+        (digest(data[s:e]) for s, e in zip([0, *ends[:-1]], ends, strict=True)), dtype=np.uint64, count=len(ends)
+    )
 
 
 @dataclass(frozen=True)

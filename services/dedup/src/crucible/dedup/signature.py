@@ -76,28 +76,34 @@ def shingle_hashes(codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, dtype=np.uint32), counts
-    # Each text followed by SHINGLE-1 zero slots, so a short text's one shingle is zero-padded
-    # and no 5-gram needs a bounds check. Code points are shifted by one: 0 is only padding.
-    stride = n + (SHINGLE - 1)
-    starts = np.zeros(len(n), dtype=np.int64)
-    np.cumsum(stride[:-1], out=starts[1:])
-    padded = np.zeros(int(stride.sum()), dtype=np.uint64)
+    # Code points shifted by one (0 is the padding of a short text). The polynomial runs over
+    # five shifted views of the whole batch at once; a 5-gram crossing into the next record is
+    # computed too but never gathered.
+    shifted = np.empty(codes.size + SHINGLE - 1, dtype=np.uint64)
+    shifted[: codes.size] = codes
+    shifted[: codes.size] += np.uint64(1)
+    shifted[codes.size :] = 0
+    m = codes.size
+    h = shifted[:m] * _P_POWERS[0]
+    for i in range(1, SHINGLE):
+        h += shifted[i : m + i] * _P_POWERS[i]
     char_first = np.zeros(len(n), dtype=np.int64)
     np.cumsum(n[:-1], out=char_first[1:])
-    padded[np.repeat(starts - char_first, n) + np.arange(int(n.sum()))] = codes
-    padded += np.uint64(1)
-    padded[np.repeat(starts + n, SHINGLE - 1) + np.tile(np.arange(SHINGLE - 1), len(n))] = 0
     first = np.zeros(len(n), dtype=np.int64)
     np.cumsum(counts[:-1], out=first[1:])
-    pos = np.repeat(starts - first, counts) + np.arange(total)
-    # The polynomial over 5 shifted views of the whole array (no per-shingle gathers), then
-    # one gather of the valid shingle starts.
-    m = padded.size - (SHINGLE - 1)
-    h = padded[:m] * _P_POWERS[0]
-    for i in range(1, SHINGLE):
-        h += padded[i : m + i] * _P_POWERS[i]
-    h = h[pos]
-    return ((h ^ (h >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32), counts
+    out = h[np.repeat(char_first - first, counts) + np.arange(total)]
+    short = np.flatnonzero((n > 0) & (n < SHINGLE))
+    if short.size:
+        # A text shorter than 5 characters is one shingle, zero-padded: recompute those.
+        out[first[short]] = [_short_hash(codes[a : a + k]) for a, k in zip(char_first[short], n[short], strict=True)]
+    return ((out ^ (out >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32), counts
+
+
+def _short_hash(code: np.ndarray) -> int:
+    h = 0
+    for c in [*(int(x) + 1 for x in code), *([0] * (SHINGLE - len(code)))]:
+        h = (h * 0x9E3779B97F4A7C15 + c) % (1 << 64)
+    return h
 
 
 @dataclass(frozen=True)
