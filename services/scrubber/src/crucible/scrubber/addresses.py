@@ -112,6 +112,18 @@ UNIT_WORDS = frozenset(
         "po",
         "p.o.",
         "bldg",
+        "flat",
+        "level",
+        "studio",
+        "edif.",
+        "depto.",
+        "piso",
+        "no.",
+        "nr.",
+        "h.no.",
+        "fpo",
+        "apo",
+        "dpo",
     ]
 )
 # Lower-case words that occur inside addresses: unit markers and the particles of street names
@@ -153,17 +165,19 @@ START_STREET_TYPE = re.compile(
     r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.)\s+(?=[^\W\d_])"
 )
 
-START_NUMBER = re.compile(r"(?<![\w.,:-])\d{1,6}[A-Za-z]?(?=[ \t]+(?:\d{1,5}[ \t]+)?[^\W\d_])")
-START_MILITARY = re.compile(r"\b(?:PSC|Unit|USNS|USS|P\.?O\.? Box)\s+\d+")
+START_NUMBER = re.compile(
+    r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
+)
+START_MILITARY = re.compile(r"\b(?:PSC|Unit|P\.?O\.? Box)\s+\d+|\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n")
 START_CORNER = re.compile(r"\b(?:the )?corner of ", re.IGNORECASE)
 START_CUE = re.compile(
     r"(?:\blives? (?:on|at)|\blived (?:on|at)|\baddress(?: is|:)|\blocated (?:on|at)|\bmoved to|\benter on|"
-    r"\boffice is (?:on|at)|\bmeet me at)\s+(?=[^\W\d_]+\.? \d)",
+    r"\boffice is (?:on|at)|\bmeet me at)\s+(?=(?:[^\W\d_]+\.?,? ){1,4}\d)",
     re.IGNORECASE,
 )
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
-    r"(?P<tok>\d{1,6}(?:[-/]\d{1,6})?[A-Za-z]?\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
+    r"(?P<tok>\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
@@ -286,7 +300,7 @@ _DIGIT = re.compile(r"\d")
 _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
 
 
-_WORD_THEN_NUMBER = re.compile(r"[^\W\d_]\.?\s+(?:[^\W\d_]+\.?\s+){0,3}\d")
+_WORD_THEN_NUMBER = re.compile(r"[^\W\d_][.,]?\s+(?:[^\W\d_]+[.,]?\s+){0,3}\d")
 
 
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
@@ -300,9 +314,9 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
         if tok[0].isdigit():
             continue
         low = tok.lower()
-        is_prefix = low in lex.street_prefixes or low.rstrip(".") in lex.street_prefixes
-        if not (is_prefix or tok[0].isupper()):
+        if not tok[0].isupper():
             continue
+        is_prefix = low in lex.street_prefixes or low.rstrip(".") in lex.street_prefixes
         streety = is_prefix or _is_street_word(low, lex)
         for j in range(i + 1, min(i + 5, len(tokens))):
             nxt = tokens[j][1]
@@ -312,6 +326,7 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
                     yield start
                 break
             nlow = nxt.lower()
-            if not (nxt[0].isupper() or nlow in LOWER_OK or nlow in ("no.", "nr.") or _is_street_word(nlow, lex)):
+            rare = lex.frequency(nlow) < RARE_WORD_ZIPF
+            if not (nxt[0].isupper() or nlow in LOWER_OK or nlow in UNIT_WORDS or rare or _is_street_word(nlow, lex)):
                 break
             streety = streety or _is_street_word(nlow, lex)

@@ -390,6 +390,11 @@ def _faker_street_words() -> tuple[set[str], set[str]]:
     return suffixes, prefixes
 
 
+_STREET_EVERYDAY = frozenset(
+    ["street", "road", "avenue", "lane", "drive", "court", "place", "way", "square", "boulevard", "terrace"]
+)
+
+
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     import wordfreq
@@ -401,6 +406,9 @@ def lexicon() -> Lexicon:
     # The raw frequency table (one dict) is much faster than zipf_frequency() per word.
     zipf = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en").items() if f >= 1e-8}
     suffixes, prefixes = _faker_street_words()
+    # Faker's lists hold a few everyday English words ("back", "park"): those need other evidence.
+    suffixes = {w for w in suffixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
+    prefixes = {w for w in prefixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
     return Lexicon(
         first_names=frozenset(first),
         last_names=frozenset(last),
