@@ -259,3 +259,11 @@ def test_age_bands():
         "65+",
         "",
     ]
+
+
+def test_cli_names_the_same_tables_as_the_source():
+    from crucible.extractor.cli import EXTRACTABLE
+    from crucible.extractor.mapping import KINDS
+    from crucible.extractor.source import SOURCE_TABLES
+
+    assert tuple(SOURCE_TABLES) == EXTRACTABLE and set(KINDS) == set(EXTRACTABLE)
