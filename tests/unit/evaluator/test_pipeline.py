@@ -78,7 +78,7 @@ def test_perplexity_is_token_weighted_over_answer_tokens(tiny_models, fast_polic
 
 @pytest.fixture
 def registered(tmp_path: Path, tiny_models) -> Runtime:
-    base, adapter = tiny_models
+    _base, adapter = tiny_models
     policy = load_policy(None, section_models={"evaluator": EvaluatorPolicy})
     sec = policy.section("evaluator")
     sec.generation.max_new_tokens = 16
@@ -99,7 +99,8 @@ def registered(tmp_path: Path, tiny_models) -> Runtime:
     )  # fmt: skip
     with rt.registry.session() as s:
         s.add(DatasetVersion(version=DATASET, seq=1, manifest_uri=manifest_uri))
-        s.add(ModelVersion(name=MODEL, seq=1, base_model=str(base), adapter_uri=adapter_uri, dataset_version=DATASET))
+        # The base recorded by name, as the trainer does for the embedded model.
+        s.add(ModelVersion(name=MODEL, seq=1, base_model="tiny-base", adapter_uri=adapter_uri, dataset_version=DATASET))
     return rt
 
 
@@ -167,3 +168,21 @@ def test_an_unknown_model_or_dataset_is_a_clear_error(registered: Runtime) -> No
         s.get(ModelVersion, MODEL).dataset_version = "v9_missing"
     with pytest.raises(TestSetError, match="v9_missing"):
         evaluate_registered(registered, MODEL)
+
+
+def test_a_short_base_name_resolves_like_the_trainer_records_it(tiny_models, tmp_path: Path) -> None:
+    """The trainer records the embedded base as `tiny-base`; its folder is found through the
+    adapter's adapter_config.json, else under $CRUCIBLE_HOME/models/<name>."""
+    import shutil
+
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.evaluator.model_source import resolve_base
+
+    base, adapter = tiny_models
+    store = ArtifactStore((tmp_path / "art").as_uri())
+    home = tmp_path / "home"
+    assert resolve_base(store, "tiny-base", tmp_path, home, adapter) == str(base)
+    assert resolve_base(store, str(base), tmp_path, home, None) == str(base)
+    shutil.copytree(base, home / "models" / "tiny-base")
+    assert resolve_base(store, "tiny-base", tmp_path, home, None) == str((home / "models" / "tiny-base").resolve())
+    assert resolve_base(store, "org/some-hub-model", tmp_path, home, None) == "org/some-hub-model"

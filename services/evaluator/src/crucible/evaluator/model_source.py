@@ -3,6 +3,7 @@ artifact store, fetched to a local folder when the store is remote."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,9 @@ class ModelRef:
     base_model: str
     adapter_uri: str
     merged_uri: str = ""
+    # For the base model standing in for the serving one: the candidate's adapter, whose
+    # adapter_config.json names the folder the base was loaded from at training time.
+    hint_adapter_uri: str = ""
 
 
 def candidate_ref(registry: Registry, model_name: str) -> tuple[ModelRef, str]:
@@ -50,7 +54,8 @@ def serving_ref(registry: Registry, candidate: ModelRef) -> ModelRef:
         if rows:
             mv = rows[0]
             return ModelRef(mv.name, "serving", mv.base_model, mv.adapter_uri, mv.merged_uri)
-    return ModelRef(f"base:{Path(candidate.base_model).name or candidate.base_model}", "base", candidate.base_model, "")
+    label = f"base:{Path(candidate.base_model).name or candidate.base_model}"
+    return ModelRef(label, "base", candidate.base_model, "", hint_adapter_uri=candidate.adapter_uri)
 
 
 def local_dir(artifacts: ArtifactStore, uri: str, scratch: Path) -> Path:
@@ -70,8 +75,20 @@ def local_dir(artifacts: ArtifactStore, uri: str, scratch: Path) -> Path:
     return Path(uri)
 
 
-def resolve_base(artifacts: ArtifactStore, base_model: str, scratch: Path) -> str:
-    """A base model given as an artifact URI or path becomes a local folder; a hub id stays."""
+def resolve_base(artifacts: ArtifactStore, base_model: str, scratch: Path, home: Path, adapter: Path | None) -> str:
+    """The folder (or hub id) to load a base model from. The registry may hold an artifact
+    URI, a path, a hub id, or a short name such as the embedded `tiny-base`; for a name, the
+    adapter's own `adapter_config.json` (`base_model_name_or_path`, written by peft at training
+    time) and `$CRUCIBLE_HOME/models/<name>` are tried before treating it as a hub id."""
     if "://" in base_model:
         return str(local_dir(artifacts, base_model, scratch))
+    if Path(base_model).expanduser().exists():
+        return str(Path(base_model).expanduser())
+    if adapter is not None and (adapter / "adapter_config.json").exists():
+        recorded = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+        if recorded and Path(recorded).exists():
+            return recorded
+    named = home / "models" / base_model
+    if (named / "config.json").exists():
+        return str(named.resolve())
     return base_model

@@ -249,10 +249,12 @@ def _read_text(runtime: Runtime, ref: str) -> str:
 
 def loader_for(runtime: Runtime, ref: ModelRef, policy: EvaluatorPolicy, scratch: Path) -> Loader:
     def load() -> generation.LoadedModel:
-        base = resolve_base(runtime.artifacts, ref.base_model, scratch)
-        adapter = local_dir(runtime.artifacts, ref.adapter_uri, scratch) if ref.adapter_uri else None
+        store, home = runtime.artifacts, runtime.settings.home
+        adapter = local_dir(store, ref.adapter_uri, scratch) if ref.adapter_uri else None
+        hint = adapter or (local_dir(store, ref.hint_adapter_uri, scratch) if ref.hint_adapter_uri else None)
+        base = resolve_base(store, ref.base_model, scratch, home, hint)
         if adapter is None and ref.merged_uri:
-            base = str(local_dir(runtime.artifacts, ref.merged_uri, scratch))
+            base = str(local_dir(store, ref.merged_uri, scratch))
         return generation.load_model(ref.label, base, adapter, policy.generation)
 
     return load
