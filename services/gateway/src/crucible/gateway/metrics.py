@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from crucible.gateway.state import STATES
@@ -38,6 +41,27 @@ FEEDBACK_SCORE = Histogram(
 )
 ROLLOUT_WEIGHT = Gauge("crucible_rollout_weight", "Traffic weight in percent, by variant.", ["variant"])
 ROLLOUT_STATE = Gauge("crucible_rollout_state", "1 for the rollout's current state, 0 for the others.", ["state"])
+
+
+@functools.cache
+def requests_child(variant: str, model: str, code: str) -> Any:
+    # `labels()` takes a lock and validates on every call; the children are few, so keep them.
+    return REQUESTS.labels(variant, model, code)
+
+
+@functools.cache
+def variant_children(variant: str) -> tuple[Any, Any, Any]:
+    """(request duration, time to first token, feedback score) children for one variant."""
+    return (
+        REQUEST_DURATION.labels(variant),
+        TIME_TO_FIRST_TOKEN.labels(variant),
+        FEEDBACK_SCORE.labels(variant),
+    )
+
+
+@functools.cache
+def tokens_child(variant: str, model: str) -> Any:
+    return GENERATED_TOKENS.labels(variant, model)
 
 
 def set_rollout_gauges(state: str, canary_weight: float) -> None:

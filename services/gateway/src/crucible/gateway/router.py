@@ -199,12 +199,13 @@ class Gateway:
         prompt: str,
     ) -> None:
         elapsed = time.perf_counter() - started
-        metrics.REQUESTS.labels(route.variant, route.model, str(code)).inc()
+        metrics.requests_child(route.variant, route.model, str(code)).inc()
         figures = self._stage_figures(route)
         if ok:
-            metrics.REQUEST_DURATION.labels(route.variant).observe(elapsed)
-            metrics.TIME_TO_FIRST_TOKEN.labels(route.variant).observe(elapsed if ttft is None else ttft)
-            metrics.GENERATED_TOKENS.labels(route.variant, route.model).inc(tokens)
+            duration, first_token, _ = metrics.variant_children(route.variant)
+            duration.observe(elapsed)
+            first_token.observe(elapsed if ttft is None else ttft)
+            metrics.tokens_child(route.variant, route.model).inc(tokens)
         if figures is not None:
             figures.record_request(ok=ok, latency_s=elapsed, ttft_s=ttft, tokens=tokens)
             if ok and self.policy.safety_sample_rate > 0 and self._rng.random() < self.policy.safety_sample_rate:
@@ -357,7 +358,7 @@ class Gateway:
         if decoded is None:
             return False
         rollout_id, stage_index, variant = decoded
-        metrics.FEEDBACK_SCORE.labels(variant).observe(rating)
+        metrics.variant_children(variant)[2].observe(rating)
         if rollout_id:
             key = (rollout_id, stage_index)
             if key not in self._figures:
