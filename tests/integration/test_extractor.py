@@ -355,3 +355,21 @@ def test_unacknowledged_publish_leaves_the_watermark_in_place(tmp_path, rt, embe
     t = report.tables["quiz_results"]
     assert t.extracted == len(published) > 0 and t.extracted + sum(t.failed.values()) == t.in_window
     assert load_watermark(rt.registry, label, "quiz_results") is not None
+
+
+def test_run_summary_lists_the_watermarks(tmp_path, rt, embedded_nats):
+    from crucible.extractor.service import SPEC
+
+    path = tmp_path / "demo.db"
+    write_demo(path, 10, 1)
+
+    async def main():
+        bus = await Bus.connect(embedded_nats.url, rt.policy.bus)
+        try:
+            return await extract(rt, bus, days=DAYS, source=str(path), tables=["checkins"])
+        finally:
+            await bus.close()
+
+    report = asyncio.run(main())
+    marks = SPEC.run_summary(rt, rt.run_id)["watermarks"]
+    assert list(marks) == [f"{report.source}#checkins"] and marks[f"{report.source}#checkins"]["key"]

@@ -112,6 +112,25 @@ async def serve(runtime: Runtime) -> None:
         raise
 
 
+def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    """The watermarks after the run: how far each source table has been extracted."""
+    from sqlalchemy import select
+
+    from crucible.common.registry import Watermark
+
+    with runtime.registry.session() as s:
+        marks = s.execute(select(Watermark)).scalars().all()
+        return {
+            "watermarks": {
+                f"{m.source}#{m.table_name}": {
+                    "created_at": m.last_created_at.isoformat() if m.last_created_at else None,
+                    "key": m.last_key,
+                }
+                for m in marks
+            }
+        }
+
+
 def _register_cli(app: Any) -> None:
     from crucible.extractor.cli import register
 
@@ -132,6 +151,7 @@ SPEC = ServiceSpec(
     order=0,
     produces="records.raw",
     serve=serve,
+    run_summary=run_summary,
     register_cli=_register_cli,
     benches={"extractor": _bench},
     hooks={"demo_db": demo_db, "extract": extract_hook},
