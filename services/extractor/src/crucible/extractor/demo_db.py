@@ -247,7 +247,10 @@ class _Generator:
             validation = rng.choice(txt.VALIDATIONS_NEUTRAL)
         else:
             validation = rng.choice(txt.VALIDATIONS_NEGATIVE)
-        reply = f"{validation} {rng.choice(txt.COACH_SUGGESTIONS[topic])}{rng.choice(txt.COACH_QUESTIONS)}"
+        # After a good moment the coach helps keep it going; after a hard one, it suggests a step.
+        advice = txt.KEEP_IT_GOING if mood in txt.POSITIVE_MOODS else txt.COACH_SUGGESTIONS[topic]
+        questions = txt.POSITIVE_QUESTIONS if mood in txt.POSITIVE_MOODS else txt.COACH_QUESTIONS
+        reply = f"{validation} {rng.choice(advice)}{rng.choice(questions)}"
         if rng.random() < COACH_NAMES_USER_RATE:
             reply = f"{p.first_name}, {reply[0].lower()}{reply[1:]}"
         return self.fill(reply, slots)

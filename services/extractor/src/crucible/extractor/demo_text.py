@@ -342,6 +342,23 @@ COACH_SUGGESTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# After a positive check-in: how to keep a good thing going.
+KEEP_IT_GOING: tuple[str, ...] = (
+    "It might be worth telling {partner} what made today feel good, so you can both do more of it.",
+    "Noticing what works is just as important as fixing what doesn't.",
+    "Consider turning this into a small ritual, so it happens on purpose rather than by chance.",
+    "Moments like this build a reserve of goodwill that helps on harder days. Savour it.",
+    "You could write down one thing you appreciated about {partner} today and share it with them.",
+    "Whatever you did differently today, it clearly helped. Be proud of the effort you both made.",
+)
+
+POSITIVE_QUESTIONS: tuple[str, ...] = (
+    "",
+    " What do you think helped most?",
+    " How could you make room for more days like this?",
+    " How did {partner} seem to feel about it?",
+)
+
 COACH_QUESTIONS: tuple[str, ...] = (
     "",
     " How do you think {partner} would respond to that?",
