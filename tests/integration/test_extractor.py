@@ -101,6 +101,8 @@ def records_of(msgs) -> list[records_pb2.Record]:
 
 
 def test_every_source_row_is_accounted_for(source_url, rt, embedded_nats):
+    orphan = insert_orphan_checkin(source_url)  # a row whose author deleted their account
+
     async def main():
         bus = await Bus.connect(embedded_nats.url, rt.policy.bus)
         try:
@@ -130,9 +132,13 @@ def test_every_source_row_is_accounted_for(source_url, rt, embedded_nats):
     )
     assert {r.kind for r in published} == set(range(1, 6))
     # Each failed row has a content-free DLQ entry with its reason.
-    assert len(dlq) == sum(data["failed"].values()) > 0  # the demo plants deleted accounts and bad rows
+    assert len(dlq) == sum(data["failed"].values()) > 0
     reasons = {m.headers[H_REASON] for m in dlq}
-    assert reasons <= {"unknown_user", "invalid_rating", "bad_json"} and "unknown_user" in reasons
+    assert reasons <= {"unknown_user", "invalid_rating", "bad_json"}  # what the demo plants
+    orphan_ref = next(
+        records_pb2.Record.FromString(m.data) for m in dlq if records_pb2.Record.FromString(m.data).source.key == orphan
+    )
+    assert orphan_ref.source.table == "checkins" and orphan_ref.record_id == record_id("checkins", orphan)
     for m in dlq:
         ref = records_pb2.Record.FromString(m.data)
         assert ref.source.key and len(ref.turns) == 0 and not ref.private_context
@@ -163,6 +169,21 @@ def test_second_run_extracts_only_new_rows(source_url, rt, embedded_nats):
     assert {(r.source.table, r.source.key) for r in published} == set(new_ids)
     conv = next(r for r in published if r.source.table == "conversations")
     assert [t.text for t in conv.turns] == ["Is it normal to fight about chores?", "Very common. Let's look at it."]
+
+
+def insert_orphan_checkin(url: str) -> str:
+    engine = sa.create_engine(url)
+    checkins = sa.Table("checkins", sa.MetaData(), autoload_with=engine)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    if engine.dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)
+    with engine.begin() as conn:
+        key = conn.execute(sa.select(sa.func.max(checkins.c.id))).scalar_one() + 1
+        conn.execute(
+            checkins.insert().values(id=key, user_id=10**9, reflection="Orphaned.", ai_reply="Hi.", created_at=now)
+        )
+    engine.dispose()
+    return str(key)
 
 
 def insert_new_rows(url: str) -> list[tuple[str, str]]:
