@@ -60,7 +60,8 @@ def test_init_tiny_then_train_with_follow(tmp_path: Path, nats_url: str, monkeyp
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "cli-job" in result.output  # the progress bar's label
-    outcome = json.loads(result.output[result.output.index('{\n  "job_id"') :])
+    start = result.output.index('{\n  "job_id"')
+    outcome, _ = json.JSONDecoder().raw_decode(result.output[start:])
     assert outcome["status"] == "succeeded" and outcome["metrics"]["global_step"] == 3
     # Bad input: non-zero exit and the reason.
     bad = runner.invoke(app, ["train", "--dataset-version", "nope_v0"])

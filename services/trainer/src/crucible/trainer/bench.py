@@ -33,6 +33,36 @@ def _demo_chats(n: int, seed: int) -> list[list[dict[str, str]]]:
     return chats
 
 
+def registered_demo_chats() -> tuple[list[list[dict[str, str]]], str] | None:
+    """The train split of the newest dataset version in $CRUCIBLE_HOME's registry (after
+    `crucible run`, the demo dataset), or None when there is none."""
+    from sqlalchemy import select
+
+    from crucible.common.config import Settings, load_policy
+    from crucible.common.registry import DatasetVersion
+    from crucible.common.runtime import Runtime
+    from crucible.trainer.inputs import TrainingInputError, data_from_registry
+    from crucible.trainer.policy import TrainerPolicy
+
+    settings = Settings()
+    if not settings.database_url and not (settings.home / "registry.db").exists():
+        return None
+    runtime = Runtime.create(settings, policy=load_policy(None, {"trainer": TrainerPolicy}), migrate=False)
+    try:
+        with runtime.registry.session() as s:
+            version = s.scalar(select(DatasetVersion.version).order_by(DatasetVersion.seq.desc()).limit(1))
+        if version is None:
+            return None
+        try:
+            return data_from_registry(runtime, version).train, f"dataset version {version}"
+        except TrainingInputError:
+            return None
+    except Exception:
+        return None
+    finally:
+        runtime.registry.dispose()
+
+
 def _lora_model(path: Path, attention: str = "sdpa") -> Any:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -209,7 +239,9 @@ def _bench_train(quick: bool) -> dict[str, Any]:
         texts, pre_chats = tiny_corpus(None)
         build_tiny_model(path, texts, TinySpec(pretrain_steps=20 if quick else 100), chats=pre_chats)
         tok = AutoTokenizer.from_pretrained(path)
-        chats = _demo_chats(120 if quick else 400, seed=7)
+        found = None if quick else registered_demo_chats()
+        chats, source = found if found else (_demo_chats(120 if quick else 400, seed=7), "built-in coaching chats")
+        chats = chats[: 120 if quick else 400]
         samples = tokenize_chats(tok, chats, max_len)
         common = {"batch": batch, "max_len": max_len, "pad_id": tok.pad_token_id}
         runs = {
@@ -221,6 +253,7 @@ def _bench_train(quick: bool) -> dict[str, Any]:
         padded = figures["padding"]["effective_tokens_per_s"]
         result: dict[str, Any] = {
             "model": "tiny-llama",
+            "data": source,
             "device": "cpu",
             "threads": torch.get_num_threads(),
             "samples": len(samples),
