@@ -64,7 +64,7 @@ class KeyTable:
 
     def _grow(self, need: int) -> None:
         keys, values = self.items()
-        capacity = 1 << max(4, (4 * need - 1).bit_length())
+        capacity = 1 << max(4, (2 * need).bit_length())
         self.keys = np.zeros(capacity, dtype=np.uint64)
         self.values = np.full(capacity, EMPTY, dtype=np.int64)
         self.size = 0
