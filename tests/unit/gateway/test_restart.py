@@ -49,14 +49,19 @@ def test_restarted_gateway_resumes_the_rollout(nats_url, new_stack):
                 state = second.gateway.state
                 routes_after = {u: second.gateway.route(u).variant for u in routes_before}
                 status = await second.gateway.status()
+                # A new rollout purges the earlier one's figures from the bucket.
+                await second.gateway.admin_action("abort", "test")
+                await second.gateway.start_rollout(BackendSpec("cand2", second.canary.url))
+                leftover = await second.gateway.store.figures(rollout_id)
             finally:
                 await second.stop()
-            return rollout_id, state, routes_before, routes_after, status
+            return rollout_id, state, routes_before, routes_after, status, leftover
         finally:
             await nc.jetstream().delete_key_value(bucket)
             await nc.close()
 
-    rollout_id, state, before, after, status = asyncio.run(go())
+    rollout_id, state, before, after, status, leftover = asyncio.run(go())
+    assert leftover == {}
     assert state.rollout_id == rollout_id and state.state == "progressing"
     assert state.stage_index == 1 and state.canary_weight == 25
     assert state.candidate.model == "cand"

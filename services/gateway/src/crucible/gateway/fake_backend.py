@@ -107,6 +107,8 @@ class FakeBackend:
             return
         if path == "/v1/chat/completions":
             await self._chat(payload, writer)
+        elif path == "/v1/completions":
+            await self._completion(payload, writer)
         elif path == "/generate_stream" or (path == "/" and payload.get("stream")):
             await self._stream(writer)
         elif path in ("/generate", "/"):
@@ -140,6 +142,34 @@ class FakeBackend:
                 "details": {"finish_reason": "length", "generated_tokens": len(words), "seed": None} if last else None,
             }
             writer.write(_chunk(b"data:" + json.dumps(event).encode() + b"\n\n"))
+        writer.write(b"0\r\n\r\n")
+
+    async def _completion(self, payload: dict, writer: asyncio.StreamWriter) -> None:
+        """OpenAI `/v1/completions` (what vLLM and SGLang serve), plain or streamed."""
+        if not payload.get("stream"):
+            out = {
+                "id": "fake",
+                "object": "text_completion",
+                "model": payload.get("model", ""),
+                "choices": [{"index": 0, "text": self.behaviour.text, "finish_reason": "length", "logprobs": None}],
+                "usage": {"prompt_tokens": 4, "completion_tokens": self.behaviour.tokens},
+            }
+            writer.write(_response(200, json.dumps(out).encode()))
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+            b"connection: keep-alive\r\n\r\n"
+        )
+        words = self._words()
+        for i, word in enumerate(words):
+            finish = "length" if i == len(words) - 1 else None
+            chunk = {
+                "id": "fake",
+                "object": "text_completion",
+                "choices": [{"index": 0, "text": word, "finish_reason": finish}],
+            }
+            writer.write(_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n"))
+        writer.write(_chunk(b"data: [DONE]\n\n"))
         writer.write(b"0\r\n\r\n")
 
     async def _chat(self, payload: dict, writer: asyncio.StreamWriter) -> None:

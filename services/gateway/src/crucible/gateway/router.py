@@ -431,6 +431,11 @@ class Gateway:
         self.state = new
         self._sync_backends()
         metrics.set_rollout_gauges(new.state, new.canary_weight)
+        self._figures = {k: v for k, v in self._figures.items() if k[0] == new.rollout_id}
+        try:
+            await self.store.drop_figures_except(new.rollout_id)
+        except Exception:  # housekeeping only: a leftover key costs nothing
+            log.warning("could not purge earlier rollouts' figures", exc_info=True)
         if self.publish is not None:
             await self.publish(st.EVENT_FOR_ACTION["start"], new, new.decisions[-1]["reason"], {})
         return new

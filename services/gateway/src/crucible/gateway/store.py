@@ -30,6 +30,8 @@ class StateStore(Protocol):
 
     async def figures(self, rollout_id: str) -> dict[int, StageFigures]: ...
 
+    async def drop_figures_except(self, rollout_id: str) -> int: ...
+
 
 def _merge_into(out: dict[int, StageFigures], stage: int, figures: StageFigures) -> None:
     out[stage] = out[stage].merge(figures) if stage in out else figures
@@ -60,6 +62,12 @@ class MemoryStore:
             if rid == rollout_id:
                 _merge_into(out, stage, fig)
         return out
+
+    async def drop_figures_except(self, rollout_id: str) -> int:
+        stale = [k for k in self._figures if k[0] != rollout_id]
+        for key in stale:
+            del self._figures[key]
+        return len(stale)
 
 
 class KVStore:
@@ -118,3 +126,16 @@ class KVStore:
             stage = int(key.split(".")[2])
             _merge_into(out, stage, StageFigures.from_json(json.loads(entry.value)))
         return out
+
+    async def drop_figures_except(self, rollout_id: str) -> int:
+        """Purge earlier rollouts' figures (the decision history keeps what they showed)."""
+        from nats.js.errors import NoKeysError
+
+        try:
+            keys = await self.kv.keys()
+        except NoKeysError:
+            return 0
+        stale = [k for k in keys if k.startswith("figures.") and not k.startswith(f"figures.{rollout_id}.")]
+        for key in stale:
+            await self.kv.purge(key)
+        return len(stale)
