@@ -81,7 +81,11 @@ def evaluate_models(
     ppl = generation.perplexity(lm, examples, gen)
     cand_answers = generation.generate_answers(lm, [e.prompt_messages() for e in examples], gen)
     safety_answers = generation.generate_answers(lm, [list(c.messages) for c in cases], gen)
-    template = {"source": "policy" if gen.chat_template else "tokenizer", "sha256": lm.template_sha256}
+    template = {
+        "source": "policy" if gen.chat_template else "tokenizer",
+        "sha256": lm.template_sha256,
+        "text": lm.chat_template,
+    }
     generation.free(lm)
     slm = serv_load()
     serv_answers = generation.generate_answers(slm, [e.prompt_messages() for e in pair_examples], gen)
