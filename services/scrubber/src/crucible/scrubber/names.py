@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import regex
+
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, ORG_SUFFIXES, PARTICLES, Lexicon
 from crucible.scrubber.spans import Span
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
+# A capitalised word: starts with an upper-case letter and is not the tail of a longer word.
+CAP_WORD = regex.compile(r"(?<![\p{L}\p{M}\d_'’-])\p{Lu}[\p{L}\p{M}]*(?:['’][\p{L}\p{M}]{2,}|-[\p{L}\p{M}]+)*")
 # "Don't", "Can't", "I'll": the capitalised part of a contraction is never a name.
 CONTRACTION = re.compile(r"['’](?:t|ll|re|ve|d|m)\b", re.IGNORECASE)
 
@@ -79,37 +83,38 @@ def _at_sentence_start(text: str, start: int) -> bool:
 
 
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
-    """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles."""
+    """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles.
+
+    Only capitalised words are visited (one C-level scan with `regex`'s \\p{Lu}); what lies between
+    two of them decides whether they belong to one run."""
     tokens = [
         (m.start(), m.end(), m.group())
-        for m in WORD.finditer(text)
+        for m in CAP_WORD.finditer(text)
         if text[m.end() : m.end() + 1] not in ("'", "’") or not CONTRACTION.match(text, m.end())
     ]
     i = 0
     while i < len(tokens):
-        if not _is_capitalised(tokens[i][2]):
-            i += 1
-            continue
         run = [tokens[i]]
         j = i
         while j + 1 < len(tokens):
             gap = text[tokens[j][1] : tokens[j + 1][0]]
-            nxt = tokens[j + 1][2]
-            initial = len(tokens[j][2]) == 1 and gap == ". "
-            if (gap == " " or initial) and _is_capitalised(nxt):
+            if gap == " " or (gap == ". " and len(tokens[j][2]) == 1):
                 run.append(tokens[j + 1])
                 j += 1
-            elif (
-                gap == " "
-                and nxt.lower() in PARTICLES
-                and j + 2 < len(tokens)
-                and text[tokens[j + 1][1] : tokens[j + 2][0]] == " "
-                and _is_capitalised(tokens[j + 2][2])
+                continue
+            words = gap.split(" ")
+            # " van ", " de la ": lower-case particles between two capitalised words
+            if (
+                len(words) >= 3
+                and words[0] == ""
+                and words[-1] == ""
+                and all(w in PARTICLES for w in words[1:-1])
+                and len(words) <= 4
             ):
-                run.extend(tokens[j + 1 : j + 3])
-                j += 2
-            else:
-                break
+                run.append(tokens[j + 1])
+                j += 1
+                continue
+            break
         yield run
         i = j + 1
 

@@ -78,6 +78,34 @@ def _validators() -> tuple:
 
 
 _DIGIT = re.compile(r"\d")
+# Words without which ACCOUNT_ID / NATIONAL_ID / LICENSE cannot match (UUIDs and prefixed ids need "-" or "_").
+_ID_KEYS = (
+    "user",
+    "account",
+    "member",
+    "customer",
+    "client",
+    "profile",
+    "acct",
+    "login",
+    "uid",
+    "usr",
+    "cus",
+    "-",
+    "_",
+    "ssn",
+    "social",
+    "national",
+    "pesel",
+    "personal",
+    "id number",
+    "passport",
+    "nino",
+    "tax",
+    "tin",
+    "licen",
+    "dl",
+)
 
 
 def _digits(s: str) -> str:
@@ -101,17 +129,30 @@ def _iban_checksum(value: str) -> bool:
 def find_structured(text: str) -> Iterator[Span]:
     """Every structured identifier in `text` (possibly overlapping; the caller resolves)."""
     card_rec, iban_rec, ssn_rec = _validators()
+    # Cheap substring tests first: most texts carry none of these, and a C-level `in` is far
+    # cheaper than running the full pattern.
+    if "@" in text:
+        yield from _emails(text)
+    if "/" in text or "www." in text:
+        yield from _urls(text)
+    if "@" in text:
+        for m in HANDLE.finditer(text):
+            yield Span(m.start(), m.end(), "SOCIAL_HANDLE")
+    if _DIGIT.search(text):
+        yield from _numeric(text, card_rec, iban_rec, ssn_rec)
+
+
+def _emails(text: str) -> Iterator[Span]:
     for m in EMAIL.finditer(text):
         yield Span(m.start(), m.end(), "EMAIL_ADDRESS")
+
+
+def _urls(text: str) -> Iterator[Span]:
     for m in URL.finditer(text):
         end = m.end()
         while end > m.start() and text[end - 1] in ".,;:!?":
             end -= 1
         yield Span(m.start(), end, "URL")
-    for m in HANDLE.finditer(text):
-        yield Span(m.start(), m.end(), "SOCIAL_HANDLE")
-    if _DIGIT.search(text):
-        yield from _numeric(text, card_rec, iban_rec, ssn_rec)
 
 
 def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
@@ -144,6 +185,9 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
         ):
             continue  # a bare run of digits is a phone only when it looks like one or is called one
         yield Span(m.start(), m.end(), "PHONE_NUMBER")
+    lower = text.lower()
+    if not any(k in lower for k in _ID_KEYS):
+        return
     for m in ACCOUNT_ID.finditer(text):
         if m.group(1) is not None:
             if _has_digit(m.group(1)):
