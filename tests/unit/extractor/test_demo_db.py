@@ -40,7 +40,9 @@ def test_every_table_is_populated_and_consistent(demo):
     assert set(per_conv) == {c["id"] for c in t["conversations"]}
     assert all(2 <= len(roles) <= 8 and roles[0] == "user" for roles in per_conv.values())
     assert all(1 <= r["helpfulness"] <= 10 for r in t["feedback"])
-    assert all((r["conversation_id"] is None) != (r["activity_id"] is None) for r in t["feedback"])
+    links = ("checkin_id", "conversation_id", "activity_id")
+    assert all(sum(r[c] is not None for c in links) == 1 for r in t["feedback"])
+    assert {c for r in t["feedback"] for c in links if r[c] is not None} == set(links)
     assert {c["relationship_stage"] for c in t["couples"]} == {"early", "established", "long_term"}
     assert len({u["culture"] for u in t["users"]}) >= 6
     assert {"es", "de", "fr", "en"} <= {u["language"] for u in t["users"]}
@@ -115,3 +117,11 @@ def test_write_demo_to_sqlite(tmp_path):
     write_demo(path, users=12, seed=1, anchor=ANCHOR)  # replaces, never appends
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM couples").fetchone()[0] == 6
+
+
+def test_feedback_follows_the_quality_of_the_reply(demo):
+    replies = {r["id"]: r["ai_reply"] or "" for r in demo.tables["checkins"]}
+    rated = [(len(replies[f["checkin_id"]]), f["helpfulness"]) for f in demo.tables["feedback"] if f["checkin_id"]]
+    short = [h for n, h in rated if n < 40]
+    full = [h for n, h in rated if n >= 40]
+    assert short and full and sum(short) / len(short) + 2 < sum(full) / len(full)

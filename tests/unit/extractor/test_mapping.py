@@ -49,6 +49,13 @@ def row(table: str, **values):
     return SourceRow(table, base, USER, PARTNER, COUPLE)
 
 
+def test_checkin_takes_signals_from_its_feedback():
+    src = row("checkins", reflection="We talked.", ai_reply="Lovely, keep it going.")
+    src.feedback = [{"id": 3, "helpfulness": 8, "action_taken": True, "positive_outcome": True, "created_at": CREATED}]
+    rec = map_row(src, CTX)
+    assert rec.signals.helpfulness == 8.0 and rec.signals.action_taken and rec.signals.positive_outcome
+
+
 def test_checkin_maps_to_two_turns_with_context_and_private_names():
     rec = map_row(
         row(
@@ -188,7 +195,9 @@ def test_feedback_row_links_to_the_rated_record():
     assert rec.context["feedback_on"] == "conversations"
     assert rec.context["feedback_on_record"] == record_id("conversations", "42")
     assert [t.text for t in rec.turns] == ["Helpful!"]
-    silent = map_row(row("feedback", helpfulness=3, comment=None, activity_id=4), CTX)
+    silent = map_row(row("feedback", helpfulness=3, comment=None, checkin_id=None, activity_id=4), CTX)
+    on_checkin = map_row(row("feedback", helpfulness=9, comment="", checkin_id=8), CTX)
+    assert on_checkin.context["feedback_on_record"] == record_id("checkins", "8")
     assert len(silent.turns) == 0 and silent.context["feedback_on"] == "activities"
 
 

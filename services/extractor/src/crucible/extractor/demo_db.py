@@ -52,6 +52,8 @@ SPRINKLE_RATE = 0.015
 COACH_NAMES_USER_RATE = 0.2
 DELETED_USER_RATE = 0.01
 BAD_ROW_RATE = 0.005
+# Share of coach replies the user rated, per kind of reply.
+FEEDBACK_RATES = {"checkin_id": 0.3, "conversation_id": 0.55, "activity_id": 0.45}
 
 
 @dataclass
@@ -493,17 +495,34 @@ class _Generator:
                     )
 
     def feedback(self, by_id: dict[int, Person]) -> None:
+        """Helpfulness votes and outcome reports on coach replies: check-ins (a thumbs-up on the
+        reply, then "did you try it?"), conversations and activity suggestions. A reply that says
+        next to nothing is rated low."""
         rng, rows = self.rng, self.tables["feedback"]
-        targets: list[tuple[str, dict[str, Any]]] = [("conversation_id", c) for c in self.tables["conversations"]]
-        targets += [("activity_id", a) for a in self.tables["activities"]]
-        for column, target in targets:
-            if rng.random() >= (0.5 if column == "conversation_id" else 0.4):
+        last_reply: dict[int, str] = {}
+        for m in self.tables["messages"]:
+            if m["role"] == "assistant":
+                last_reply[m["conversation_id"]] = m["content"] or ""
+        targets: list[tuple[str, dict[str, Any], str, float]] = [
+            ("checkin_id", c, c["ai_reply"] or "", FEEDBACK_RATES["checkin_id"]) for c in self.tables["checkins"]
+        ]
+        targets += [
+            ("conversation_id", c, last_reply.get(c["id"], ""), FEEDBACK_RATES["conversation_id"])
+            for c in self.tables["conversations"]
+        ]
+        targets += [
+            ("activity_id", a, a["ai_suggestion"] or "", FEEDBACK_RATES["activity_id"])
+            for a in self.tables["activities"]
+        ]
+        for column, target, reply, rate in targets:
+            if target["user_id"] not in by_id or rng.random() >= rate:
                 continue
             p = by_id[target["user_id"]]
             slots = self.slots(p)
-            helpfulness = max(1, min(10, round(rng.gauss(7.4, 2.1))))
-            action = rng.random() < (0.65 if helpfulness >= 7 else 0.3)
-            positive = action and rng.random() < 0.75
+            mean = 7.8 if len(reply) >= 40 else 3.2
+            helpfulness = max(1, min(10, round(rng.gauss(mean, 1.8))))
+            action = rng.random() < (0.7 if helpfulness >= 7 else 0.25)
+            positive = action and rng.random() < 0.8
             comment = ""
             if rng.random() < 0.6:
                 if helpfulness < 6:
@@ -511,22 +530,23 @@ class _Generator:
                 else:
                     pool = txt.FEEDBACK_COMMENTS_GOOD if action else txt.FEEDBACK_COMMENTS_NOT_TRIED
                 comment = self.decorate(self.fill(rng.choice(pool), slots), slots)
-            rows.append(
-                {
-                    "id": len(rows) + 1,
-                    "user_id": p.id,
-                    "conversation_id": target["id"] if column == "conversation_id" else None,
-                    "activity_id": target["id"] if column == "activity_id" else None,
-                    "helpfulness": helpfulness,
-                    "action_taken": action,
-                    "positive_outcome": positive,
-                    "comment": comment or None,
-                    "created_at": min(
-                        target["created_at"] + dt.timedelta(minutes=rng.randint(5, 2 * 24 * 60)),
-                        self.anchor - dt.timedelta(minutes=1),
-                    ),
-                }
-            )
+            row: dict[str, Any] = {
+                "id": len(rows) + 1,
+                "user_id": p.id,
+                "checkin_id": None,
+                "conversation_id": None,
+                "activity_id": None,
+                "helpfulness": helpfulness,
+                "action_taken": action,
+                "positive_outcome": positive,
+                "comment": comment or None,
+                "created_at": min(
+                    target["created_at"] + dt.timedelta(minutes=rng.randint(5, 2 * 24 * 60)),
+                    self.anchor - dt.timedelta(minutes=1),
+                ),
+            }
+            row[column] = target["id"]
+            rows.append(row)
 
     # --- planted variations ----------------------------------------------------------------
 

@@ -123,6 +123,8 @@ feedback = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("user_id", Integer, nullable=False),
+    # Exactly one of these: what the feedback rates.
+    Column("checkin_id", Integer, index=True),
     Column("conversation_id", Integer, index=True),
     Column("activity_id", Integer, index=True),
     Column("helpfulness", Integer),

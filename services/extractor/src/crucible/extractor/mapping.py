@@ -107,6 +107,9 @@ KINDS: dict[str, int] = {
     "feedback": records_pb2.RECORD_KIND_FEEDBACK,
 }
 
+# feedback column -> the table of the row it rates
+FEEDBACK_TARGETS = (("checkin_id", "checkins"), ("conversation_id", "conversations"), ("activity_id", "activities"))
+
 ROLE_ALIASES = {
     "user": "user",
     "client": "user",
@@ -293,6 +296,7 @@ def map_checkin(src: SourceRow, ctx: ExtractionContext) -> records_pb2.Record:
         rec.context["mood"] = _text(src.row.get("mood"))
     if src.row.get("connection_score") is not None:
         rec.context["connection_score"] = _text(src.row.get("connection_score"))
+    _apply_feedback(rec, src.feedback)
     return rec
 
 
@@ -351,7 +355,7 @@ def map_conversation(src: SourceRow, ctx: ExtractionContext) -> records_pb2.Reco
 
 def map_feedback(src: SourceRow, ctx: ExtractionContext) -> records_pb2.Record:
     """A feedback row: its signals, and the comment (when there is one) as the user's turn.
-    `feedback_on_record` links it to the conversation or activity record it rates."""
+    `feedback_on_record` links it to the check-in, conversation or activity record it rates."""
     rec = _base_record(src, ctx)
     helpfulness = _rating(src.row.get("helpfulness"), "helpfulness")
     if helpfulness is not None:
@@ -363,7 +367,11 @@ def map_feedback(src: SourceRow, ctx: ExtractionContext) -> records_pb2.Record:
     comment = _text(src.row.get("comment"))
     if comment:
         rec.turns.append(records_pb2.Turn(role="user", text=comment, speaker="user"))
-    for column, table in (("conversation_id", "conversations"), ("activity_id", "activities")):
+    for column, table in (
+        ("checkin_id", "checkins"),
+        ("conversation_id", "conversations"),
+        ("activity_id", "activities"),
+    ):
         target = src.row.get(column)
         if target is not None and _text(target):
             rec.context["feedback_on"] = table

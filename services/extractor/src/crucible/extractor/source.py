@@ -46,7 +46,7 @@ SOURCE_TABLES: dict[str, TableSpec] = {
     "feedback": TableSpec(
         "feedback",
         ("id", "user_id", "created_at", "helpfulness"),
-        ("conversation_id", "activity_id", "action_taken", "positive_outcome", "comment"),
+        ("checkin_id", "conversation_id", "activity_id", "action_taken", "positive_outcome", "comment"),
     ),
 }
 
@@ -61,8 +61,10 @@ MESSAGES = TableSpec("messages", ("id", "conversation_id", "seq", "role", "conte
 FEEDBACK_LINKS = TableSpec(
     "feedback",
     ("id", "helpfulness", "created_at"),
-    ("conversation_id", "activity_id", "action_taken", "positive_outcome"),
+    ("checkin_id", "conversation_id", "activity_id", "action_taken", "positive_outcome"),
 )
+# Which feedback column points at rows of which table.
+FEEDBACK_COLUMNS = {"checkins": "checkin_id", "conversations": "conversation_id", "activities": "activity_id"}
 
 
 class SourceSchemaError(LookupError):
@@ -256,12 +258,11 @@ def assemble(
     linked: Mapping[str, list[dict[str, Any]]] = {}
     if table == "conversations":
         messages = db.children(MESSAGES, "conversation_id", ids)
-    if with_feedback and table in ("conversations", "activities"):
-        column = "conversation_id" if table == "conversations" else "activity_id"
+    if with_feedback and table in FEEDBACK_COLUMNS:
         try:
-            linked = db.children(FEEDBACK_LINKS, column, ids)
+            linked = db.children(FEEDBACK_LINKS, FEEDBACK_COLUMNS[table], ids)
         except SourceSchemaError:
-            linked = {}  # no feedback table: signals stay unknown
+            linked = {}  # no feedback table (or no link column for this table): signals stay unknown
     out: list[SourceRow] = []
     for r in rows:
         uid = str(r.get("user_id"))
