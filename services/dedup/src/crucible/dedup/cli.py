@@ -63,7 +63,13 @@ def dedup_command(
         raise typer.BadParameter(f"{input_path} does not exist", param_hint="IN.jsonl")
     policy = policy_from_file(default_policy_path(Settings()))
     if threshold is not None:
-        policy = policy.model_copy(update={"threshold": threshold})
+        from crucible.common.config import ConfigError, validate_section
+        from crucible.dedup.policy import DedupPolicy
+
+        try:
+            policy = validate_section("dedup", DedupPolicy, {**policy.model_dump(), "threshold": threshold})
+        except ConfigError as err:
+            raise typer.BadParameter(str(err), param_hint="--threshold") from None
     params = policy.params()
     prep = Preparer(params)
     index = MemoryIndex(params)
