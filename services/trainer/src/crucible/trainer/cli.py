@@ -60,6 +60,8 @@ def train(
     from crucible.trainer.job import TrainRequest
     from crucible.trainer.service import new_job_id
 
+    if not dataset_version and not (train_file and val_file):
+        raise typer.BadParameter("give --dataset-version, or both --train-file and --val-file")
     if deepspeed and deepspeed not in ("zero2", "zero3"):
         raise typer.BadParameter("--deepspeed must be zero2 or zero3")
     sets = {}
