@@ -32,7 +32,7 @@ def test_labelled_sets_are_big_enough_and_split_by_source() -> None:
 def test_held_out_figures_of_the_trained_models(scorer_models) -> None:
     cat, saf = category_set(), safety_set()
     embed, sentences = embed_texts(
-        scorer_models.encoder, [e.user for e in cat] + [e.assistant for e in cat] + [e.text for e in saf]
+        scorer_models.encoder, [e.user for e in cat] + [e.text for e in saf], [e.assistant for e in cat]
     )
     m = evaluate_all(scorer_models.heads, embed, sentences, cat, saf)
     assert m["category"]["accuracy"] >= 0.75 > m["category"]["chance_accuracy"]

@@ -78,7 +78,13 @@ class ScorerStage:
         t0 = time.perf_counter()
         views = [view_record(r, policy.encoder.max_turns) for r in batch]
         texts = [text for v in views for _, text in v.turns]
-        embedded = embed_turns(self.models.encoder, texts, [len(v.turns) for v in views])
+        embedded = embed_turns(
+            self.models.encoder,
+            texts,
+            [len(v.turns) for v in views] if policy.encoder.per_record_batches else [len(texts)],
+            whole=[role == "assistant" for v in views for role, _ in v.turns],
+            whole_max_tokens=policy.encoder.reply_max_tokens,
+        )
         t1 = time.perf_counter()
 
         # Where each record's turns sit in the flat arrays.

@@ -106,10 +106,14 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], limits: Sequence[int] | None = None) -> np.ndarray:
+        """Unit vectors for `texts`; `limits` optionally truncates each text to fewer tokens than max_tokens."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         ids = [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
+        if limits is not None:
+            # Keep [CLS] + the first tokens + [SEP], as the tokenizer's own truncation does.
+            ids = [seq if len(seq) <= lim else [*seq[: lim - 1], seq[-1]] for seq, lim in zip(ids, limits, strict=True)]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), DIM), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
@@ -156,9 +160,19 @@ class TurnEmbeddings:
 
 
 def embed_turns(
-    encoder: OnnxEncoder, texts: Sequence[str], group_sizes: Sequence[int] | None = None, max_sentences: int = 16
+    encoder: OnnxEncoder,
+    texts: Sequence[str],
+    group_sizes: Sequence[int] | None = None,
+    *,
+    whole: Sequence[bool] | None = None,
+    whole_max_tokens: int = 64,
+    max_sentences: int = 16,
 ) -> TurnEmbeddings:
     """Embed turns; `group_sizes` partitions `texts` into groups (a record's turns) encoded on their own.
+
+    A person's turn is encoded sentence by sentence (the safety head reads each sentence). A turn marked
+    `whole` (the coach's replies: only coherence and category read them) is encoded as one sequence cut
+    at `whole_max_tokens`: the opening of a reply is what answers the message, and it halves the work.
 
     Why groups: int8 dynamic quantization scales activations per tensor, so a sentence's vector depends a
     little on what else is in its batch (cosine 0.98-1.0). Encoding each record's sentences as their own
@@ -167,17 +181,21 @@ def embed_turns(
     sizes = list(group_sizes) if group_sizes is not None else [1] * len(texts)
     if sum(sizes) != len(texts):
         raise ValueError("group_sizes must add up to the number of texts")
-    split = [split_sentences(t, max_sentences) for t in texts]
+    flags = list(whole) if whole is not None else [False] * len(texts)
+    split = [[t.strip() or "."] if w else split_sentences(t, max_sentences) for t, w in zip(texts, flags, strict=True)]
     turns = np.zeros((len(texts), DIM), dtype=np.float32)
     sentences: list[np.ndarray] = []
     start = 0
     for size in sizes:
         group = split[start : start + size]
-        distinct = list(dict.fromkeys(s for parts in group for s in parts))
-        index = {s: i for i, s in enumerate(distinct)}
-        vectors = encoder.encode(distinct)
+        keys = [(flags[start + k], s) for k, parts in enumerate(group) for s in parts]
+        distinct = list(dict.fromkeys(keys))
+        index = {key: i for i, key in enumerate(distinct)}
+        vectors = encoder.encode(
+            [s for _, s in distinct], [whole_max_tokens if w else encoder.max_tokens for w, _ in distinct]
+        )
         for offset, parts in enumerate(group):
-            sv = vectors[[index[s] for s in parts]]
+            sv = vectors[[index[(flags[start + offset], s)] for s in parts]]
             weights = np.array([len(s) for s in parts], dtype=np.float32)[:, None]
             pooled = (sv * weights).sum(0)
             turns[start + offset] = pooled / max(float(np.linalg.norm(pooled)), 1e-9)

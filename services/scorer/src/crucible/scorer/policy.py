@@ -98,10 +98,15 @@ class SafetyPolicy(_Strict):
 
 
 class EncoderPolicy(_Strict):
-    max_tokens: int = Field(default=128, ge=8, le=512, description="Each turn is truncated to this many tokens.")
+    max_tokens: int = Field(default=128, ge=8, le=512, description="Each sentence of a person's turn is cut here.")
+    reply_max_tokens: int = Field(default=64, ge=8, le=512, description="A coach's reply is encoded whole, cut here.")
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_turns: int = Field(default=24, ge=2, le=10_000, description="Turns encoded per record (the latest).")
     quantized: bool = Field(default=True, description="int8 ONNX Runtime encoder; false = float32 ONNX.")
+    # int8 scales activations per batch: encoding each record's sentences as their own batch makes a record's
+    # scores independent of its neighbours (same record, same score, on any redelivery). False encodes the
+    # whole batch at once: about twice the throughput, vectors within cosine ~0.98 of each other.
+    per_record_batches: bool = Field(default=True, description="Encode each record as its own batch (deterministic).")
 
 
 class ScorerPolicy(_Strict):

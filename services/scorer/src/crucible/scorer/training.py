@@ -52,7 +52,12 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
     encoder = OnnxEncoder(graph_bytes, max_tokens=policy.encoder.max_tokens, batch_size=policy.encoder.batch_size)
     cat, saf = category_set(), safety_set()
     t = time.perf_counter()
-    embed, sentences = embed_texts(encoder, [e.user for e in cat] + [e.assistant for e in cat] + [e.text for e in saf])
+    embed, sentences = embed_texts(
+        encoder,
+        [e.user for e in cat] + [e.text for e in saf],
+        [e.assistant for e in cat],
+        reply_max_tokens=policy.encoder.reply_max_tokens,
+    )
     timings["encode_s"] = round(time.perf_counter() - t, 2)
     progress(f"encoded {len(embed)} distinct texts; training heads")
     t = time.perf_counter()
@@ -92,11 +97,18 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
     return {"model_key": key, "timings": timings, "metrics": metrics}
 
 
-def embed_texts(encoder: OnnxEncoder, texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """text -> turn vector, and text -> its sentence vectors (exactly as the stage embeds a turn)."""
-    distinct = list(dict.fromkeys(texts))
-    embedded = embed_turns(encoder, distinct)
-    return dict(zip(distinct, embedded.turns, strict=True)), dict(zip(distinct, embedded.sentences, strict=True))
+def embed_texts(
+    encoder: OnnxEncoder, person_texts: list[str], replies: list[str], *, reply_max_tokens: int = 64
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """text -> turn vector, and text -> its sentence vectors, embedded the way the stage embeds a person's
+    turn (by sentence) or a coach's reply (whole, cut at reply_max_tokens)."""
+    people = list(dict.fromkeys(person_texts))
+    coach = [r for r in dict.fromkeys(replies) if r not in set(people)]
+    texts = people + coach
+    embedded = embed_turns(
+        encoder, texts, whole=[False] * len(people) + [True] * len(coach), whole_max_tokens=reply_max_tokens
+    )
+    return dict(zip(texts, embedded.turns, strict=True)), dict(zip(texts, embedded.sentences, strict=True))
 
 
 def category_features(users: np.ndarray, replies: np.ndarray) -> np.ndarray:
