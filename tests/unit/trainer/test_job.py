@@ -203,3 +203,9 @@ def test_progress_event_fields(trainer_runtime, splits) -> None:
     assert isinstance(last, events_pb2.TrainProgress)
     assert last.job_id == "job-f" and last.step == 4 and last.epoch > 0 and last.loss > 0
     assert last.eta_seconds == 0
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("crucible_train_step") == 4
+    assert REGISTRY.get_sample_value("crucible_train_total_steps") == 4
+    assert REGISTRY.get_sample_value("crucible_train_loss") == pytest.approx(last.loss)
+    assert REGISTRY.get_sample_value("crucible_train_jobs_total", {"status": "succeeded"}) >= 1
