@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1.7
+# crucible-tgi-dev: a small TGI-protocol server for dev clusters and the embedded run.
+# Build from the repository root: docker build -f docker/tgi-dev.Dockerfile -t crucible-tgi-dev .
+# Only libs/common and services/tgidev (and their dependencies) go in: docker/tgi-dev.Dockerfile.dockerignore.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY constraints.txt ./
+COPY libs/common libs/common
+COPY services/tgidev services/tgidev
+# Versions come from constraints.txt and each package's pyproject.toml (hadolint cannot see `-c`). The CPU torch wheel keeps a
+# CPU-only service from pulling a multi-GB CUDA build.
+# hadolint ignore=DL3013
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu -c constraints.txt "./libs/common[s3]" "./services/tgidev"
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="crucible-tgi-dev" \
+      org.opencontainers.image.description="Crucible tgi-dev: a small TGI-protocol server for dev clusters and the embedded run" \
+      org.opencontainers.image.source="https://github.com/crucible/crucible"
+# A fixed non-root uid/gid (10001) so the chart's runAsUser matches; home is CRUCIBLE_HOME.
+RUN groupadd --system --gid 10001 crucible \
+ && useradd --system --uid 10001 --gid crucible --home-dir /var/lib/crucible --no-create-home --shell /usr/sbin/nologin crucible \
+ && install -d -o crucible -g crucible /var/lib/crucible
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CRUCIBLE_HOME=/var/lib/crucible \
+    HF_HOME=/var/lib/crucible/hf \
+    CRUCIBLE_TGIDEV_HOST=0.0.0.0 \
+    CRUCIBLE_TGIDEV_PORT=8081
+USER 10001:10001
+WORKDIR /var/lib/crucible
+# TGI protocol over HTTP (also /health and /metrics).
+EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["/opt/venv/bin/python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['CRUCIBLE_TGIDEV_PORT'], timeout=4)"]
+ENTRYPOINT ["crucible"]
+CMD ["serve", "tgi-dev"]

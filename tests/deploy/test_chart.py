@@ -1,0 +1,269 @@
+"""The Helm chart: it lints, renders, validates against Kubernetes' schemas, and says what matters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import (
+    CHART,
+    NAMESPACE,
+    PRODUCTION_VALUES,
+    RELEASE,
+    ROOT,
+    by_kind,
+    helm_template,
+    run,
+    tool,
+)
+
+SERVICES = ["extractor", "scrubber", "scorer", "dedup", "dataset", "trainer", "evaluator", "gateway"]
+KUBERNETES_VERSIONS = ["1.37.0", "1.30.0"]  # the newest kubernetes-validate knows, and an older supported one
+
+
+def _containers(deploy: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = deploy["spec"]["template"]["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+@pytest.mark.parametrize("values", [None, PRODUCTION_VALUES], ids=["default", "production"])
+def test_helm_lint_strict(helm: Path, values: Path | None) -> None:
+    args = ["-f", values] if values else []
+    proc = run([helm, "lint", "--strict", CHART, *args])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_default_render_validates_strict(default_render: str, tmp_path: Path, version: str) -> None:
+    _validate(default_render, tmp_path, version)
+
+
+def test_production_render_validates_strict(production_render: str, tmp_path: Path) -> None:
+    _validate(production_render, tmp_path, KUBERNETES_VERSIONS[0])
+
+
+def _validate(rendered: str, tmp_path: Path, version: str) -> None:
+    path = tmp_path / "rendered.yaml"
+    path.write_text(rendered)
+    proc = run([tool("kubernetes-validate"), "--strict", "--quiet", "-k", version, path])
+    # Custom resources (ServiceMonitor, PrometheusRule, ScaledObject, HTTPRoute) have no built-in schema:
+    # kubernetes-validate warns about them; their content is checked by the tests below and by promtool.
+    problems = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.strip() and "Couldn't find schema for kind" not in line
+    ]
+    assert proc.returncode == 0 and not problems, "\n".join(problems)
+
+
+def test_every_service_deployed_with_its_parts(default_objects: list[dict[str, Any]]) -> None:
+    deployments = by_kind(default_objects, "Deployment")
+    services = by_kind(default_objects, "Service")
+    accounts = by_kind(default_objects, "ServiceAccount")
+    pdbs = by_kind(default_objects, "PodDisruptionBudget")
+    for name in [*SERVICES, "tgi-stable", "tgi-canary"]:
+        full = f"{RELEASE}-{name}"
+        assert full in deployments, f"no Deployment for {name}"
+        assert full in services and full in accounts, f"{name} misses its Service or ServiceAccount"
+        assert deployments[full]["spec"]["template"]["spec"]["serviceAccountName"] == full
+        selector = pdbs[full]["spec"]["selector"]["matchLabels"]
+        labels = deployments[full]["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items(), f"{name}'s PDB does not select its pods"
+
+
+def test_every_deployment_has_probes_limits_and_grace(rendered: list[dict[str, Any]]) -> None:
+    for name, deploy in by_kind(rendered, "Deployment").items():
+        spec = deploy["spec"]["template"]["spec"]
+        assert spec["terminationGracePeriodSeconds"] >= 60, f"{name}: too little time to drain a batch"
+        for c in _containers(deploy):
+            assert "readinessProbe" in c and "livenessProbe" in c, f"{name}/{c['name']} has no probes"
+            limits = c["resources"]["limits"]
+            assert "cpu" in limits and "memory" in limits, f"{name}/{c['name']} has no cpu/memory limits"
+            assert c["resources"].get("requests"), f"{name}/{c['name']} has no requests"
+
+
+def test_no_container_runs_as_root(rendered: list[dict[str, Any]]) -> None:
+    for name, deploy in by_kind(rendered, "Deployment").items():
+        pod_ctx = deploy["spec"]["template"]["spec"].get("securityContext", {})
+        for c in _containers(deploy):
+            ctx = {**pod_ctx, **c.get("securityContext", {})}
+            where = f"{name}/{c['name']}"
+            assert ctx.get("runAsNonRoot") is True, f"{where} may run as root"
+            assert ctx.get("runAsUser", 0) != 0, f"{where} runs as uid 0"
+            assert ctx.get("allowPrivilegeEscalation") is False, f"{where} allows privilege escalation"
+            assert ctx.get("readOnlyRootFilesystem") is True, f"{where} has a writable root filesystem"
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], f"{where} keeps capabilities"
+            assert not ctx.get("privileged"), f"{where} is privileged"
+
+
+def test_trainer_on_the_gpu_pool(rendered: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    trainer = by_kind(rendered, "Deployment")[f"{RELEASE}-trainer"]
+    spec = trainer["spec"]["template"]["spec"]
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    [expr] = terms[0]["matchExpressions"]
+    assert expr["key"] == "nvidia.com/gpu.product" and expr["operator"] == "In"
+    products = set(expr["values"])
+    assert products == set(values["services"]["trainer"]["gpu"]["products"])
+    assert any("A100" in p for p in products) and any("H100" in p for p in products)
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    [container] = spec["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] >= 1
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    shm = volumes[mounts["/dev/shm"]]
+    assert shm["emptyDir"]["medium"] == "Memory"
+    home = volumes[mounts["/var/lib/crucible"]]  # CRUCIBLE_HOME: the local checkpoint copy
+    assert "persistentVolumeClaim" in home or "emptyDir" in home
+    assert trainer["spec"]["strategy"]["type"] == "Recreate"
+    # The CPU services never land on (or reserve) GPU nodes.
+    for name in ("scrubber", "scorer", "dedup", "gateway"):
+        other = by_kind(rendered, "Deployment")[f"{RELEASE}-{name}"]["spec"]["template"]["spec"]
+        assert "nvidia.com/gpu" not in other["containers"][0]["resources"]["limits"]
+        assert not other.get("tolerations")
+
+
+def test_trainer_checkpoint_claim_exists_by_default(default_objects: list[dict[str, Any]]) -> None:
+    claims = by_kind(default_objects, "PersistentVolumeClaim")
+    trainer = by_kind(default_objects, "Deployment")[f"{RELEASE}-trainer"]["spec"]["template"]["spec"]
+    claim = next(v for v in trainer["volumes"] if "persistentVolumeClaim" in v)["persistentVolumeClaim"]["claimName"]
+    assert claim in claims
+
+
+def test_tgi_stable_and_canary_with_adapters(production_objects: list[dict[str, Any]]) -> None:
+    prod = yaml.safe_load(PRODUCTION_VALUES.read_text())
+    deployments = by_kind(production_objects, "Deployment")
+    for variant in ("stable", "canary"):
+        [tgi] = deployments[f"{RELEASE}-tgi-{variant}"]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in tgi["env"]}
+        assert env["MODEL_ID"] == prod["tgi"][variant]["model"]
+        assert env["LORA_ADAPTERS"] == prod["tgi"][variant]["loraAdapters"]
+    gateway_env = {
+        e["name"]: e.get("value")
+        for e in deployments[f"{RELEASE}-gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    services = by_kind(production_objects, "Service")
+    for key, variant in (("CRUCIBLE_GATEWAY_STABLE_URL", "stable"), ("CRUCIBLE_GATEWAY_CANDIDATE_URL", "canary")):
+        host, port = re.fullmatch(r"http://([^:]+):(\d+)", gateway_env[key]).groups()
+        assert host == f"{RELEASE}-tgi-{variant}" and host in services
+        assert int(port) in {p["port"] for p in services[host]["spec"]["ports"]}
+
+
+def test_secrets_are_referenced_never_embedded(rendered: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    assert not by_kind(rendered, "Secret"), "the chart must not create Secrets"
+    sensitive = re.compile(r"SECRET|_TOKEN$|PASSWORD|DATABASE_URL|SOURCE_URL|REDIS_URL")
+    for name, deploy in by_kind(rendered, "Deployment").items():
+        for c in _containers(deploy):
+            for env in c.get("env", []):
+                if sensitive.search(env["name"]):
+                    assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], f"{name}: {env['name']}"
+                if env["name"] == "CRUCIBLE_NATS_URL":
+                    # The password is expanded by the kubelet from the secretKeyRef'd NATS_PASSWORD.
+                    assert "$(NATS_PASSWORD)" in env["value"] or "@" not in env["value"]
+
+
+def test_gateway_has_hpa_and_workers_keda(production_objects: list[dict[str, Any]]) -> None:
+    [hpa] = by_kind(production_objects, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == f"{RELEASE}-gateway"
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    assert "replicas" not in by_kind(production_objects, "Deployment")[f"{RELEASE}-gateway"]["spec"]
+    scaled = by_kind(production_objects, "ScaledObject")
+    expected = {"scrubber": ("RAW", "crucible-scrubber"), "scorer": ("RECORDS", "crucible-scorer")}
+    expected |= {"dedup": ("RECORDS", "crucible-dedup"), "dataset": ("RECORDS", "crucible-dataset")}
+    assert set(scaled) == {f"{RELEASE}-{n}" for n in expected}
+    for name, (stream, consumer) in expected.items():
+        obj = scaled[f"{RELEASE}-{name}"]
+        assert obj["spec"]["scaleTargetRef"]["name"] == f"{RELEASE}-{name}"
+        [trigger] = obj["spec"]["triggers"]
+        assert trigger["type"] == "nats-jetstream"
+        assert (trigger["metadata"]["stream"], trigger["metadata"]["consumer"]) == (stream, consumer)
+
+
+def test_network_policies_default_deny_and_flows(rendered: list[dict[str, Any]]) -> None:
+    policies = by_kind(rendered, "NetworkPolicy")
+    deny = policies[f"{RELEASE}-default-deny"]
+    assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in deny["spec"]
+    for name, deploy in by_kind(rendered, "Deployment").items():
+        labels = deploy["spec"]["template"]["metadata"]["labels"]
+        assert deny["spec"]["podSelector"]["matchLabels"].items() <= labels.items(), f"{name} escapes default deny"
+        assert name in policies, f"{name} has no allow policy"
+
+    def egress_ports(name: str) -> set[int]:
+        return {p["port"] for rule in policies[f"{RELEASE}-{name}"]["spec"]["egress"] for p in rule["ports"]}
+
+    assert 4222 in egress_ports("scrubber") and 4222 in egress_ports("extractor")
+    assert 6379 in egress_ports("dedup") and 6379 not in egress_ports("scrubber")
+    assert 4222 not in egress_ports("tgi-stable"), "TGI has no business on the bus"
+    # TGI takes requests from the gateway (and the evaluator) only.
+    tgi_from = policies[f"{RELEASE}-tgi-canary"]["spec"]["ingress"][0]["from"]
+    sources = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in tgi_from}
+    assert sources == {"gateway", "evaluator"}
+
+
+def test_optional_integrations_off_by_default(default_objects: list[dict[str, Any]]) -> None:
+    kinds = {o["kind"] for o in default_objects}
+    assert not kinds & {"ScaledObject", "VirtualService", "HTTPRoute"}
+    assert {"ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler", "NetworkPolicy"} <= kinds
+
+
+def test_monitoring_objects_labelled_for_the_operator(rendered: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        for obj in by_kind(rendered, kind).values():
+            assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    monitors = by_kind(rendered, "ServiceMonitor")
+    services = by_kind(rendered, "Service")
+    main = monitors[RELEASE]
+    for name in SERVICES:
+        svc = services[f"{RELEASE}-{name}"]
+        assert main["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+        assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}
+    dashboards = [o for o in rendered if o["kind"] == "ConfigMap" and "-dashboard-" in o["metadata"]["name"]]
+    assert len(dashboards) == 3
+    for cm in dashboards:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "services.trainer.gpu.count=-1",
+        "services.scrubber.replica=2",  # a typo
+        "nats.url=nats://user:secret@nats:4222",  # credentials belong in the Secret
+        "global.podSecurityContext.runAsNonRoot=false",
+        "monitoring.prometheusRule.latencyThresholdSeconds=7",  # not a bucket bound
+        "services.gateway.terminationGracePeriodSeconds=5",
+    ],
+)
+def test_schema_rejects_bad_values(helm: Path, bad: str) -> None:
+    proc = run([helm, "template", RELEASE, CHART, "--set", bad])
+    assert proc.returncode != 0 and "schema" in proc.stderr, f"{bad} was accepted"
+
+
+def test_committed_manifests_are_current(default_render: str) -> None:
+    """deploy/k8s is `make manifests` output: stale files fail here."""
+    committed = (ROOT / "deploy" / "k8s" / "crucible.yaml").read_text()
+    assert committed == default_render, "deploy/k8s/crucible.yaml is stale: run `make manifests`"
+    kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["crucible.yaml"] and kustomization["namespace"] == NAMESPACE
+
+
+def test_values_documented_key_by_key() -> None:
+    """Every top-level and second-level key of values.yaml has a comment above it (or its section's comment
+    lists it): the reference a platform engineer reads."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for i, line in enumerate(lines):
+        m = re.match(r"^( {0,2})([A-Za-z][\w.-]*):", line)
+        if not m:
+            continue
+        above = lines[i - 1].strip() if i else ""
+        if not (above.startswith("#") or "#" in line or (m.group(1) and above.endswith(":"))):
+            undocumented.append(line.strip())
+    assert not undocumented, f"undocumented keys: {undocumented}"
+
+
+def test_production_values_render_differently(default_render: str) -> None:
+    assert helm_template("-f", PRODUCTION_VALUES) != default_render
