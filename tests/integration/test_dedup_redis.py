@@ -80,7 +80,7 @@ def partition(decisions: dict[str, Decision]) -> set[frozenset[str]]:
 
 def test_the_redis_index_decides_exactly_like_the_memory_index(redis_url: str, prefix: str) -> None:
     texts, _ = generate(1500, seed=21)
-    ids = [f"r{i}" for i in range(len(texts))]
+    ids = [f"r{i}" if i % 3 else f'rec "ü✓" {i}:\\' for i in range(len(texts))]  # ids travel as JSON
     in_memory = dedup_texts(ids, texts, MemoryIndex(PARAMS), PARAMS, batch_size=200)
     in_redis = dedup_texts(ids, texts, _index(redis_url, prefix, records_per_call=64), PARAMS, batch_size=200)
     assert in_redis == in_memory

@@ -11,8 +11,8 @@ claims and joins its cluster. Chunks keep each script short so other clients are
 Keys (all under one prefix whose `{hash tag}` puts them in one Redis Cluster slot):
   <prefix>:layout       JSON of num_perm/seed/bands/rows; a mismatch is an error at start
   <prefix>:seq          insertion counter (the "earliest" in tie-breaks)
-  <prefix>:x:<hex>      exact key -> first record id with that normalised text
-  <prefix>:b:<hex>      LSH band key -> first record id that had that band
+  <prefix>:x:<8 bytes>  exact key (little-endian) -> first record id with that normalised text
+  <prefix>:b:<8 bytes>  LSH band key (little-endian) -> first record id that had that band
   <prefix>:r:<id>       hash: c cluster id, d duplicate_of, m matching slots, e exact, s signature, q seq
 Durability is Redis's (AOF/RDB as the operator configures it).
 """
@@ -30,19 +30,23 @@ from crucible.dedup.params import DedupParams
 
 DEFAULT_PREFIX = "crucible:{dedup}"
 
+# ARGV: prefix, min_matches, num_perm, bands, n, then three binary blobs for the n records
+# (exact keys 8 bytes each, signatures 4*num_perm bytes each, band keys 8*bands bytes each),
+# then the n record ids. Few arguments and one JSON reply keep the client cheap.
 _ASSIGN_LUA = """
 local prefix = ARGV[1]
 local min_matches = tonumber(ARGV[2])
 local num_perm = tonumber(ARGV[3])
 local bands = tonumber(ARGV[4])
 local n = tonumber(ARGV[5])
+local xblob, sblob, bblob = ARGV[6], ARGV[7], ARGV[8]
 local sig_len = 4 * num_perm
+local band_len = 8 * bands
 local out = {}
-local p = 6
 for i = 1, n do
-  local id = ARGV[p]
-  local xkey = prefix .. ':x:' .. ARGV[p + 1]
-  local sig = ARGV[p + 2]
+  local id = ARGV[8 + i]
+  local xkey = prefix .. ':x:' .. string.sub(xblob, 8 * i - 7, 8 * i)
+  local sig = string.sub(sblob, sig_len * (i - 1) + 1, sig_len * i)
   local rkey = prefix .. ':r:' .. id
   local stored = redis.call('HMGET', rkey, 'c', 'd', 'm', 'e')
   if stored[1] then
@@ -58,8 +62,9 @@ for i = 1, n do
       redis.call('SET', xkey, id)
       local best, best_m, best_q = nil, -1, nil
       local seen = {}
+      local b0 = band_len * (i - 1)
       for j = 1, bands do
-        local bkey = prefix .. ':b:' .. ARGV[p + 2 + j]
+        local bkey = prefix .. ':b:' .. string.sub(bblob, b0 + 8 * j - 7, b0 + 8 * j)
         local cand = redis.call('GET', bkey)
         if cand then
           if not seen[cand] then
@@ -88,9 +93,8 @@ for i = 1, n do
     redis.call('HSET', rkey, 'c', cluster, 'd', dup, 'm', matches, 'e', exact, 's', sig, 'q', q)
     out[#out + 1] = cluster; out[#out + 1] = dup; out[#out + 1] = tostring(matches); out[#out + 1] = exact
   end
-  p = p + 3 + bands
 end
-return out
+return cjson.encode(out)
 """
 
 
@@ -128,25 +132,30 @@ class RedisIndex:
     def assign(self, batch: IndexBatch) -> list[Decision]:
         out: list[Decision] = []
         p = self.params
-        head = [self.prefix, p.min_matches, p.num_perm, p.bands]
         sigs = np.ascontiguousarray(batch.signatures, dtype="<u4")
+        xkeys = np.ascontiguousarray(batch.exact_keys, dtype="<u8")
+        bkeys = np.ascontiguousarray(batch.band_keys, dtype="<u8")
         for lo in range(0, len(batch), self.records_per_call):
             hi = min(lo + self.records_per_call, len(batch))
-            args: list[Any] = [*head, hi - lo]
-            for i in range(lo, hi):
-                args.append(batch.record_ids[i])
-                args.append(f"{int(batch.exact_keys[i]):016x}")
-                args.append(sigs[i].tobytes())
-                args.extend(f"{int(k):016x}" for k in batch.band_keys[i])
-            flat = self._assign(keys=[], args=args)
+            args = [
+                self.prefix,
+                p.min_matches,
+                p.num_perm,
+                p.bands,
+                hi - lo,
+                xkeys[lo:hi].tobytes(),
+                sigs[lo:hi].tobytes(),
+                bkeys[lo:hi].tobytes(),
+                *batch.record_ids[lo:hi],
+            ]
+            flat = json.loads(self._assign(keys=[], args=args))
             for j in range(0, len(flat), 4):
-                matches = int(flat[j + 2])
                 out.append(
                     Decision(
-                        cluster_id=_text(flat[j]),
-                        duplicate_of=_text(flat[j + 1]),
-                        similarity=matches / p.num_perm,
-                        exact=_text(flat[j + 3]) == "1",
+                        cluster_id=str(flat[j]),
+                        duplicate_of=str(flat[j + 1]),
+                        similarity=int(flat[j + 2]) / p.num_perm,
+                        exact=str(flat[j + 3]) == "1",
                     )
                 )
         return out
