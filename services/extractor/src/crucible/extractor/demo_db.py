@@ -360,7 +360,9 @@ class _Generator:
                 rating = max(1, min(10, round(rng.gauss(7.2, 2.0))))
                 band = "high" if rating >= 8 else "mid" if rating >= 5 else "low"
                 feedback_text = self.decorate(self.fill(rng.choice(txt.ACTIVITY_FEEDBACK[band]), slots), slots)
-                suggestion = self.fill(rng.choice(txt.ACTIVITY_SUGGESTIONS[band]), slots)
+                suggestion = self.fill(
+                    f"{rng.choice(txt.ACTIVITY_VALIDATIONS[band])} {rng.choice(txt.ACTIVITY_SUGGESTIONS[band])}", slots
+                )
                 if rng.random() < LOW_QUALITY_RATE:
                     self.planted["low_quality"] += 1
                     suggestion = rng.choice(txt.LOW_QUALITY_REPLIES)
@@ -447,7 +449,10 @@ class _Generator:
         exchanges = rng.choice([1, 2, 2, 3, 3, 4])
         msgs = [
             ("user", self.decorate(self.fill(rng.choice(txt.CONVO_OPENERS[topic]), slots), slots)),
-            ("assistant", self.fill(rng.choice(txt.CONVO_FIRST_REPLIES), slots)),
+            (
+                "assistant",
+                self.fill(f"{rng.choice(txt.CONVO_TOPIC_ACKS[topic])} {rng.choice(txt.CONVO_FIRST_REPLIES)}", slots),
+            ),
         ]
         if exchanges >= 2:
             msgs += [

@@ -542,6 +542,23 @@ ACTIVITY_FEEDBACK: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The coach first responds to how the date went, then suggests what to try next.
+ACTIVITY_VALIDATIONS: dict[str, tuple[str, ...]] = {
+    "high": (
+        "What a wonderful time, I'm so glad you both enjoyed it.",
+        "That sounds like a really special date, and it's lovely that you felt so close.",
+        "It's great to hear how connected you felt.",
+    ),
+    "mid": (
+        "It sounds like a nice time, even if it wasn't quite what you hoped for.",
+        "That's understandable, it's hard to connect when you're both tired or distracted.",
+    ),
+    "low": (
+        "I'm sorry it was disappointing, that can feel really discouraging.",
+        "That sounds frustrating, and it's completely okay that not every date goes well.",
+    ),
+}
+
 ACTIVITY_SUGGESTIONS: dict[str, tuple[str, ...]] = {
     "high": (
         "It sounds like this really worked for you both. You could make it a monthly ritual and take turns "
@@ -558,8 +575,7 @@ ACTIVITY_SUGGESTIONS: dict[str, tuple[str, ...]] = {
         "Try alternating who plans the date. It gives each of you a chance to show what you love.",
     ),
     "low": (
-        "I'm sorry it didn't go as hoped. When things start tense, a quick reset, a hug or a joke, before the "
-        "date can change the whole evening.",
+        "When things start tense, a quick reset, a hug or a joke, before the date can change the whole evening.",
         "Not every date will land, and that's okay. It might help to talk with {partner} about what each of you "
         "would enjoy, so the next plan feels shared rather than forced.",
         "It may be worth protecting the next date from interruptions: phones on silent and work left for later.",
@@ -711,10 +727,65 @@ CONVO_OPENERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The coach's first words on a topic: it shows it understood what the question is about.
+CONVO_TOPIC_ACKS: dict[str, tuple[str, ...]] = {
+    "communication": (
+        "Feeling unheard by your partner is painful, and wanting to communicate better is a great goal.",
+        "Communication struggles are one of the most common things couples work on.",
+    ),
+    "conflict": (
+        "Repeating the same fight is exhausting, and it usually means an underlying need isn't being met.",
+        "Apologising and repairing after a fight is a skill, and it's one you can build together.",
+    ),
+    "quality_time": (
+        "Making real time for each other can be hard when life is busy, and it matters a lot.",
+        "Finding shared time that works for both of you is very doable, even with different interests.",
+    ),
+    "intimacy": (
+        "Wanting more closeness is completely natural, and it's thoughtful of you to raise it kindly.",
+        "Feeling like roommates happens to many couples, and closeness can be rebuilt step by step.",
+    ),
+    "finances": (
+        "Money is one of the most common sources of tension for couples, so you're not alone in this.",
+        "Deciding how to share finances is a big step, and there's no single right answer.",
+    ),
+    "household": (
+        "Feeling that chores or the mental load aren't shared fairly can build real resentment.",
+        "Splitting housework when you both work full time is a challenge many couples face.",
+    ),
+    "family": (
+        "Family pressure can put a lot of strain on a relationship, and it helps to face it as a team.",
+        "Balancing two families over the holidays is hard, and it's caring of you to think about everyone.",
+    ),
+    "parenting": (
+        "It's very common for couples to feel disconnected after a baby arrives. You're not failing.",
+        "Disagreeing about parenting is normal, and getting on the same page is worth the effort.",
+    ),
+    "long_distance": (
+        "Long distance takes extra effort, and it's great that you're looking for ways to stay close.",
+        "Anxiety when messages go unanswered is very understandable in a long-distance relationship.",
+    ),
+    "trust": (
+        "Trust can feel shaken even by small lies, and it can be rebuilt with honesty and consistency.",
+        "Jealousy is a painful feeling, and it's good that you want to handle it with care.",
+    ),
+    "work_stress": (
+        "When work takes over, it's natural that your relationship feels the strain too.",
+        "Supporting a partner through burnout is caring, and it's important to look after yourself too.",
+    ),
+    "appreciation": (
+        "It's lovely that you want to show more appreciation. Small, regular gestures matter most.",
+        "Daily habits of kindness and appreciation are some of the strongest predictors of a happy couple.",
+    ),
+    "future_plans": (
+        "Big decisions like moving can bring up a lot for both of you, and it's wise to decide together.",
+        "Talking about whether you want children is important, and it's good you want to do it openly.",
+    ),
+}
+
 CONVO_FIRST_REPLIES: tuple[str, ...] = (
-    "That's a really important question, and it's clear you care about this relationship. Can you tell me a "
-    "bit more about what usually happens when this comes up?",
-    "Thank you for sharing this. It sounds like it's been weighing on you. What have you tried so far?",
+    "Can you tell me a bit more about what usually happens when this comes up?",
+    "It sounds like it's been weighing on you. What have you tried so far?",
     "I'm glad you reached out about this. Before I suggest anything, how do you think {partner} sees the situation?",
     "This is something many couples struggle with, so you're not alone. What would a good outcome look like for you?",
 )
