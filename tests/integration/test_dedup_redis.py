@@ -194,3 +194,17 @@ def test_two_stage_workers_on_one_stream_with_redis_give_one_workers_clusters(
     out = asyncio.run(scenario())
     got = {rid: Decision(info.cluster_id, info.duplicate_of, info.similarity) for rid, info in out.items()}
     assert partition(got) == set(groups)
+
+
+def test_a_deleted_record_is_no_candidate_and_breaks_nothing(redis_url: str, prefix: str) -> None:
+    texts, _ = generate(3, seed=4, duplicate_share=0.0)
+    index = _index(redis_url, prefix)
+    dedup_texts(["gone", "kept"], texts[:2], index, PARAMS)
+    index.client.delete(f"{prefix}:r:gone")  # e.g. a forgotten subject's record
+    d = dedup_texts(["near", "same"], [edited_copy(texts[0], 1), texts[0]], index, PARAMS)
+    assert d[0].duplicate_of == "" and d[0].cluster_id == "near"
+    assert d[1].duplicate_of in ("", "near")  # not "gone": it no longer exists
+    # the deleted record's exact and band keys were taken over by live records
+    later = dedup_texts(["later"], [edited_copy(texts[0], 1, seed=9)], index, PARAMS)[0]
+    assert later.duplicate_of in ("near", "same")
+    assert dedup_texts(["again"], [texts[0]], index, PARAMS)[0].duplicate_of in ("near", "same")

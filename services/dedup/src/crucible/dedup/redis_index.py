@@ -54,10 +54,11 @@ for i = 1, n do
   else
     local cluster, dup, matches, exact = id, '', num_perm, '0'
     local owner = redis.call('GET', xkey)
-    if owner then
+    local owner_cluster = owner and redis.call('HGET', prefix .. ':r:' .. owner, 'c')
+    if owner_cluster then
       dup = owner
       exact = '1'
-      cluster = redis.call('HGET', prefix .. ':r:' .. owner, 'c')
+      cluster = owner_cluster
     else
       redis.call('SET', xkey, id)
       local best, best_m, best_q = nil, -1, nil
@@ -66,6 +67,9 @@ for i = 1, n do
       for j = 1, bands do
         local bkey = prefix .. ':b:' .. string.sub(bblob, b0 + 8 * j - 7, b0 + 8 * j)
         local cand = redis.call('GET', bkey)
+        if cand and redis.call('EXISTS', prefix .. ':r:' .. cand) == 0 then
+          cand = nil  -- its record was deleted (e.g. a forgotten subject): the key is free again
+        end
         if cand then
           if not seen[cand] then
             seen[cand] = true
