@@ -285,14 +285,15 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
         span = _scan(text, m.end(), lex, corner=False, cued=True)
         if span is not None:
             yield span
-    for regex in (START_MILITARY, START_STREET_TYPE, START_NUMBER):
-        for m in regex.finditer(text):
-            span = _scan(text, m.start(), lex, corner=False, cued=False)
-            if span is not None:
-                yield span
-    for start in _name_first_starts(text, lex):
+    # Later starts inside an address already found would only find (part of) it again.
+    found: list[Span] = []
+    starts = [m.start() for rx in (START_MILITARY, START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
+    for start in [*starts, *_name_first_starts(text, lex)]:
+        if any(f.start <= start < f.end for f in found):
+            continue
         span = _scan(text, start, lex, corner=False, cued=False)
         if span is not None:
+            found.append(span)
             yield span
 
 
@@ -310,12 +311,11 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     if not _WORD_THEN_NUMBER.search(text):
         return
     tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
-    for i, (start, tok) in enumerate(tokens):
-        if tok[0].isdigit():
-            continue
+    numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
+    candidates = sorted({i for j in numbers for i in range(max(0, j - 4), j) if tokens[i][1][0].isupper()})
+    for i in candidates:
+        start, tok = tokens[i]
         low = tok.lower()
-        if not tok[0].isupper():
-            continue
         is_prefix = low in lex.street_prefixes or low.rstrip(".") in lex.street_prefixes
         streety = is_prefix or _is_street_word(low, lex)
         for j in range(i + 1, min(i + 5, len(tokens))):

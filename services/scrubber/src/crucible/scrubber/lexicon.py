@@ -328,6 +328,8 @@ class Lexicon:
     zipf: dict[str, float]  # lowercased word -> Zipf frequency, for words with Zipf >= 1
     street_suffixes: frozenset[str] = frozenset()  # "avenue", "circles", "straße", "vägen" (lowercased)
     street_prefixes: frozenset[str] = frozenset()  # "rue", "calle", "jalan", "ul." (lowercased)
+    company_suffixes: tuple[str, ...] = ()  # "GmbH & Co. KG", "Sp. z o.o.", "e figli", "Inc." (as written)
+    company_prefixes: tuple[str, ...] = ()  # "Grupa", "Fundacja", "PT", "UD"
 
     def is_name(self, word: str) -> bool:
         w = word.lower()
@@ -390,6 +392,27 @@ def _faker_street_words() -> tuple[set[str], set[str]]:
     return suffixes, prefixes
 
 
+def _faker_company_words() -> tuple[set[str], set[str]]:
+    """Legal-form suffixes ("GmbH", "s.r.l.", "e figli") and prefixes ("Grupa", "PT") of every Faker locale."""
+    from faker.providers import company
+
+    suffixes: set[str] = set()
+    prefixes: set[str] = set()
+    for mod in pkgutil.iter_modules(company.__path__):
+        provider = importlib.import_module(f"faker.providers.company.{mod.name}").Provider
+        for attr, value in vars(provider).items():
+            if not isinstance(value, (list, tuple, dict, set, frozenset)):
+                continue
+            into = suffixes if "suffix" in attr else prefixes if "prefix" in attr else None
+            if into is None:
+                continue
+            for v in value:
+                v = str(v).strip()
+                if len(v) >= 2 and _is_latin(v) and any(c.isalpha() for c in v):
+                    into.add(v)
+    return suffixes, prefixes
+
+
 _STREET_EVERYDAY = frozenset(
     ["street", "road", "avenue", "lane", "drive", "court", "place", "way", "square", "boulevard", "terrace"]
 )
@@ -409,7 +432,12 @@ def lexicon() -> Lexicon:
     # Faker's lists hold a few everyday English words ("back", "park"): those need other evidence.
     suffixes = {w for w in suffixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
     prefixes = {w for w in prefixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
+    company_suffixes, company_prefixes = _faker_company_words()
+    # Prefixes that are everyday words ("Club", "Royal", "Holding") would turn "Club Med" into a cue.
+    company_prefixes = {p for p in company_prefixes if zipf.get(p.lower(), 0.0) < 4.0}
     return Lexicon(
+        company_suffixes=tuple(sorted(company_suffixes, key=len, reverse=True)),
+        company_prefixes=tuple(sorted(company_prefixes, key=len, reverse=True)),
         first_names=frozenset(first),
         last_names=frozenset(last),
         zipf=zipf,

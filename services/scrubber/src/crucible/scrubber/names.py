@@ -53,7 +53,21 @@ SENTENCE_END = '.!?:;"“”\n•*-–—(['
 STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
 
 
+_CLASS_CACHE: dict[tuple[int, str], str] = {}
+
+
 def _word_class(word: str, lex: Lexicon) -> str:
+    """Cached: the same capitalised words come back record after record."""
+    key = (id(lex), word)
+    cls = _CLASS_CACHE.get(key)
+    if cls is None:
+        if len(_CLASS_CACHE) > 200_000:
+            _CLASS_CACHE.clear()
+        cls = _CLASS_CACHE[key] = _classify_word(word, lex)
+    return cls
+
+
+def _classify_word(word: str, lex: Lexicon) -> str:
     w = word.lower().replace("’", "'")
     if w in NEVER_NAMES or len(w) < 2:
         return STOP
@@ -119,8 +133,53 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         i = j + 1
 
 
+_CAP = r"\p{Lu}[\p{L}\p{M}'’.-]*"
+_JOIN = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - |-)"
+
+
+def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[str], frozenset[str]]:
+    """Capitalised names joined by "&", "and", ",", "-" ... and ending in a legal form from Faker's
+    company providers ("Eriksson & Norberg HB", "Nissinen Tervo As Oy", "Cvitan Dautanec d.o.o."),
+    or starting with a company prefix ("Grupa Łokietek-Nieborak", "PT Waskita")."""
+    cached = _COMPANY_CACHE.get(id(lex))
+    if cached is None:
+        run = rf"{_CAP}(?: {_CAP})*"
+        names = rf"{run}(?:{_JOIN}{run})*"
+        suffixes = "|".join(regex.escape(x) for x in lex.company_suffixes)
+        prefixes = "|".join(regex.escape(x) for x in lex.company_prefixes)
+        legal = regex.compile(
+            rf"(?<![\p{{L}}\p{{M}}])(?:{names}),? (?:{suffixes})(?![\p{{L}}\p{{M}}\d])"
+            rf"|(?<![\p{{L}}\p{{M}}])(?:{prefixes}) {names}"
+        )
+        # "I work at Eriksson & Norberg": joined names right after a workplace preposition
+        joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN}{run})+)")
+        keys = frozenset(x.split()[0].rstrip(".") for x in (*lex.company_suffixes, *lex.company_prefixes))
+        cached = (legal, joined, keys)
+        _COMPANY_CACHE[id(lex)] = cached
+    return cached
+
+
+_COMPANY_CACHE: dict[int, tuple[regex.Pattern[str], regex.Pattern[str], frozenset[str]]] = {}
+_SPLIT = re.compile(r"[\s,]+")
+
+
+def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
+    legal, joined, keys = _company_pattern(lex)
+    # The legal-form pattern is a long alternation: run it only when a suffix/prefix word is present.
+    if not keys.isdisjoint(w.rstrip(".") for w in _SPLIT.split(text)):
+        yield from legal.finditer(text)
+    if " & " in text or " and " in text or ", " in text or "-" in text:
+        yield from joined.finditer(text)
+
+
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`."""
+    if lex.company_suffixes:
+        for m in _find_companies(text, lex):
+            end = m.end()
+            while end > m.start() and text[end - 1] in ".,-" and not _ends_with_suffix(text[m.start() : end], lex):
+                end -= 1
+            yield Span(m.start(), end, "ORGANIZATION")
     for m in ORG_FORMAT.finditer(text):
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
@@ -129,6 +188,10 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
         span = _classify_run(text, run, lex)
         if span is not None:
             yield span
+
+
+def _ends_with_suffix(value: str, lex: Lexicon) -> bool:
+    return any(value.endswith(x) for x in lex.company_suffixes if x[-1] in ".,-")
 
 
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
