@@ -78,34 +78,9 @@ def _validators() -> tuple:
 
 
 _DIGIT = re.compile(r"\d")
-# Words without which ACCOUNT_ID / NATIONAL_ID / LICENSE cannot match (UUIDs and prefixed ids need "-" or "_").
-_ID_KEYS = (
-    "user",
-    "account",
-    "member",
-    "customer",
-    "client",
-    "profile",
-    "acct",
-    "login",
-    "uid",
-    "usr",
-    "cus",
-    "-",
-    "_",
-    "ssn",
-    "social",
-    "national",
-    "pesel",
-    "personal",
-    "id number",
-    "passport",
-    "nino",
-    "tax",
-    "tin",
-    "licen",
-    "dl",
-)
+# Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-").
+_ACCOUNT_KEYS = ("user", "account", "member", "customer", "client", "profile", "acct", "login", "uid", "usr", "cus")
+_NATIONAL_KEYS = ("ssn", "social", "national", "pesel", "personal id", "id number", "passport", "nino", "tax", "tin")
 
 
 def _digits(s: str) -> str:
@@ -186,24 +161,18 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
             continue  # a bare run of digits is a phone only when it looks like one or is called one
         yield Span(m.start(), m.end(), "PHONE_NUMBER")
     lower = text.lower()
-    if not any(k in lower for k in _ID_KEYS):
+    if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
+        for m in ACCOUNT_ID.finditer(text):
+            if m.group(1) is not None:
+                if _has_digit(m.group(1)):
+                    yield Span(m.start(1), m.end(1), "ACCOUNT_ID")
+            else:
+                yield Span(m.start(), m.end(), "ACCOUNT_ID")
+    if any(k in lower for k in _NATIONAL_KEYS):
+        for m in NATIONAL_ID.finditer(text):
+            yield Span(m.start(1), m.end(1), "NATIONAL_ID")
+    if "licen" not in lower and "dl" not in lower:
         return
-    for m in ACCOUNT_ID.finditer(text):
-        if m.group(1) is not None:
-            if _has_digit(m.group(1)):
-                yield Span(m.start(1), m.end(1), "ACCOUNT_ID")
-        else:
-            yield Span(m.start(), m.end(), "ACCOUNT_ID")
-    for m in NATIONAL_ID.finditer(text):
-        yield Span(m.start(1), m.end(1), "NATIONAL_ID")
     for m in LICENSE.finditer(text):
         if _has_digit(m.group(1)):
             yield Span(m.start(1), m.end(1), "US_DRIVER_LICENSE")
-
-
-def url_carries_name(url: str, name_tokens: set[str]) -> bool:
-    """A URL is personal when it points at a social profile or spells a known/gazetteer name."""
-    if SOCIAL_URL.search(url):
-        return True
-    lowered = url.lower()
-    return any(len(t) >= 4 and t in lowered for t in name_tokens)
