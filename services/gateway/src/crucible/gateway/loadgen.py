@@ -1,5 +1,5 @@
-"""The built-in load generator: simulated app users sending real requests to the gateway (half
-over gRPC, half over TGI HTTP, some streamed) and rating some of the answers.
+"""The built-in load generator: simulated app users sending real requests to the gateway (gRPC,
+TGI HTTP plain and streamed, OpenAI chat) and rating some of the answers.
 
 The simulated user's rating is a rule over the answer text they got, the same rule for both
 variants, so a variant that answers worse gets worse ratings: empty answers score low, answers
@@ -79,8 +79,14 @@ async def run_load(
     max_new_tokens: int,
     done: Callable[[], bool],
     seed: int = 0,
+    format_prompt: Callable[[str], str] | None = None,
 ) -> LoadReport:
-    """Send requests until `done()` says stop. Client-visible errors are counted, not raised."""
+    """Send requests until `done()` says stop. Client-visible errors are counted, not raised.
+
+    Requests rotate over gRPC `Generate`, HTTP `/generate`, HTTP `/generate_stream` and OpenAI
+    `/v1/chat/completions`. The TGI-style ones send `format_prompt(question)` (the model's chat
+    template, as an app calling a chat model would); chat requests let the backend apply it."""
+    fmt = format_prompt or (lambda q: q)
     report = LoadReport()
     rng = random.Random(seed)
     started = time.monotonic()
@@ -92,8 +98,9 @@ async def run_load(
 
         async def one(n: int) -> None:
             user = f"user-{rng.randrange(users)}"
-            prompt = rng.choice(PROMPTS)
-            kind = n % 3
+            question = rng.choice(PROMPTS)
+            prompt = fmt(question)
+            kind = n % 4
             try:
                 if kind == 0:
                     out = await stub.Generate(
@@ -116,8 +123,22 @@ async def run_load(
                         r.headers["x-crucible-variant"],
                         r.json()["generated_text"],
                     )
-                else:
+                elif kind == 2:
                     text, rid, variant = await _stream(http, prompt, user, max_new_tokens)
+                else:
+                    r = await http.post(
+                        "/v1/chat/completions",
+                        json={
+                            "model": "tgi",
+                            "messages": [{"role": "user", "content": question}],
+                            "max_tokens": max_new_tokens,
+                            "user": user,
+                        },
+                    )
+                    r.raise_for_status()
+                    body = r.json()
+                    rid, variant = body["id"], r.headers["x-crucible-variant"]
+                    text = body["choices"][0]["message"]["content"] or ""
             except (grpc.aio.AioRpcError, httpx.HTTPError, KeyError, ValueError):
                 report.requests += 1
                 report.client_errors += 1

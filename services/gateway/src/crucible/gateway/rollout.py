@@ -68,6 +68,26 @@ async def on_model_evaluated(gateway: Gateway, resolve: CandidateResolver, data:
     return await start_rollout_for_model(gateway, resolve, msg.model_name)
 
 
+def chat_formatter(model_path: Any) -> Any:
+    """The model's own chat template for one user turn (what an app calling it would send), or None."""
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    except Exception:  # no tokenizer here: send the question as is
+        return None
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+
+    def fmt(question: str) -> str:
+        out = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        )
+        return str(out)
+
+    return fmt
+
+
 def embedded_policy(policy: GatewayPolicy) -> GatewayPolicy:
     """The policy with the embedded run's short stages and small sample minimums."""
     e = policy.embedded
@@ -137,6 +157,7 @@ async def embedded_rollout(runtime: Any, candidate_model: str) -> dict[str, Any]
             load = await run_load(
                 running.http_url,
                 running.grpc_address,
+                format_prompt=chat_formatter(source.base_path),
                 users=e.users,
                 concurrency=e.concurrency,
                 feedback_probability=e.feedback_probability,

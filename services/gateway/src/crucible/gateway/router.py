@@ -486,8 +486,9 @@ async def rollout_status(store: StateStore) -> dict[str, Any]:
     figures: list[dict[str, Any]] = []
     if current.rollout_id:
         stable, canary, _ = await rollout_figures(store, current)
+        baseline = current.baseline_model or (current.stable.model if current.stable else "")
         figures = [
-            {"variant": STABLE, "model": current.stable.model if current.stable else "", **stable.__dict__},
+            {"variant": STABLE, "model": baseline, **stable.__dict__},
             {"variant": CANARY, "model": current.candidate.model if current.candidate else "", **canary.__dict__},
         ]
     return {

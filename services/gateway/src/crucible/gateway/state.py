@@ -54,6 +54,7 @@ class RolloutState:
     stage_index: int = 0
     stage_started_at: float = 0.0  # epoch seconds
     decisions: tuple[dict[str, Any], ...] = ()
+    baseline_model: str = ""  # the stable model the candidate was compared with (stable changes on completion)
 
     @property
     def canary_weight(self) -> float:
@@ -81,6 +82,7 @@ class RolloutState:
             stage_index=int(data.get("stage_index", 0)),
             stage_started_at=float(data.get("stage_started_at", 0.0)),
             decisions=tuple(data.get("decisions", ())),
+            baseline_model=data.get("baseline_model", ""),
         )
 
 
@@ -118,6 +120,7 @@ def start(
         stage_index=0,
         stage_started_at=now,
         decisions=(_decision("start", reason or f"canary {candidate.model} at {stages[0]:g}%", 0, now),),
+        baseline_model=current.stable.model,
     )
 
 
