@@ -130,6 +130,9 @@ UNIT_WORDS = frozenset(
 # ("Paseo del Atlántico", "Via dei Fiorentini", "Begunje na Gorenjskem").
 LOWER_OK = frozenset(
     [
+        "los",
+        "las",
+        "el",
         "nan",
         "apt",
         "apt.",
@@ -168,7 +171,10 @@ START_STREET_TYPE = re.compile(
 START_NUMBER = re.compile(
     r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
 )
-START_MILITARY = re.compile(r"\b(?:PSC|Unit|P\.?O\.? Box)\s+\d+|\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n")
+START_MILITARY = re.compile(
+    r"\b(?:PSC|Unit|P\.?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor)\s+\d+|"
+    r"\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n"
+)
 START_CORNER = re.compile(r"\b(?:the )?corner of ", re.IGNORECASE)
 START_CUE = re.compile(
     r"(?:\blives? (?:on|at)|\blived (?:on|at)|\baddress(?: is|:)|\blocated (?:on|at)|\bmoved to|\benter on|"
@@ -178,7 +184,7 @@ START_CUE = re.compile(
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
     r"(?P<tok>\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
-    r"|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
+    r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
 
@@ -232,9 +238,12 @@ def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) 
         return False
     if cued or "\n" in text:
         return True
+    number_first = tokens[0][0].isdigit()
     for t in tokens:
         low = t.lower()
         if _is_street_word(low, lex) or low in UNIT_WORDS:
+            return True
+        if number_first and low in lex.street_suffixes_all:
             return True
         if t[0].isdigit() and len(t.rstrip(".")) >= 5:
             return True

@@ -327,6 +327,9 @@ class Lexicon:
     last_names: frozenset[str]
     zipf: dict[str, float]  # lowercased word -> Zipf frequency, for words with Zipf >= 1
     street_suffixes: frozenset[str] = frozenset()  # "avenue", "circles", "straße", "vägen" (lowercased)
+    # All of Faker's suffixes, everyday words included ("valley", "landing"): evidence only after a
+    # house number and a name ("3 Woodward Valley").
+    street_suffixes_all: frozenset[str] = frozenset()
     street_prefixes: frozenset[str] = frozenset()  # "rue", "calle", "jalan", "ul." (lowercased)
     company_suffixes: tuple[str, ...] = ()  # "GmbH & Co. KG", "Sp. z o.o.", "e figli", "Inc." (as written)
     company_prefixes: tuple[str, ...] = ()  # "Grupa", "Fundacja", "PT", "UD"
@@ -430,6 +433,7 @@ def lexicon() -> Lexicon:
     zipf = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en").items() if f >= 1e-8}
     suffixes, prefixes = _faker_street_words()
     # Faker's lists hold a few everyday English words ("back", "park"): those need other evidence.
+    suffixes_all = frozenset(suffixes)
     suffixes = {w for w in suffixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
     prefixes = {w for w in prefixes if zipf.get(w, 0.0) < 4.0 or w in _STREET_EVERYDAY}
     company_suffixes, company_prefixes = _faker_company_words()
@@ -442,5 +446,6 @@ def lexicon() -> Lexicon:
         last_names=frozenset(last),
         zipf=zipf,
         street_suffixes=frozenset(suffixes),
+        street_suffixes_all=suffixes_all,
         street_prefixes=frozenset(prefixes),
     )
