@@ -50,14 +50,3 @@ class DedupIndex(Protocol):
         ...
 
     def __len__(self) -> int: ...
-
-
-def best_candidate(matches: Sequence[int], order: Sequence[int], min_matches: int) -> int | None:
-    """Position of the winning candidate: most equal slots, then earliest; None below the threshold."""
-    best: int | None = None
-    for i, m in enumerate(matches):
-        if m < min_matches:
-            continue
-        if best is None or m > matches[best] or (m == matches[best] and order[i] < order[best]):
-            best = i
-    return best

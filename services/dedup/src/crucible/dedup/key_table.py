@@ -85,6 +85,3 @@ class KeyTable:
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         live = self.values != EMPTY
         return self.keys[live], self.values[live]
-
-    def nbytes(self) -> int:
-        return int(self.keys.nbytes + self.values.nbytes)

@@ -74,10 +74,6 @@ class MemoryIndex:
             exact=bool(self._exact_flag.data[pos]),
         )
 
-    def decision_for(self, record_id: str) -> Decision | None:
-        pos = self._pos.get(record_id)
-        return None if pos is None else self.decision(pos)
-
     def assign(self, batch: IndexBatch) -> list[Decision]:
         """The rule of `index.py`, computed for the whole batch with array operations.
 

@@ -159,8 +159,3 @@ class MinHasher:
                     out[:, rows[lo:hi]] = mins
                 lo = hi
         return np.ascontiguousarray(out.T)
-
-
-def estimated_similarity(sig: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """The MinHash estimate of Jaccard: the share of equal slots (one value per row of `others`)."""
-    return (others == sig).mean(axis=-1)
