@@ -8,16 +8,14 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from crucible.common import __version__
-from crucible.common.config import ConfigError, Settings
-from crucible.common.runtime import Runtime
+from crucible.common.cli_support import PolicyOpt, runtime_from_env
 from crucible.common.services import discover_services
-from crucible.common.telemetry import serve_metrics, setup_logging
+from crucible.common.telemetry import serve_metrics
 
 app = typer.Typer(
     name="crucible",
@@ -38,22 +36,6 @@ def version() -> None:
         typer.echo(f"  {name:<12} {spec.version}  {spec.description}")
 
 
-def _runtime(policy_file: Path | None = None) -> Runtime:
-    """Settings from the environment, the policy validated (a bad value exits 2 naming the key)."""
-    settings = Settings()
-    if policy_file is not None:
-        settings.policy_file = policy_file
-    setup_logging(settings.log_level, json_logs=settings.log_json and not sys.stderr.isatty())
-    try:
-        return Runtime.create(settings)
-    except ConfigError as err:
-        typer.echo(f"configuration error: {err}", err=True)
-        raise typer.Exit(2) from None
-
-
-PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
-
-
 @app.command()
 def run(
     users: Annotated[int, typer.Option(help="Users in the generated demo database (when no source is set).")] = 200,
@@ -71,7 +53,7 @@ def run(
     from crucible.common.pipeline import run_pipeline
     from crucible.common.run_view import RunView
 
-    runtime = _runtime(policy)
+    runtime = runtime_from_env(policy)
     view = RunView(runtime)
     view.header()
     try:
@@ -108,7 +90,7 @@ def serve(
         typer.echo(f"unknown service {service!r}; installed: {', '.join(specs)}", err=True)
         raise typer.Exit(2)
     spec = specs[service]
-    runtime = _runtime(policy)
+    runtime = runtime_from_env(policy)
     setup_tracing(service)
     serve_metrics(runtime.settings.metrics_port)
 
@@ -136,7 +118,7 @@ def policy_show(policy: PolicyOpt = None) -> None:
     """Print the effective policy (the file merged over every default) as YAML."""
     import yaml
 
-    runtime = _runtime(policy)
+    runtime = runtime_from_env(policy)
     typer.echo(f"# source: {runtime.policy.source}")
     typer.echo(yaml.safe_dump(runtime.policy.as_dict(), sort_keys=False))
 

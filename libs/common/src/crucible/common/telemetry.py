@@ -52,7 +52,7 @@ def setup_logging(level: str = "INFO", *, json_logs: bool = True, service: str =
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("nats", "httpx", "urllib3", "presidio-analyzer", "alembic.runtime.migration"):
+    for noisy in ("nats", "httpx", "urllib3", "presidio-analyzer", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

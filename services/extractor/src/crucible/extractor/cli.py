@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Extract app rows in the window into Records on crucible.records.raw, incrementally
         (a watermark per table), and print the counts per table."""
-        from crucible.common.cli import _runtime
+        from crucible.common.cli_support import runtime_from_env
         from crucible.common.tracing import setup_tracing
         from crucible.extractor.extraction import resolve_source_url
         from crucible.extractor.service import extract_hook
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         if unknown:
             typer.echo(f"unknown table(s) {unknown}; extractable: {', '.join(EXTRACTABLE)}", err=True)
             raise typer.Exit(2)
-        runtime = _runtime(policy)
+        runtime = runtime_from_env(policy)
         setup_tracing("extractor")
         url = resolve_source_url(runtime, source)
         if reset_watermarks:
