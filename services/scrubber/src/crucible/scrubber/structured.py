@@ -27,7 +27,11 @@ SOCIAL_URL = re.compile(
 )
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
-CARD = re.compile(r"(?<![\d+-])(?:\d[ -]?){11,18}\d(?![\d-])")
+# Card layouts: one run of 12-19 digits, groups of four (last group 1-4), or Amex 4-6-5.
+# Other groupings are phone numbers ("001-532-911-7707").
+CARD = re.compile(
+    r"(?<![\d+-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{4}([ -])\d{6}\2\d{4,5})(?![\d-])"
+)
 SSN = re.compile(
     r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])|(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE
 )
@@ -42,9 +46,9 @@ PHONE = re.compile(
     re.IGNORECASE,
 )
 PHONE_CUE = re.compile(
-    r"(?:phone|call|tel|mobile|cell|reach|text|whatsapp|number|fax|dial)\w*\W{0,3}(?:\w+\W{1,3}){0,3}$", re.I
+    r"(?:phone|call|tel|mobile|cell|reach|text|whatsapp|number|fax|dial|ring)\w*\W{0,3}(?:\w+\W{1,3}){0,3}$", re.I
 )
-DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:\s|$)|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?:\s|$)")
+DATE_LIKE = re.compile(r"^\d{4}([-./])\d{1,2}\1\d{1,2}(?:\s|$)|^\d{1,2}([-./])\d{1,2}\2\d{2,4}(?:\s|$)")
 EXTENSION = re.compile(r"[ ]?(?:x|ext\.?)[ ]?\d{1,5}$", re.IGNORECASE)
 ACCOUNT_ID = re.compile(
     r"(?:\b(?:user|account|member|customer|client|profile|acct|login)[ _-]?(?:id|number|no\.?|#|name)"
