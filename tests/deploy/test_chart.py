@@ -87,7 +87,9 @@ def test_every_deployment_has_probes_limits_and_grace(rendered: list[dict[str, A
 
 
 def test_no_container_runs_as_root(rendered: list[dict[str, Any]]) -> None:
-    for name, deploy in by_kind(rendered, "Deployment").items():
+    workloads = {**by_kind(rendered, "Deployment"), **by_kind(rendered, "Job")}
+    assert f"{RELEASE}-migrations" in workloads
+    for name, deploy in workloads.items():
         pod_ctx = deploy["spec"]["template"]["spec"].get("securityContext", {})
         for c in _containers(deploy):
             ctx = {**pod_ctx, **c.get("securityContext", {})}
