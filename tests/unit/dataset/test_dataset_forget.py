@@ -108,7 +108,7 @@ def test_forget_cli_prints_what_it_removed_and_marked(rt, settings, monkeypatch)
     assert v1.version in result.output
     assert "user-7" not in result.output  # the user id is never printed
     as_json = CliRunner().invoke(app, ["forget", "--user-id", "user-7", "--json"])
-    data = json.loads(as_json.output)
+    data = json.loads(as_json.stdout)
     assert data["already_forgotten"] is True and data["removed_record_count"] == 0
     assert sorted(theirs)  # the records were the person's
     with rt.registry.session() as s:
@@ -123,7 +123,7 @@ def test_dataset_build_cli(rt, settings, monkeypatch) -> None:
     register(app)
     result = CliRunner().invoke(app, ["dataset", "build", "--no-publish", "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["dataset_version"].startswith("v1_")
     listed = CliRunner().invoke(app, ["dataset", "list", "--json"])
-    assert [v["version"] for v in json.loads(listed.output)] == [summary["dataset_version"]]
+    assert [v["version"] for v in json.loads(listed.stdout)] == [summary["dataset_version"]]

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from crucible.common.cli_support import runtime_from_env
+
 log = logging.getLogger(__name__)
 
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
@@ -17,20 +19,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 PublishOpt = Annotated[
     bool, typer.Option("--publish/--no-publish", help="Publish the event on the bus (embedded server when unset).")
 ]
-
-
-def _runtime(policy_file: Path | None) -> Any:
-    from crucible.common.config import ConfigError, Settings
-    from crucible.common.runtime import Runtime
-
-    settings = Settings()
-    if policy_file is not None:
-        settings.policy_file = policy_file
-    try:
-        return Runtime.create(settings)
-    except ConfigError as err:
-        typer.echo(f"configuration error: {err}", err=True)
-        raise typer.Exit(2) from None
 
 
 async def _with_bus(runtime: Any, publish: bool, fn: Any) -> Any:
@@ -57,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from crucible.dataset.builder import DatasetBuildError
         from crucible.dataset.service import build
 
-        runtime = _runtime(policy)
+        runtime = runtime_from_env(policy)
         try:
             summary = asyncio.run(_with_bus(runtime, publish, build))
         except DatasetBuildError as err:
@@ -81,7 +69,7 @@ def register(app: typer.Typer) -> None:
         """List dataset versions with their counts, fairness and forget marks."""
         from crucible.dataset.versions import list_versions
 
-        runtime = _runtime(policy)
+        runtime = runtime_from_env(policy)
         rows = list_versions(runtime.registry)
         runtime.registry.dispose()
         lines = [
@@ -97,7 +85,7 @@ def register(app: typer.Typer) -> None:
         """Show a curated record's lineage: source, stage versions, dedup cluster, dataset versions."""
         from crucible.dataset.lineage import record_lineage
 
-        runtime = _runtime(policy)
+        runtime = runtime_from_env(policy)
         info = record_lineage(runtime.registry, record_id)
         runtime.registry.dispose()
         if info is None:
@@ -118,7 +106,7 @@ def register(app: typer.Typer) -> None:
         from crucible.dataset.forget import format_forget_report, subject_token_for
         from crucible.dataset.service import forget
 
-        runtime = _runtime(policy)
+        runtime = runtime_from_env(policy)
         token = subject_token_for(runtime.subject_secret(), user_id)
 
         async def forget_and_announce(rt: Any) -> Any:

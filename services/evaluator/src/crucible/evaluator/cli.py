@@ -9,13 +9,9 @@ from typing import Annotated
 
 import typer
 
+from crucible.common.cli_support import runtime_from_env
+
 eval_app = typer.Typer(help="Evaluate model versions: metrics, safety suite, pairwise rating, human evaluation.")
-
-
-def _runtime():
-    from crucible.common.runtime import Runtime
-
-    return Runtime.create()
 
 
 def _fail(err: Exception) -> None:
@@ -39,7 +35,7 @@ def run_command(
     from crucible.evaluator.service import evaluate_and_publish, summary_of
     from crucible.evaluator.testset import TestSetError
 
-    runtime = _runtime()
+    runtime = runtime_from_env()
 
     async def go() -> dict:
         if not publish:
@@ -69,7 +65,7 @@ def sample_command(
     from crucible.evaluator.human_eval import HumanEvalError, export_sample
 
     try:
-        result = export_sample(_runtime(), model, n, seed, out)
+        result = export_sample(runtime_from_env(), model, n, seed, out)
     except HumanEvalError as err:
         _fail(err)
     typer.echo(json.dumps(result, indent=2))
@@ -86,7 +82,7 @@ def ingest_command(file: Annotated[Path, typer.Argument(help="The rated file fro
     from crucible.evaluator.human_eval import HumanEvalError, ingest_ratings
 
     try:
-        result = ingest_ratings(_runtime(), file)
+        result = ingest_ratings(runtime_from_env(), file)
     except HumanEvalError as err:
         _fail(err)
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crucible.common.cli_support import runtime_from_env
 from crucible.v1 import events_pb2
 
 models_app = typer.Typer(help="Base models: build the tiny Llama used by the embedded default.", no_args_is_help=True)
@@ -33,12 +34,6 @@ def init_tiny(
     texts, chats = tiny_corpus(corpus)
     info = build_tiny_model(path, texts, TinySpec(pretrain_steps=steps, vocab_size=vocab_size), chats=chats)
     typer.echo(json.dumps(info, indent=2))
-
-
-def _runtime() -> Any:
-    from crucible.common.runtime import Runtime
-
-    return Runtime.create()
 
 
 def train(
@@ -91,7 +86,7 @@ async def _run_local(request: Any, follow: bool) -> dict[str, Any]:
     from crucible.common.embedded import connected_bus
     from crucible.trainer.service import run_training
 
-    runtime = _runtime()
+    runtime = runtime_from_env()
     async with connected_bus(runtime):
         with ProgressView(request.job_id, enabled=follow) as view:
             outcome = await run_training(runtime, request, on_event=view.on_event)
@@ -102,7 +97,7 @@ async def _submit(request: Any, follow: bool) -> dict[str, Any]:
     from crucible.common import subjects
     from crucible.common.embedded import connected_bus
 
-    runtime = _runtime()
+    runtime = runtime_from_env()
     msg = events_pb2.TrainRequested(
         job_id=request.job_id,
         dataset_version=request.dataset_version,
