@@ -243,6 +243,7 @@ ORG_SUFFIXES = frozenset(
     [
         "inc",
         "inc.",
+        "incorporated",
         "llc",
         "ltd",
         "ltd.",

@@ -96,6 +96,11 @@ def _at_sentence_start(text: str, start: int) -> bool:
     return not before or before[-1] in SENTENCE_END
 
 
+def _at_line_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t")
+    return not before or before[-1] == "\n"
+
+
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles.
 
@@ -112,7 +117,7 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         j = i
         while j + 1 < len(tokens):
             gap = text[tokens[j][1] : tokens[j + 1][0]]
-            if gap == " " or (gap == ". " and len(tokens[j][2]) == 1):
+            if gap in (" ", "  ") or (gap == ". " and len(tokens[j][2]) == 1):
                 run.append(tokens[j + 1])
                 j += 1
                 continue
@@ -172,8 +177,37 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
         yield from joined.finditer(text)
 
 
+# People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
+# three words that are listed names or unknown words are a name, whatever their case.
+LOWER_NAME_CUE = regex.compile(
+    r"\b(?:my name is|my name's|name is|names are|i'?m called|i am called|call me|calls me|named|called|"
+    r"maiden name is|this is|i am|i'm)\s+"
+    r"((?:[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?)(?:\s+[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?){0,2})",
+    regex.IGNORECASE,
+)
+
+
+def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    for m in LOWER_NAME_CUE.finditer(text):
+        start = end = m.start(1)
+        pos = m.start(1)
+        for word in m.group(1).split():
+            bare = word.rstrip(".")
+            begin = text.index(word, pos)
+            pos = begin + len(word)
+            low = bare.lower()
+            if low in NEVER_NAMES:
+                break
+            if not (lex.is_name(low) or lex.frequency(low) < COMMON_ZIPF or (len(bare) == 1 and end > start)):
+                break
+            end = begin + len(bare)
+        if end > start and not text[start:end][:1].isupper():  # capitalised names are handled by runs
+            yield Span(start, end, "PERSON")
+
+
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`."""
+    yield from _lower_case_names(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
             end = m.end()
@@ -229,7 +263,13 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             last -= 1
         if last < first:
             return None
-        if first == last and classes[first] == AMBIGUOUS and _at_sentence_start(text, run[first][0]):
+        speaker_label = text.startswith(":", run[last][1]) and _at_line_start(text, run[first][0])
+        if (
+            first == last
+            and classes[first] == AMBIGUOUS
+            and _at_sentence_start(text, run[first][0])
+            and not speaker_label
+        ):
             return None
     else:
         while last > first and classes[last] == STOP:
