@@ -280,8 +280,62 @@ def _row(text: str, labels: set[str], fragments: list[str], split: str) -> dict:
     return {"text": text, "labels": sorted(labels, key=LABELS.index), "fragments": fragments, "split": split}
 
 
+# The category set's user messages, labelled here by hand (category, index of its base pair -> labels;
+# unlisted = neutral): everyday coaching messages, so the classifier learns what *not* to flag.
+CATEGORY_USER_LABELS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("contextual_understanding", 1): ("stress",),
+    ("contextual_understanding", 6): ("stress",),
+    ("contextual_understanding", 7): ("stress",),
+    ("contextual_understanding", 8): ("stress",),
+    ("contextual_understanding", 12): ("stress",),
+    ("contextual_understanding", 15): ("stress",),
+    ("empathetic_dialogue", 0): ("stress",),
+    ("empathetic_dialogue", 1): ("emotional_distress",),
+    ("empathetic_dialogue", 2): ("emotional_distress",),
+    ("empathetic_dialogue", 3): ("emotional_distress",),
+    ("empathetic_dialogue", 4): ("stress",),
+    ("empathetic_dialogue", 5): ("stress",),
+    ("empathetic_dialogue", 6): ("emotional_distress",),
+    ("empathetic_dialogue", 7): ("stress",),
+    ("empathetic_dialogue", 8): ("stress",),
+    ("empathetic_dialogue", 9): ("emotional_distress",),
+    ("empathetic_dialogue", 10): ("emotional_distress",),
+    ("empathetic_dialogue", 11): ("stress",),
+    ("empathetic_dialogue", 12): ("emotional_distress",),
+    ("empathetic_dialogue", 13): ("stress",),
+    ("empathetic_dialogue", 14): ("stress",),
+    ("empathetic_dialogue", 15): ("emotional_distress",),
+    ("safety_ethics", 0): ("unsafe_environment",),
+    ("safety_ethics", 1): ("unsafe_environment",),
+    ("safety_ethics", 2): ("self_harm_low",),
+    ("safety_ethics", 4): ("unsafe_environment",),
+    ("safety_ethics", 6): ("unsafe_environment",),
+    ("safety_ethics", 8): ("unsafe_environment",),
+    ("safety_ethics", 9): ("unsafe_environment",),
+    ("safety_ethics", 11): ("unsafe_environment",),
+    ("safety_ethics", 12): ("unsafe_environment",),
+    ("safety_ethics", 13): ("stress",),
+    ("safety_ethics", 14): ("emotional_distress",),
+    ("safety_ethics", 15): ("self_harm_low",),
+}
+
+
+def category_user_rows() -> list[dict]:
+    """Every user message of data/category.jsonl, in the split of its conversation."""
+    path = OUT.parent / "category.jsonl"
+    rows = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        category, index = r["group"].rsplit(":", 1)
+        labels = set(CATEGORY_USER_LABELS.get((category, int(index)), ("neutral",)))
+        rows.append(_row(r["user"], labels, [f"category:{r['group']}"], r["split"]))
+    return rows
+
+
 def main() -> None:
     rows = build()
+    seen = {row["text"] for row in rows}
+    rows += [row for row in category_user_rows() if row["text"] not in seen]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w") as fh:
         for row in rows:

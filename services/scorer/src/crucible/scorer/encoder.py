@@ -10,11 +10,13 @@ the same run, with sentence-transformers as the oracle). Texts are tokenized onc
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -131,12 +133,17 @@ class OnnxEncoder:
 
 def reference_encode(texts: Sequence[str], *, max_tokens: int = 128) -> np.ndarray:
     """The oracle: sentence-transformers' own MiniLM pipeline in float32 (tests and the bench baseline)."""
+    model = _reference_model()
+    model.max_seq_length = max_tokens
+    return np.asarray(model.encode(list(texts), batch_size=32, normalize_embeddings=True), dtype=np.float32)
+
+
+@functools.cache
+def _reference_model() -> Any:
     _offline()
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(minilm_path()), device="cpu")
-    model.max_seq_length = max_tokens
-    return np.asarray(model.encode(list(texts), batch_size=32, normalize_embeddings=True), dtype=np.float32)
+    return SentenceTransformer(str(minilm_path()), device="cpu")
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -34,7 +34,7 @@ RECALL_TARGETS = {"self_harm_high": 0.95, "unsafe_environment": 0.95}
 # noisy; the recall-first labels get this factor of it as a margin (more reviews, fewer misses).
 RECALL_MARGIN = 1.0
 FOCAL_GAMMA = 2.0
-HIDDEN = 128
+HIDDEN_SIZES = (64, 128, 256)
 SEED = 1234
 
 
@@ -157,6 +157,24 @@ def focal_loss(logits: Any, targets: Any, alpha: Any, gamma: float = FOCAL_GAMMA
 def fit_safety(
     rows: list[SafetyExample], embed: dict[str, np.ndarray], sentences: dict[str, np.ndarray], *, epochs: int = 400
 ) -> SafetyHead:
+    """The MLP with the hidden size that does best on validation (macro-F1), thresholds tuned there too."""
+    best: tuple[float, SafetyHead] | None = None
+    for hidden in HIDDEN_SIZES:
+        head, val_f1 = _fit_safety_once(rows, embed, sentences, hidden=hidden, epochs=epochs)
+        if best is None or val_f1 > best[0] + 1e-4:
+            best = (val_f1, head)
+    assert best is not None
+    return best[1]
+
+
+def _fit_safety_once(
+    rows: list[SafetyExample],
+    embed: dict[str, np.ndarray],
+    sentences: dict[str, np.ndarray],
+    *,
+    hidden: int,
+    epochs: int,
+) -> tuple[SafetyHead, float]:
     import torch
 
     torch.manual_seed(SEED)
@@ -169,10 +187,10 @@ def fit_safety(
     # Positives of a rarer label weigh more (alpha = 1 - its share, kept within 0.25..0.9).
     alpha = torch.clamp(1 - yt.mean(0), 0.25, 0.9)
     net = torch.nn.Sequential(
-        torch.nn.Linear(xt.shape[1], HIDDEN),
+        torch.nn.Linear(xt.shape[1], hidden),
         torch.nn.ReLU(),
         torch.nn.Dropout(0.1),
-        torch.nn.Linear(HIDDEN, len(SAFETY_LABELS)),
+        torch.nn.Linear(hidden, len(SAFETY_LABELS)),
     )
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     best_f1, best_state, stale = -1.0, None, 0
@@ -202,7 +220,7 @@ def fit_safety(
     b2 = net[3].bias.detach().numpy().copy()
     head = SafetyHead(w1, b1, w2, b2, np.full(len(SAFETY_LABELS), 0.5, dtype=np.float32))
     thresholds = tune_thresholds(yv, head.turn_probabilities(xv, [sentences[e.text] for e in val]))
-    return SafetyHead(w1, b1, w2, b2, thresholds)
+    return SafetyHead(w1, b1, w2, b2, thresholds), best_f1
 
 
 def tune_thresholds(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
