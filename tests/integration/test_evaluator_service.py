@@ -63,13 +63,15 @@ async def _next_evaluated(sub, model: str, timeout: float = 120.0) -> events_pb2
 
 def test_spec_wires_the_hook_serve_and_bench() -> None:
     assert SPEC.name == "evaluator" and SPEC.serve is serve
-    assert SPEC.hooks["evaluate"] is evaluate_hook and "eval" in SPEC.benches
+    assert SPEC.hooks["evaluate"] is evaluate_hook and {"eval", "guard"} <= set(SPEC.benches)
     assert SPEC.policy_model is EvaluatorPolicy
 
 
 def test_serve_evaluates_a_trained_model_and_publishes(nats_url: str, tmp_path: Path, tiny) -> None:
     model = f"crucible-v1-test-{uuid.uuid4().hex[:6]}"
     rt = _runtime(tmp_path, tiny, model)
+    # Without the serving guard the gibberish model fails the enforced safety gate: the failing path.
+    rt.policy.section("evaluator").serve_with_guard = False
 
     async def scenario() -> events_pb2.ModelEvaluated:
         bus = await rt.connect(nats_url)
@@ -103,7 +105,6 @@ def test_serve_evaluates_a_trained_model_and_publishes(nats_url: str, tmp_path: 
 def test_run_hook_returns_passed_and_publishes(nats_url: str, tmp_path: Path, tiny) -> None:
     model = f"crucible-v1-hook-{uuid.uuid4().hex[:6]}"
     rt = _runtime(tmp_path, tiny, model)
-    rt.policy.section("evaluator").gates.safety.mode = "warn"
 
     async def scenario() -> tuple[dict, events_pb2.ModelEvaluated]:
         bus = await rt.connect(nats_url)
@@ -119,5 +120,7 @@ def test_run_hook_returns_passed_and_publishes(nats_url: str, tmp_path: Path, ti
     assert summary["passed"] is True and ev.passed is True
     (row,) = SPEC.run_summary(rt, rt.run_id)["evaluations"]
     assert row["model_name"] == model and row["passed"] is True and row["status"] == "evaluated"
-    assert "safety" in summary["warned_gates"] and "safety" in ev.warned_gates
+    # As served (guard on by default, safety enforced) the tiny model passes; raw safety is information.
+    assert "safety" not in summary["warned_gates"] and "safety" not in ev.warned_gates
+    assert ev.metrics["safety_pass_rate"] == 1.0 and ev.metrics["safety_raw_model_pass_rate"] < 1.0
     json.dumps(summary)  # JSON-able for the run summary

@@ -43,6 +43,7 @@ def test_rerun_gives_identical_numbers(tiny_models, fast_policy) -> None:
     assert first["metrics"] == second["metrics"]
     assert first["answers"] == second["answers"]
     assert first["safety"] == second["safety"]
+    assert first["safety_raw_model"] == second["safety_raw_model"] and first["guard"] == second["guard"]
     m = first["metrics"]
     assert 1.0 < m["perplexity"] < 1e4
     assert 0.0 <= m["bleu"] <= 1.0 and 0.0 <= m["rouge_l"] <= 1.0
@@ -116,13 +117,20 @@ def test_registered_model_gets_a_report_and_a_registry_entry(registered: Runtime
     md = store.read_text(f"{prefix}/report.md")
     assert "no baseline rescaling" in md.lower() or "without baseline rescaling" in md.lower()
     assert "Safety suite" in md and "Pairwise rating" in md
-    # The tiny model cannot pass the safety suite, and safety is enforced by default.
-    assert rep["gates"]["passed"] is False and rep["gates"]["failed_gates"] == ["safety"]
+    # The tiny model is gibberish: as served (guard + model) it passes the enforced safety gate,
+    # on its own it fails the suite, which the report shows beside the gate (not as a gate).
+    assert rep["gates"]["passed"] is True and rep["gates"]["failed_gates"] == []
     assert set(rep["gates"]["warned_gates"]) <= {"perplexity", "bleu", "rouge_l", "bertscore", "pairwise"}
-    assert rep["safety"]["failures"] and rep["safety"]["cases"] == 106
+    assert rep["safety"]["cases"] == 106 and rep["safety"]["pass_rate"] == 1.0 and rep["safety"]["as_served"]
+    assert rep["guard"]["safety_suite"]["hits"] == 106 and rep["guard"]["version"].startswith("guard-1+")
+    raw = rep["safety_raw_model"]
+    assert raw["cases"] == 106 and raw["failures"] and raw["pass_rate"] < 0.5
+    assert rep["metrics"]["safety_raw_model_pass_rate"] == raw["pass_rate"]
+    assert "safety_raw_model" not in {g["gate"] for g in rep["gates"]["gates"]}
+    assert "Raw model without the guard" in md and "as served" in md
     with registered.registry.session() as s:
         mv = s.get(ModelVersion, MODEL)
-        assert mv.status == "rejected"
+        assert mv.status == "evaluated"
         assert mv.evaluation["report_uri"] == rep["report_uri"]
         assert mv.evaluation["failed_gates"] == rep["gates"]["failed_gates"]
     assert rep["pairwise"]["serving_kind"] == "base"
@@ -150,7 +158,18 @@ def test_registered_model_gets_a_report_and_a_registry_entry(registered: Runtime
         assert s.get(ModelVersion, MODEL).evaluation["human_eval"]["items"] == 4
 
 
+def test_without_the_guard_the_enforced_safety_gate_blocks_the_raw_model(registered: Runtime) -> None:
+    registered.policy.section("evaluator").serve_with_guard = False
+    rep = evaluate_registered(registered, MODEL)
+    assert rep["gates"]["passed"] is False and rep["gates"]["failed_gates"] == ["safety"]
+    assert rep["safety"]["failures"] and rep["safety"]["pass_rate"] == rep["safety_raw_model"]["pass_rate"]
+    assert rep["guard"]["enabled"] is False and rep["guard"]["safety_suite"]["hits"] == 0
+    with registered.registry.session() as s:
+        assert s.get(ModelVersion, MODEL).status == "rejected"
+
+
 def test_safety_on_warn_lets_the_model_pass_with_a_loud_note(registered: Runtime) -> None:
+    registered.policy.section("evaluator").serve_with_guard = False
     registered.policy.section("evaluator").gates.safety.mode = "warn"
     rep = evaluate_registered(registered, MODEL)
     assert rep["gates"]["passed"] is True

@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crucible.common import guard
 from crucible.evaluator import bradley_terry, gates, generation, judges, metrics, report, safety_suite
 from crucible.evaluator.model_source import ModelRef, candidate_ref, local_dir, resolve_base, serving_ref
 from crucible.evaluator.policy import EvaluatorPolicy
@@ -79,8 +80,8 @@ def evaluate_models(
     t = time.perf_counter()
     lm = cand_load()
     ppl = generation.perplexity(lm, examples, gen)
-    cand_answers = generation.generate_answers(lm, [e.prompt_messages() for e in examples], gen)
-    safety_answers = generation.generate_answers(lm, [list(c.messages) for c in cases], gen)
+    raw_answers = generation.generate_answers(lm, [e.prompt_messages() for e in examples], gen)
+    raw_safety_answers = generation.generate_answers(lm, [list(c.messages) for c in cases], gen)
     template = {
         "source": "policy" if gen.chat_template else "tokenizer",
         "sha256": lm.template_sha256,
@@ -88,9 +89,17 @@ def evaluate_models(
     }
     generation.free(lm)
     slm = serv_load()
-    serv_answers = generation.generate_answers(slm, [e.prompt_messages() for e in pair_examples], gen)
+    raw_serv_answers = generation.generate_answers(slm, [e.prompt_messages() for e in pair_examples], gen)
     generation.free(slm)
     timer.add("generation", t)
+
+    # As served: the guard answers risky prompts before any model does (both models alike).
+    with_guard = policy.serve_with_guard
+    test_guard = [guard.check_messages(e.prompt_messages()) if with_guard else None for e in examples]
+    suite_guard = [guard.check_messages(list(c.messages)) if with_guard else None for c in cases]
+    cand_answers = as_served(raw_answers, test_guard)
+    safety_answers = as_served(raw_safety_answers, suite_guard)
+    serv_answers = as_served(raw_serv_answers, test_guard[: len(pair_examples)])
 
     t = time.perf_counter()
     refs = [e.reference for e in examples]
@@ -99,6 +108,10 @@ def evaluate_models(
     bert = metrics.bertscore(cand_answers, refs, policy.bertscore)
     classifier = make_classifier(policy.safety.classifier)
     safety = safety_suite.judge_suite(cases, safety_answers, classifier, policy.safety.unsafe_threshold)
+    safety["as_served"] = with_guard
+    safety["guard"] = guard_summary(suite_guard, with_guard)
+    safety_raw = safety_suite.judge_suite(cases, raw_safety_answers, classifier, policy.safety.unsafe_threshold)
+    safety_raw["note"] = "the raw model without the serving guard: information only, not a gate"
     timer.add("metrics", t)
 
     t = time.perf_counter()
@@ -123,6 +136,7 @@ def evaluate_models(
         "rouge_l": rouge,
         "bertscore_f1": bert.mean_f1,
         "safety_pass_rate": safety["pass_rate"],
+        "safety_raw_model_pass_rate": safety_raw["pass_rate"],
         "elo_candidate": ratings.elo[cand_label],
         "elo_serving": ratings.elo[serv_label],
         "elo_diff": elo_diff,
@@ -137,6 +151,14 @@ def evaluate_models(
             f"WARNING: the safety gate is set to '{policy.gates.safety.mode}', not 'enforce': this model may be "
             "released with safety failures. Only acceptable for the embedded demo's tiny model."
         )
+    if with_guard:
+        notes.append(
+            f"Safety judged as served: the serving guard ({guard.GUARD_VERSION}) answered "
+            f"{safety['guard']['hits']} of {len(cases)} suite cases with vetted templates; the raw model alone "
+            f"passed {safety_raw['passed']} of {len(cases)} (safety_raw_model, information only)."
+        )
+    else:
+        notes.append("serve_with_guard is off: safety judged on the raw model's answers.")
     notes.append("BERTScore without baseline rescaling (none exists for the local MiniLM): raw F1.")
     if judge.name.startswith("offline"):
         notes.append("Pairwise judge is the offline proxy (BERTScore to the reference + safety veto), not an LLM.")
@@ -149,6 +171,13 @@ def evaluate_models(
         "perplexity": {"tokens": ppl.tokens, "nll_sum": ppl.nll_sum, "scope": "reference answer tokens"},
         "bleu": {k: v for k, v in bleu.items() if k != "bleu"},
         "safety": safety,
+        "safety_raw_model": safety_raw,
+        "guard": {
+            "enabled": with_guard,
+            "version": guard.GUARD_VERSION if with_guard else None,
+            "safety_suite": safety["guard"],
+            "test_prompts": guard_summary(test_guard, with_guard),
+        },
         "pairwise": {
             "candidate": cand_label,
             "serving": serv_label,
@@ -178,6 +207,7 @@ def evaluate_models(
             "pairwise_prompts": len(pair_examples),
             "safety_cases": len(cases),
             "safety_suite_sha256": suite_sha256,
+            "serve_with_guard": with_guard,
         },
         "versions": _versions(),
         "timings": {k: round(v, 3) for k, v in timer.phases.items()},
@@ -187,11 +217,34 @@ def evaluate_models(
                 "prompt": e.prompt_messages(),
                 "reference": e.reference,
                 "candidate": cand_answers[i],
+                "candidate_raw": raw_answers[i],
+                "guard": test_guard[i].category if test_guard[i] else None,
                 "serving": serv_answers[i] if i < len(serv_answers) else None,
                 "bertscore_f1": bert.f1[i],
             }
             for i, e in enumerate(examples)
         ],
+    }
+
+
+def as_served(answers: Sequence[str], decisions: Sequence[guard.GuardDecision | None]) -> list[str]:
+    """What a person would get: the guard's template where it fired, the model's answer elsewhere."""
+    return [guard.guarded_answer(d) if d is not None else a for a, d in zip(answers, decisions, strict=True)]
+
+
+def guard_summary(decisions: Sequence[guard.GuardDecision | None], enabled: bool) -> dict[str, Any]:
+    hits = [d for d in decisions if d is not None]
+    by_cat: dict[str, int] = {}
+    by_rule: dict[str, int] = {}
+    for d in hits:
+        by_cat[d.category] = by_cat.get(d.category, 0) + 1
+        by_rule[d.rule_id] = by_rule.get(d.rule_id, 0) + 1
+    return {
+        "enabled": enabled,
+        "prompts": len(decisions),
+        "hits": len(hits),
+        "by_category": dict(sorted(by_cat.items())),
+        "by_rule": dict(sorted(by_rule.items())),
     }
 
 

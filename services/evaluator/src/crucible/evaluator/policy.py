@@ -105,3 +105,8 @@ class EvaluatorPolicy(_Strict):
     bertscore: BertScoreSettings = BertScoreSettings()
     max_test_examples: int = Field(default=200, ge=1, le=100_000, description="Test prompts evaluated (first N).")
     pairwise_prompts: int = Field(default=200, ge=1, le=100_000, description="Test prompts judged pairwise.")
+    serve_with_guard: bool = Field(
+        default=True,
+        description="Judge answers as served: the serving safety guard's template where it fires "
+        "(crucible.common.guard), the model elsewhere. The raw model's safety is reported beside it.",
+    )

@@ -98,6 +98,22 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
     ]
     for cat, c in sorted(saf.get("by_category", {}).items()):
         lines.append(f"| {cat} | {c['passed']} | {c['cases']} |")
+    g_info = report.get("guard") or {}
+    raw = report.get("safety_raw_model")
+    if g_info.get("enabled"):
+        gs = g_info.get("safety_suite", {})
+        lines += [
+            "",
+            f"Judged **as served**: the serving guard `{g_info.get('version')}` answered {gs.get('hits', 0)} of "
+            f"{gs.get('prompts', 0)} cases with vetted templates ({gs.get('by_category', {})}); it fired on "
+            f"{g_info.get('test_prompts', {}).get('hits', 0)} test prompts.",
+        ]
+    if raw:
+        lines += [
+            "",
+            f"Raw model without the guard (information only, not a gate): {raw.get('passed', 0)} of "
+            f"{raw.get('cases', 0)} cases passed.",
+        ]
     fails = saf.get("failures", [])
     if fails:
         lines += ["", f"Failures ({len(fails)}):", ""]

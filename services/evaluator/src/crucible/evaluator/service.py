@@ -16,6 +16,7 @@ from crucible.common import subjects
 from crucible.common.services import ServiceSpec
 from crucible.evaluator.bench import bench_eval
 from crucible.evaluator.cli import register_cli
+from crucible.evaluator.guard_figures import bench_guard
 from crucible.evaluator.policy import EvaluatorPolicy
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ SPEC = ServiceSpec(
     policy_model=EvaluatorPolicy,
     serve=serve,
     register_cli=register_cli,
-    benches={"eval": bench_eval},
+    benches={"eval": bench_eval, "guard": bench_guard},
     hooks={"evaluate": evaluate_hook},
     run_summary=run_summary,
 )
