@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import ROOT, by_kind, run, tool
+from .conftest import ROOT, by_kind, run, tool
 
 HERE = Path(__file__).parent
 

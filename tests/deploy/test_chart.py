@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import (
+from .conftest import (
     CHART,
     NAMESPACE,
     PRODUCTION_VALUES,

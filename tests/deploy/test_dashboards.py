@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from tests.deploy.conftest import CHART
+from .conftest import CHART
 
 DASHBOARDS = CHART / "dashboards"
 

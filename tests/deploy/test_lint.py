@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import CHART, ROOT, run, tool
+from .conftest import CHART, ROOT, run, tool
 
 HERE = Path(__file__).parent
 DOCKER = ROOT / "docker"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.conftest import RELEASE, by_kind, tool
+from .conftest import RELEASE, by_kind, tool
 
 
 def _auth_conf(objs: list[dict[str, Any]]) -> str:
