@@ -187,7 +187,13 @@ LOWER_NAME_CUE = regex.compile(
 )
 
 
+_LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "im ")
+
+
 def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    lower = text.lower()
+    if not any(k in lower for k in _LOWER_NAME_KEYS):
+        return
     for m in LOWER_NAME_CUE.finditer(text):
         start = end = m.start(1)
         pos = m.start(1)
