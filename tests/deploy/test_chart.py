@@ -135,6 +135,16 @@ def test_trainer_checkpoint_claim_exists_by_default(default_objects: list[dict[s
     assert claim in claims
 
 
+def test_gateway_probes_follow_tls(
+    default_objects: list[dict[str, Any]], production_objects: list[dict[str, Any]]
+) -> None:
+    """The kubelet's gRPC probe cannot speak TLS: a TLS gateway is probed on TCP."""
+    for objs, kind in ((default_objects, "grpc"), (production_objects, "tcpSocket")):
+        [gw] = by_kind(objs, "Deployment")[f"{RELEASE}-gateway"]["spec"]["template"]["spec"]["containers"]
+        assert kind in gw["livenessProbe"] and kind in gw["startupProbe"]
+        assert gw["readinessProbe"]["httpGet"]["path"] == "/health"
+
+
 def test_tgi_stable_and_canary_with_adapters(production_objects: list[dict[str, Any]]) -> None:
     prod = yaml.safe_load(PRODUCTION_VALUES.read_text())
     deployments = by_kind(production_objects, "Deployment")
