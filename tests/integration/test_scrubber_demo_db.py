@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,11 @@ def _demo_records(tmp_path: Path, users: int) -> list:
     return records
 
 
+def _mentions(value: str, text: str) -> int:
+    """Whole-word, case-insensitive mentions (a surname "Bal" is not in "balancing")."""
+    return len(re.findall(rf"(?<!\w){re.escape(value.lower())}(?!\w)", text))
+
+
 def _planted(record) -> list[str]:
     known = json.loads(record.private_context["known_entities"])
     names = [n for names in known.values() for n in names]
@@ -63,7 +69,7 @@ def test_no_known_name_or_identifier_survives_on_demo_db_records(tmp_path: Path)
         text = "\n".join(t.text for t in rec.turns).lower()
         for value in planted[rec.record_id]:
             mentions += 1
-            if len(value) >= 3 and value.lower() in text:
+            if len(value) >= 3 and _mentions(value, text):
                 surviving += 1
                 pytest.fail(f"record {rec.record_id}: a planted value survived: {value!r} in {text!r}")
     for rej in result.rejected:
