@@ -25,9 +25,20 @@ SERVICES = ["extractor", "scrubber", "scorer", "dedup", "dataset", "trainer", "e
 KUBERNETES_VERSIONS = ["1.37.0", "1.30.0"]  # the newest kubernetes-validate knows, and an older supported one
 
 
-def _containers(deploy: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = deploy["spec"]["template"]["spec"]
+def _pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = _pod_spec(workload)
     return spec.get("initContainers", []) + spec["containers"]
+
+
+def _workloads(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: o for kind in ("Deployment", "Job", "CronJob") for name, o in by_kind(objs, kind).items()}
 
 
 @pytest.mark.parametrize("values", [None, PRODUCTION_VALUES], ids=["default", "production"])
@@ -87,10 +98,10 @@ def test_every_deployment_has_probes_limits_and_grace(rendered: list[dict[str, A
 
 
 def test_no_container_runs_as_root(rendered: list[dict[str, Any]]) -> None:
-    workloads = {**by_kind(rendered, "Deployment"), **by_kind(rendered, "Job")}
-    assert f"{RELEASE}-migrations" in workloads
+    workloads = _workloads(rendered)
+    assert {f"{RELEASE}-migrations", f"{RELEASE}-extract-cron"} <= set(workloads)
     for name, deploy in workloads.items():
-        pod_ctx = deploy["spec"]["template"]["spec"].get("securityContext", {})
+        pod_ctx = _pod_spec(deploy).get("securityContext", {})
         for c in _containers(deploy):
             ctx = {**pod_ctx, **c.get("securityContext", {})}
             where = f"{name}/{c['name']}"
@@ -135,6 +146,18 @@ def test_trainer_checkpoint_claim_exists_by_default(default_objects: list[dict[s
     assert claim in claims
 
 
+def test_scheduled_extraction_runs_as_the_extractor(default_objects: list[dict[str, Any]]) -> None:
+    cron = by_kind(default_objects, "CronJob")[f"{RELEASE}-extract-cron"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    [c] = _containers(cron)
+    assert c["image"].split("/")[-1].startswith("crucible-extractor:") and c["args"][0] == "extract"
+    env = {e["name"]: e for e in c["env"]}
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "extractor"
+    assert env["CRUCIBLE_NATS_URL"]["value"].startswith("nats://crucible-extractor:")
+    assert {"CRUCIBLE_SOURCE_URL", "CRUCIBLE_DATABASE_URL", "CRUCIBLE_SUBJECT_SECRET"} <= set(env)
+    assert f"{RELEASE}-extract-cron" in by_kind(default_objects, "NetworkPolicy")
+
+
 def test_gateway_probes_follow_tls(
     default_objects: list[dict[str, Any]], production_objects: list[dict[str, Any]]
 ) -> None:
@@ -167,7 +190,7 @@ def test_tgi_stable_and_canary_with_adapters(production_objects: list[dict[str, 
 def test_secrets_are_referenced_never_embedded(rendered: list[dict[str, Any]], values: dict[str, Any]) -> None:
     assert not by_kind(rendered, "Secret"), "the chart must not create Secrets"
     sensitive = re.compile(r"SECRET|_TOKEN$|PASSWORD|DATABASE_URL|SOURCE_URL|REDIS_URL")
-    for name, deploy in by_kind(rendered, "Deployment").items():
+    for name, deploy in _workloads(rendered).items():
         for c in _containers(deploy):
             for env in c.get("env", []):
                 if sensitive.search(env["name"]):
