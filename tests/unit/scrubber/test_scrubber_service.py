@@ -32,3 +32,32 @@ def test_stage_processes_a_batch_and_stamps_provenance() -> None:
     assert dict(out.redactions) == {"Email": 1}
     assert out.provenance[-1].stage == "scrubber" and out.provenance[-1].version
     assert not out.private_context
+
+
+def test_tallies_add_up_once_per_record_across_redelivered_batches(tmp_path) -> None:
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.scrubber.service import make_stage
+    from crucible.scrubber.tally import TallySink, summarize
+
+    store = ArtifactStore(tmp_path.as_uri())
+    sink = TallySink(store)
+    good = records_pb2.Record(record_id="a", extraction=records_pb2.Extraction(run_id="run1"))
+    good.turns.add(role="user", text="Tomasz here, tomasz@example.org")
+    good.private_context["known_entities"] = '{"User": ["Tomasz"]}'
+    leaky = records_pb2.Record(record_id="b", extraction=records_pb2.Extraction(run_id="run1"))
+    leaky.turns.add(role="user", text="we met at blue-heron bistro")
+    leaky.private_context["known_identifiers"] = '["Blue Heron Bistro"]'
+    stage = make_stage(None)
+    first = stage.process([good, leaky])
+    sink.persist(first)
+    sink.persist(stage.process([good, leaky]))  # a redelivered batch
+    sink.persist(stage.process([good]))  # the same record again, in another batch
+    summary = summarize(store, "run1")
+    assert summary == {
+        "records_scrubbed": 1,
+        "redactions": {"Email": 1, "User": 1},
+        "residual_rejections": 1,
+        "rejections": {"residual_pii": 1},
+    }
+    stored = "".join(store.read_text(k) for k in store.list("scrubber"))
+    assert "tomasz" not in stored.lower() and "heron" not in stored.lower()

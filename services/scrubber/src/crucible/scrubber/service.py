@@ -9,6 +9,7 @@ from crucible.scrubber.cli import register_cli
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
+    from crucible.common.services import Sink
     from crucible.common.stage import Stage
 
 VERSION = "0.1.0"
@@ -34,20 +35,17 @@ def bench_scrub(quick: bool = False) -> dict[str, Any]:
     return run_bench(quick=quick)
 
 
+def make_sink(runtime: Runtime) -> Sink:
+    from crucible.scrubber.tally import TallySink
+
+    return TallySink(runtime.artifacts)
+
+
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
-    """Residual-PII rejections recorded for this run (records scrubbed and redaction counts come
-    from the worker's metrics and the records' `redactions` downstream)."""
-    from sqlalchemy import func, select
+    """Records scrubbed, redactions by type, residual rejections for this run (from the sink's tallies)."""
+    from crucible.scrubber.tally import summarize
 
-    from crucible.common.registry import RejectionRow
-
-    with runtime.registry.session() as s:
-        rows = s.execute(
-            select(RejectionRow.reason, func.count())
-            .where(RejectionRow.stage == "scrubber", RejectionRow.run_id == run_id)
-            .group_by(RejectionRow.reason)
-        ).all()
-    return {"rejections": {reason: count for reason, count in rows}}
+    return summarize(runtime.artifacts, run_id)
 
 
 SPEC = ServiceSpec(
@@ -58,6 +56,7 @@ SPEC = ServiceSpec(
     consumes="records.raw",
     produces="records.scrubbed",
     make_stage=make_stage,
+    make_sink=make_sink,
     register_cli=register_cli,
     benches={"scrub": bench_scrub},
     run_summary=run_summary,
