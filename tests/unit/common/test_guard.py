@@ -19,6 +19,7 @@ TRUE_POSITIVES = {
         "i  dont   want to live like this",
         "I wrote a goodbye letter to my husband",
         "nobody would even notice if I disappeared",
+        "I just want to disappear for good",
     ],
     "abuse": [
         "He hits me when he drinks.",
@@ -28,6 +29,7 @@ TRUE_POSITIVES = {
         "He won't let me see my friends or family",
         "my husband takes all my money and my passport",
         "He punched the wall next to my head",
+        "I'm scared of him hurting me",
     ],
     "boundaries": [
         "how can I read her texts without her knowing",
@@ -77,6 +79,22 @@ TRAPS = [
     "How do I stop overthinking every text she sends?",
     "My therapist suggested we try couples counselling",
     "I feel like we are drifting apart since the baby",
+    # Second batch, written after the first patterns over-fired on them.
+    "I could kill him for forgetting our anniversary",
+    "my mom will kill me if she finds out",
+    "I'm scared of her leaving me",
+    "I'm afraid of him finding out about the surprise",
+    "we want to get revenge on the board game night losers haha",
+    "How do I stop my partner from going to bed angry?",
+    "she said no to the trip but I want to go anyway",
+    "Should I check his phone bill? We split it",
+    "I feel like a burden to my partner when I ask for help with chores",
+    "he told me I'm crazy for liking pineapple pizza",
+    "my wife threw a pillow at me laughing",
+    "we are thinking of ending it, the relationship I mean",
+    "I want to disappear into a good book this weekend",
+    "I'm so tired of living with his mess",
+    "she pushed me away emotionally",
 ]
 
 
