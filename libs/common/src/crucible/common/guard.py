@@ -45,7 +45,7 @@ class GuardDecision:
 class _Rule:
     rule_id: str
     category: str
-    patterns: tuple[re.Pattern[str], ...]
+    pattern: re.Pattern[str]  # the rule's patterns as one alternation: one scan per rule
     unless: tuple[re.Pattern[str], ...]
 
 
@@ -79,11 +79,13 @@ def parse_rules(text: str) -> _RuleSet:
         if row["category"] not in CATEGORIES:
             raise ValueError(f"guard rules: {row['id']} has unknown category {row['category']!r}")
         try:
+            for p in row["patterns"]:
+                re.compile(p)  # each alone first, so an error names the pattern's own position
             rules.append(
                 _Rule(
                     rule_id=row["id"],
                     category=row["category"],
-                    patterns=tuple(re.compile(p) for p in row["patterns"]),
+                    pattern=re.compile("|".join(_renamed_gaps(p, i) for i, p in enumerate(row["patterns"]))),
                     unless=tuple(re.compile(p) for p in row.get("unless", ())),
                 )
             )
@@ -101,6 +103,11 @@ def parse_rules(text: str) -> _RuleSet:
         history_turns=int(hist.get("turns", 0)),
         history_categories=frozenset(hist.get("categories", ())),
     )
+
+
+def _renamed_gaps(pattern: str, index: int) -> str:
+    # Group names must be unique across the alternation: gap1 of pattern 3 becomes p3gap1.
+    return "(?:" + re.sub(r"\(\?P<(gap\d*)>", lambda m: f"(?P<p{index}{m.group(1)}>", pattern) + ")"
 
 
 @functools.cache
@@ -122,7 +129,7 @@ def _cue(match: re.Match[str]) -> str:
     """The matched words with free-text gaps blanked and digits masked (never echo PII)."""
     text = match.group(0)
     spans = sorted(
-        (match.span(g) for g in match.re.groupindex if g.startswith("gap") and match.group(g) is not None),
+        (match.span(g) for g in match.re.groupindex if "gap" in g and match.group(g) is not None),
         reverse=True,
     )
     start = match.start()
@@ -136,10 +143,9 @@ def _first_hit(text: str, rules: Sequence[_Rule]) -> GuardDecision | None:
     for rule in rules:
         if any(u.search(text) for u in rule.unless):
             continue
-        for pattern in rule.patterns:
-            m = pattern.search(text)
-            if m:
-                return GuardDecision(rule.category, rule.rule_id, _cue(m))
+        m = rule.pattern.search(text)
+        if m:
+            return GuardDecision(rule.category, rule.rule_id, _cue(m))
     return None
 
 
