@@ -71,6 +71,20 @@ def _validate(rendered: str, tmp_path: Path, version: str) -> None:
     assert proc.returncode == 0 and not problems, "\n".join(problems)
 
 
+def test_every_toggle_renders_valid_objects(tmp_path: Path) -> None:
+    """The switches a platform team flips: each combination renders and validates."""
+    variants = [
+        ["--set", "nats.auth.enabled=false"],
+        ["--set", "tgi.enabled=false", "--set", "networkPolicy.enabled=false"],
+        ["--set", "istio.enabled=true", "--set", "istio.hosts={llm.example.com}", "--set", "istio.gateways={gw}"],
+        ["--set", "services.trainer.checkpoints.existingClaim=ckpt", "--set", "services.evaluator.gpu.count=1"],
+        ["--set", "monitoring.serviceMonitor.enabled=false", "--set", "monitoring.prometheusRule.enabled=false"],
+        ["--set", "services.gateway.autoscaling.enabled=false", "--set", "extraction.enabled=false"],
+        ["--set", "migrations.enabled=false", "--set", "monitoring.grafanaDashboards.enabled=false"],
+    ]
+    _validate("---\n".join(helm_template(*v) for v in variants), tmp_path, KUBERNETES_VERSIONS[0])
+
+
 def test_every_service_deployed_with_its_parts(default_objects: list[dict[str, Any]]) -> None:
     deployments = by_kind(default_objects, "Deployment")
     services = by_kind(default_objects, "Service")
