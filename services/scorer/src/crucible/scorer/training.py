@@ -33,6 +33,9 @@ RECALL_TARGETS = {"self_harm_high": 0.95, "unsafe_environment": 0.95}
 # Validation holds only a handful of distinct fragments per rare label, so a threshold tuned there is
 # noisy; the recall-first labels get this factor of it as a margin (more reviews, fewer misses).
 RECALL_MARGIN = 1.0
+# ... but never so low that fewer than this share of validation flags are right: past that point every
+# extra catch costs a flood of needless reviews (one hard validation example could pull it to ~0).
+MIN_PRECISION = 0.5
 FOCAL_GAMMA = 2.0
 HIDDEN_SIZES = (64, 128, 256)
 SEED = 1234
@@ -225,7 +228,8 @@ def _fit_safety_once(
 
 def tune_thresholds(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Per label: the threshold with the best F1 on validation data; for the recall-first labels, lowered
-    (never raised) until validation recall meets its target, then times RECALL_MARGIN."""
+    (never raised) until validation recall meets its target, then times RECALL_MARGIN, but not below the
+    lowest threshold whose validation precision is MIN_PRECISION."""
     out = np.full(truth.shape[1], 0.5, dtype=np.float32)
     grid = np.linspace(0.05, 0.95, 19)
     for j, label in enumerate(SAFETY_LABELS):
@@ -240,8 +244,16 @@ def tune_thresholds(truth: np.ndarray, probs: np.ndarray) -> np.ndarray:
             # Highest threshold keeping at least `target` of the validation positives above it.
             keep = int(np.ceil(target * len(positives)))
             best = min(best, float(positives[len(positives) - keep]) - 1e-6) * RECALL_MARGIN
+            floor = next(
+                (float(t) for t in np.linspace(0.01, 0.95, 95) if _precision(y, p >= t) >= MIN_PRECISION), best
+            )
+            best = max(best, floor)
         out[j] = max(0.01, best)
     return out
+
+
+def _precision(y: np.ndarray, pred: np.ndarray) -> float:
+    return float((y & pred).sum()) / float(pred.sum()) if pred.sum() else 1.0
 
 
 def _f1(y: np.ndarray, pred: np.ndarray) -> float:
