@@ -43,6 +43,8 @@ WORK_CUE = re.compile(
     r"(?:at|for|by|with|from)\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
+# "the Avalara office", "the Brightwater headquarters": a workplace named by what follows it.
+WORKPLACE_AFTER = re.compile(r" (?:office|offices|headquarters|hq|branch|store|factory|warehouse|plant|staff)\b", re.I)
 ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
 )
@@ -245,7 +247,9 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
-    if WORK_CUE.search(preceding):
+    if WORK_CUE.search(preceding) or (
+        preceding.lower().endswith("the ") and WORKPLACE_AFTER.match(text, run[-1][1]) is not None
+    ):
         return Span(start, run[-1][1], "ORGANIZATION")
     last = len(run) - 1
     if last > first and words[last].lower() in ORG_SUFFIXES:
