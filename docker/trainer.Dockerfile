@@ -3,9 +3,11 @@
 # Build from the repository root: docker build -f docker/trainer.Dockerfile -t crucible-trainer .
 # Only libs/common and services/trainer (and their dependencies) go in: docker/trainer.Dockerfile.dockerignore.
 
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
-# The CUDA build of torch; its wheels bring their own CUDA libraries, the base brings the driver glue.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+ARG CUDA_IMAGE=nvidia/cuda:13.0.0-runtime-ubuntu24.04
+# The CUDA build of torch: PyPI's torch 2.13.0 Linux wheel is built for CUDA 13.0 and pulls its CUDA libraries
+# (cuda-toolkit 13.0, cuDNN, NCCL) as wheels, so the base only needs a matching CUDA 13.0 runtime and the driver.
+# Another CUDA line: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 and a matching CUDA_IMAGE.
+ARG TORCH_INDEX_URL=https://pypi.org/simple
 
 FROM ${CUDA_IMAGE} AS build
 ARG TORCH_INDEX_URL
