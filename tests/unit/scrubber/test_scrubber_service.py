@@ -61,3 +61,19 @@ def test_tallies_add_up_once_per_record_across_redelivered_batches(tmp_path) -> 
     }
     stored = "".join(store.read_text(k) for k in store.list("scrubber"))
     assert "tomasz" not in stored.lower() and "heron" not in stored.lower()
+
+
+def test_quick_bench_reports_quality_throughput_and_known_entities() -> None:
+    import pytest
+
+    from crucible.scrubber.bench import default_dataset, run_bench
+
+    if not default_dataset().exists():
+        pytest.skip("benchmark data not present")
+    result = run_bench(quick=True)
+    for part in ("held_out", "dev", "all"):
+        assert 0.0 <= result[part]["recall"] <= 1.0 and 0.0 <= result[part]["precision"] <= 1.0
+        assert set(result[part]["per_type"]) >= {"PERSON", "STREET_ADDRESS", "CREDIT_CARD", "US_SSN"}
+    tp = result["throughput"]
+    assert tp["scrubber_records_per_s"] > 0 and tp["baseline_presidio_analyzer_records_per_s"] > 0
+    assert result["known_entities"]["surviving"] == 0 and result["known_entities"]["mentions_planted"] > 0
