@@ -248,6 +248,11 @@ def gateway() -> dict[str, Any]:
                     {},
                 ),
                 (
+                    "Safety guard: requests answered with a vetted template, by category",
+                    [(f"sum by (category) (rate(crucible_gateway_guarded_total{rate}))", "{{category}}")],
+                    {"unit": "reqps"},
+                ),
+                (
                     "Error budget burn rate (availability)",
                     [
                         ("crucible:gateway_error_ratio:rate1h / 0.005", "1h"),
