@@ -310,15 +310,10 @@ _DIGIT = re.compile(r"\d")
 _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
 
 
-_WORD_THEN_NUMBER = re.compile(r"[^\W\d_][.,]?\s+(?:[^\W\d_]+[.,]?\s+){0,3}\d")
-
-
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     """Addresses written name first ("Černá 39", "Calle Mayor 5", "Jalan Raya Setiabudhi No. 566"):
     a street prefix, a street-like word or an unknown proper noun, followed within four words by a
     house number."""
-    if not _WORD_THEN_NUMBER.search(text):
-        return
     tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     candidates = sorted({i for j in numbers for i in range(max(0, j - 4), j) if tokens[i][1][0].isupper()})

@@ -48,6 +48,16 @@ WORKPLACE_AFTER = re.compile(r" (?:office|offices|headquarters|hq|branch|store|f
 ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
 )
+# The last word before a run decides whether a cue regex can match at all (a set lookup is far
+# cheaper than searching the window with the full pattern).
+_WORK_CUE_ENDS = frozenset({"at", "for", "by", "with", "from", "the"})
+_PERSON_CUE_ENDS = frozenset(
+    {w for w in _RELATIONS.replace("\\", "").replace("(", "|").replace(")", "|").split("|") if w.isalpha()}
+    | {"in-law", "mother-in-law", "father-in-law", "co-worker", "fiance", "fiancee", "fiancé", "fiancée"}
+    | {"counselor", "counsellor", "neighbor", "neighbour"}
+    | {"named", "called", "is", "name's", "are", "dear", "hi", "hello", "hey"}
+    | {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"}
+)
 SENTENCE_END = '.!?:;"“”\n•*-–—(['
 
 
@@ -247,14 +257,15 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
-    if WORK_CUE.search(preceding) or (
+    last_word = preceding.rstrip(" ,").rsplit(None, 1)[-1].lower().rstrip(".,") if preceding.strip() else ""
+    if (last_word in _WORK_CUE_ENDS and WORK_CUE.search(preceding)) or (
         preceding.lower().endswith("the ") and WORKPLACE_AFTER.match(text, run[-1][1]) is not None
     ):
         return Span(start, run[-1][1], "ORGANIZATION")
     last = len(run) - 1
     if last > first and words[last].lower() in ORG_SUFFIXES:
         return Span(start, run[last][1], "ORGANIZATION")
-    cued = PERSON_CUE.search(preceding) is not None
+    cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):
             first += 1
