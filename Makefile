@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export DO_NOT_TRACK ?= 1
 
-.PHONY: run test lint contracts proto proto-check unit integration e2e bench manifests images clean help venv
+.PHONY: run test lint contracts proto proto-check unit integration e2e bench manifests dashboards images deploy-tools deploy-check clean help venv
 
 help:
 	@echo "make run    - set up and run the whole pipeline on embedded defaults"
@@ -40,7 +40,7 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/crucible run
 
-test: $(STAMP) lint contracts proto-check
+test: $(STAMP) lint contracts proto-check deploy-tools
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -76,5 +76,30 @@ proto-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# --- deploy: images, chart, manifests (tools pinned in tools/install-deploy-tools.sh) ---
+TOOLS := .tools/bin
+REGISTRY ?= ghcr.io/crucible
+TAG ?= 0.1.0
+IMAGES := extractor scrubber scorer dedup dataset trainer evaluator gateway tgi-dev
+
+$(TOOLS)/helm: tools/install-deploy-tools.sh $(STAMP)
+	VENV=$(VENV) tools/install-deploy-tools.sh
+	@touch $(TOOLS)/helm
+
+deploy-tools: $(TOOLS)/helm
+
+manifests: deploy-tools
+	$(TOOLS)/helm template crucible deploy/helm/crucible --namespace crucible > deploy/k8s/crucible.yaml
+
+dashboards: $(STAMP)
+	$(BIN)/python deploy/helm/crucible/dashboards/build.py
+
+images:
+	@docker info >/dev/null 2>&1 || { echo "make images needs a Docker engine; CI lints the Dockerfiles (make deploy-check)"; exit 1; }
+	for s in $(IMAGES); do DOCKER_BUILDKIT=1 docker build -f docker/$$s.Dockerfile -t $(REGISTRY)/crucible-$$s:$(TAG) . || exit 1; done
+
+deploy-check: deploy-tools
+	$(BIN)/python -m pytest -q tests/deploy
+
 clean:
-	rm -rf $(VENV) .crucible .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .crucible .pytest_cache .ruff_cache

@@ -83,6 +83,7 @@ def test_cli_exits_2_naming_the_key(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={"CRUCIBLE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert "extraction.days" in proc.stderr

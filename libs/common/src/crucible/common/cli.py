@@ -74,6 +74,14 @@ def run(
 
 
 @app.command()
+def migrate(policy: PolicyOpt = None) -> None:
+    """Bring the registry schema up to date (every service's Alembic branch) and exit.
+    Run once per release, e.g. as a Helm pre-upgrade Job, so replicas never race for it."""
+    runtime = runtime_from_env(policy)
+    typer.echo(f"registry migrated: {runtime.registry.url.split('@')[-1]}")
+
+
+@app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="The service to run (see `crucible version`).")],
     policy: PolicyOpt = None,
