@@ -138,10 +138,22 @@ def _bus_bench(quick: bool = False) -> dict:
     return run_bus_bench(quick=quick)
 
 
-def _register_benches() -> None:
-    benches = {"bus": _bus_bench}
+def _all_benches() -> dict[str, Callable[..., dict[str, Any]]]:
+    benches: dict[str, Callable[..., dict[str, Any]]] = {"bus": _bus_bench}
     for spec in discover_services().values():
         benches.update(spec.benches)
+    return benches
+
+
+@bench_app.command("list")
+def bench_list() -> None:
+    """Print the name of every benchmark, one a line (for scripts: make bench)."""
+    for name in _all_benches():
+        typer.echo(name)
+
+
+def _register_benches() -> None:
+    benches = _all_benches()
     for bench_name, fn in benches.items():
         bench_app.command(bench_name)(_bench_command(bench_name, fn))
 

@@ -1,0 +1,56 @@
+"""`make bench`: run every `crucible bench <name> --json` and keep the JSON.
+
+Each benchmark prints its figure with a baseline measured in the same run (so a ratio
+means something on a noisy machine). Results go to bench/results/<name>.json and a
+one-line summary per bench is printed. `--only a,b` runs a subset; `--quick` the small
+versions used in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def bench_names() -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "crucible.common.cli", "bench", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    return out.split()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", default="", help="comma-separated bench names")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or bench_names()
+    RESULTS.mkdir(exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", CRUCIBLE_LOG_JSON="false")
+    failed = []
+    for name in names:
+        cmd = [sys.executable, "-m", "crucible.common.cli", "bench", name, "--json"]
+        if args.quick:
+            cmd.append("--quick")
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        seconds = time.monotonic() - t0
+        if proc.returncode != 0:
+            failed.append(name)
+            print(f"{name:<10} FAILED in {seconds:.0f}s: {proc.stderr.strip().splitlines()[-1:]}")
+            continue
+        result = json.loads(proc.stdout)
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(f"{name:<10} ok in {seconds:.0f}s -> {RESULTS / (name + '.json')}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
