@@ -38,7 +38,8 @@ class EmbeddedRollout(_Strict):
     analysis_interval_seconds: float = Field(default=1.0, gt=0, le=600)
     min_requests_per_stage: int = Field(default=15, ge=1, le=1_000_000)
     min_feedback_per_stage: int = Field(default=5, ge=0, le=1_000_000)
-    users: int = Field(default=40, ge=1, le=100_000, description="Simulated users of the load generator.")
+    # Many users, so sticky hashing gives the canary close to its weight even in a short stage.
+    users: int = Field(default=1000, ge=1, le=100_000, description="Simulated users of the load generator.")
     concurrency: int = Field(default=4, ge=1, le=256)
     feedback_probability: float = Field(default=0.6, ge=0.0, le=1.0)
     max_new_tokens: int = Field(default=12, ge=1, le=4096)
