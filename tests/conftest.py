@@ -81,3 +81,44 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = Runtime.create(settings)
     yield rt
     rt.registry.dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's tiny Llama, built once per test session through the one builder there is:
+    `crucible models init-tiny` (few pre-training steps: tests need a real model, not a good one)."""
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("models") / "tiny-base"
+    subprocess.run(
+        [sys.executable, "-m", "crucible.common.cli", "models", "init-tiny", str(path), "--steps", "20"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return path
+
+
+def build_random_adapter(base: Path, out: Path, *, seed: int = 1) -> Path:
+    """A LoRA adapter on `base` with random non-zero B, so a candidate answers differently."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(str(base)),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_random_adapter(tiny_base_model, tmp_path_factory.mktemp("adapters") / "random")

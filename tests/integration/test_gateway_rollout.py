@@ -3,18 +3,18 @@ base + a LoRA adapter from the registry (candidate), the gateway over NATS KV, a
 load generator sending real gRPC/HTTP requests and feedback until the rollout ends."""
 
 import asyncio
+import shutil
 
 import pytest
 
 from crucible.common.config import load_policy
 from crucible.common.registry import ModelVersion
 from crucible.common.runtime import Runtime
-from crucible.tgidev.tiny import build_tiny_adapter, build_tiny_llama
 
 pytestmark = pytest.mark.slow
 
 
-def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tmp_path):
+def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tiny_base_model, tiny_adapter):
     from crucible.gateway.rollout import embedded_rollout
     from crucible.gateway.store import KVStore
 
@@ -30,9 +30,8 @@ def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tmp_path):
         },
     )
     runtime = Runtime.create(settings, policy)
-    base = build_tiny_llama(settings.home / "models" / "tiny-base")
-    adapter = build_tiny_adapter(base, tmp_path / "adapter")
-    adapter_uri = runtime.artifacts.put_dir(adapter, "models/crucible-v1-test-tiny-base/adapter")
+    shutil.copytree(tiny_base_model, settings.home / "models" / "tiny-base")  # where "tiny-base" resolves
+    adapter_uri = runtime.artifacts.put_dir(tiny_adapter, "models/crucible-v1-test-tiny-base/adapter")
     with runtime.registry.session() as s:
         s.add(ModelVersion(name="crucible-v1-test-tiny-base", seq=1, base_model="tiny-base", adapter_uri=adapter_uri))
         s.commit()

@@ -10,15 +10,11 @@ import pytest
 from huggingface_hub import InferenceClient, constants
 
 from crucible.tgidev.generation import Finished, ModelRunner
-from crucible.tgidev.tiny import build_tiny_adapter, build_tiny_llama
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    base = build_tiny_llama(root / "base")
-    adapter = build_tiny_adapter(base, root / "adapter")
-    return base, adapter
+def tiny(tiny_base_model, tiny_adapter):
+    return tiny_base_model, tiny_adapter
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +74,10 @@ def test_openai_chat_and_stream(server):
     assert "".join(c.choices[0].delta.content or "" for c in stream) == out.choices[0].message.content
 
 
-def test_validation_errors_are_tgi_shaped(server):
+def test_validation_errors_are_tgi_shaped(server, tiny):
+    from transformers import AutoConfig
+
+    context = AutoConfig.from_pretrained(str(tiny[0])).max_position_embeddings
     with httpx.Client(base_url=server) as http:
         r = http.post("/generate", json={"inputs": "hi", "parameters": {"stop": ["a", "b", "c", "d", "e"]}})
         assert r.status_code == 422 and r.json()["error_type"] == "validation"
@@ -86,7 +85,7 @@ def test_validation_errors_are_tgi_shaped(server):
         assert r.status_code == 422 and "not loaded" in r.json()["error"]
         assert http.get("/health").status_code == 200
         info = http.get("/info").json()
-        assert info["max_total_tokens"] == 256 and info["max_stop_sequences"] == 4
+        assert info["max_total_tokens"] == context and info["max_stop_sequences"] == 4
         assert "crucible_tgidev_requests_total" in http.get("/metrics").text
 
 
