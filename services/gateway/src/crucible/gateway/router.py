@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crucible.gateway import metrics
+from crucible.gateway import guarding, metrics
 from crucible.gateway import state as st
 from crucible.gateway.assignment import CANARY, STABLE, assign_variant
 from crucible.gateway.backends import Backend, BackendError, HttpClient, make_backend, new_http_client
@@ -217,6 +217,9 @@ class Gateway:
     # ---------------------------------------------------------------- TGI generate
 
     async def generate(self, inputs: str, parameters: dict[str, Any] | None, user_id: str = "") -> Served:
+        decision = guarding.check_inputs(inputs)  # serving safety guard: no backend on a risky prompt
+        if decision is not None:
+            return Served(Route(**guarding.route_fields(decision)), guarding.tgi_body(decision))
         params = self.normalise_parameters(parameters)
         route = self.route(user_id)
         try:
@@ -250,6 +253,12 @@ class Gateway:
     async def generate_stream(
         self, inputs: str, parameters: dict[str, Any] | None, user_id: str = ""
     ) -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        decision = guarding.check_inputs(inputs)  # serving safety guard: no backend on a risky prompt
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            async for event in guarding.tgi_stream(decision):
+                yield guarded, event
+            return
         params = self.normalise_parameters(parameters)
         route = self.route(user_id)
 
@@ -262,6 +271,10 @@ class Gateway:
     # ---------------------------------------------------------------- OpenAI chat
 
     async def chat(self, body: dict[str, Any], user_id: str = "") -> Served:
+        decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            return Served(guarded, guarding.chat_body(decision, guarded.response_id))
         body = self._chat_body(body)
         route = self.route(user_id)
         try:
@@ -291,6 +304,12 @@ class Gateway:
         return Served(route, out)
 
     async def chat_stream(self, body: dict[str, Any], user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            async for event in guarding.chat_stream(decision, guarded.response_id):
+                yield guarded, event
+            return
         body = self._chat_body(body)
         route = self.route(user_id)
 
