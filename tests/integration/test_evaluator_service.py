@@ -14,7 +14,7 @@ import pytest
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, ModelVersion
 from crucible.common.runtime import Runtime
-from crucible.evaluator import tiny_lm
+from crucible.evaluator import chats
 from crucible.evaluator.policy import EvaluatorPolicy
 from crucible.evaluator.service import SPEC, evaluate_hook, serve
 from crucible.v1 import events_pb2
@@ -23,14 +23,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def tiny(tiny_base_model: Path, tiny_adapter: Path) -> tuple[Path, Path]:
+    """The shared tiny Llama (`crucible models init-tiny`) and a random-B LoRA on it."""
     import torch
 
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tiny-int")
-    chats = tiny_lm.coaching_chats(150, seed=2)
-    base = tiny_lm.build_tiny_model(root / "base", chats, steps=20)
-    return base, tiny_lm.train_lora_adapter(base, root / "adapter", chats, steps=5)
+    return tiny_base_model, tiny_adapter
 
 
 def _runtime(tmp_path: Path, tiny: tuple[Path, Path], model: str) -> Runtime:
@@ -42,7 +40,7 @@ def _runtime(tmp_path: Path, tiny: tuple[Path, Path], model: str) -> Runtime:
     sec.pairwise_prompts = 6
     sec.rating.bootstrap_rounds = 20
     rt = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy)
-    lines = "".join(json.dumps(c) + "\n" for c in tiny_lm.coaching_chats(6, seed=8))
+    lines = "".join(json.dumps(c) + "\n" for c in chats.coaching_chats(6, seed=8))
     rt.artifacts.write_text("datasets/v1/test.chat.jsonl", lines)
     manifest = rt.artifacts.write_json("datasets/v1/manifest.json", {"splits": {"test": "datasets/v1/test.chat.jsonl"}})
     adapter_uri = rt.artifacts.put_dir(adapter, f"models/{model}/adapter")

@@ -1,4 +1,4 @@
-"""Fixtures for the evaluator: a tiny causal LM with a LoRA adapter, built once per session."""
+"""Fixtures for the evaluator: the shared tiny causal LM with a LoRA adapter, built once per session."""
 
 from __future__ import annotations
 
@@ -18,15 +18,10 @@ def _one_thread() -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(base model folder, LoRA adapter folder)."""
-    from crucible.evaluator import tiny_lm
-
-    root = tmp_path_factory.mktemp("tiny")
-    chats = tiny_lm.coaching_chats(200, seed=1)
-    base = tiny_lm.build_tiny_model(root / "base", chats, steps=40)
-    adapter = tiny_lm.train_lora_adapter(base, root / "adapter", chats, steps=10)
-    return base, adapter
+def tiny_models(tiny_base_model: Path, tiny_adapter: Path) -> tuple[Path, Path]:
+    """(base model folder, LoRA adapter folder): the project's shared tiny Llama (`crucible models
+    init-tiny`) and a random-B LoRA on it, so the candidate answers differently from its base."""
+    return tiny_base_model, tiny_adapter
 
 
 @pytest.fixture

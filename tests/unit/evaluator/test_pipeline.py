@@ -11,7 +11,7 @@ import pytest
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, ModelVersion
 from crucible.common.runtime import Runtime
-from crucible.evaluator import generation, human_eval, safety_suite, tiny_lm
+from crucible.evaluator import chats, generation, human_eval, safety_suite
 from crucible.evaluator.pipeline import evaluate_models, evaluate_registered
 from crucible.evaluator.policy import EvaluatorPolicy
 from crucible.evaluator.testset import example_from_messages
@@ -21,7 +21,7 @@ DATASET = "v1_20261122"
 
 
 def _examples(n: int = 12):
-    return [example_from_messages(c["messages"], c["id"]) for c in tiny_lm.coaching_chats(n, seed=42)]
+    return [example_from_messages(c["messages"], c["id"]) for c in chats.coaching_chats(n, seed=42)]
 
 
 def _cases():
@@ -89,7 +89,7 @@ def registered(tmp_path: Path, tiny_models) -> Runtime:
     rt = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy)
     store = rt.artifacts
     adapter_uri = store.put_dir(adapter, f"models/{MODEL}/adapter")
-    test_lines = "".join(json.dumps(c) + "\n" for c in tiny_lm.coaching_chats(10, seed=5))
+    test_lines = "".join(json.dumps(c) + "\n" for c in chats.coaching_chats(10, seed=5))
     # The dataset service's layout: file names relative to the manifest, described in `files`.
     store.write_text(f"datasets/{DATASET}/test.chat.jsonl", test_lines)
     store.write_text(f"datasets/{DATASET}/train.chat.jsonl", test_lines)
