@@ -50,10 +50,13 @@ CONTACT_RATE = 0.05
 SIGNOFF_RATE = 0.04
 SPRINKLE_RATE = 0.015
 COACH_NAMES_USER_RATE = 0.2
+# Share of (English, non-crisis) conversations where the coach reflects and validates in every reply:
+# the conversations a curated set is made of (about a quarter to a third of them score >= 7.5).
+ATTENTIVE_COACH_RATE = 0.65
 DELETED_USER_RATE = 0.01
 BAD_ROW_RATE = 0.005
 # Share of coach replies the user rated, per kind of reply.
-FEEDBACK_RATES = {"checkin_id": 0.3, "conversation_id": 0.55, "activity_id": 0.45}
+FEEDBACK_RATES = {"checkin_id": 0.4, "conversation_id": 0.7, "activity_id": 0.45}
 
 
 @dataclass
@@ -470,6 +473,12 @@ class _Generator:
                 ("user", self.fill(rng.choice(txt.CONVO_THANKS), slots)),
                 ("assistant", self.fill(rng.choice(txt.CONVO_CLOSINGS), slots)),
             ]
+        if rng.random() < ATTENTIVE_COACH_RATE:
+            self.planted["attentive_coach"] += 1
+            msgs = [
+                (role, f"{text} {self.fill(rng.choice(txt.CONVO_EMPATHY), slots)}" if role == "assistant" else text)
+                for role, text in msgs
+            ]
         if rng.random() < LOW_QUALITY_RATE:
             self.planted["low_quality"] += 1
             msgs[-1] = ("assistant", rng.choice(txt.LOW_QUALITY_REPLIES))
@@ -479,7 +488,8 @@ class _Generator:
         rng = self.rng
         convs, msgs = self.tables["conversations"], self.tables["messages"]
         for p in persons:
-            for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4])):
+            # Coaching conversations are the app's core: most users have a few a month.
+            for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5])):
                 topic = self.topic_for(p)
                 slots = self.slots(p)
                 started = self.when(p, rng.randint(1, WINDOW_DAYS))
@@ -524,10 +534,11 @@ class _Generator:
                 continue
             p = by_id[target["user_id"]]
             slots = self.slots(p)
-            mean = 7.8 if len(reply) >= 40 else 3.2
+            # A thorough reply is rated higher than a short one, and one that says next to nothing low.
+            mean = 8.4 if len(reply) >= 160 else 7.8 if len(reply) >= 40 else 3.2
             helpfulness = max(1, min(10, round(rng.gauss(mean, 1.8))))
-            action = rng.random() < (0.7 if helpfulness >= 7 else 0.25)
-            positive = action and rng.random() < 0.8
+            action = rng.random() < (0.75 if helpfulness >= 7 else 0.25)
+            positive = action and rng.random() < 0.85
             comment = ""
             if rng.random() < 0.6:
                 if helpfulness < 6:

@@ -235,15 +235,20 @@ VALIDATIONS_POSITIVE: tuple[str, ...] = (
     "It's wonderful that you're taking time to savour this.",
     "What a lovely thing to reflect on. Noticing the good days helps carry you through the hard ones.",
     "That's a real win, and you both contributed to it.",
+    "It sounds like you both really showed up for each other, and it makes sense that it felt so good. "
+    "Would you like a few ideas to keep it going?",
+    "I hear how much that meant to you, and your feelings are so valid: being cared for like that matters. "
+    "How are you feeling about the week ahead?",
 )
 
 VALIDATIONS_NEGATIVE: tuple[str, ...] = (
-    "That sounds really hard, and it makes sense that you feel this way.",
+    "That sounds really hard, and it makes sense that you feel hurt and worn out.",
     "Thank you for being honest about how you're feeling. That takes courage.",
     "I'm sorry today was so heavy. Your feelings are valid.",
     "It's understandable to feel frustrated when the same issue keeps coming back.",
-    "It sounds like you've been carrying a lot. It's okay to not have it all figured out.",
-    "That must feel lonely. Wanting to feel close to your partner is completely natural.",
+    "It sounds like you've been carrying a lot. It's okay to feel overwhelmed and not have it all figured out.",
+    "That must feel lonely, and it sounds like you miss how close you were. Wanting that closeness is a "
+    "completely valid need.",
 )
 
 VALIDATIONS_NEUTRAL: tuple[str, ...] = (
@@ -837,6 +842,19 @@ CONVO_VALIDATIONS: tuple[str, ...] = (
     "Thank you for explaining. It's clear you want things to feel better for both of you.",
     "That's a very common cycle, and the good news is that small changes can interrupt it.",
     "I can hear how much effort you're already putting in.",
+)
+
+# What an attentive coach adds to a reply: it names the feeling, reflects it back and says it is fair.
+# Appended (the reply's opening still answers the message).
+CONVO_EMPATHY: tuple[str, ...] = (
+    "It sounds like this has been really frustrating for you, and that makes complete sense.",
+    "I hear how much this matters to you; feeling hurt by it is completely understandable.",
+    "It sounds like you're carrying a lot of worry about this, and your feelings are valid.",
+    "That sounds exhausting, and it makes sense that you'd want something to change.",
+    "It seems like you've felt lonely in this for a while, and that's a fair feeling to have.",
+    "I hear that you're disappointed, and it's understandable given how hard you've tried.",
+    "It sounds like part of you is anxious about how {partner} will react, which makes sense.",
+    "That sounds painful, and wanting to feel close again is a completely valid need.",
 )
 
 CONVO_THANKS: tuple[str, ...] = (
