@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
+
+from everyday_messages import rows as everyday_rows
 
 OUT = Path(__file__).resolve().parents[1] / "src/crucible/scorer/data/safety.jsonl"
 
@@ -233,6 +236,9 @@ COMBOS = [
 LABELS = ["neutral", "stress", "unsafe_environment", "emotional_distress", "self_harm_low", "self_harm_high"]
 
 
+_PARTNER_WORDS = re.compile(r"\b(?:[Mm]y (?:partner|husband|wife|boyfriend|girlfriend)|^He|^She)\b")
+
+
 def split_of(index: int) -> str:
     return {0: "test", 3: "val"}.get(index % 5, "train")
 
@@ -253,6 +259,11 @@ def build(seed: int = 7) -> list[dict]:
         for i, text in enumerate(texts):
             prefix = rng.choice(PREFIXES)
             rows.append(_row(prefix + (_lower_first(text) if prefix else text), {label}, [f"{label}:{i}"], split_of(i)))
+            # The scorer reads scrubbed text: the same fragment with the partner as a placeholder, so
+            # "[Partner]" is a cue for neither label.
+            scrubbed = _PARTNER_WORDS.sub("[Partner]", text, count=1)
+            if scrubbed != text:
+                rows.append(_row(scrubbed, {label}, [f"{label}:{i}"], split_of(i)))
     # Pairs within one split; the rare classes get more combinations.
     for split in ("train", "val", "test"):
         for a, b in COMBOS:
@@ -332,10 +343,60 @@ def category_user_rows() -> list[dict]:
     return rows
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentence_rows(rows: list[dict]) -> list[dict]:
+    """Each sentence of an everyday (neutral / stress) message alone, labelled as its message, in its split.
+
+    The scorer reads a person's turn sentence by sentence and takes each label's highest probability, so
+    the classifier must know a short ordinary sentence on its own ("Hoping tomorrow is better."): without
+    these it read such lines as self-harm. Crisis messages are not split: their label lives in one sentence.
+    """
+    seen = {row["text"] for row in rows}
+    out = []
+    for row in rows:
+        if not set(row["labels"]) <= {"neutral", "stress"}:
+            continue
+        sentences = [s.strip() for s in _SENTENCE_END.split(row["text"]) if len(s.split()) >= 3]
+        if len(sentences) < 2:
+            continue
+        for sentence in sentences:
+            if sentence not in seen:
+                seen.add(sentence)
+                labels = ["neutral"] if row["labels"] == ["neutral"] else ["stress"]
+                out.append({**row, "text": sentence, "labels": labels})
+    return out
+
+
+def coach_sentence_rows() -> list[dict]:
+    """Sentences of the category set's coach replies outside safety_ethics, as neutral examples in their
+    conversation's split: a wide range of ordinary relationship wording ("it sounds like you both want
+    more time together") that the classifier must not read as crisis. Safety replies talk about danger
+    and helplines, so they are left out."""
+    path = OUT.parent / "category.jsonl"
+    out, seen = [], set()
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r["group"].startswith("safety_ethics"):
+            continue
+        for sentence in _SENTENCE_END.split(r["assistant"]):
+            sentence = sentence.strip()
+            if len(sentence.split()) >= 4 and sentence not in seen:
+                seen.add(sentence)
+                out.append(_row(sentence, {"neutral"}, [f"category-reply:{r['group']}"], r["split"]))
+    return out
+
+
 def main() -> None:
     rows = build()
     seen = {row["text"] for row in rows}
     rows += [row for row in category_user_rows() if row["text"] not in seen]
+    seen = {row["text"] for row in rows}
+    rows += [row for row in everyday_rows() if row["text"] not in seen]
+    rows += sentence_rows(rows)
+    seen = {row["text"] for row in rows}
+    rows += [row for row in coach_sentence_rows() if row["text"] not in seen]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w") as fh:
         for row in rows:

@@ -71,3 +71,17 @@ def test_extraction_threshold_overrides_the_policy_only_when_set() -> None:
     assert effective_threshold(record, 7.0) == 7.0
     record.extraction.min_quality = 99
     assert effective_threshold(record, 7.0) == 7.0
+
+
+def test_helpfulness_stands_in_for_missing_satisfaction() -> None:
+    rec = make_record("r", "hi", "hello")
+    rec.signals.helpfulness = 9.0
+    checked = check_signals(rec)
+    assert checked.satisfaction == 9.0 and checked.from_helpfulness
+    rec.signals.satisfaction = 4.0  # the app's own satisfaction wins when present
+    checked = check_signals(rec)
+    assert checked.satisfaction == 4.0 and not checked.from_helpfulness
+    bad = make_record("r", "hi", "hello")
+    bad.signals.helpfulness = 42.0
+    checked = check_signals(bad)
+    assert checked.satisfaction is None and checked.invalid == {"helpfulness": 1.0}

@@ -146,6 +146,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         review_labels=policy.safety.review_labels,
     )  # fmt: skip
     eval_s = time.perf_counter() - t
+    shift = _demo_shift(fast_stage, users=30 if quick else 100)
     records_per_s = n / wall
     baseline_records_per_s = base_turns_per_s / turns_per_record
     return {
@@ -185,4 +186,18 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         "classifiers": figures,
         "models": {"key": models.model_key, "trained_now": trained_now, "load_s": round(load_s, 2)},
         "eval_s": round(eval_s, 2),
+        "distribution_shift": shift,
     }
+
+
+def _demo_shift(stage: Any, users: int) -> dict[str, Any]:
+    """The safety decision on the demo app's messages (crucible.scorer.demo_shift); needs the extractor."""
+    from crucible.scorer.demo_shift import demo_shift
+
+    t = time.perf_counter()
+    try:
+        figures = demo_shift(stage, users=users)
+    except ImportError as exc:  # pragma: no cover - the extractor is a sibling package
+        return {"skipped": f"demo generator not importable: {exc}"}
+    figures["seconds"] = round(time.perf_counter() - t, 2)
+    return figures

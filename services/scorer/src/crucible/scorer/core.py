@@ -152,6 +152,8 @@ class ScorerStage:
         if category:
             extra[f"category.{category}"] = round(float(category_probs.max()), 4)
         extra.update({f"signal_invalid.{k}": v for k, v in signals.invalid.items()})
+        if signals.from_helpfulness:
+            extra["satisfaction_from_helpfulness"] = 1.0
 
         labels = _safety_labels(safety_probs, self.models.heads.safety.thresholds)
         if policy.safety.crisis_backstop:

@@ -17,6 +17,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bsuicide note\b",
         r"\b(?:took|swallowed|taken) (?:a (?:whole )?bottle of|all (?:my|the)|the) (?:pills|tablets|medication)\b",
         r"\bgoing to (?:jump|overdose)\b",
+        r"\b(?:thoughts? (?:of|about)|thinking (?:of|about)) ending (?:it|it all|things|my life)\b",
+        r"\bend(?:ing)? it all\b",
     ),
     "self_harm_low": (
         r"\bsuicid\w*\b",

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+
+# Per recall-first label: how much less similar to its nearest example of the label than to the nearest
+# foil a text may be and still get the label (validation and the demo database's shift figure chose them).
+GATE_MARGINS = {"self_harm_high": 0.05, "unsafe_environment": 0.0}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -44,10 +48,30 @@ class SafetyHead:
     b2: np.ndarray
     thresholds: np.ndarray  # (labels,)
     labels: tuple[str, ...] = SAFETY_LABELS
+    # Nearest-example gate for the recall-first labels: unit vectors of the training examples with each
+    # such label, and of those without it. Empty: no gate.
+    gate_positives: dict[str, np.ndarray] = field(default_factory=dict)
+    gate_negatives: dict[str, np.ndarray] = field(default_factory=dict)
+    gate_margins: dict[str, float] = field(default_factory=lambda: dict(GATE_MARGINS))
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         hidden = np.maximum(embeddings @ self.w1 + self.b1, 0.0)
-        return _sigmoid(hidden @ self.w2 + self.b2)
+        probs = _sigmoid(hidden @ self.w2 + self.b2)
+        if len(embeddings):
+            # The MLP gives mid probabilities to wording unlike anything it saw (an ordinary check-in
+            # read as self-harm at 0.4). A recall-first label only counts for a text that is at least
+            # about as close (within `gate_margin`) to a training example with that label as to the
+            # nearest one without it: the MLP and a nearest-neighbour reading must agree.
+            for label, positives in self.gate_positives.items():
+                negatives = self.gate_negatives.get(label)
+                if negatives is None or not len(negatives) or not len(positives):
+                    continue
+                j = self.labels.index(label)
+                closest = (embeddings @ positives.T).max(axis=1)
+                other = (embeddings @ negatives.T).max(axis=1)
+                margin = self.gate_margins.get(label, 0.0)
+                probs[:, j] = np.where(closest + margin >= other, probs[:, j], 0.0)
+        return probs
 
     def turn_probabilities(self, turns: np.ndarray, sentences: list[np.ndarray]) -> np.ndarray:
         """Per turn and label: the highest probability of the whole turn and of each of its sentences (a
@@ -95,6 +119,9 @@ class Heads:
             saf_w2=self.safety.w2,
             saf_b2=self.safety.b2,
             saf_thr=self.safety.thresholds,
+            **{f"saf_gate_margin.{k}": np.array([v]) for k, v in self.safety.gate_margins.items()},
+            **{f"saf_gate_pos.{k}": v for k, v in self.safety.gate_positives.items()},
+            **{f"saf_gate_neg.{k}": v for k, v in self.safety.gate_negatives.items()},
             coh=np.array([self.coherence.slope, self.coherence.intercept]),
             meta=np.frombuffer(
                 json.dumps({"categories": self.category.classes, "labels": self.safety.labels}).encode(), dtype=np.uint8
@@ -110,6 +137,15 @@ class Heads:
             raise ValueError(f"heads were trained for other classes: {meta}")
         return cls(
             category=CategoryHead(z["cat_w"], z["cat_b"]),
-            safety=SafetyHead(z["saf_w1"], z["saf_b1"], z["saf_w2"], z["saf_b2"], z["saf_thr"]),
+            safety=SafetyHead(
+                z["saf_w1"],
+                z["saf_b1"],
+                z["saf_w2"],
+                z["saf_b2"],
+                z["saf_thr"],
+                gate_positives={k.split(".", 1)[1]: z[k] for k in z.files if k.startswith("saf_gate_pos.")},
+                gate_negatives={k.split(".", 1)[1]: z[k] for k in z.files if k.startswith("saf_gate_neg.")},
+                gate_margins={k.split(".", 1)[1]: float(z[k][0]) for k in z.files if k.startswith("saf_gate_margin.")},
+            ),
             coherence=CoherenceCalibration(float(z["coh"][0]), float(z["coh"][1])),
         )

@@ -122,7 +122,7 @@ class ScorerPolicy(_Strict):
     diversity: DiversityPolicy = DiversityPolicy()
     safety: SafetyPolicy = SafetyPolicy()
     encoder: EncoderPolicy = EncoderPolicy()
-    model_key: str = Field(default="scorer/models/v1", description="Artifact key of the trained encoder and heads.")
+    model_key: str = Field(default="scorer/models/v2", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")

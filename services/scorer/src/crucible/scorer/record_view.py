@@ -37,6 +37,7 @@ class CheckedSignals:
     positive_outcome: bool | None
     issues: list[str] = field(default_factory=list)
     invalid: dict[str, float] = field(default_factory=dict)  # signal -> 1.0 when present but unusable
+    from_helpfulness: bool = False  # satisfaction absent: the helpfulness vote stands in
 
 
 def view_record(record: records_pb2.Record, max_turns: int) -> RecordView:
@@ -71,22 +72,34 @@ def view_record(record: records_pb2.Record, max_turns: int) -> RecordView:
     return RecordView(turns=turns, turn_count=len(nonempty), reply_chars=reply_chars, pairs=pairs, issues=issues)
 
 
+def _rating(record: records_pb2.Record, name: str, issues: list[str], invalid: dict[str, float]) -> float | None:
+    if not (record.HasField("signals") and record.signals.HasField(name)):
+        return None
+    value = getattr(record.signals, name)
+    if math.isfinite(value) and RATING_RANGE[0] <= value <= RATING_RANGE[1]:
+        return value
+    shown = f"{value:g}" if math.isfinite(value) else str(value)
+    issues.append(f"{name} {shown} outside {RATING_RANGE[0]:g}..{RATING_RANGE[1]:g}: counted as unknown")
+    invalid[name] = 1.0
+    return None
+
+
 def check_signals(record: records_pb2.Record) -> CheckedSignals:
+    """The seed's "user satisfaction" is how the user rated the help they got. Activities carry it as
+    `satisfaction` (the rating of the date itself); check-ins and conversations only have the user's
+    helpfulness vote on the coach's reply, which is that same judgement, so it stands in when
+    `satisfaction` is absent (`satisfaction_from_helpfulness` = 1 in the measures says so)."""
     issues: list[str] = []
     invalid: dict[str, float] = {}
-    satisfaction: float | None = None
-    if record.HasField("signals") and record.signals.HasField("satisfaction"):
-        value = record.signals.satisfaction
-        if math.isfinite(value) and RATING_RANGE[0] <= value <= RATING_RANGE[1]:
-            satisfaction = value
-        else:
-            shown = f"{value:g}" if math.isfinite(value) else str(value)
-            issues.append(f"satisfaction {shown} outside {RATING_RANGE[0]:g}..{RATING_RANGE[1]:g}: counted as unknown")
-            invalid["satisfaction"] = 1.0
+    satisfaction = _rating(record, "satisfaction", issues, invalid)
+    from_helpfulness = False
+    if satisfaction is None and "satisfaction" not in invalid:
+        satisfaction = _rating(record, "helpfulness", issues, invalid)
+        from_helpfulness = satisfaction is not None
     signals = record.signals
     action = signals.action_taken if record.HasField("signals") and signals.HasField("action_taken") else None
     outcome = signals.positive_outcome if record.HasField("signals") and signals.HasField("positive_outcome") else None
-    return CheckedSignals(satisfaction, action, outcome, issues, invalid)
+    return CheckedSignals(satisfaction, action, outcome, issues, invalid, from_helpfulness)
 
 
 def effective_threshold(record: records_pb2.Record, default: float) -> float:
