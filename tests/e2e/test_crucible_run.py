@@ -33,7 +33,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRUCIBLE_")}
     env.update(CRUCIBLE_HOME=str(home), CRUCIBLE_LOG_JSON="false", OMP_NUM_THREADS="1", COLUMNS="200")
     proc = subprocess.run(
-        [sys.executable, "-m", "crucible.common.cli", "run", "--users", "40"],
+        [sys.executable, "-m", "crucible.common.cli", "run", "--users", "60"],
         env=env,
         cwd=home.parent,
         capture_output=True,
@@ -85,3 +85,19 @@ def test_no_planted_pii_downstream_of_the_scrubber(finished_run) -> None:
     blobs = [p.read_bytes() for p in downstream_files] + curated
     leaks = {value for value in planted for blob in blobs if value.encode() in blob}
     assert not leaks, f"planted PII found downstream: {sorted(leaks)[:5]}"
+
+
+def test_the_tiny_model_is_trained_evaluated_and_rolled_out(finished_run) -> None:
+    _, summary, _ = finished_run
+    control = summary["control_plane"]
+    assert control["dataset"]["dataset_version"].startswith("v1_")
+    assert control["trainer"]["status"] == "succeeded"
+    model = control["trainer"]["model_name"]
+    assert control["evaluator"]["model_name"] == model
+    assert control["evaluator"]["passed"] is True  # safety enforced, as served through the guard
+    rollout = control["gateway"]
+    assert rollout["candidate_model"] == model
+    actions = [d["action"] for d in rollout["decisions"]]
+    assert actions[0] == "start"
+    assert rollout["state"] in {"completed", "rolled_back"}, rollout["decisions"]
+    assert rollout["load"]["requests"] > 0
