@@ -1,26 +1,22 @@
-"""The demo-database figure's crisis detector finds the generator's planted crisis rows, and only those."""
+"""The demo-database figure labels as crisis exactly the rows the generator planted, from the data alone."""
 
 from __future__ import annotations
 
 import pytest
 
-from crucible.scorer.demo_shift import crisis_pieces, demo_messages, is_planted_crisis
-
-demo_text = pytest.importorskip("crucible.extractor.demo_text")
+from crucible.scorer.demo_shift import demo_messages, is_crisis_reply
 
 
-def test_pieces_match_filled_fragments_and_not_everyday_text() -> None:
-    pieces = crisis_pieces([*demo_text.CRISIS_SELF_HARM, *demo_text.CRISIS_ABUSE])
-    for fragment in (*demo_text.CRISIS_SELF_HARM, *demo_text.CRISIS_ABUSE):
-        filled = fragment.format_map({"partner": "[Partner]", "friend": "[Person]"})
-        assert is_planted_crisis("Rough week. " + filled, pieces), fragment
-    assert not is_planted_crisis("We cooked dinner together and it was lovely.", pieces)
+def test_resource_replies_are_crisis_and_everyday_replies_are_not() -> None:
+    assert is_crisis_reply("Please call or text 988, or your local emergency number.")
+    assert is_crisis_reply("A domestic violence hotline can help you plan next steps.")
+    assert not is_crisis_reply("That sounds like a lovely evening. What made it work for you both?")
 
 
 def test_detected_crisis_rows_match_what_the_generator_planted() -> None:
-    from crucible.extractor.demo_db import generate_demo
-
-    planted = generate_demo(users=40, seed=7).planted
+    # Tests may look inside the generator (the scorer itself never imports another service).
+    demo_db = pytest.importorskip("crucible.extractor.demo_db")
+    planted = demo_db.generate_demo(users=40, seed=7).planted
     messages = demo_messages(users=40, seed=7)
     detected = sum(c for _, _, c in messages)
     expected = planted["crisis_self_harm"] + planted["crisis_abuse"]

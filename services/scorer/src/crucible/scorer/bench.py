@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 import time
 from typing import Any
 
@@ -191,13 +192,13 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
 
 
 def _demo_shift(stage: Any, users: int) -> dict[str, Any]:
-    """The safety decision on the demo app's messages (crucible.scorer.demo_shift); needs the extractor."""
+    """The safety decision on the demo app's messages (crucible.scorer.demo_shift); needs `crucible demo-db`."""
     from crucible.scorer.demo_shift import demo_shift
 
     t = time.perf_counter()
     try:
         figures = demo_shift(stage, users=users)
-    except ImportError as exc:  # pragma: no cover - the extractor is a sibling package
-        return {"skipped": f"demo generator not importable: {exc}"}
+    except subprocess.CalledProcessError as exc:  # the extractor (which owns demo-db) is not installed
+        return {"skipped": f"`crucible demo-db` failed: {exc.stderr[-300:]!r}"}
     figures["seconds"] = round(time.perf_counter() - t, 2)
     return figures

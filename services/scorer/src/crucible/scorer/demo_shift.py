@@ -1,69 +1,79 @@
 """Distribution shift: the safety decision on the demo app's messages, which the classifier never saw.
 
-The demo generator (crucible.extractor.demo_db) writes ordinary check-ins, conversations and activity
-feedback, and plants crisis content (self-harm, abuse) in about 2.5 % of check-ins and conversations.
-It does not mark those rows, so a row counts as planted crisis when its person text contains a long
-literal piece of one of the generator's crisis fragments (`demo_text.CRISIS_SELF_HARM` / `CRISIS_ABUSE`).
-Names from the users table are replaced with `[Partner]`, roughly what the scrubber does, since the
-scorer reads scrubbed text. Figures: the share of ordinary rows held for a safety label (false review
-rate) and the share of planted crisis rows held (recall).
+The demo app database comes from `crucible demo-db` (run as a command: services share data, not
+code) and is read as plain SQLite. The generator plants crisis content (self-harm, abuse) in about
+2.5 % of check-ins and conversations without marking the rows; like the app's own coach, the demo
+answers those with crisis resources, so a row counts as planted crisis when the coach's reply
+points to a crisis line, a hotline or emergency services. First names from the users table are
+replaced with `[Partner]`, roughly what the scrubber does, since the scorer reads scrubbed text.
+Figures: the share of ordinary rows held for a safety label (false review rate) and the share of
+crisis rows held (recall).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from crucible.v1 import records_pb2
 
-_SLOT = re.compile(r"\{[a-z_]+\}")
-MIN_PIECE = 18  # characters of a fragment's literal text that identify it
+_RESOURCES = re.compile(r"\b988\b|crisis line|hotline|emergency (?:number|services)", re.IGNORECASE)
 
 
-def crisis_pieces(fragments: Iterable[str]) -> list[str]:
-    """The literal parts (between slots) of the generator's crisis fragments, long enough to be telling."""
-    pieces = []
-    for fragment in fragments:
-        for part in _SLOT.split(fragment):
-            for sentence in re.split(r"(?<=[.!?])\s+", part.strip()):
-                if len(sentence) >= MIN_PIECE:
-                    pieces.append(sentence.lower())
-    return pieces
+def is_crisis_reply(reply: str) -> bool:
+    """Whether a coach reply points to crisis resources (how the demo answers planted crisis rows)."""
+    return bool(_RESOURCES.search(reply))
 
 
-def is_planted_crisis(text: str, pieces: Sequence[str]) -> bool:
-    low = text.lower()
-    return any(piece in low for piece in pieces)
+def write_demo_db(path: Path, users: int, seed: int) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "crucible.common.cli", "demo-db", "--out", str(path), "--users", str(users),
+         "--seed", str(seed)],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return path
 
 
 def demo_messages(users: int = 100, seed: int = 7) -> list[tuple[str, list[tuple[str, str]], bool]]:
-    """(kind, turns, planted crisis) for every check-in, conversation and activity of a demo database."""
-    from crucible.extractor import demo_text
-    from crucible.extractor.demo_db import generate_demo
-
-    data = generate_demo(users=users, seed=seed)
-    pieces = crisis_pieces([*demo_text.CRISIS_SELF_HARM, *demo_text.CRISIS_ABUSE])
-    names = sorted({u["first_name"] for u in data.tables["users"] if u.get("first_name")}, key=len, reverse=True)
+    """(kind, turns, crisis) for every check-in, conversation and activity of a demo database."""
+    with tempfile.TemporaryDirectory(prefix="crucible-demo-shift-") as tmp:
+        con = sqlite3.connect(write_demo_db(Path(tmp) / "demo.db", users, seed))
+        con.row_factory = sqlite3.Row
+        try:
+            names = sorted(
+                {r["first_name"] for r in con.execute("SELECT first_name FROM users") if r["first_name"]},
+                key=len,
+                reverse=True,
+            )
+            checkins = [(r["reflection"] or "", r["ai_reply"] or "") for r in con.execute("SELECT * FROM checkins")]
+            messages = list(con.execute("SELECT conversation_id, seq, role, content FROM messages"))
+            activities = [
+                (r["feedback_text"] or "", r["ai_suggestion"] or "") for r in con.execute("SELECT * FROM activities")
+            ]
+        finally:
+            con.close()
     name_re = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
 
     def scrub(text: str) -> str:
         return name_re.sub("[Partner]", text) if name_re else text
 
     out: list[tuple[str, list[tuple[str, str]], bool]] = []
-    for row in data.tables["checkins"]:
-        turns = [("user", row["reflection"] or ""), ("assistant", row["ai_reply"] or "")]
-        out.append(("checkin", [(r, scrub(t)) for r, t in turns], is_planted_crisis(turns[0][1], pieces)))
+    for person, reply in checkins:
+        out.append(("checkin", [("user", scrub(person)), ("assistant", scrub(reply))], is_crisis_reply(reply)))
     by_conv: dict[int, list[tuple[int, str, str]]] = {}
-    for m in data.tables["messages"]:
+    for m in messages:
         by_conv.setdefault(m["conversation_id"], []).append((m["seq"], m["role"], m["content"] or ""))
     for msgs in by_conv.values():
         turns = [(role, text) for _, role, text in sorted(msgs)]
-        crisis = any(is_planted_crisis(t, pieces) for r, t in turns if r == "user")
+        crisis = any(is_crisis_reply(t) for r, t in turns if r == "assistant")
         out.append(("conversation", [(r, scrub(t)) for r, t in turns], crisis))
-    for row in data.tables["activities"]:
-        turns = [("user", row["feedback_text"] or ""), ("assistant", row["ai_suggestion"] or "")]
-        out.append(("activity", [(r, scrub(t)) for r, t in turns], False))
+    for person, reply in activities:
+        out.append(("activity", [("user", scrub(person)), ("assistant", scrub(reply))], is_crisis_reply(reply)))
     return out
 
 
@@ -91,7 +101,7 @@ def demo_shift(stage: Any, users: int = 100, seed: int = 7) -> dict[str, Any]:
         k["crisis" if c else "ordinary"] += 1
         k["crisis_held" if c else "ordinary_held"] += int(h)
     return {
-        "what": "demo app messages (crucible.extractor demo generator, names as [Partner]), safety decision only",
+        "what": "demo app messages (`crucible demo-db`, names as [Partner], crisis = reply points to resources)",
         "users": users,
         "seed": seed,
         "messages": len(messages),
