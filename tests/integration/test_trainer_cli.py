@@ -34,7 +34,7 @@ def test_init_tiny_then_train_with_follow(tmp_path: Path, nats_url: str, monkeyp
     app = _app()
     built = runner.invoke(app, ["models", "init-tiny", str(home / "models" / "tiny-base"), "--steps", "10"])
     assert built.exit_code == 0, built.output
-    info = json.loads(built.output[built.output.index("{") :])
+    info, _ = json.JSONDecoder().raw_decode(built.stdout[built.stdout.index("{") :])  # logs go to stderr
     assert info["parameters"] > 100_000 and (home / "models" / "tiny-base" / "tokenizer.json").exists()
     splits = []
     for name, n in (("train", 12), ("val", 4)):
