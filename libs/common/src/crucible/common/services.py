@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,28 @@ class ServiceSpec:
     # Other (optional) hooks, by name, for `crucible run` orchestration
     # (e.g. "extract": start an extraction; "after_drain": build a dataset).
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+def deferred(target: str, doc: str | None = None) -> Callable[..., Any]:
+    """A callable that imports `"package.module:function"` on first call and forwards to it.
+
+    Services name their CLI and bench entry points this way so that discovering every
+    service (which `crucible --help` does) never imports torch, Presidio or transformers.
+    `doc` becomes the callable's docstring (the bench's one-line help)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"deferred target must be 'module:function', got {target!r}")
+    resolved: list[Callable[..., Any]] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not resolved:
+            resolved.append(getattr(import_module(module_name), attr))
+        return resolved[0](*args, **kwargs)
+
+    call.__name__ = attr
+    call.__qualname__ = f"deferred({target})"
+    call.__doc__ = doc
+    return call
 
 
 class ServiceLoadError(RuntimeError):

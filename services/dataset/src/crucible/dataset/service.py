@@ -9,7 +9,7 @@ from typing import Any
 
 from crucible.common import subjects
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec
+from crucible.common.services import ServiceSpec, deferred
 from crucible.dataset import VERSION
 from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
@@ -107,19 +107,6 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
             "fairness_score": last["fairness_score"]}  # fmt: skip
 
 
-def _register_cli(app: Any) -> None:
-    from crucible.dataset.cli import register
-
-    register(app)
-
-
-def _bench(quick: bool = False) -> dict[str, Any]:
-    """Time to build a version from 100,000 generated curated records, and peak memory."""
-    from crucible.dataset.bench import bench_dataset
-
-    return bench_dataset(quick=quick)
-
-
 SPEC = ServiceSpec(
     name="dataset",
     version=VERSION,
@@ -131,8 +118,13 @@ SPEC = ServiceSpec(
     make_stage=make_stage,
     make_sink=make_sink,
     serve=serve,
-    register_cli=_register_cli,
-    benches={"dataset": _bench},
+    register_cli=deferred("crucible.dataset.cli:register"),
+    benches={
+        "dataset": deferred(
+            "crucible.dataset.bench:bench_dataset",
+            doc="Time to build a version from 100,000 generated curated records, and peak memory.",
+        )
+    },
     run_summary=run_summary,
     hooks={"build": build, "forget": forget},
 )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec, Sink
+from crucible.common.services import ServiceSpec, Sink, deferred
 from crucible.common.stage import StageResult
 from crucible.dedup import __version__
 from crucible.dedup.core import DedupStage
@@ -166,18 +166,6 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
     return counts
 
 
-def _register_cli(app: Any) -> None:
-    from crucible.dedup.cli import register
-
-    register(app)
-
-
-def _bench(quick: bool = False) -> dict[str, Any]:
-    from crucible.dedup.bench import run_bench
-
-    return run_bench(quick=quick)
-
-
 SPEC = ServiceSpec(
     name="dedup",
     version=__version__,
@@ -188,7 +176,12 @@ SPEC = ServiceSpec(
     policy_model=DedupPolicy,
     make_stage=make_stage,
     make_sink=make_sink,
-    register_cli=_register_cli,
-    benches={"dedup": _bench},
+    register_cli=deferred("crucible.dedup.cli:register"),
+    benches={
+        "dedup": deferred(
+            "crucible.dedup.bench:run_bench",
+            doc="Records per CPU-second (MinHash + LSH) vs datasketch, and recall/precision vs brute-force Jaccard.",
+        )
+    },
     run_summary=run_summary,
 )

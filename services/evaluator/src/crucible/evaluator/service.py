@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec
-from crucible.evaluator.bench import bench_eval
-from crucible.evaluator.cli import register_cli
-from crucible.evaluator.guard_figures import bench_guard
+from crucible.common.services import ServiceSpec, deferred
 from crucible.evaluator.policy import EvaluatorPolicy
 
 if TYPE_CHECKING:
@@ -128,8 +125,17 @@ SPEC = ServiceSpec(
     order=70,
     policy_model=EvaluatorPolicy,
     serve=serve,
-    register_cli=register_cli,
-    benches={"eval": bench_eval, "guard": bench_guard},
+    register_cli=deferred("crucible.evaluator.cli:register_cli"),
+    benches={
+        "eval": deferred(
+            "crucible.evaluator.bench:bench_eval",
+            doc="Seconds to evaluate the tiny model on 200 test prompts, by phase, on one core.",
+        ),
+        "guard": deferred(
+            "crucible.evaluator.guard_figures:bench_guard",
+            doc="Guard recall on the safety suite and false positives on a fresh demo DB.",
+        ),
+    },
     hooks={"evaluate": evaluate_hook},
     run_summary=run_summary,
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec
+from crucible.common.services import ServiceSpec, deferred
 from crucible.extractor import __version__
 
 if TYPE_CHECKING:
@@ -131,19 +131,6 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
         }
 
 
-def _register_cli(app: Any) -> None:
-    from crucible.extractor.cli import register
-
-    register(app)
-
-
-def _bench(quick: bool = False) -> dict[str, Any]:
-    """Extraction rows/s (read + map + serialize) against reading alone, on the demo database."""
-    from crucible.extractor.bench import bench_extractor
-
-    return bench_extractor(quick=quick)
-
-
 SPEC = ServiceSpec(
     name="extractor",
     version=__version__,
@@ -152,7 +139,12 @@ SPEC = ServiceSpec(
     produces="records.raw",
     serve=serve,
     run_summary=run_summary,
-    register_cli=_register_cli,
-    benches={"extractor": _bench},
+    register_cli=deferred("crucible.extractor.cli:register"),
+    benches={
+        "extractor": deferred(
+            "crucible.extractor.bench:bench_extractor",
+            doc="Extraction rows/s (read + map + serialize) against reading alone, on the demo database.",
+        )
+    },
     hooks={"demo_db": demo_db, "extract": extract_hook},
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from crucible.common.services import ServiceSpec, Sink
+from crucible.common.services import ServiceSpec, Sink, deferred
 from crucible.scorer import __version__
 from crucible.scorer.policy import ScorerPolicy
 
@@ -56,19 +56,6 @@ def run_summary(runtime: Any, run_id: str) -> dict[str, Any]:
     return out
 
 
-def _register_cli(app: Any) -> None:
-    from crucible.scorer.cli import register_cli
-
-    register_cli(app)
-
-
-def _bench(quick: bool = False) -> dict[str, Any]:
-    """Scorer records/s on one core (time breakdown, plain-encoder baseline) and held-out classifier figures."""
-    from crucible.scorer.bench import bench_score
-
-    return bench_score(quick=quick)
-
-
 SPEC = ServiceSpec(
     name="scorer",
     version=__version__,
@@ -79,7 +66,12 @@ SPEC = ServiceSpec(
     policy_model=ScorerPolicy,
     make_stage=make_stage,
     make_sink=make_sink,
-    register_cli=_register_cli,
-    benches={"score": _bench},
+    register_cli=deferred("crucible.scorer.cli:register_cli"),
+    benches={
+        "score": deferred(
+            "crucible.scorer.bench:bench_score",
+            doc="Scorer records/s on one core (time breakdown, plain-encoder baseline), held-out classifier figures.",
+        )
+    },
     run_summary=run_summary,
 )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crucible.common.services import ServiceSpec
-from crucible.scrubber.cli import register_cli
+from crucible.common.services import ServiceSpec, deferred
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -26,13 +25,6 @@ def make_stage(runtime: Runtime) -> Stage:
         use_bundled_suffix_list()
         _STAGE = Scrubber.create()
     return _STAGE
-
-
-def bench_scrub(quick: bool = False) -> dict[str, Any]:
-    """Scrubber: span precision/recall on presidio-synth and throughput vs Presidio's AnalyzerEngine."""
-    from crucible.scrubber.bench import run_bench
-
-    return run_bench(quick=quick)
 
 
 def make_sink(runtime: Runtime) -> Sink:
@@ -57,7 +49,12 @@ SPEC = ServiceSpec(
     produces="records.scrubbed",
     make_stage=make_stage,
     make_sink=make_sink,
-    register_cli=register_cli,
-    benches={"scrub": bench_scrub},
+    register_cli=deferred("crucible.scrubber.cli:register_cli"),
+    benches={
+        "scrub": deferred(
+            "crucible.scrubber.bench:run_bench",
+            doc="Scrubber: span precision/recall on presidio-synth and throughput vs Presidio's AnalyzerEngine.",
+        )
+    },
     run_summary=run_summary,
 )

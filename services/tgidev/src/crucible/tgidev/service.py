@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crucible.common.services import ServiceSpec
-from crucible.tgidev.cli import register_cli
+from crucible.common.services import ServiceSpec, deferred
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -36,5 +35,5 @@ SPEC = ServiceSpec(
     description="Serves a transformers model (+ PEFT adapter) over TGI's HTTP protocol",
     order=95,
     serve=serve,
-    register_cli=register_cli,
+    register_cli=deferred("crucible.tgidev.cli:register_cli"),
 )

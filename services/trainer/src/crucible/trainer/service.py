@@ -13,7 +13,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec
+from crucible.common.services import ServiceSpec, deferred
 from crucible.trainer.job import TrainingFailed, TrainOutcome, TrainRequest
 from crucible.trainer.policy import TrainerPolicy
 from crucible.v1 import events_pb2
@@ -114,20 +114,6 @@ async def serve(runtime: Any, *, stop: asyncio.Event | None = None) -> None:
     await asyncio.gather(*tasks)
 
 
-def _register_cli(app: Any) -> None:
-    from crucible.trainer.cli import register
-
-    register(app)
-
-
-def _bench(quick: bool = False) -> dict[str, Any]:
-    from crucible.trainer.bench import bench_train
-
-    return bench_train(quick=quick)
-
-
-_bench.__doc__ = "Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run."
-
 SPEC = ServiceSpec(
     name="trainer",
     version="0.1.0",
@@ -135,7 +121,12 @@ SPEC = ServiceSpec(
     order=60,
     policy_model=TrainerPolicy,
     serve=serve,
-    register_cli=_register_cli,
-    benches={"train": _bench},
+    register_cli=deferred("crucible.trainer.cli:register"),
+    benches={
+        "train": deferred(
+            "crucible.trainer.bench:bench_train",
+            doc="Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run.",
+        )
+    },
     hooks={"train": train_hook},
 )
