@@ -158,6 +158,14 @@ def training() -> dict[str, Any]:
                     {},
                 ),
                 (
+                    "Evaluations (last day)",
+                    [
+                        ("sum by (result) (increase(crucible_evaluations_total[1d]))", "{{result}}"),
+                        ("sum by (gate) (increase(crucible_evaluation_gate_failures_total[1d]))", "failed: {{gate}}"),
+                    ],
+                    {},
+                ),
+                (
                     "GPU utilisation (DCGM exporter)",
                     [('avg by (pod, gpu) (DCGM_FI_DEV_GPU_UTIL{pod=~".*trainer.*"})', "{{pod}} gpu{{gpu}}")],
                     {"unit": "percent"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +64,12 @@ def summary_of(rep: dict[str, Any]) -> dict[str, Any]:
 async def evaluate_and_publish(
     runtime: Runtime, model_name: str, bus: Bus | None = None, *, test_file: Path | None = None
 ) -> dict[str, Any]:
+    from crucible.evaluator.instruments import record_evaluation
     from crucible.evaluator.pipeline import evaluate_registered
 
+    started = time.perf_counter()
     rep = await asyncio.to_thread(evaluate_registered, runtime, model_name, test_file=test_file)
+    record_evaluation(rep["gates"]["passed"], rep["gates"]["failed_gates"], time.perf_counter() - started)
     bus = bus or runtime.require_bus()
     await bus.publish_event(
         subjects.MODEL_EVALUATED, evaluated_event(rep), msg_id=f"{model_name}:evaluated:{rep['evaluated_at']}"
