@@ -62,6 +62,36 @@ def test_ordinary_sentences_are_left_alone(detector: Detector) -> None:
         assert detector.detect(text) == [], text
 
 
+def test_states_after_i_am_are_not_names(detector: Detector) -> None:
+    # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
+    # feeling far more often than a name.
+    for text in [
+        "I'm sad and tired",
+        "i'm sad",
+        "I’m lucky and happy",
+        "I am so mad at him",
+        "hey i'm sad today",
+        "This is odd.",
+        "im lonely and precious little helps",
+    ]:
+        assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("i'm tomasz, nice to meet you", "tomasz"),
+        ("hi, i'm anna", "anna"),
+        ("my name is grace", "grace"),
+        ("this is borna jerković speaking", "borna jerković"),
+        ("I'm Kyle and I'm sad", "Kyle"),
+    ],
+)
+def test_names_after_i_am_are_still_found(detector: Detector, text: str, name: str) -> None:
+    found = [text[s.start : s.end] for s in detector.detect(text) if s.entity_type == "PERSON"]
+    assert found == [name], (text, found)
+
+
 def test_social_profile_urls_and_handles(detector: Detector) -> None:
     text = "Follow me on https://instagram.com/tomasz.ok or @tomasz_ok; docs at https://example.com/docs."
     types = [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]

@@ -192,14 +192,24 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
 # People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
 # three words that are listed names or unknown words are a name, whatever their case.
 LOWER_NAME_CUE = regex.compile(
-    r"\b(?:my name is|my name's|name is|names are|i'?m called|i am called|call me|calls me|named|called|"
-    r"maiden name is|this is|i am|i'm)\s+"
+    r"\b(my name is|my name's|name is|names are|i['’]?m called|i am called|call me|calls me|named|called|"
+    r"maiden name is|this is|i am|i['’]m|im)\s+"
     r"((?:[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?)(?:\s+[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?){0,2})",
     regex.IGNORECASE,
 )
+# "I'm", "I am", "this is" introduce a state far more often than a name ("I'm sad and tired",
+# "this is hard"), and Faker's name lists hold many everyday words ("Sad", "Lucky", "Precious",
+# "Windy"). After these cues a lower-case word is a name only when it is not an ordinary English
+# word; after a greeting ("hi, i'm anna") also a listed name that is not a very frequent word
+# ("hey i'm sad" stays).
+_WEAK_CUES = frozenset({"this is", "i am", "i'm", "i’m", "im"})
+_GREETING_BEFORE = regex.compile(
+    r"\b(?:hi|hello|hey|hiya|heya|greetings|yo)(?:\s+(?:there|all|everyone|guys))?[\s,!.]*$", regex.I
+)
 
 
-_LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "im ")
+_GREETED_NAME_ZIPF = 4.5
+_LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "i’m", "im ")
 
 
 def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
@@ -207,16 +217,22 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
     if not any(k in lower for k in _LOWER_NAME_KEYS):
         return
     for m in LOWER_NAME_CUE.finditer(text):
-        start = end = m.start(1)
-        pos = m.start(1)
-        for word in m.group(1).split():
+        weak = m.group(1).lower() in _WEAK_CUES
+        greeted = weak and _GREETING_BEFORE.search(text, 0, m.start()) is not None
+        start = end = m.start(2)
+        pos = m.start(2)
+        for word in m.group(2).split():
             bare = word.rstrip(".")
             begin = text.index(word, pos)
             pos = begin + len(word)
             low = bare.lower()
             if low in NEVER_NAMES:
                 break
-            if not (lex.is_name(low) or lex.frequency(low) < COMMON_ZIPF or (len(bare) == 1 and end > start)):
+            freq = lex.frequency(low)
+            common = freq >= COMMON_ZIPF
+            if weak and common and not (greeted and freq < _GREETED_NAME_ZIPF):
+                break
+            if not (lex.is_name(low) or not common or (len(bare) == 1 and end > start)):
                 break
             end = begin + len(bare)
         if end > start and not text[start:end][:1].isupper():  # capitalised names are handled by runs
