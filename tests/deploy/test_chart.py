@@ -316,3 +316,19 @@ def test_values_documented_key_by_key() -> None:
 
 def test_production_values_render_differently(default_render: str) -> None:
     assert helm_template("-f", PRODUCTION_VALUES) != default_render
+
+
+def test_workers_probe_liveness_and_readiness_separately(rendered: list[dict[str, Any]]) -> None:
+    """A worker that lost NATS must leave rotation (/readyz) without being restarted (/livez)."""
+    workers = [
+        c
+        for deploy in by_kind(rendered, "Deployment").values()
+        for c in _containers(deploy)
+        if "metrics" in {p.get("name") for p in c.get("ports", [])}
+        and "grpc" not in {p.get("name") for p in c["ports"]}
+    ]
+    assert workers, "no worker deployments rendered"
+    for c in workers:
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz", c["name"]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/livez", c["name"]
+        assert c["startupProbe"]["httpGet"]["path"] == "/livez", c["name"]

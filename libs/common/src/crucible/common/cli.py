@@ -15,7 +15,6 @@ import typer
 from crucible.common import __version__
 from crucible.common.cli_support import PolicyOpt, runtime_from_env
 from crucible.common.services import discover_services
-from crucible.common.telemetry import serve_metrics
 
 app = typer.Typer(
     name="crucible",
@@ -88,8 +87,10 @@ def serve(
 ) -> None:
     """Run one service until SIGTERM: its stage worker on the bus and/or its control-plane loop.
     Needs CRUCIBLE_NATS_URL (an embedded server is started when unset, for trying it out).
-    Exposes Prometheus metrics on CRUCIBLE_METRICS_PORT when set."""
+    On CRUCIBLE_METRICS_PORT (when set): /metrics, /livez (event loop alive) and /readyz
+    (alive, connected to NATS, every worker and loop running)."""
     from crucible.common.embedded import nats_url_for
+    from crucible.common.probes import ProbeState, heartbeat, serve_probes
     from crucible.common.serving import install_stop_signals, run_services
     from crucible.common.tracing import setup_tracing
 
@@ -100,19 +101,26 @@ def serve(
     spec = specs[service]
     runtime = runtime_from_env(policy)
     setup_tracing(service)
-    serve_metrics(runtime.settings.metrics_port)
+    probes = ProbeState()
+    if runtime.settings.metrics_port:
+        serve_probes(runtime.settings.metrics_port, probes)
 
     async def main() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
+        beating = asyncio.create_task(heartbeat(probes, stop), name="probes:heartbeat")
         async with nats_url_for(runtime) as url:
-            await runtime.connect(url)
+            bus = await runtime.connect(url)
+            probes.add_check("nats", lambda: bus.nc.is_connected)
             _, tasks = await run_services(runtime, [spec], stop)
             if not tasks:
                 typer.echo(f"service {service} has nothing to serve", err=True)
                 raise typer.Exit(2)
+            probes.add_check("services", lambda: not any(t.done() for t in tasks))
             await asyncio.gather(*tasks)
             await runtime.close()
+        stop.set()
+        await beating
 
     asyncio.run(main())
 

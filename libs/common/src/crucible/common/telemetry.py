@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
 STAGE_RECORDS = Counter(
@@ -54,9 +54,3 @@ def setup_logging(level: str = "INFO", *, json_logs: bool = True, service: str =
     root.setLevel(level.upper())
     for noisy in ("nats", "httpx", "urllib3", "presidio-analyzer", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def serve_metrics(port: int) -> None:
-    """Expose `/metrics` on `port` (0 = off)."""
-    if port:
-        start_http_server(port)
