@@ -1,4 +1,4 @@
-"""MinHash signatures of character 5-gram sets, vectorised over a whole batch with numpy.
+"""MinHash signatures of character 5-gram sets, for a whole batch in one compiled loop.
 
 The scheme is datasketch's "affine32" bit for bit, so datasketch is the oracle in the tests:
 each 5-gram is hashed to 32 bits (`shingle_hash32`), pre-mixed with the MurmurHash3
@@ -7,15 +7,17 @@ datasketch draws them from `seed`), and the signature is the minimum per permuta
 `datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash32, scheme="affine32")` updated
 with `shingles(text)` has the same `hashvalues` as `signatures([text])[0]`.
 
-What makes it fast: one pass over the concatenated code points of the batch computes every
-5-gram hash at once (a polynomial over 5 shifted views), and `np.minimum.reduceat` takes the
-per-record minimum of the permuted hashes, so there is no Python loop per shingle or per record.
+What makes it fast: one compiled loop (numba) over the concatenated code points of the batch
+hashes each 5-gram and folds it into the running minimum of every permutation, so nothing of
+size `num_perm x shingles` is ever materialised (in numpy that was three memory-bound passes,
+~15 us of a record's ~30 us).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,9 +26,10 @@ from crucible.dedup.normalise import encode_codes
 SHINGLE = 5  # the definition: character 5-grams
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value" for an empty set
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier of the 5-gram polynomial
-_P_POWERS = [np.uint64(pow(0x9E3779B97F4A7C15, SHINGLE - 1 - i, 1 << 64)) for i in range(SHINGLE)]
-# Permuted hashes are materialised this many shingles at a time (x num_perm x 4 bytes).
-_CHUNK_SHINGLES = 16384
+# Typed constants for the compiled kernel (a plain int would turn uint64 arithmetic into float).
+_ZERO64, _ONE64, _HALF, _MASK32 = np.uint64(0), np.uint64(1), np.uint64(32), np.uint64(0xFFFFFFFF)
+_SH16, _SH13 = np.uint64(16), np.uint64(13)
+_FMIX1, _FMIX2 = np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35)
 
 
 def shingles(text: str) -> list[str]:
@@ -39,7 +42,7 @@ def shingles(text: str) -> list[str]:
 
 
 def shingle_hash32(shingle: str | bytes) -> int:
-    """The reference (pure Python) hash of one shingle; `signatures` computes the same vectorised.
+    """The reference (pure Python) hash of one shingle; `signatures` computes the same, compiled.
 
     Code points are shifted by one so that the zero padding of a short shingle never equals
     a real character."""
@@ -52,14 +55,6 @@ def shingle_hash32(shingle: str | bytes) -> int:
     return (h ^ (h >> 32)) & 0xFFFFFFFF
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters for (num_perm, seed): odd `a`, any `b`."""
     gen = np.random.RandomState(seed)
@@ -68,42 +63,42 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def shingle_hashes(codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every record's 5-gram hashes (uint32, concatenated) and the count per record, from the
-    records' code points (`normalise_codes`)."""
-    n = lengths.astype(np.int64)
-    counts = np.where(n >= SHINGLE, n - (SHINGLE - 1), (n > 0).astype(np.int64))
-    total = int(counts.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.uint32), counts
-    # Code points shifted by one (0 is the padding of a short text). The polynomial runs over
-    # five shifted views of the whole batch at once; a 5-gram crossing into the next record is
-    # computed too but never gathered.
-    shifted = np.empty(codes.size + SHINGLE - 1, dtype=np.uint64)
-    shifted[: codes.size] = codes
-    shifted[: codes.size] += np.uint64(1)
-    shifted[codes.size :] = 0
-    m = codes.size
-    h = shifted[:m] * _P_POWERS[0]
-    for i in range(1, SHINGLE):
-        h += shifted[i : m + i] * _P_POWERS[i]
-    char_first = np.zeros(len(n), dtype=np.int64)
-    np.cumsum(n[:-1], out=char_first[1:])
-    first = np.zeros(len(n), dtype=np.int64)
-    np.cumsum(counts[:-1], out=first[1:])
-    out = h[np.repeat(char_first - first, counts) + np.arange(total)]
-    short = np.flatnonzero((n > 0) & (n < SHINGLE))
-    if short.size:
-        # A text shorter than 5 characters is one shingle, zero-padded: recompute those.
-        out[first[short]] = [_short_hash(codes[a : a + k]) for a, k in zip(char_first[short], n[short], strict=True)]
-    return ((out ^ (out >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32), counts
+def _minhash_rows(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """Fill `out[r]` with the MinHash of record r's 5-grams (`out` starts at EMPTY).
+
+    Plain Python that `_compiled` hands to numba: per shingle, the polynomial hash of
+    `shingle_hash32`, the MurmurHash3 finalizer, then the running minimum of all permutations.
+    Fused like this the permuted values never leave registers; as numpy passes they were
+    `num_perm x shingles` uint32 temporaries written and read three times. numba widens
+    arithmetic to 64 bits, so every 32-bit result is truncated explicitly."""
+    pos = 0
+    for r in range(lengths.size):
+        n = lengths[r]
+        row = out[r]
+        for i in range(max(n - (SHINGLE - 1), 1) if n > 0 else 0):
+            h = _ZERO64
+            for j in range(SHINGLE):
+                # A shorter text is one shingle, zero-padded (real code points are shifted by one).
+                c = np.uint64(codes[pos + i + j]) + _ONE64 if i + j < n else _ZERO64
+                h = h * _P + c
+            x = (h ^ (h >> _HALF)) & _MASK32
+            x ^= x >> _SH16
+            x = (x * _FMIX1) & _MASK32
+            x ^= x >> _SH13
+            x = (x * _FMIX2) & _MASK32
+            x ^= x >> _SH16
+            for k in range(a.size):
+                row[k] = min(row[k], np.uint32(a[k] * x + b[k]))
+        pos += n
 
 
-def _short_hash(code: np.ndarray) -> int:
-    h = 0
-    for c in [*(int(x) + 1 for x in code), *([0] * (SHINGLE - len(code)))]:
-        h = (h * 0x9E3779B97F4A7C15 + c) % (1 << 64)
-    return h
+@lru_cache(maxsize=1)
+def _compiled() -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]:
+    # Imported and compiled on first use (cached on disk by numba): importing the package, as
+    # the `crucible` CLI does for every command, stays free of numba's start-up cost.
+    import numba
+
+    return numba.njit(cache=True, nogil=True, boundscheck=False)(_minhash_rows)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -127,35 +122,12 @@ class MinHasher:
 
     def signatures_from_codes(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Signatures from the code points and lengths `normalise_codes` returns."""
-        n_texts = len(lengths)
-        hashes, counts = shingle_hashes(codes, lengths)
-        # Permutations along the rows and shingles along the columns: numpy's inner loops
-        # then run over long contiguous rows, several times faster than the (shingle,
-        # permutation) layout for both the affine step and reduceat.
-        out = np.full((self.num_perm, n_texts), EMPTY, dtype=np.uint32)
-        if hashes.size:
-            mixed = _fmix32(hashes)
-            rows = np.flatnonzero(counts)
-            bounds = np.zeros(len(rows) + 1, dtype=np.int64)
-            np.cumsum(counts[rows], out=bounds[1:])
-            dense = len(rows) == n_texts
-            a = self.a[:, None]
-            b = self.b[:, None]
-            buf = np.empty(self.num_perm * min(_CHUNK_SHINGLES, hashes.size), dtype=np.uint32)
-            lo = 0  # index into rows
-            while lo < len(rows):
-                # Whole records until the chunk is full (at least one record).
-                hi = max(int(np.searchsorted(bounds, bounds[lo] + _CHUNK_SHINGLES, side="right")) - 1, lo + 1)
-                s, e = int(bounds[lo]), int(bounds[hi])
-                if self.num_perm * (e - s) > buf.size:
-                    buf = np.empty(self.num_perm * (e - s), dtype=np.uint32)
-                view = buf[: self.num_perm * (e - s)].reshape(self.num_perm, e - s)
-                np.multiply(a, mixed[None, s:e], out=view)
-                view += b
-                mins = np.minimum.reduceat(view, bounds[lo:hi] - s, axis=1)
-                if dense:
-                    out[:, lo:hi] = mins
-                else:
-                    out[:, rows[lo:hi]] = mins
-                lo = hi
-        return np.ascontiguousarray(out.T)
+        out = np.full((len(lengths), self.num_perm), EMPTY, dtype=np.uint32)
+        _compiled()(
+            np.ascontiguousarray(codes, dtype=np.uint32),
+            np.ascontiguousarray(lengths, dtype=np.int64),
+            self.a,
+            self.b,
+            out,
+        )
+        return out
