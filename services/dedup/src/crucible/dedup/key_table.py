@@ -1,15 +1,56 @@
 """A uint64 -> int64 hash table operated on whole arrays (open addressing, linear probing).
 
 The index claims ~11 band keys per record. A Python dict costs ~100 bytes per key; this table
-32-64 bytes (load factor 1/4 to 1/2) and a few numpy passes per batch instead of a Python
-operation per key. Keys are already well-mixed 64-bit hashes, so the slot is the key's low bits.
+32-64 bytes (load factor 1/4 to 1/2). `claim` is `dict.setdefault` over an array of keys, in
+order, in one compiled loop (numba) instead of a Python operation per key. Keys are already
+well-mixed 64-bit hashes, so the slot is the key's low bits.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from crucible.dedup.compiled import compiled
+
 EMPTY = -1
+
+
+def _claim_keys(
+    table_keys: np.ndarray, table_values: np.ndarray, keys: np.ndarray, values: np.ndarray, held: np.ndarray
+) -> int:
+    """`held[i] = table.setdefault(keys[i], values[i])` in order; returns how many keys were added.
+    The caller keeps the table at most half full, so a probe always ends at a free slot."""
+    mask = np.uint64(table_keys.size - 1)
+    added = 0
+    for i in range(keys.size):
+        key = keys[i]
+        slot = np.int64(key & mask)
+        while True:
+            value = table_values[slot]
+            if value == EMPTY:
+                table_keys[slot] = key
+                table_values[slot] = values[i]
+                held[i] = values[i]
+                added += 1
+                break
+            if table_keys[slot] == key:
+                held[i] = value
+                break
+            slot = np.int64(np.uint64(slot + 1) & mask)
+    return added
+
+
+def _lookup_keys(table_keys: np.ndarray, table_values: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
+    mask = np.uint64(table_keys.size - 1)
+    for i in range(keys.size):
+        key = keys[i]
+        slot = np.int64(key & mask)
+        while True:
+            value = table_values[slot]
+            if value == EMPTY or table_keys[slot] == key:
+                out[i] = value
+                break
+            slot = np.int64(np.uint64(slot + 1) & mask)
 
 
 class KeyTable:
@@ -22,45 +63,26 @@ class KeyTable:
     def __len__(self) -> int:
         return self.size
 
-    @property
-    def _mask(self) -> int:
-        return len(self.keys) - 1
-
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        return (keys & np.uint64(self._mask)).astype(np.int64)
-
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key, EMPTY where absent."""
-        out = np.full(keys.size, EMPTY, dtype=np.int64)
-        todo = np.arange(keys.size)
-        slot = self._slots(keys)
-        while todo.size:
-            found = self.values[slot]
-            occupied = found != EMPTY
-            hit = occupied & (self.keys[slot] == keys[todo])
-            out[todo[hit]] = found[hit]
-            probe = occupied & ~hit
-            todo, slot = todo[probe], (slot[probe] + 1) & self._mask
+        out = np.empty(keys.size, dtype=np.int64)
+        compiled(_lookup_keys)(self.keys, self.values, np.ascontiguousarray(keys, dtype=np.uint64), out)
         return out
 
-    def _insert_absent(self, keys: np.ndarray, values: np.ndarray) -> None:
-        """Insert distinct keys known to be absent."""
-        if (self.size + keys.size) * 2 > len(self.keys):
+    def claim(self, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Give each absent key the value of its first occurrence in `keys` (in order); return
+        the value every entry's key holds afterwards (an earlier holder wins)."""
+        if (self.size + keys.size) * 2 > len(self.keys):  # room even if every key is new
             self._grow(self.size + keys.size)
-        todo = np.arange(keys.size)
-        slot = self._slots(keys)
-        while todo.size:
-            free = self.values[slot] == EMPTY
-            at, who = slot[free], todo[free]
-            # Several keys may probe the same free slot: numpy's fancy assignment keeps the
-            # last write (the same one in both arrays); whoever is read back there has the
-            # slot, the others probe on.
-            self.keys[at] = keys[who]
-            self.values[at] = values[who]
-            placed = np.zeros(todo.size, dtype=bool)
-            placed[np.flatnonzero(free)[self.keys[at] == keys[who]]] = True
-            todo, slot = todo[~placed], (slot[~placed] + 1) & self._mask
-        self.size += keys.size
+        held = np.empty(keys.size, dtype=np.int64)
+        self.size += compiled(_claim_keys)(
+            self.keys,
+            self.values,
+            np.ascontiguousarray(keys, dtype=np.uint64),
+            np.ascontiguousarray(values, dtype=np.int64),
+            held,
+        )
+        return held
 
     def _grow(self, need: int) -> None:
         keys, values = self.items()
@@ -68,19 +90,7 @@ class KeyTable:
         self.keys = np.zeros(capacity, dtype=np.uint64)
         self.values = np.full(capacity, EMPTY, dtype=np.int64)
         self.size = 0
-        self._insert_absent(keys, values)
-
-    def claim(self, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Give each absent key the value of its first occurrence in `keys` (in order); return
-        the value every entry's key holds afterwards (an earlier holder wins)."""
-        if keys.size == 0:
-            return np.empty(0, dtype=np.int64)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        held = self.lookup(unique)
-        absent = held == EMPTY
-        self._insert_absent(unique[absent], values[first[absent]])
-        held[absent] = values[first[absent]]
-        return held[inverse.reshape(-1)]
+        self.claim(keys, values)
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         live = self.values != EMPTY

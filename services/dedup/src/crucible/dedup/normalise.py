@@ -4,8 +4,8 @@ runs of white space collapsed to one space, trimmed.
 
 `normalise_text` is the plain reference. `normalise_codes` does the same for a whole batch
 at once (NFKC and lower per text in Python, then punctuation removal and white-space
-collapsing as numpy masks over the concatenated code points) and returns the code points the
-signatures are computed from; the tests check both agree on every input.
+collapsing in one compiled pass over the concatenated code points) and returns the code
+points the signatures are computed from; the tests check both agree on every input.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from crucible.dedup.compiled import compiled
 from crucible.v1 import records_pb2
 
 _OTHER, _PUNCT, _SPACE = 0, 1, 2
@@ -53,26 +54,40 @@ def normalise_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     pre = [unicodedata.normalize("NFKC", t).lower() for t in texts]
     lens = np.fromiter(map(len, pre), dtype=np.int64, count=n)
     codes = np.frombuffer("".join(pre).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if codes.size == 0:
-        return codes.copy(), np.zeros(n, dtype=np.int64)
-    rec = np.repeat(np.arange(n), lens)
-    cls = _char_classes()[codes]
-    keep = cls != _PUNCT
-    codes, rec, space = codes[keep], rec[keep], cls[keep] == _SPACE
-    if codes.size:
-        # A space survives only right after a non-space of the same record: this drops leading
-        # and repeated white space and leaves at most one trailing space, dropped next.
-        after_char = np.zeros(codes.size, dtype=bool)
-        after_char[1:] = ~space[:-1] & (rec[1:] == rec[:-1])
-        keep = ~space | after_char
-        codes, rec, space = codes[keep], rec[keep], space[keep]
-    if codes.size:
-        last = np.ones(codes.size, dtype=bool)
-        last[:-1] = rec[1:] != rec[:-1]
-        keep = ~(space & last)
-        codes, rec, space = codes[keep], rec[keep], space[keep]
-    codes = np.where(space, np.uint32(SPACE), codes).astype(np.uint32)
-    return codes, np.bincount(rec, minlength=n).astype(np.int64)
+    out = np.empty(codes.size, dtype=np.uint32)
+    out_lens = np.empty(n, dtype=np.int64)
+    used = compiled(_squeeze)(codes, lens, _char_classes(), out, out_lens)
+    return out[:used], out_lens
+
+
+def _squeeze(
+    codes: np.ndarray, lengths: np.ndarray, classes: np.ndarray, out: np.ndarray, out_lengths: np.ndarray
+) -> int:
+    """Per record: drop punctuation, turn each run of white space between two kept characters
+    into one space, drop leading and trailing white space. Writes `out` and `out_lengths`,
+    returns the code points written (a compiled loop; `normalise_text` is the reference)."""
+    src = 0
+    dst = 0
+    for r in range(lengths.size):
+        start = dst
+        space = False  # white space seen since the last kept character of this record
+        for i in range(src, src + lengths[r]):
+            c = codes[i]
+            kind = classes[c]
+            if kind == _PUNCT:
+                continue
+            if kind == _SPACE:
+                space = dst > start
+                continue
+            if space:
+                out[dst] = SPACE
+                dst += 1
+                space = False
+            out[dst] = c
+            dst += 1
+        src += lengths[r]
+        out_lengths[r] = dst - start
+    return dst
 
 
 def decode_codes(codes: np.ndarray, lengths: np.ndarray) -> list[str]:

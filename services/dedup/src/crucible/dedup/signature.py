@@ -15,12 +15,12 @@ size `num_perm x shingles` is ever materialised (in numpy that was three memory-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
+from crucible.dedup.compiled import compiled
 from crucible.dedup.normalise import encode_codes
 
 SHINGLE = 5  # the definition: character 5-grams
@@ -66,7 +66,7 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def _minhash_rows(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
     """Fill `out[r]` with the MinHash of record r's 5-grams (`out` starts at EMPTY).
 
-    Plain Python that `_compiled` hands to numba: per shingle, the polynomial hash of
+    Plain Python, run through `compiled` (numba): per shingle, the polynomial hash of
     `shingle_hash32`, the MurmurHash3 finalizer, then the running minimum of all permutations.
     Fused like this the permuted values never leave registers; as numpy passes they were
     `num_perm x shingles` uint32 temporaries written and read three times. numba widens
@@ -92,15 +92,6 @@ def _minhash_rows(codes: np.ndarray, lengths: np.ndarray, a: np.ndarray, b: np.n
         pos += n
 
 
-@lru_cache(maxsize=1)
-def _compiled() -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]:
-    # Imported and compiled on first use (cached on disk by numba): importing the package, as
-    # the `crucible` CLI does for every command, stays free of numba's start-up cost.
-    import numba
-
-    return numba.njit(cache=True, nogil=True, boundscheck=False)(_minhash_rows)  # type: ignore[no-any-return]
-
-
 @dataclass(frozen=True)
 class MinHasher:
     """Signatures for one (num_perm, seed); the permutation parameters are drawn once."""
@@ -123,7 +114,7 @@ class MinHasher:
     def signatures_from_codes(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Signatures from the code points and lengths `normalise_codes` returns."""
         out = np.full((len(lengths), self.num_perm), EMPTY, dtype=np.uint32)
-        _compiled()(
+        compiled(_minhash_rows)(
             np.ascontiguousarray(codes, dtype=np.uint32),
             np.ascontiguousarray(lengths, dtype=np.int64),
             self.a,

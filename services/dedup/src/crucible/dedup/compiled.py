@@ -1,0 +1,23 @@
+"""The few hot loops of dedup, compiled with numba on first use.
+
+The kernels are plain Python functions in the modules that own them (signature, normalise,
+key_table); `compiled(func)` returns numba's machine-code version, built once per process and
+cached on disk by numba. numba is imported here, lazily, so importing the package (which the
+`crucible` CLI does for every command) does not pay numba's start-up cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@cache
+def compiled(func: F) -> F:
+    """`func` compiled in nopython mode (no Python objects inside, so no GIL needed)."""
+    import numba
+
+    return numba.njit(cache=True, nogil=True, boundscheck=False)(func)  # type: ignore[no-any-return]
