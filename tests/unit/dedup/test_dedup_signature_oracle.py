@@ -25,7 +25,8 @@ def _datasketch(text: str, num_perm: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 42), (256, 7)])
 def test_signatures_equal_datasketch_minhash_bit_for_bit(num_perm: int, seed: int) -> None:
     texts, _ = generate(150, seed=seed)
-    norm = ["", "a", "hi", "abcd", "abcde", "😀 ünï"] + [normalise_text(t) for t in texts]
+    # Empty and short texts at the start, in the middle and at the end of one batch.
+    norm = ["", "a", "hi", "abcd", "", "abcde", "😀 ünï"] + [normalise_text(t) for t in texts] + ["", "xy"]
     sigs = MinHasher(num_perm, seed).signatures(norm)
     for text, sig in zip(norm, sigs, strict=True):
         assert np.array_equal(sig, _datasketch(text, num_perm, seed)), text
