@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -36,3 +37,33 @@ def test_segment_attention_matches_transformers_block_mask(tiny_model: Path) -> 
     padded = PaddedCollator(tok.pad_token_id)([padded_row(s) for s in samples[:4]])
     with torch.no_grad():
         torch.testing.assert_close(ours(**padded).logits, ref(**padded).logits)
+
+
+@pytest.mark.parametrize("attention", ["crucible_segments", "sdpa"])
+def test_a_tokens_logits_do_not_depend_on_the_other_samples_in_its_pack(tiny_model: Path, attention: str) -> None:
+    """No cross-attention between packed samples: swapping a sample's neighbours in its row (and
+    the other rows of the batch) leaves its logits unchanged, equal to the sample run alone."""
+    register()
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attention)
+    model.config.use_cache = False
+    a, b, c, d, e, f = tokenize_chats(tok, coaching_dialogues(6, seed=11), 1024)
+    collate = PackedCollator(tok.pad_token_id)
+    # b sits between different neighbours, at a different offset, beside a different second row.
+    first = collate([packed_row([a, b, c]), packed_row([d])])
+    second = collate([packed_row([e, f, b]), packed_row([c, a])])
+    with torch.no_grad():
+        out1 = model(**first).logits
+        out2 = model(**second).logits
+        alone = model(input_ids=torch.tensor([b.input_ids])).logits[0]
+    n = len(b.input_ids)
+    at1, at2 = len(a.input_ids), len(e.input_ids) + len(f.input_ids)
+    torch.testing.assert_close(out1[0, at1 : at1 + n], out2[0, at2 : at2 + n], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out1[0, at1 : at1 + n], alone, atol=1e-4, rtol=1e-4)
+    # The check can fail: with the neighbours visible (one sample's positions run on across the
+    # row, as in plain concatenation) b's logits do change.
+    crossed = first["position_ids"].clone()
+    crossed[0, : at1 + n] = torch.arange(at1 + n)
+    with torch.no_grad():
+        leaky = model(input_ids=first["input_ids"], position_ids=crossed).logits
+    assert not torch.allclose(leaky[0, at1 : at1 + n], alone, atol=1e-3)
