@@ -4,25 +4,39 @@ A fake TGI backend (its own process) answers every request after a fixed delay (
 generation; 0 ms: isolates the gateway's own routing cost). The same client, in this process,
 measures throughput and p50/p99 latency direct to the backend and through the gateway (its own
 process: HTTP `/generate` and gRPC `Generate`), at concurrency 1 and 32. The gateway runs a live
-50 % canary (both variants on the backend), so hashing, figures and metrics are all on the path.
+50 % canary (both variants on the backend), so hashing, figures, metrics, the serving guard and
+the sampled safety check are all on the path.
 Targets (issue 9): at 20 ms, gateway throughput >= 0.9x direct and p50 added latency <= 2 ms;
 at 0 ms, requests/s per gateway core (requests / gateway CPU seconds).
+
+Placement (`placement.py`, in the JSON as `topology`): by default the load generator and the
+fake backend are pinned to one set of cores for *both* the direct and the through-gateway
+measurements and the gateway to a core of its own, as when the gateway runs in its own pod; so
+the ratio measures the gateway's added cost, not CPU taken from the client. Each row reports
+how busy the load cores were (`load_cores_busy`, 1.0 = the load generator itself is the limit).
+`CRUCIBLE_BENCH_GATEWAY_TOPOLOGY=shared` runs everything unpinned (the earlier set-up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
 
+from crucible.gateway.eventloop import freeze_startup_heap, run_event_loop
 from crucible.gateway.launcher import _free_port
+from crucible.gateway.placement import PINNED, Placement, plan_placement
+
+TOPOLOGY_ENV = "CRUCIBLE_BENCH_GATEWAY_TOPOLOGY"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -31,9 +45,28 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+def _pin(pid: int, cpus: tuple[int, ...]) -> None:
+    """Pin every thread of `pid` (sched_setaffinity on a pid moves only its main thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+@contextlib.contextmanager
+def _pinned_self(cpus: tuple[int, ...]) -> Iterator[None]:
+    before = os.sched_getaffinity(0)
+    _pin(os.getpid(), cpus)
+    try:
+        yield
+    finally:
+        _pin(os.getpid(), tuple(before))
+
+
+def _spawn(args: list[str], cpus: tuple[int, ...]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pin(proc.pid, cpus)  # before the interpreter has started any thread; re-applied once it is up
+    return proc
 
 
 async def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -84,19 +117,22 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
     return {
         "requests": len(latencies),
         "errors": errors,
+        "wall_seconds": round(wall, 3),
         "throughput_rps": round(len(latencies) / wall, 1),
         "p50_ms": round(_percentile(latencies, 0.50) * 1000, 3),
         "p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
     }
 
 
-async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
+async def _bench_delay(delay: float, seconds: float, placement: Placement) -> dict[str, Any]:
     import grpc
 
     from crucible.v1 import gateway_pb2, gateway_pb2_grpc
 
     backend_port, http_port, grpc_port = _free_port(), _free_port(), _free_port()
-    backend = _spawn(["crucible.gateway.fake_backend", "--port", str(backend_port), "--delay", str(delay)])
+    backend = _spawn(
+        ["crucible.gateway.fake_backend", "--port", str(backend_port), "--delay", str(delay)], placement.load_cpus
+    )
     gateway = _spawn(
         [
             "crucible.gateway.bench",
@@ -106,13 +142,16 @@ async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
             str(http_port),
             "--grpc-port",
             str(grpc_port),
-        ]
+        ],
+        placement.gateway_cpus,
     )
     body = {"inputs": "How do we argue less?", "parameters": {"max_new_tokens": 8}}
     out: dict[str, Any] = {}
     try:
         await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
         await _wait_http(f"http://127.0.0.1:{http_port}/health", gateway)
+        _pin(backend.pid, placement.load_cpus)
+        _pin(gateway.pid, placement.gateway_cpus)
         # aiohttp on the client side: httpx costs several ms of CPU per request at concurrency 32,
         # which would measure the client instead of the gateway (see backends.py).
         async with (
@@ -121,6 +160,7 @@ async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
             ) as http,
             grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel,
         ):
+            _pin(os.getpid(), placement.load_cpus)  # grpc's client threads start with the channel
             stub = gateway_pb2_grpc.ModelGatewayStub(channel)
             counter = iter(range(10**9))
 
@@ -147,19 +187,30 @@ async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
             for concurrency in (1, 32):
                 row: dict[str, Any] = {}
                 for name, call in (("direct", direct), ("gateway_http", via_http), ("gateway_grpc", via_grpc)):
-                    cpu0 = _cpu_seconds(gateway.pid)
-                    row[name] = await _measure(call, concurrency, seconds)
+                    gateway0, backend0 = _cpu_seconds(gateway.pid), _cpu_seconds(backend.pid)
+                    client0 = time.process_time()
+                    m = await _measure(call, concurrency, seconds)
+                    gateway_cpu = _cpu_seconds(gateway.pid) - gateway0
+                    load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
+                    m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
                     if name != "direct":
-                        cpu = _cpu_seconds(gateway.pid) - cpu0
-                        row[name]["gateway_cpu_seconds"] = round(cpu, 3)
-                        row[name]["requests_per_gateway_core_second"] = (
-                            round(row[name]["requests"] / cpu, 1) if cpu > 0 else None
+                        m["gateway_cpu_seconds"] = round(gateway_cpu, 3)
+                        m["gateway_cpu_ms_per_request"] = (
+                            round(1000 * gateway_cpu / m["requests"], 3) if m["requests"] else None
                         )
+                        m["requests_per_gateway_core_second"] = (
+                            round(m["requests"] / gateway_cpu, 1) if gateway_cpu > 0 else None
+                        )
+                        m["gateway_core_busy"] = round(
+                            gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2
+                        )
+                    row[name] = m
                 d = row["direct"]
                 for name in ("gateway_http", "gateway_grpc"):
                     g = row[name]
                     g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
                     g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
+                    g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
                 out[f"concurrency_{concurrency}"] = row
     finally:
         for proc in (gateway, backend):
@@ -174,8 +225,11 @@ async def _bench_delay(delay: float, seconds: float) -> dict[str, Any]:
 def bench_gateway(quick: bool = False) -> dict[str, Any]:
     """Gateway overhead vs direct to a fake 20 ms / 0 ms backend (HTTP and gRPC, concurrency 1 and 32)."""
     seconds = 1.0 if quick else 4.0
-    at_20 = asyncio.run(_bench_delay(0.02, seconds))
-    at_0 = asyncio.run(_bench_delay(0.0, seconds))
+    placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
+    load = os.getloadavg()
+    with _pinned_self(placement.load_cpus):
+        at_20 = run_event_loop(_bench_delay(0.02, seconds, placement))
+        at_0 = run_event_loop(_bench_delay(0.0, seconds, placement))
     checks = {}
     for c in ("concurrency_1", "concurrency_32"):
         for path in ("gateway_http", "gateway_grpc"):
@@ -184,12 +238,21 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
                 "throughput_ratio_ge_0.9": g["throughput_ratio_vs_direct"] >= 0.9,
                 "p50_added_le_2ms": g["p50_added_ms"] <= 2.0,
             }
+    per_core = {
+        f"{c}.{path}": at_0[c][path]["requests_per_gateway_core_second"]
+        for c in ("concurrency_1", "concurrency_32")
+        for path in ("gateway_http", "gateway_grpc")
+    }
     return {
         "backend_delay_20ms": at_20,
         "backend_delay_0ms": at_0,
         "targets_at_20ms": checks,
+        "requests_per_gateway_core_second_at_0ms": per_core,
+        "topology": placement.describe(),
         "seconds_per_measurement": seconds,
         "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "note": "client, gateway and fake backend are separate processes on the same machine",
     }
 
@@ -213,6 +276,7 @@ async def _serve_for_bench(stable: str, http_port: int, grpc_port: int) -> None:
     running = await start_gateway(
         gateway, resolve_candidate=resolve, admin_token=None, http_port=http_port, grpc_port=grpc_port
     )
+    freeze_startup_heap()
     try:
         await asyncio.Event().wait()
     finally:
@@ -227,4 +291,4 @@ if __name__ == "__main__":
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
     a = parser.parse_args()
-    asyncio.run(_serve_for_bench(a.stable, a.http_port, a.grpc_port))
+    run_event_loop(_serve_for_bench(a.stable, a.http_port, a.grpc_port))

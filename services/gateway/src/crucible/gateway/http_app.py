@@ -12,11 +12,11 @@ the OpenAI `id` field is the response id too.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,8 +28,15 @@ USER_HEADER = "x-crucible-user"
 VERSION = "0.1.0"
 
 
+class _JSONResponse(JSONResponse):
+    """Starlette's JSONResponse rendered by orjson (the same compact UTF-8 JSON, a fraction of the CPU)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 def _error(status: int, message: str, error_type: str = "generation") -> JSONResponse:
-    return JSONResponse({"error": message, "error_type": error_type}, status_code=status)
+    return _JSONResponse({"error": message, "error_type": error_type}, status_code=status)
 
 
 def _headers(route: Route) -> dict[str, str]:
@@ -41,7 +48,7 @@ def _headers(route: Route) -> dict[str, str]:
 
 
 def _sse(obj: Any) -> bytes:
-    return b"data:" + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+    return b"data:" + orjson.dumps(obj) + b"\n\n"
 
 
 def _client_body(body: dict[str, Any], wants_details: bool) -> dict[str, Any]:
@@ -58,7 +65,13 @@ async def _first_then_rest(
 
 
 def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="crucible model-gateway", version=VERSION, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="crucible model-gateway",
+        version=VERSION,
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=_JSONResponse,
+    )
 
     async def tgi_generate(payload: dict[str, Any], user: str) -> tuple[Served | None, Response | None]:
         """(served, None) or (None, an error response)."""
@@ -103,8 +116,8 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     async def read_json(request: Request) -> dict[str, Any] | None:
         try:
-            data = json.loads(await request.body())
-        except ValueError:
+            data = orjson.loads(await request.body())
+        except ValueError:  # orjson.JSONDecodeError too
             return None
         return data if isinstance(data, dict) else None
 
@@ -117,7 +130,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         if served is None:
             return failed
         wants_details = bool((payload.get("parameters") or {}).get("details"))
-        return JSONResponse(_client_body(served.body, wants_details), headers=_headers(served.route))
+        return _JSONResponse(_client_body(served.body, wants_details), headers=_headers(served.route))
 
     @app.post("/generate_stream")
     async def generate_stream(request: Request) -> Response:
@@ -137,7 +150,7 @@ def create_app(gateway: Gateway) -> FastAPI:
         if served is None:
             return failed
         wants_details = bool((payload.get("parameters") or {}).get("details"))
-        return JSONResponse([_client_body(served.body, wants_details)], headers=_headers(served.route))
+        return _JSONResponse([_client_body(served.body, wants_details)], headers=_headers(served.route))
 
     @app.get("/health")
     async def health() -> Response:
@@ -180,7 +193,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             except BackendError as exc:
                 return _error(exc.status, str(exc))
             body = {**served.body, "id": served.route.response_id, "model": served.route.model}
-            return JSONResponse(body, headers=_headers(served.route))
+            return _JSONResponse(body, headers=_headers(served.route))
         try:
             route, first, rest = await _first_then_rest(gateway.chat_stream(payload, user))
         except BackendError as exc:
@@ -217,7 +230,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             )
         except (TypeError, ValueError) as exc:
             return _error(422, str(exc), "validation")
-        return JSONResponse({"accepted": accepted})
+        return _JSONResponse({"accepted": accepted})
 
     @app.get("/rollout")
     async def rollout() -> dict[str, Any]:

@@ -25,6 +25,7 @@ DURABLE = "crucible-gateway"
 
 
 async def serve(runtime: Runtime) -> None:
+    from crucible.gateway.eventloop import freeze_startup_heap
     from crucible.gateway.launcher import TgiDevLauncher
     from crucible.gateway.rollout import bus_publisher, on_model_evaluated
     from crucible.gateway.router import Gateway
@@ -67,6 +68,7 @@ async def serve(runtime: Runtime) -> None:
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
         )
+        freeze_startup_heap()
 
         async def handle(data: bytes, _msg: Any) -> None:
             await on_model_evaluated(gateway, resolve, data)
