@@ -58,6 +58,7 @@ def test_ordinary_sentences_are_left_alone(detector: Detector) -> None:
         "Will my account stay active?",
         "We went for a walk on Sunday and talked about Christmas plans.",
         "I felt really connected to my partner after our walk today.",
+        "Should I leave him? Maybe I should call first.",
     ]:
         assert detector.detect(text) == [], text
 
@@ -129,3 +130,94 @@ def test_replacement_matches_presidio_anonymizer_on_benchmark_texts(detector: De
     for text in texts:
         spans = detector.detect(text)
         assert anonymize(text, spans) == anonymize_with_presidio(text, spans)
+
+
+def _found(detector: Detector, text: str, value: str, entity: str) -> bool:
+    start = text.index(value)
+    return any(
+        s.entity_type == entity and s.start <= start and start + len(value) <= s.end for s in detector.detect(text)
+    )
+
+
+# Presidio's PhoneRecognizer default regions (US, GB, DE, FR, IL, IN, CA, BR) as Faker locales.
+_PHONE_ORACLE_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "he_IL", "en_IN", "en_CA", "pt_BR")
+
+
+@pytest.mark.parametrize("locale", _PHONE_ORACLE_LOCALES)
+def test_phone_detection_covers_what_presidio_finds(detector: Detector, locale: str) -> None:
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    oracle = PhoneRecognizer()
+    fake = Faker(locale)
+    fake.seed_instance(3)
+    checked = 0
+    for _ in range(40):
+        value = fake.phone_number()
+        text = f"They're not answering at {value} since Monday"
+        if not oracle.analyze(text, ["PHONE_NUMBER"], NlpArtifacts([], [], [], [], None, "en")):
+            continue  # presidio itself does not call it one: no claim either way
+        checked += 1
+        assert _found(detector, text, value, "PHONE_NUMBER"), (locale, value, detector.detect(text))
+    assert checked >= 10
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("I left a message on 5335907579 yesterday", "5335907579"),  # national number, no separators
+        ("18787789328 is my cell", "18787789328"),
+        ("please call me at 81 77 89 tonight", "81 77 89"),  # six digits in three groups, after a cue
+        ("text me on 41601108", "41601108"),  # eight bare digits, after a cue
+        ("Name: Jo Smith\nPhone: (246) 412-3456\nE-mail: jo@x.org", "(246) 412-3456"),  # label not an address
+        ("Phone: +31(0)991-023740\nE-mail: jo@x.org", "+31(0)991-023740"),
+        ("personal info:\nphone:\n0393 1144137\n\ne-mail:\n", "0393 1144137"),
+    ],
+)
+def test_phone_layouts(detector: Detector, text: str, value: str) -> None:
+    assert _found(detector, text, value, "PHONE_NUMBER"), detector.detect(text)
+
+
+def test_numbers_that_are_not_phones(detector: Detector) -> None:
+    for text in [
+        "The company raised $1250000000 last year.",
+        "It has 3500000000 views already.",
+        "We met at 10 30 and left at 11.",
+        "Order 48213 shipped on 2024-03-05.",
+        "call me at 81 77",
+    ]:
+        assert not [s for s in detector.detect(text) if s.entity_type == "PHONE_NUMBER"], text
+
+
+def test_iban_in_any_case_and_layout(detector: Detector) -> None:
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    oracle = IbanRecognizer()
+    fake = Faker(["de_DE", "fr_FR", "es_ES", "pl_PL", "nl_NL", "en_GB", "it_IT", "pt_PT"])
+    fake.seed_instance(9)
+    for _ in range(40):
+        iban = fake.iban()
+        assert oracle.validate_result(iban), iban
+        grouped = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+        for value in (iban, grouped, grouped.replace(" ", "-"), iban.lower(), grouped.lower()):
+            text = f"iban {value} is my account"
+            spans = [s for s in detector.detect(text) if s.entity_type == "IBAN_CODE"]
+            assert [text[s.start : s.end] for s in spans] == [value], (value, spans)
+
+
+def test_iban_shape_with_wrong_check_digits_is_not_an_iban(detector: Detector) -> None:
+    text = "ref DE00 3704 0044 0532 0130 00 thanks"
+    assert not [s for s in detector.detect(text) if s.entity_type == "IBAN_CODE"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "have the manager call me at 11 6904-9460 I'd like a refund",
+        "reach me on (555) 123-4567 Thanks!",
+    ],
+)
+def test_an_address_does_not_start_inside_a_phone_number(detector: Detector, text: str) -> None:
+    spans = [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
+    assert not [v for v, t in spans if t == "STREET_ADDRESS"], spans
+    assert [t for _, t in spans] == ["PHONE_NUMBER"], spans

@@ -260,6 +260,8 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         m = TOKEN.match(text, pos)
         if m is None or not _accept(m.group("tok"), lex, corner):
             break
+        if text.startswith(":", m.end()):
+            break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
         tokens.append(m.group("tok"))
         ends.append(m.end())
         pos = m.end()

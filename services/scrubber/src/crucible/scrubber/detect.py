@@ -49,7 +49,7 @@ class Detector:
         soft.extend(find_names(text, self.lex))
         soft.extend(find_addresses(text, self.lex))
         fixed = resolve_overlaps(hard)
-        return sorted(fixed + resolve_overlaps(_cut_around(soft, fixed, text)))
+        return sorted(fixed + resolve_overlaps(_drop_addresses_starting_inside_phones(_cut_around(soft, fixed, text))))
 
     def _url_carries_name(self, url: str, matchers: Sequence[NameMatcher]) -> bool:
         from crucible.scrubber.structured import SOCIAL_URL
@@ -89,6 +89,20 @@ def identifier_type(ident: str) -> str:
     if digits:
         return "STREET_ADDRESS"
     return "ORGANIZATION"
+
+
+def _drop_addresses_starting_inside_phones(spans: list[Span]) -> list[Span]:
+    """An address that starts in the middle of a phone number ("call me at 11 6904-9460 I'd like":
+    "6904-9460 I'd" looks like a house number and a name) has its start wrong; left alone it would
+    win as the longer span and leave the phone's first digits in the text."""
+    phones = [s for s in spans if s.entity_type == "PHONE_NUMBER"]
+    if not phones:
+        return spans
+    return [
+        s
+        for s in spans
+        if s.entity_type != "STREET_ADDRESS" or not any(p.start < s.start < p.end < s.end for p in phones)
+    ]
 
 
 def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:

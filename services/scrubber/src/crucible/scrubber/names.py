@@ -263,7 +263,16 @@ def _ends_with_suffix(value: str, lex: Lexicon) -> bool:
 
 
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
-    classes = [_word_class(w, lex) if len(w) > 1 or not w.isupper() else LISTED for _, _, w in run]
+    # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
+    # as an initial ("John I. Smith").
+    classes = [
+        _word_class(w, lex)
+        if len(w) > 1 or not w.isupper()
+        else STOP
+        if w == "I" and not text.startswith(".", e)
+        else LISTED
+        for _, e, w in run
+    ]
     # Single capital letters are initials: part of a name only between name words.
     words = [w for _, _, w in run]
     first = 0

@@ -26,7 +26,9 @@ SOCIAL_URL = re.compile(
     re.IGNORECASE,
 )
 HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b")
+# IBAN shape in any case: texts get lower-cased whole ("iban: de89 3704 ..."); validity is checked
+# on the upper-cased value.
+IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?\b")
 # Card layouts: one run of 12-19 digits, groups of four (last group 1-4), or Amex 4-6-5.
 # Other groupings are phone numbers ("001-532-911-7707").
 CARD = re.compile(
@@ -46,7 +48,15 @@ PHONE = re.compile(
     re.IGNORECASE,
 )
 PHONE_CUE = re.compile(
-    r"(?:phone|call|tel|mobile|cell|reach|text|whatsapp|number|fax|dial|ring)\w*\W{0,3}(?:\w+\W{1,3}){0,3}$", re.I
+    r"(?:phone|call|tel|mobile|cell|reach|text|whatsapp|number|fax|dial|ring|contact|message|sms|voicemail|landline|"
+    r"hotline|answer|registered)\w*\W{0,3}(?:\w+\W{1,3}){0,3}$",
+    re.I,
+)
+# "5335907579 is my cell", "0612345678 (mobile)": the cue after the number.
+PHONE_CUE_AFTER = re.compile(
+    r"\W{0,3}(?:is |was |as )?(?:my |our |his |her |their |the )?(?:new |work |home |private |personal )?"
+    r"(?:phone|cell|mobile|number|landline|tel|fax|whatsapp)",
+    re.I,
 )
 DATE_LIKE = re.compile(r"^\d{4}([-./])\d{1,2}\1\d{1,2}(?:\s|$)|^\d{1,2}([-./])\d{1,2}\2\d{2,4}(?:\s|$)")
 EXTENSION = re.compile(r"[ ]?(?:x|ext\.?)[ ]?\d{1,5}$", re.IGNORECASE)
@@ -96,13 +106,68 @@ def _has_digit(s: str) -> bool:
 
 
 def _iban_checksum(value: str) -> bool:
-    """ISO 13616 mod-97 check digits, for IBAN-shaped strings whose length Presidio's per-country
-    table rejects (valid check digits on a 15-34 character string are no accident)."""
+    """ISO 13616 mod-97 check digits, for IBAN-shaped strings whose country or length Presidio's
+    per-country table rejects (valid check digits on a 12-34 character code are no accident; 12-14
+    covers made-up IBANs of countries outside the registry, such as Faker's 14-character "TH")."""
     compact = value.replace(" ", "").replace("-", "").upper()
-    if not 15 <= len(compact) <= 34 or not compact.isalnum():
+    if not 12 <= len(compact) <= 34 or not compact.isalnum():
         return False
     rearranged = compact[4:] + compact[:4]
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _phone_cued(text: str, start: int, end: int) -> bool:
+    return (
+        PHONE_CUE.search(text, max(0, start - 40), start) is not None
+        or PHONE_CUE_AFTER.match(text, end, end + 40) is not None
+    )
+
+
+def _is_phone(text: str, start: int, end: int) -> bool:
+    """A PHONE candidate is a phone number when its digits and layout say so, or context does.
+
+    Grouped numbers ("0490 75 40 81", "(99) 645-791", "+41 44 668 18 00") need 7-15 digits, or six in
+    three groups after a cue ("call me at 81 77 89"). A bare run of digits is a phone at 9-13 digits
+    (national numbers without separators: "0612345678", "5335907579", "18787789328") unless it is
+    an amount; shorter or longer bare runs only when called one ("text me on 41601108")."""
+    value = text[start:end]
+    n = len(_digits(EXTENSION.sub("", value)))
+    if not 6 <= n <= 15 or DATE_LIKE.match(value):
+        return False
+    if not value.isdigit():
+        if n >= 7:
+            return True
+        return len(_GROUP_SPLIT.split(value)) >= 3 and _phone_cued(text, start, end)
+    if 9 <= n <= 13 and not _amount(text, start, end):
+        return True
+    return n >= 7 and _phone_cued(text, start, end)
+
+
+_GROUP_SPLIT = re.compile(r"[^\d]+")
+_CURRENCY_BEFORE = frozenset("$€£¥₹₽")
+AMOUNT_AFTER = re.compile(
+    r"\s?(?:%|percent|dollars?|euros?|pounds?|usd|eur|gbp|yen|rupees?|views|users|people|followers|times|years?)\b",
+    re.I,
+)
+
+
+def _amount(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 2) : start].strip()
+    return (before[-1:] in _CURRENCY_BEFORE) or AMOUNT_AFTER.match(text, end) is not None
+
+
+def _valid_iban_end(value: str, iban_rec) -> int:
+    """Length of the longest valid IBAN at the start of an IBAN-shaped match, 0 if none. The shape
+    may run on into the next word ("AT61 1904 3002 3457 3201 is ..." also matches " is"), so
+    trailing groups are dropped one by one until the check digits agree."""
+    while len(value) >= 12:
+        if iban_rec.validate_result(value.upper()) or _iban_checksum(value):
+            return len(value)
+        cut = max(value.rfind(" "), value.rfind("-"))
+        if cut <= 4:
+            return 0
+        value = value[:cut]
+    return 0
 
 
 def find_structured(text: str) -> Iterator[Span]:
@@ -136,8 +201,9 @@ def _urls(text: str) -> Iterator[Span]:
 
 def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
     for m in IBAN.finditer(text):
-        if iban_rec.validate_result(m.group()) or _iban_checksum(m.group()):
-            yield Span(m.start(), m.end(), "IBAN_CODE")
+        end = _valid_iban_end(m.group(), iban_rec)
+        if end:
+            yield Span(m.start(), m.start() + end, "IBAN_CODE")
     for m in CARD.finditer(text):
         if card_rec.validate_result(m.group()):
             yield Span(m.start(), m.end(), "CREDIT_CARD")
@@ -155,15 +221,8 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
     for m in PHONE.finditer(text):
-        value = m.group()
-        n = len(_digits(EXTENSION.sub("", value)))
-        if not 7 <= n <= 15 or DATE_LIKE.match(value):
-            continue
-        if value.isdigit() and not (
-            (value[0] == "0" and 9 <= n <= 13) or PHONE_CUE.search(text[max(0, m.start() - 40) : m.start()])
-        ):
-            continue  # a bare run of digits is a phone only when it looks like one or is called one
-        yield Span(m.start(), m.end(), "PHONE_NUMBER")
+        if _is_phone(text, m.start(), m.end()):
+            yield Span(m.start(), m.end(), "PHONE_NUMBER")
     lower = text.lower()
     if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
         for m in ACCOUNT_ID.finditer(text):
