@@ -51,12 +51,16 @@ def segment_attention_forward(
         )
     gqa = key.shape[1] != query.shape[1]
     # unbind/split/cat rather than slice assignment: their backward is one concatenation, where
-    # per-slice indexing would allocate and add a full-size zero gradient for every sample.
-    rows = []
+    # per-slice indexing would allocate and add a full-size zero gradient for every sample. Each
+    # part is transposed to (1, len, heads, dim) before the one concatenation over all rows, which
+    # then is already the (batch, len, heads, dim) layout the caller wants: no further copy.
+    parts = []
     for r, (q_row, k_row, v_row) in enumerate(zip(query.unbind(0), key.unbind(0), value.unbind(0), strict=True)):
         lengths = [e - s for s, e in bounds[r]]
-        parts = [
-            F.scaled_dot_product_attention(
+        for q, k, v in zip(
+            q_row.split(lengths, dim=1), k_row.split(lengths, dim=1), v_row.split(lengths, dim=1), strict=True
+        ):
+            out = F.scaled_dot_product_attention(
                 q.unsqueeze(0),
                 k.unsqueeze(0),
                 v.unsqueeze(0),
@@ -65,13 +69,9 @@ def segment_attention_forward(
                 scale=scaling,
                 enable_gqa=gqa,
             )
-            for q, k, v in zip(
-                q_row.split(lengths, dim=1), k_row.split(lengths, dim=1), v_row.split(lengths, dim=1), strict=True
-            )
-        ]
-        rows.append(torch.cat(parts, dim=2))
-    out = torch.cat(rows, dim=0)
-    return out.transpose(1, 2).contiguous(), None
+            parts.append(out.transpose(1, 2))
+    batch, heads, length = query.shape[:3]
+    return torch.cat(parts, dim=1).view(batch, length, heads, value.shape[-1]), None
 
 
 def register() -> str:
