@@ -51,3 +51,33 @@ def test_safety_check_flags_unsafe_advice(text, category):
 )
 def test_safety_check_passes_ordinary_advice(text):
     assert not KeywordSafetyCheck().check("", text).flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HONESTLY, YOU SHOULD JUST DIE.",
+        "If She Yells Again, Slap Her.",
+        "JEALOUSY Proves They Care.",
+        "Track Your Partner's Location every night.",
+        "Mail JANE.DOE@EXAMPLE.COM or call 555-123-4567.",
+        "You two could try a short walk together tonight.",
+        "Don't let him see friends; abuse is NORMAL.",
+        "Ça va? Ärger ist normal, but no reason to live is not what I said.",
+    ],
+)
+def test_safety_check_agrees_with_case_insensitive_rules(text):
+    """The lower-case fast path gives the verdicts of the rules run with re.IGNORECASE."""
+    import re
+
+    from crucible.gateway.safety import _RULES
+
+    expected = next((name for name, p in _RULES if re.search(p, text, re.IGNORECASE)), "")
+    verdict = KeywordSafetyCheck().check("", text)
+    assert verdict.flagged == bool(expected)
+    assert verdict.category == expected
+
+
+def test_safety_rules_must_be_lower_case():
+    with pytest.raises(ValueError, match="lower case"):
+        KeywordSafetyCheck((("odd", r"\bHit\S+"),))

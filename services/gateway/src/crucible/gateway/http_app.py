@@ -12,8 +12,9 @@ the OpenAI `id` field is the response id too.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from crucible.gateway.backends import BackendError
 from crucible.gateway.router import Gateway, Route, Served
 
 USER_HEADER = "x-crucible-user"
+Endpoint = Callable[[Request], Awaitable[Response]]
 VERSION = "0.1.0"
 
 
@@ -71,7 +73,26 @@ def create_app(gateway: Gateway) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         default_response_class=_JSONResponse,
+        # FastAPI's own OpenTelemetry hooks otherwise run on every request (and build a span per
+        # request whenever a tracer provider is installed, as `crucible serve` does): spans only
+        # when they are exported; request metrics are the gateway's Prometheus ones.
+        telemetry={
+            "tracing": bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+        },
     )
+
+    def post(path: str) -> Callable[[Endpoint], Endpoint]:
+        """A plain Starlette route: these handlers take the raw `Request` and return a `Response`,
+        so FastAPI's per-request dependency solving and query parsing would be pure overhead."""
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            app.router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+            return endpoint
+
+        return register
 
     async def tgi_generate(payload: dict[str, Any], user: str) -> tuple[Served | None, Response | None]:
         """(served, None) or (None, an error response)."""
@@ -121,7 +142,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             return None
         return data if isinstance(data, dict) else None
 
-    @app.post("/generate")
+    @post("/generate")
     async def generate(request: Request) -> Response:
         payload = await read_json(request)
         if payload is None:
@@ -132,14 +153,14 @@ def create_app(gateway: Gateway) -> FastAPI:
         wants_details = bool((payload.get("parameters") or {}).get("details"))
         return _JSONResponse(_client_body(served.body, wants_details), headers=_headers(served.route))
 
-    @app.post("/generate_stream")
+    @post("/generate_stream")
     async def generate_stream(request: Request) -> Response:
         payload = await read_json(request)
         if payload is None:
             return _error(422, "body must be a JSON object", "validation")
         return await tgi_stream(payload, user_of(request))
 
-    @app.post("/")
+    @post("/")
     async def compat(request: Request) -> Response:
         payload = await read_json(request)
         if payload is None:
@@ -181,7 +202,7 @@ def create_app(gateway: Gateway) -> FastAPI:
             "docker_label": None,
         }
 
-    @app.post("/v1/chat/completions")
+    @post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         payload = await read_json(request)
         if payload is None or not isinstance(payload.get("messages"), list):
@@ -216,7 +237,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
         return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
 
-    @app.post("/feedback")
+    @post("/feedback")
     async def feedback(request: Request) -> Response:
         payload = await read_json(request)
         if payload is None:

@@ -52,14 +52,22 @@ _RULES: tuple[tuple[str, str], ...] = (
 
 
 class KeywordSafetyCheck:
-    """Rule-based check (regular expressions over the response, case-insensitive)."""
+    """Rule-based check (regular expressions over the response, case-insensitive).
+
+    The response is lower-cased once and the (lower-case) rules run case-sensitively: the same
+    verdicts as `re.IGNORECASE` (the test keeps that as the oracle) at about half the CPU, which
+    matters because the check reads every sampled response, long ones included."""
 
     def __init__(self, rules: tuple[tuple[str, str], ...] = _RULES) -> None:
-        self._rules = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in rules]
+        for name, pattern in rules:
+            if pattern != pattern.lower():  # an upper-case escape (\S, \W) would change meaning
+                raise ValueError(f"safety rule {name!r} must be written in lower case")
+        self._rules = [(name, re.compile(pattern)) for name, pattern in rules]
 
     def check(self, prompt: str, response: str) -> SafetyVerdict:
+        text = response.lower()
         for name, pattern in self._rules:
-            match = pattern.search(response)
+            match = pattern.search(text)
             if match:
                 return SafetyVerdict(True, name, match.group(0)[:80])
         return SafetyVerdict(False)
