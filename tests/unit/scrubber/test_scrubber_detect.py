@@ -221,3 +221,21 @@ def test_an_address_does_not_start_inside_a_phone_number(detector: Detector, tex
     spans = [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
     assert not [v for v, t in spans if t == "STREET_ADDRESS"], spans
     assert [t for _, t in spans] == ["PHONE_NUMBER"], spans
+
+
+@pytest.mark.parametrize(
+    ("text", "phones"),
+    [
+        # digit groups run on into the numbers beside the phone: dates and spaces split them again
+        ("+41 76 647 37 82 1993-07-15", ["+41 76 647 37 82"]),
+        ("seen 1991-09-09 001-833-691-1878x635 Dr. Lee", ["001-833-691-1878x635"]),
+        ("555-123-4567 555-987-6543", ["555-123-4567", "555-987-6543"]),
+        ("+39 336255594 63603 John Estates", ["+39 336255594"]),
+        ("(0490) 75 40 81) and more", ["(0490) 75 40 81"]),
+        ("written 1990-03-10) South", []),
+        ("born 20240115, ok", []),
+    ],
+)
+def test_phone_runs_are_split_from_their_neighbours(detector: Detector, text: str, phones: list[str]) -> None:
+    found = [text[s.start : s.end] for s in detector.detect(text) if s.entity_type == "PHONE_NUMBER"]
+    assert found == phones, detector.detect(text)

@@ -49,7 +49,7 @@ class Detector:
         soft.extend(find_names(text, self.lex))
         soft.extend(find_addresses(text, self.lex))
         fixed = resolve_overlaps(hard)
-        return sorted(fixed + resolve_overlaps(_drop_addresses_starting_inside_phones(_cut_around(soft, fixed, text))))
+        return sorted(fixed + resolve_overlaps(_settle_phones_and_addresses(_cut_around(soft, fixed, text), text)))
 
     def _url_carries_name(self, url: str, matchers: Sequence[NameMatcher]) -> bool:
         from crucible.scrubber.structured import SOCIAL_URL
@@ -91,18 +91,30 @@ def identifier_type(ident: str) -> str:
     return "ORGANIZATION"
 
 
-def _drop_addresses_starting_inside_phones(spans: list[Span]) -> list[Span]:
-    """An address that starts in the middle of a phone number ("call me at 11 6904-9460 I'd like":
-    "6904-9460 I'd" looks like a house number and a name) has its start wrong; left alone it would
-    win as the longer span and leave the phone's first digits in the text."""
+def _settle_phones_and_addresses(spans: list[Span], text: str) -> list[Span]:
+    """The address scanner takes numbers and capitalised words, so next to a phone number it often
+    runs into it ("... Suite 498 055-352-8645", "call me at 11 6904-9460 I'd like"). A validated
+    phone number keeps its digits: an address that starts inside it is dropped (its start is
+    wrong), one that ends inside it is cut back to where the phone begins and kept if a number is
+    left in it. Left alone the longer address would win and leave the phone's other digits."""
     phones = [s for s in spans if s.entity_type == "PHONE_NUMBER"]
     if not phones:
         return spans
-    return [
-        s
-        for s in spans
-        if s.entity_type != "STREET_ADDRESS" or not any(p.start < s.start < p.end < s.end for p in phones)
-    ]
+    out: list[Span] = []
+    for span in spans:
+        if span.entity_type == "STREET_ADDRESS":
+            if any(p.start < span.start < p.end < span.end for p in phones):
+                continue
+            cuts = [p.start for p in phones if span.start < p.start < span.end < p.end]
+            if cuts:
+                end = min(cuts)
+                while end > span.start and not text[end - 1].isalnum():
+                    end -= 1
+                if not any(c.isdigit() for c in text[span.start : end]):
+                    continue
+                span = Span(span.start, end, span.entity_type, span.score)
+        out.append(span)
+    return out
 
 
 def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:

@@ -58,7 +58,15 @@ PHONE_CUE_AFTER = re.compile(
     r"(?:phone|cell|mobile|number|landline|tel|fax|whatsapp)",
     re.I,
 )
-DATE_LIKE = re.compile(r"^\d{4}([-./])\d{1,2}\1\d{1,2}(?:\s|$)|^\d{1,2}([-./])\d{1,2}\2\d{2,4}(?:\s|$)")
+DATE_LIKE = re.compile(r"^\d{4}([-./])\d{1,2}\1\d{1,2}(?![\d./-])|^\d{1,2}([-./])\d{1,2}\2\d{2,4}(?![\d./-])")
+# A date inside a phone candidate ("+41 76 647 37 82 1993-07-15": one separator joins them) splits it.
+DATE_INSIDE = re.compile(
+    r"(?<![\d./-])(?:\d{4}([-./])\d{1,2}\1\d{1,2}|\d{1,2}([-./])\d{1,2}\2(?:\d{4}|\d{2}))(?![\d./-])"
+)
+# The pieces of a phone candidate: a digit group with its "+", brackets and extension.
+PHONE_PIECE = re.compile(r"(?:\+\s?)?\(?\+?\d+\)?(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5}(?!\d))?", re.IGNORECASE)
+_PHONE_EDGE_START = re.compile(r"[^\d+(]*")
+_PHONE_EDGE_END = re.compile(r"[^\d)]*$")
 EXTENSION = re.compile(r"[ ]?(?:x|ext\.?)[ ]?\d{1,5}$", re.IGNORECASE)
 ACCOUNT_ID = re.compile(
     r"(?:\b(?:user|account|member|customer|client|profile|acct|login)[ _-]?(?:id|number|no\.?|#|name)"
@@ -123,13 +131,71 @@ def _phone_cued(text: str, start: int, end: int) -> bool:
     )
 
 
+def _phones_in(text: str, start: int, end: int, depth: int = 0) -> Iterator[tuple[int, int]]:
+    """The phone numbers in one PHONE candidate. Digit groups joined by single separators run on
+    into whatever numbers stand next to the phone ("1991-09-09 001-833-691-1878", "47 389-483-9958",
+    "(585)367-2207 2012-01-21"); when the whole run is not a phone, dates split it and the longest
+    run of its pieces that is a phone is taken, then the rest is searched again."""
+    start += _PHONE_EDGE_START.match(text, start, end).end() - start
+    end -= len(_PHONE_EDGE_END.search(text[start:end]).group())
+    if text[end - 1 : end] == ")" and text.count("(", start, end) < text.count(")", start, end):
+        end -= 1  # the bracket closes something around the number
+    if end - start < 6 or depth > 4:
+        return
+    if _is_phone(text, start, end):
+        yield start, end
+        return
+    value = text[start:end]
+    dates = list(DATE_INSIDE.finditer(value))
+    if dates:
+        pos = 0
+        for d in dates:
+            yield from _phones_in(text, start + pos, start + d.start(), depth + 1)
+            pos = d.end()
+        yield from _phones_in(text, start + pos, end, depth + 1)
+        return
+    pieces = [
+        (start + p.start(), start + p.end(), len(_digits(EXTENSION.sub("", p.group()))))
+        for p in PHONE_PIECE.finditer(value)
+    ]
+    if len(pieces) < 2:
+        return
+    # Two numbers side by side are usually joined by a space ("555-123-4567 555-987-6543"): runs
+    # that start and end at a space are tried first; then runs that leave no bracket open; then runs
+    # that open with "+" or a bracket ("+39 336255594" before "336255594 63603"), longest first.
+    spaced = [k == 0 or " " in text[pieces[k - 1][1] : pieces[k][0]] for k in range(len(pieces))] + [True]
+    opens = ["+(".find(text[p[0]]) % 3 for p in pieces]  # "+" 0, "(" 1, a digit 2
+    ranges = sorted(
+        ((i, j) for i in range(len(pieces)) for j in range(i, len(pieces)) if (i, j) != (0, len(pieces) - 1)),
+        key=lambda r: (
+            not (spaced[r[0]] and spaced[r[1] + 1]),
+            text.count("(", pieces[r[0]][0], pieces[r[1]][1]) > text.count(")", pieces[r[0]][0], pieces[r[1]][1]),
+            opens[r[0]],
+            -sum(p[2] for p in pieces[r[0] : r[1] + 1]),
+            r[0],
+        ),
+    )
+    for i, j in ranges:
+        if 7 <= sum(p[2] for p in pieces[i : j + 1]) <= 15 and _is_phone(text, pieces[i][0], pieces[j][1]):
+            if i > 0:
+                yield from _phones_in(text, start, pieces[i - 1][1], depth + 1)
+            last = pieces[j][1]
+            if text[last - 1] == ")" and text.count("(", pieces[i][0], last) < text.count(")", pieces[i][0], last):
+                last -= 1
+            yield pieces[i][0], last
+            if j < len(pieces) - 1:
+                yield from _phones_in(text, pieces[j + 1][0], end, depth + 1)
+            return
+
+
 def _is_phone(text: str, start: int, end: int) -> bool:
     """A PHONE candidate is a phone number when its digits and layout say so, or context does.
 
     Grouped numbers ("0490 75 40 81", "(99) 645-791", "+41 44 668 18 00") need 7-15 digits, or six in
-    three groups after a cue ("call me at 81 77 89"). A bare run of digits is a phone at 9-13 digits
-    (national numbers without separators: "0612345678", "5335907579", "18787789328") unless it is
-    an amount; shorter or longer bare runs only when called one ("text me on 41601108")."""
+    three groups after a cue ("call me at 81 77 89"). A bare run of digits is a phone at 8-13 digits
+    (national numbers without separators: "41601108", "0612345678", "5335907579", "18787789328")
+    unless it is an amount or an eight-digit date; shorter or longer bare runs only when called one
+    ("text me on 6062049")."""
     value = text[start:end]
     n = len(_digits(EXTENSION.sub("", value)))
     if not 6 <= n <= 15 or DATE_LIKE.match(value):
@@ -138,7 +204,7 @@ def _is_phone(text: str, start: int, end: int) -> bool:
         if n >= 7:
             return True
         return len(_GROUP_SPLIT.split(value)) >= 3 and _phone_cued(text, start, end)
-    if 9 <= n <= 13 and not _amount(text, start, end):
+    if 8 <= n <= 13 and not _amount(text, start, end) and not (n == 8 and _compact_date(value)):
         return True
     return n >= 7 and _phone_cued(text, start, end)
 
@@ -149,6 +215,15 @@ AMOUNT_AFTER = re.compile(
     r"\s?(?:%|percent|dollars?|euros?|pounds?|usd|eur|gbp|yen|rupees?|views|users|people|followers|times|years?)\b",
     re.I,
 )
+
+
+def _compact_date(value: str) -> bool:
+    """YYYYMMDD or DDMMYYYY ("20240115", "15012024"): eight digits that read as a date."""
+    y, m, d = int(value[:4]), int(value[4:6]), int(value[6:])
+    if 1900 <= y <= 2099 and 1 <= m <= 12 and 1 <= d <= 31:
+        return True
+    d, m, y = int(value[:2]), int(value[2:4]), int(value[4:])
+    return 1900 <= y <= 2099 and 1 <= m <= 12 and 1 <= d <= 31
 
 
 def _amount(text: str, start: int, end: int) -> bool:
@@ -221,8 +296,8 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
     for m in PHONE.finditer(text):
-        if _is_phone(text, m.start(), m.end()):
-            yield Span(m.start(), m.end(), "PHONE_NUMBER")
+        for start, end in _phones_in(text, m.start(), m.end()):
+            yield Span(start, end, "PHONE_NUMBER")
     lower = text.lower()
     if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
         for m in ACCOUNT_ID.finditer(text):
