@@ -168,7 +168,10 @@ def test_phone_detection_covers_what_presidio_finds(detector: Detector, locale: 
         ("I left a message on 5335907579 yesterday", "5335907579"),  # national number, no separators
         ("18787789328 is my cell", "18787789328"),
         ("please call me at 81 77 89 tonight", "81 77 89"),  # six digits in three groups, after a cue
-        ("text me on 41601108", "41601108"),  # eight bare digits, after a cue
+        ("text me on 41601108", "41601108"),  # eight bare digits
+        ("Griffin-Knight! OK! 9664737", "9664737"),  # a local number, seven bare digits
+        ("Tel.0490 75 40 81", "0490 75 40 81"),  # an abbreviation's dot touches it
+        ("they're not answering at 81 77 89", "81 77 89"),  # six digits in three groups, not a date
         ("Name: Jo Smith\nPhone: (246) 412-3456\nE-mail: jo@x.org", "(246) 412-3456"),  # label not an address
         ("Phone: +31(0)991-023740\nE-mail: jo@x.org", "+31(0)991-023740"),
         ("personal info:\nphone:\n0393 1144137\n\ne-mail:\n", "0393 1144137"),
@@ -185,6 +188,9 @@ def test_numbers_that_are_not_phones(detector: Detector) -> None:
         "We met at 10 30 and left at 11.",
         "Order 48213 shipped on 2024-03-05.",
         "call me at 81 77",
+        "We raised 2500000 last year.",
+        "It happened on 12 05 24, and again 15.07.1993.",
+        "born 20240115",
     ]:
         assert not [s for s in detector.detect(text) if s.entity_type == "PHONE_NUMBER"], text
 

@@ -41,8 +41,9 @@ IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 # Candidate phone numbers: a prefix (+CC, (area) or digits) and up to six more digit groups joined by
 # one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
+# Not inside a longer number or word; an abbreviation's dot may touch it ("Tel.0490 75 40 81").
 PHONE = re.compile(
-    r"(?<![\w+/.-])(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
+    r"(?:(?<![\w+/.-])|(?<=[A-Za-z]\.))(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
     r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
     r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/-])",
     re.IGNORECASE,
@@ -146,7 +147,7 @@ def _phones_in(text: str, start: int, end: int, depth: int = 0) -> Iterator[tupl
         yield start, end
         return
     value = text[start:end]
-    dates = list(DATE_INSIDE.finditer(value))
+    dates = [d for d in DATE_INSIDE.finditer(value) if _plausible_date(d.group())]
     if dates:
         pos = 0
         for d in dates:
@@ -192,21 +193,48 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     """A PHONE candidate is a phone number when its digits and layout say so, or context does.
 
     Grouped numbers ("0490 75 40 81", "(99) 645-791", "+41 44 668 18 00") need 7-15 digits, or six in
-    three groups after a cue ("call me at 81 77 89"). A bare run of digits is a phone at 8-13 digits
-    (national numbers without separators: "41601108", "0612345678", "5335907579", "18787789328")
-    unless it is an amount or an eight-digit date; shorter or longer bare runs only when called one
-    ("text me on 6062049")."""
+    three groups ("81 77 89") that do not read as a date unless a cue says phone. A bare run of
+    digits is a phone at 7-13 digits (national and local numbers without separators: "4211234",
+    "41601108", "0612345678", "5335907579", "18787789328") unless it is an amount, a round figure
+    or an eight-digit date; longer bare runs only when called one. Anything that reads as a
+    calendar date is not a phone."""
     value = text[start:end]
     n = len(_digits(EXTENSION.sub("", value)))
-    if not 6 <= n <= 15 or DATE_LIKE.match(value):
+    if not 6 <= n <= 15:
+        return False
+    date = DATE_LIKE.match(value)
+    if date and _plausible_date(date.group()):
         return False
     if not value.isdigit():
         if n >= 7:
             return True
-        return len(_GROUP_SPLIT.split(value)) >= 3 and _phone_cued(text, start, end)
+        groups = [g for g in _GROUP_SPLIT.split(value) if g]
+        if len(groups) < 3:
+            return False
+        return _phone_cued(text, start, end) or not (len(groups) == 3 and _plausible_date(" ".join(groups)))
     if 8 <= n <= 13 and not _amount(text, start, end) and not (n == 8 and _compact_date(value)):
         return True
+    if n == 7 and not _amount(text, start, end) and not value.endswith("000"):
+        return True  # a local number ("4211234"); round figures are counts, not phones
     return n >= 7 and _phone_cued(text, start, end)
+
+
+def _plausible_date(value: str) -> bool:
+    """Whether digit groups read as a calendar date: "1993-07-15", "15.07.93", "12 05 24" do,
+    "12-34-5678" and "07-12-1234" do not."""
+    parts = [int(g) for g in _GROUP_SPLIT.split(value) if g]
+    if len(parts) != 3:
+        return False
+    lengths = [len(g) for g in _GROUP_SPLIT.split(value) if g]
+    if lengths[0] == 4:
+        year, month, day = parts
+    else:
+        day, month, year = parts
+        if month > 12:
+            day, month = month, day
+        if lengths[2] == 2:
+            year += 2000
+    return 1900 <= year <= 2099 and 1 <= month <= 12 and 1 <= day <= 31
 
 
 _GROUP_SPLIT = re.compile(r"[^\d]+")
