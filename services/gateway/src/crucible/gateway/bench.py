@@ -13,7 +13,9 @@ Placement (`placement.py`, in the JSON as `topology`): by default the load gener
 fake backend are pinned to one set of cores for *both* the direct and the through-gateway
 measurements and the gateway to a core of its own, as when the gateway runs in its own pod; so
 the ratio measures the gateway's added cost, not CPU taken from the client. Each row reports
-how busy the load cores were (`load_cores_busy`, 1.0 = the load generator itself is the limit).
+how busy the load cores were (`load_cores_busy`, 1.0 = the load generator itself is the limit)
+and, per request, how long the gateway and the load processes were runnable but waiting for a
+CPU (`*_run_queue_wait_ms_per_request`: CPU that other tenants of the machine took).
 `CRUCIBLE_BENCH_GATEWAY_TOPOLOGY=shared` runs everything unpinned (the earlier set-up).
 """
 
@@ -43,6 +45,16 @@ def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def _run_queue_wait_seconds(pid: int) -> float:
+    """Time the process's threads were runnable but waiting for a CPU (/proc schedstat): on a
+    shared machine this is the CPU other tenants took from it while it had work to do."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 def _pin(pid: int, cpus: tuple[int, ...]) -> None:
@@ -189,21 +201,26 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
                 for name, call in (("direct", direct), ("gateway_http", via_http), ("gateway_grpc", via_grpc)):
                     gateway0, backend0 = _cpu_seconds(gateway.pid), _cpu_seconds(backend.pid)
                     client0 = time.process_time()
+                    gateway_wait0 = _run_queue_wait_seconds(gateway.pid)
+                    load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
                     m = await _measure(call, concurrency, seconds)
                     gateway_cpu = _cpu_seconds(gateway.pid) - gateway0
                     load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
+                    load_wait = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
+                    n = max(m["requests"], 1)
                     m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
+                    m["load_run_queue_wait_ms_per_request"] = round(1000 * load_wait / n, 3)
                     if name != "direct":
                         m["gateway_cpu_seconds"] = round(gateway_cpu, 3)
-                        m["gateway_cpu_ms_per_request"] = (
-                            round(1000 * gateway_cpu / m["requests"], 3) if m["requests"] else None
-                        )
+                        m["gateway_cpu_ms_per_request"] = round(1000 * gateway_cpu / n, 3)
                         m["requests_per_gateway_core_second"] = (
                             round(m["requests"] / gateway_cpu, 1) if gateway_cpu > 0 else None
                         )
                         m["gateway_core_busy"] = round(
                             gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2
                         )
+                        gateway_wait = _run_queue_wait_seconds(gateway.pid) - gateway_wait0
+                        m["gateway_run_queue_wait_ms_per_request"] = round(1000 * gateway_wait / n, 3)
                     row[name] = m
                 d = row["direct"]
                 for name in ("gateway_http", "gateway_grpc"):
