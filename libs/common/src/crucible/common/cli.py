@@ -122,7 +122,8 @@ def serve(
         stop.set()
         await beating
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=spec.loop_factory) as runner:
+        runner.run(main())
 
 
 policy_app = typer.Typer(help="The policy file (crucible.yaml): the numbers people tune.")

@@ -12,19 +12,25 @@ T = TypeVar("T")
 EVENT_LOOP_ENV = "CRUCIBLE_GATEWAY_EVENT_LOOP"
 
 
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` on uvloop when it is installed (`CRUCIBLE_GATEWAY_EVENT_LOOP=asyncio` opts
-    out): the gateway is a socket relay, and uvloop's transports cost less CPU per request than
-    the standard selector loop's (figures in docs/gateway.md)."""
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop loop when uvloop is installed (`CRUCIBLE_GATEWAY_EVENT_LOOP=asyncio` opts out),
+    else asyncio's: the gateway is a socket relay, and uvloop's transports cost less CPU per
+    request than the standard selector loop's (figures in docs/gateway.md). `crucible serve
+    gateway` runs on it (ServiceSpec.loop_factory), and so do the bench's processes."""
     if os.environ.get(EVENT_LOOP_ENV, "uvloop") == "uvloop":
         try:
             import uvloop
         except ImportError:
             pass
         else:
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                return runner.run(main)
-    return asyncio.run(main)
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)` on `new_event_loop()`."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main)
 
 
 def freeze_startup_heap() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
+from crucible.gateway.eventloop import new_event_loop
 from crucible.gateway.policy import GatewayPolicy, GatewaySettings
 
 if TYPE_CHECKING:
@@ -102,4 +103,5 @@ SPEC = ServiceSpec(
         )
     },
     hooks={"rollout": rollout_hook},
+    loop_factory=new_event_loop,
 )
