@@ -175,6 +175,9 @@ def test_phone_detection_covers_what_presidio_finds(detector: Detector, locale: 
         ("Name: Jo Smith\nPhone: (246) 412-3456\nE-mail: jo@x.org", "(246) 412-3456"),  # label not an address
         ("Phone: +31(0)991-023740\nE-mail: jo@x.org", "+31(0)991-023740"),
         ("personal info:\nphone:\n0393 1144137\n\ne-mail:\n", "0393 1144137"),
+        ("02 9876 5432-Office, 0412 345 678-Mobile", "02 9876 5432"),  # a label after a hyphen
+        ("02 9876 5432-Office, 0412 345 678-Mobile", "0412 345 678"),
+        ("fax +44 20 7946 0958-work", "+44 20 7946 0958"),
     ],
 )
 def test_phone_layouts(detector: Detector, text: str, value: str) -> None:
@@ -191,6 +194,7 @@ def test_numbers_that_are_not_phones(detector: Detector) -> None:
         "We raised 2500000 last year.",
         "It happened on 12 05 24, and again 15.07.1993.",
         "born 20240115",
+        "the 2019-2020 season was hard, and so was 1990 - 1995",  # spans of years
     ]:
         assert not [s for s in detector.detect(text) if s.entity_type == "PHONE_NUMBER"], text
 

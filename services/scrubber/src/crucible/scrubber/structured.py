@@ -42,10 +42,11 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # Candidate phone numbers: a prefix (+CC, (area) or digits) and up to six more digit groups joined by
 # one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
 # Not inside a longer number or word; an abbreviation's dot may touch it ("Tel.0490 75 40 81").
+# A label may follow after a hyphen ("07700 063 966-Fax"), a digit may not (a longer number).
 PHONE = re.compile(
     r"(?:(?<![\w+/.-])|(?<=[A-Za-z]\.))(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
     r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
-    r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/-])",
+    r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/]|-\d)",
     re.IGNORECASE,
 )
 PHONE_CUE = re.compile(
@@ -60,6 +61,8 @@ PHONE_CUE_AFTER = re.compile(
     re.I,
 )
 DATE_LIKE = re.compile(r"^\d{4}([-./])\d{1,2}\1\d{1,2}(?![\d./-])|^\d{1,2}([-./])\d{1,2}\2\d{2,4}(?![\d./-])")
+# "2019-2020", "1990 - 1995": a span of years, not a phone (unless a cue says phone).
+YEAR_RANGE = re.compile(r"(?:19|20)\d\d ?[-/] ?(?:19|20)\d\d")
 # A date inside a phone candidate ("+41 76 647 37 82 1993-07-15": one separator joins them) splits it.
 DATE_INSIDE = re.compile(
     r"(?<![\d./-])(?:\d{4}([-./])\d{1,2}\1\d{1,2}|\d{1,2}([-./])\d{1,2}\2(?:\d{4}|\d{2}))(?![\d./-])"
@@ -197,13 +200,15 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     digits is a phone at 7-13 digits (national and local numbers without separators: "4211234",
     "41601108", "0612345678", "5335907579", "18787789328") unless it is an amount, a round figure
     or an eight-digit date; longer bare runs only when called one. Anything that reads as a
-    calendar date is not a phone."""
+    calendar date or a span of years is not a phone."""
     value = text[start:end]
     n = len(_digits(EXTENSION.sub("", value)))
     if not 6 <= n <= 15:
         return False
     date = DATE_LIKE.match(value)
     if date and _plausible_date(date.group()):
+        return False
+    if YEAR_RANGE.fullmatch(value) and not _phone_cued(text, start, end):
         return False
     if not value.isdigit():
         if n >= 7:
