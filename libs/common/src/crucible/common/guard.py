@@ -141,10 +141,9 @@ def _cue(match: re.Match[str]) -> str:
 
 def _first_hit(text: str, rules: Sequence[_Rule]) -> GuardDecision | None:
     for rule in rules:
-        if any(u.search(text) for u in rule.unless):
-            continue
+        # The pattern first: most prompts hit no rule, so the `unless` exceptions are rarely searched.
         m = rule.pattern.search(text)
-        if m:
+        if m and not any(u.search(text) for u in rule.unless):
             return GuardDecision(rule.category, rule.rule_id, _cue(m))
     return None
 
