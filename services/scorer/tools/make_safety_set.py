@@ -16,6 +16,7 @@ import random
 import re
 from pathlib import Path
 
+from control_and_conflict_messages import rows as control_and_conflict_rows
 from everyday_messages import rows as everyday_rows
 
 OUT = Path(__file__).resolve().parents[1] / "src/crucible/scorer/data/safety.jsonl"
@@ -397,6 +398,9 @@ def main() -> None:
     rows += sentence_rows(rows)
     seen = {row["text"] for row in rows}
     rows += [row for row in coach_sentence_rows() if row["text"] not in seen]
+    # v3: control and threat without a blow, and mild conflict, in train and validation only.
+    seen = {row["text"] for row in rows}
+    rows += [row for row in control_and_conflict_rows() if row["text"] not in seen]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w") as fh:
         for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from scorer_helpers import make_record
 
@@ -104,15 +105,33 @@ def test_bad_signals_and_empty_records_never_crash(scorer_models) -> None:
 
 
 def test_scores_do_not_depend_on_the_batch(scorer_models) -> None:
-    records = [good_record(f"g{i}") for i in range(3)] + [make_record("w", "date idea?", "Go bowling.")]
-    one_by_one = []
-    for r in records:
-        s = stage(scorer_models)
-        s.distribution.observe("empathetic_dialogue", {})  # same state for each
-        one_by_one.append(s.score([r])[0].record.quality.measures["coherence"])
-    s = stage(scorer_models)
-    batched = [x.record.quality.measures["coherence"] for x in s.score(records)]
-    assert batched == pytest.approx(one_by_one, abs=1e-3)
+    records = [good_record(f"g{i}") for i in range(3)] + [
+        make_record("w", "date idea?", "Go bowling."),
+        make_record("x", "He hit me again. I'm scared to go home tonight.", "Your safety comes first."),
+        make_record(
+            "y", "We argued about the dishes and then laughed about it.", "It sounds like you repaired it well."
+        ),
+    ]
+
+    def readings(scored) -> tuple:
+        r = scored.record
+        return (r.quality.measures["coherence"], r.category, [(s.label, s.score) for s in r.safety])
+
+    one_by_one = [readings(stage(scorer_models).score([r])[0]) for r in records]
+    batched = [readings(x) for x in stage(scorer_models).score(records)]
+    reversed_batch = [readings(x) for x in stage(scorer_models).score(records[::-1])][::-1]
+    # Every sentence is encoded on its own, so neighbours change nothing, not even in the last digit.
+    assert batched == one_by_one == reversed_batch
+
+
+def test_isolated_encoding_is_batch_invariant_and_close_to_batched(scorer_models) -> None:
+    encoder = scorer_models.encoder
+    texts = ["I hope tomorrow is calmer.", "He checks my phone every night and won't let me see friends.", "Hi."]
+    alone = np.stack([encoder.encode([t], isolated=True)[0] for t in texts])
+    together = encoder.encode(texts, isolated=True)
+    assert np.array_equal(alone, together)
+    batched = encoder.encode(texts)  # one padded, dynamically quantized batch: close, not identical
+    assert (batched * alone).sum(axis=1).min() > 0.97
 
 
 def test_the_input_record_is_not_modified(scorer_models) -> None:

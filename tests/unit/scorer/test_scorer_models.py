@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from importlib.resources import files
+
 import numpy as np
 
 from crucible.scorer.encoder import reference_encode, split_sentences
@@ -24,6 +27,13 @@ def test_labelled_sets_are_big_enough_and_split_by_source() -> None:
     assert len(cat) >= 300 and len(saf) >= 600
     for label in ("self_harm_high", "unsafe_environment", "self_harm_low"):
         assert sum(label in e.labels for e in saf if e.split == "test") >= 15
+    # The v3 additions (control without violence, mild conflict) are training and validation data only,
+    # so the held-out rows are the ones v2 was measured on.
+    rows = [
+        json.loads(line) for line in files("crucible.scorer").joinpath("data", "safety.jsonl").read_text().splitlines()
+    ]
+    added = [r for r in rows if r["fragments"][0].startswith(("control.", "conflict."))]
+    assert len(added) >= 150 and {r["split"] for r in added} == {"train", "val"}
     train_text = {e.text for e in saf if e.split == "train"}
     assert not any(e.text in train_text for e in saf if e.split == "test")
     assert split_sentences("One. Two! Three?") == ["One.", "Two!", "Three?"]
@@ -36,13 +46,15 @@ def test_held_out_figures_of_the_trained_models(scorer_models) -> None:
     )
     m = evaluate_all(scorer_models.heads, embed, sentences, cat, saf)
     assert m["category"]["accuracy"] >= 0.75 > m["category"]["chance_accuracy"]
-    # Measured (v2 models, everyday messages + nearest-example gate): review recall 0.90, unsafe_environment
-    # 0.91 with the backstop (target 0.95, not met: see docs/scorer.md), self_harm_high 0.96, false review
-    # rate 0.07 (was 0.24). These pin no regression.
-    assert m["safety"]["review"]["recall"] >= 0.88
-    assert m["safety"]["with_backstop"]["per_class_recall"]["unsafe_environment"] >= 0.89
+    # Measured (v3 models: control/conflict training data, gate memory of train + validation): review recall
+    # 0.97 (v2 0.90), false review rate 0.05 (v2 0.07); unsafe_environment 0.93 alone / 0.95 with the
+    # backstop, self_harm_high 0.93 / 1.0 (target 0.95 for each: see docs/scorer.md). These pin no regression.
+    assert m["safety"]["review"]["recall"] >= 0.95
+    assert m["safety"]["review"]["false_review_rate"] <= 0.08
+    assert m["safety"]["per_class_recall"]["unsafe_environment"] >= 0.92
+    assert m["safety"]["with_backstop"]["per_class_recall"]["unsafe_environment"] >= 0.94
+    assert m["safety"]["per_class_recall"]["self_harm_high"] >= 0.92
     assert m["safety"]["with_backstop"]["per_class_recall"]["self_harm_high"] >= 0.95
-    assert m["safety"]["review"]["false_review_rate"] <= 0.12
     assert m["safety"]["macro_f1"] >= 0.6
     assert m["coherence"]["auc"] >= 0.85
     assert m == scorer_models.metrics  # what training stored is what the served models measure

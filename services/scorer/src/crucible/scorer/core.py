@@ -81,9 +81,9 @@ class ScorerStage:
         embedded = embed_turns(
             self.models.encoder,
             texts,
-            [len(v.turns) for v in views] if policy.encoder.per_record_batches else [len(texts)],
             whole=[role == "assistant" for v in views for role, _ in v.turns],
             whole_max_tokens=policy.encoder.reply_max_tokens,
+            isolated=policy.encoder.per_record_batches,
         )
         t1 = time.perf_counter()
 

@@ -108,16 +108,29 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
 
-    def encode(self, texts: Sequence[str], limits: Sequence[int] | None = None) -> np.ndarray:
-        """Unit vectors for `texts`; `limits` optionally truncates each text to fewer tokens than max_tokens."""
+    def encode(
+        self, texts: Sequence[str], limits: Sequence[int] | None = None, *, isolated: bool = False
+    ) -> np.ndarray:
+        """Unit vectors for `texts`; `limits` optionally truncates each text to fewer tokens than max_tokens.
+
+        `isolated`: each text is run as its own batch of one. int8 dynamic quantization scales activations
+        per batch, so a batched text's vector depends a little on its neighbours (cosine 0.98-1.0); alone,
+        a text always gets the same vector. It also pads nothing, which made it faster than small
+        per-record batches (a short sentence padded to a long reply's length) in `crucible bench score`."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         ids = [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
         if limits is not None:
             # Keep [CLS] + the first tokens + [SEP], as the tokenizer's own truncation does.
             ids = [seq if len(seq) <= lim else [*seq[: lim - 1], seq[-1]] for seq, lim in zip(ids, limits, strict=True)]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), DIM), dtype=np.float32)
+        if isolated:
+            for i, seq in enumerate(ids):
+                row = np.asarray([seq], dtype=np.int64)
+                (emb,) = self.session.run(None, {"input_ids": row, "attention_mask": np.ones_like(row)})
+                out[i] = emb[0]
+            return out
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             width = max(len(ids[i]) for i in chunk)
@@ -169,44 +182,39 @@ class TurnEmbeddings:
 def embed_turns(
     encoder: OnnxEncoder,
     texts: Sequence[str],
-    group_sizes: Sequence[int] | None = None,
     *,
     whole: Sequence[bool] | None = None,
     whole_max_tokens: int = 64,
     max_sentences: int = 16,
+    isolated: bool = True,
 ) -> TurnEmbeddings:
-    """Embed turns; `group_sizes` partitions `texts` into groups (a record's turns) encoded on their own.
+    """Embed turns, each distinct sentence once (a sentence repeated anywhere in `texts` is encoded once).
 
     A person's turn is encoded sentence by sentence (the safety head reads each sentence). A turn marked
     `whole` (the coach's replies: only coherence and category read them) is encoded as one sequence cut
     at `whole_max_tokens`: the opening of a reply is what answers the message, and it halves the work.
 
-    Why groups: int8 dynamic quantization scales activations per tensor, so a sentence's vector depends a
-    little on what else is in its batch (cosine 0.98-1.0). Encoding each record's sentences as their own
-    batch makes a record's scores depend on that record only: the same record scores the same in any
-    batch, on any redelivery. Small batches cost throughput: `crucible bench score` measures both modes
-    (64 vs 112 records/s in the latest run); `encoder.per_record_batches: false` picks the faster one."""
-    sizes = list(group_sizes) if group_sizes is not None else [1] * len(texts)
-    if sum(sizes) != len(texts):
-        raise ValueError("group_sizes must add up to the number of texts")
+    `isolated` (default, policy `encoder.per_record_batches: true`): every sentence is its own batch, so
+    its vector depends on its own words only: the same record scores the same in any batch and on any
+    redelivery, the offline command agrees with the stage, and training embeds exactly as serving does.
+    `False` encodes all of `texts` in length-sorted batches: faster, but int8 dynamic quantization then
+    lets a vector move a little with its batch neighbours (cosine 0.98-1.0)."""
     flags = list(whole) if whole is not None else [False] * len(texts)
     split = [[t.strip() or "."] if w else split_sentences(t, max_sentences) for t, w in zip(texts, flags, strict=True)]
+    keys = [(w, s) for w, parts in zip(flags, split, strict=True) for s in parts]
+    distinct = list(dict.fromkeys(keys))
+    index = {key: i for i, key in enumerate(distinct)}
+    vectors = encoder.encode(
+        [s for _, s in distinct],
+        [whole_max_tokens if w else encoder.max_tokens for w, _ in distinct],
+        isolated=isolated,
+    )
     turns = np.zeros((len(texts), DIM), dtype=np.float32)
     sentences: list[np.ndarray] = []
-    start = 0
-    for size in sizes:
-        group = split[start : start + size]
-        keys = [(flags[start + k], s) for k, parts in enumerate(group) for s in parts]
-        distinct = list(dict.fromkeys(keys))
-        index = {key: i for i, key in enumerate(distinct)}
-        vectors = encoder.encode(
-            [s for _, s in distinct], [whole_max_tokens if w else encoder.max_tokens for w, _ in distinct]
-        )
-        for offset, parts in enumerate(group):
-            sv = vectors[[index[(flags[start + offset], s)] for s in parts]]
-            weights = np.array([len(s) for s in parts], dtype=np.float32)[:, None]
-            pooled = (sv * weights).sum(0)
-            turns[start + offset] = pooled / max(float(np.linalg.norm(pooled)), 1e-9)
-            sentences.append(sv)
-        start += size
+    for i, (w, parts) in enumerate(zip(flags, split, strict=True)):
+        sv = vectors[[index[(w, s)] for s in parts]]
+        weights = np.array([len(s) for s in parts], dtype=np.float32)[:, None]
+        pooled = (sv * weights).sum(0)
+        turns[i] = pooled / max(float(np.linalg.norm(pooled)), 1e-9)
+        sentences.append(sv)
     return TurnEmbeddings(turns, sentences)

@@ -103,10 +103,11 @@ class EncoderPolicy(_Strict):
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_turns: int = Field(default=24, ge=2, le=10_000, description="Turns encoded per record (the latest).")
     quantized: bool = Field(default=True, description="int8 ONNX Runtime encoder; false = float32 ONNX.")
-    # int8 scales activations per batch: encoding each record's sentences as their own batch makes a record's
-    # scores independent of its neighbours (same record, same score, on any redelivery). False encodes the
-    # whole batch at once: ~1.75x the throughput (bench), vectors within cosine ~0.98 of each other.
-    per_record_batches: bool = Field(default=True, description="Encode each record as its own batch (deterministic).")
+    # int8 scales activations per batch: true encodes every sentence as its own batch of one, so a record's
+    # scores depend on its own words only (same record, same score, in any batch, on any redelivery) and
+    # nothing is padded. False encodes the whole batch at once in length-sorted batches: faster (bench),
+    # vectors within cosine ~0.98 of each other.
+    per_record_batches: bool = Field(default=True, description="Encode each sentence on its own (deterministic).")
 
 
 class ScorerPolicy(_Strict):
@@ -122,7 +123,7 @@ class ScorerPolicy(_Strict):
     diversity: DiversityPolicy = DiversityPolicy()
     safety: SafetyPolicy = SafetyPolicy()
     encoder: EncoderPolicy = EncoderPolicy()
-    model_key: str = Field(default="scorer/models/v2", description="Artifact key of the trained encoder and heads.")
+    model_key: str = Field(default="scorer/models/v3", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")

@@ -35,8 +35,14 @@ RECALL_TARGETS = {"self_harm_high": 0.95, "unsafe_environment": 0.95}
 # noisy; the recall-first labels get this factor of it as a margin (more reviews, fewer misses).
 RECALL_MARGIN = 1.0
 # ... but never so low that fewer than this share of validation flags are right: past that point every
-# extra catch costs a flood of needless reviews (one hard validation example could pull it to ~0).
+# extra catch costs a flood of needless reviews (one hard validation example could pull it to ~0). (Tried in
+# v3: counting a self_harm_high flag on a self_harm_low message as right. Validation recall rose, but the
+# threshold fell to 0.44 and the demo database's ordinary check-ins held for self_harm_high went 31 -> 179.)
 MIN_PRECISION = 0.5
+# The splits whose examples the nearest-example gate remembers. Validation too (v3): the thresholds are
+# tuned on the MLP alone, so validation decides nothing twice, and more remembered examples of the
+# label means fewer crisis messages vetoed (demo false holds 9.2 % -> 7.8 %, train-only vs both).
+GATE_MEMORY = ("train", "val")
 FOCAL_GAMMA = 2.0
 HIDDEN_SIZES = (64, 128, 256)
 SEED = 1234
@@ -222,8 +228,9 @@ def _fit_safety_once(
     b1 = net[0].bias.detach().numpy().copy()
     w2 = net[3].weight.detach().numpy().T.copy()
     b2 = net[3].bias.detach().numpy().copy()
+    memory = [e for e in rows if e.split in GATE_MEMORY]
     gate_positives = {
-        label: np.stack([embed[e.text] for e in train if label in e.labels]).astype(np.float32)
+        label: np.stack([embed[e.text] for e in memory if label in e.labels]).astype(np.float32)
         for label in RECALL_TARGETS
     }
     # What the gate weighs a crisis example against. Self-harm: everyday messages (neutral / stress);
@@ -231,7 +238,7 @@ def _fit_safety_once(
     # a sad, conflicted check-in is the usual false alarm and carries no danger.
     foils = {"self_harm_high": {"neutral", "stress"}, "unsafe_environment": {"neutral", "stress", "emotional_distress"}}
     gate_negatives = {
-        label: np.stack([embed[e.text] for e in train if set(e.labels) <= foils[label]]).astype(np.float32)
+        label: np.stack([embed[e.text] for e in memory if set(e.labels) <= foils[label]]).astype(np.float32)
         for label in RECALL_TARGETS
     }
     head = SafetyHead(
