@@ -122,8 +122,7 @@ def serve(
         stop.set()
         await beating
 
-    with asyncio.Runner(loop_factory=spec.loop_factory) as runner:
-        runner.run(main())
+    asyncio.run(main())
 
 
 policy_app = typer.Typer(help="The policy file (crucible.yaml): the numbers people tune.")

@@ -10,7 +10,6 @@ A service package declares, in its pyproject.toml:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -65,8 +64,6 @@ class ServiceSpec:
     # Other (optional) hooks, by name, for `crucible run` orchestration
     # (e.g. "extract": start an extraction; "after_drain": build a dataset).
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
-    # The event loop `crucible serve` runs the service on (e.g. uvloop for the gateway); None = asyncio's.
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
 
 
 def deferred(target: str, doc: str | None = None) -> Callable[..., Any]:

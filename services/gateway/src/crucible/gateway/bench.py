@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from crucible.gateway.eventloop import freeze_startup_heap, run_event_loop
+from crucible.gateway.heap import freeze_startup_heap
 from crucible.gateway.launcher import _free_port
 from crucible.gateway.placement import PINNED, Placement, plan_placement
 
@@ -245,8 +245,8 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
     placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
     load = os.getloadavg()
     with _pinned_self(placement.load_cpus):
-        at_20 = run_event_loop(_bench_delay(0.02, seconds, placement))
-        at_0 = run_event_loop(_bench_delay(0.0, seconds, placement))
+        at_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
+        at_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
     checks = {}
     for c in ("concurrency_1", "concurrency_32"):
         for path in ("gateway_http", "gateway_grpc"):
@@ -308,4 +308,4 @@ if __name__ == "__main__":
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
     a = parser.parse_args()
-    run_event_loop(_serve_for_bench(a.stable, a.http_port, a.grpc_port))
+    asyncio.run(_serve_for_bench(a.stable, a.http_port, a.grpc_port))

@@ -238,9 +238,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.02)
     args = parser.parse_args()
-    from crucible.gateway.eventloop import run_event_loop
 
-    run_event_loop(_serve_forever(args.port, args.delay))
+    asyncio.run(_serve_forever(args.port, args.delay))
 
 
 if __name__ == "__main__":

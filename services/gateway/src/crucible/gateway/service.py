@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
-from crucible.gateway.eventloop import new_event_loop
 from crucible.gateway.policy import GatewayPolicy, GatewaySettings
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ DURABLE = "crucible-gateway"
 
 
 async def serve(runtime: Runtime) -> None:
-    from crucible.gateway.eventloop import freeze_startup_heap
+    from crucible.gateway.heap import freeze_startup_heap
     from crucible.gateway.launcher import TgiDevLauncher
     from crucible.gateway.rollout import bus_publisher, on_model_evaluated
     from crucible.gateway.router import Gateway
@@ -103,5 +102,4 @@ SPEC = ServiceSpec(
         )
     },
     hooks={"rollout": rollout_hook},
-    loop_factory=new_event_loop,
 )
