@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from crucible.common.regex_prefilter import required_literals
+
 CATEGORIES = ("crisis", "abuse", "privacy", "boundaries", "harmful_advice")
 _RULES_FILE = "guard_rules.yaml"
 _MAX_CUE = 80
@@ -47,6 +49,9 @@ class _Rule:
     category: str
     pattern: re.Pattern[str]  # the rule's patterns as one alternation: one scan per rule
     unless: tuple[re.Pattern[str], ...]
+    # Strings of which every match contains one (regex_prefilter): most prompts contain none of
+    # them, and `in` is far cheaper than running the alternation. None: always search.
+    needles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,14 @@ def parse_rules(text: str) -> _RuleSet:
         try:
             for p in row["patterns"]:
                 re.compile(p)  # each alone first, so an error names the pattern's own position
+            pattern = re.compile("|".join(_renamed_gaps(p, i) for i, p in enumerate(row["patterns"])))
             rules.append(
                 _Rule(
                     rule_id=row["id"],
                     category=row["category"],
-                    pattern=re.compile("|".join(_renamed_gaps(p, i) for i, p in enumerate(row["patterns"]))),
+                    pattern=pattern,
                     unless=tuple(re.compile(p) for p in row.get("unless", ())),
+                    needles=required_literals(pattern),
                 )
             )
         except re.error as err:
@@ -141,6 +148,8 @@ def _cue(match: re.Match[str]) -> str:
 
 def _first_hit(text: str, rules: Sequence[_Rule]) -> GuardDecision | None:
     for rule in rules:
+        if rule.needles is not None and not any(n in text for n in rule.needles):
+            continue  # none of the literals every match must contain: no match possible
         # The pattern first: most prompts hit no rule, so the `unless` exceptions are rarely searched.
         m = rule.pattern.search(text)
         if m and not any(u.search(text) for u in rule.unless):

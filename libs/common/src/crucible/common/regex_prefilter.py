@@ -1,0 +1,90 @@
+"""Necessary literals of a regular expression: a cheap substring test that rules a regex out.
+
+`required_literals(pattern)` returns a set of strings such that every match of the pattern
+contains at least one of them (or None when no such set can be derived, e.g. a pattern that
+may match without any fixed text). `any(s in text for s in needles)` is then a sound
+prefilter: when it is false, `pattern.search(text)` cannot succeed, and Python's substring
+search is far cheaper than running a large alternation at every position of the text. This is
+the idea behind RE2's and codesearch's prefilters, kept deliberately simple and conservative.
+
+How it walks the parsed pattern (`re._parser`):
+- consecutive literal characters form a run; zero-width items (`\\b`, `^`, lookarounds) do not
+  consume text, so a run continues across them;
+- a group contributes its own requirement; an alternation contributes the union of its
+  branches' requirements (every branch must have one); a repeat with a minimum of one
+  contributes its body's;
+- anything else (a character class, `.`, an optional part) ends the current run.
+Of the sequence's candidate requirements (each alone is necessary) the most selective is kept:
+the one whose shortest string is longest.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as c  # type: ignore[attr-defined]
+from re import _parser as parser  # type: ignore[attr-defined]
+from typing import Any
+
+Needles = frozenset[str]
+
+_ZERO_WIDTH = {c.AT, c.ASSERT, c.ASSERT_NOT}
+_REPEATS = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
+
+
+def required_literals(pattern: re.Pattern[str], min_length: int = 2) -> Needles | None:
+    """Strings of which every match contains at least one, or None. Case-insensitive or
+    verbose patterns are not analysed (None); shorter needles than `min_length` are not worth it."""
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    needles = _sequence(parser.parse(pattern.pattern, pattern.flags))
+    if needles is None or min(_strength(n) for n in needles) < min_length:
+        return None
+    return needles
+
+
+def _strength(needle: str) -> int:
+    # Spaces are in almost every text: " my " is as weak a filter as "my".
+    return len(needle.replace(" ", ""))
+
+
+def _best(candidates: list[Needles]) -> Needles | None:
+    return max(candidates, key=lambda s: (min(_strength(n) for n in s), -len(s)), default=None)
+
+
+def _sequence(items: Any) -> Needles | None:
+    candidates: list[Needles] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            candidates.append(frozenset({"".join(run)}))
+            run.clear()
+
+    for op, arg in items:
+        if op is c.LITERAL:
+            run.append(chr(arg))
+        elif op in _ZERO_WIDTH:
+            continue  # consumes nothing: the literals on either side stay adjacent in the text
+        else:
+            flush()
+            sub = _item(op, arg)
+            if sub is not None:
+                candidates.append(sub)
+    flush()
+    return _best(candidates)
+
+
+def _item(op: Any, arg: Any) -> Needles | None:
+    if op is c.SUBPATTERN:
+        return _sequence(arg[-1])
+    if op is c.ATOMIC_GROUP:
+        return _sequence(arg)
+    if op is c.BRANCH:
+        branches = [_sequence(b) for b in arg[1]]
+        if any(b is None for b in branches):
+            return None
+        return frozenset().union(*branches)  # type: ignore[arg-type]
+    if op in _REPEATS:
+        low, _high, body = arg
+        return _sequence(body) if low >= 1 else None
+    return None
