@@ -227,3 +227,39 @@ def test_output_message_ids_are_stable_for_the_same_input(per_message: int) -> N
     assert output_msg_id(records, "scorer") == output_msg_id(make_records(per_message), "scorer")
     if per_message == 1:
         assert output_msg_id(records, "scorer") == "r000000:scorer"
+
+
+def test_a_worker_started_while_nats_is_down_waits_for_it_then_consumes(tmp_path: Path) -> None:
+    """A pod starting during a NATS restart must not crash (nor report ready): it retries the
+    subscription until the server is back, then processes what was published."""
+    from crucible.common.embedded import EmbeddedNats
+
+    server = EmbeddedNats(store_dir=tmp_path / "nats").start()
+
+    async def scenario() -> None:
+        policy = BusPolicy(batch_size=16)
+        bus = await Bus.connect(server.url, policy)
+        records = make_records(20)
+        await publish_inputs(bus, records, per_message=4)
+        server.stop()
+        stop = asyncio.Event()
+        worker = StageWorker(PassThrough(), bus, consumes="records.raw", produces="records.scrubbed", policy=policy)
+        task = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(3.0)
+        assert not worker.subscribed and not task.done()
+        server.start()
+
+        async def consumed() -> bool:
+            return worker.subscribed and worker.stats.records_in >= 20 and not worker.busy
+
+        await wait_until(consumed, timeout=60)
+        stop.set()
+        await task
+        out = await drain_subject(bus, subjects.SCRUBBED, "reader", subjects.STREAM_RECORDS)
+        assert sorted(i for _, batch in out for i in batch) == sorted(r.record_id for r in records)
+        await bus.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()

@@ -109,6 +109,7 @@ class StageWorker:
         self.stream = subjects.stream_for(self.consumes)
         self._tracer = tracer(stage.name)
         self._busy = False
+        self._subscribed = False
 
     @property
     def busy(self) -> bool:
@@ -126,11 +127,35 @@ class StageWorker:
             max_ack_pending=max(self.policy.batch_size * 4, 1024),
         )
 
+    @property
+    def subscribed(self) -> bool:
+        """True once the durable consumer exists and the worker is pulling from it (readiness)."""
+        return self._subscribed
+
+    async def _subscribe(self, stop: asyncio.Event) -> Any | None:
+        """The pull subscription, retried with back-off while NATS is unreachable (a start-up
+        during a NATS restart must wait for it, not crash); None when stopped first."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                return await self.bus.js.pull_subscribe(
+                    self.consumes, durable=self.durable, stream=self.stream, config=self.consumer_config()
+                )
+            except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+                    nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:  # fmt: skip
+                log.warning("stage %s: cannot subscribe to %s yet (%r); retrying in %.1fs",
+                            self.stage.name, self.consumes, exc, delay)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, 10.0)
+        return None
+
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished (published, acked) first."""
-        sub = await self.bus.js.pull_subscribe(
-            self.consumes, durable=self.durable, stream=self.stream, config=self.consumer_config()
-        )
+        sub = await self._subscribe(stop)
+        if sub is None:
+            return
+        self._subscribed = True
         log.info("stage %s consuming %s -> %s", self.stage.name, self.consumes, self.produces or "(sink)")
         last_lag = 0.0
         try:
@@ -152,6 +177,7 @@ class StageWorker:
                     last_lag = now
                     await self._update_lag()
         finally:
+            self._subscribed = False
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
             log.info("stage %s stopped: %s", self.stage.name, self.stats.as_dict())
