@@ -8,8 +8,9 @@ from collections import Counter
 
 from dataset_records import make_record
 
+from crucible.common.categories import CATEGORIES
 from crucible.dataset.builder import build_version
-from crucible.dataset.policy import CATEGORIES, DatasetPolicy
+from crucible.dataset.policy import DatasetPolicy
 from crucible.dataset.sample_records import generate_curated_records
 from crucible.dataset.selection import candidates
 from crucible.dataset.splitting import assign_splits, leakage_groups

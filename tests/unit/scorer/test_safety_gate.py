@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from crucible.common.categories import CATEGORIES
 from crucible.scorer.heads import CategoryHead, CoherenceCalibration, Heads, SafetyHead
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+from crucible.scorer.policy import SAFETY_LABELS
 
 
 def _unit(v: list[float]) -> np.ndarray:

@@ -11,13 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CATEGORIES = (
-    "instruction_following",
-    "contextual_understanding",
-    "empathetic_dialogue",
-    "personalization",
-    "safety_ethics",
-)
+from crucible.common.categories import TARGET_SHARES
+
 FormatName = Literal["chat", "alpaca", "sharegpt", "seed"]
 ALL_FORMATS: tuple[FormatName, ...] = ("chat", "alpaca", "sharegpt", "seed")
 SPLITS = ("train", "val", "test")
@@ -90,13 +85,7 @@ class AuditPolicy(_Strict):
 
 class DatasetPolicy(_Strict):
     category_mix: dict[str, float] = Field(
-        default={
-            "instruction_following": 0.40,
-            "contextual_understanding": 0.25,
-            "empathetic_dialogue": 0.20,
-            "personalization": 0.10,
-            "safety_ethics": 0.05,
-        },
+        default_factory=lambda: dict(TARGET_SHARES),
         description="Target share of each category (fractions summing to 1).",
     )
     synthetic_cap: float = Field(default=0.30, ge=0.0, le=1.0, description="Max share of synthetic records per split.")

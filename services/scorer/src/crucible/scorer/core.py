@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crucible.common.categories import CATEGORIES
 from crucible.common.stage import Rejection, StageResult
 from crucible.scorer import __version__
 from crucible.scorer.crisis import crisis_labels
@@ -26,7 +27,7 @@ from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
 from crucible.scorer.models import ScorerModels
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS, ScorerPolicy
+from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
 from crucible.scorer.quality import Measures, breakdown, quality_score
 from crucible.scorer.record_view import RecordView, check_signals, effective_threshold, view_record
 from crucible.v1 import records_pb2

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from crucible.common.categories import CATEGORIES
 from crucible.scorer.crisis import crisis_labels
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.heads import CoherenceCalibration, Heads
 from crucible.scorer.labelled import CategoryExample, SafetyExample
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+from crucible.scorer.policy import SAFETY_LABELS
 
 
 def _pairs(rows: list[CategoryExample], seed: int = 5) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+from crucible.common.categories import CATEGORIES
+from crucible.scorer.policy import SAFETY_LABELS
 
 # Per recall-first label: how much less similar to its nearest example of the label than to the nearest
 # foil a text may be and still get the label (validation and the demo database's shift figure chose them).

@@ -13,7 +13,8 @@ from importlib.resources import files
 
 import numpy as np
 
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS
+from crucible.common.categories import CATEGORIES
+from crucible.scorer.policy import SAFETY_LABELS
 
 
 @dataclass(frozen=True)

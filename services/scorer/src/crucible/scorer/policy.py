@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-CATEGORIES = (
-    "instruction_following",
-    "contextual_understanding",
-    "empathetic_dialogue",
-    "personalization",
-    "safety_ethics",
-)
+from crucible.common.categories import CATEGORIES, TARGET_SHARES
+
 SAFETY_LABELS = ("neutral", "stress", "unsafe_environment", "emotional_distress", "self_harm_low", "self_harm_high")
 
 
@@ -44,15 +39,7 @@ class DiversityPolicy(_Strict):
     underrepresented_points: float = Field(default=1.0, ge=0, le=10)
     unique_context_points: float = Field(default=1.0, ge=0, le=10)
     # Target shares of the seed's categories; a category below its target share is underrepresented.
-    category_targets: dict[str, float] = Field(
-        default={
-            "instruction_following": 0.40,
-            "contextual_understanding": 0.25,
-            "empathetic_dialogue": 0.20,
-            "personalization": 0.10,
-            "safety_ethics": 0.05,
-        }
-    )
+    category_targets: dict[str, float] = Field(default_factory=lambda: dict(TARGET_SHARES))
     # Relationship contexts (these keys of record.context) rarer than this share are underrepresented.
     relationship_keys: list[str] = Field(default=["relationship_type", "relationship_stage"], min_length=1)
     rare_context_share: float = Field(default=0.10, ge=0, le=1)

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from crucible.common.categories import CATEGORIES
 from crucible.scorer.encoder import OnnxEncoder, embed_turns, export_onnx
 from crucible.scorer.evaluation import evaluate_all, fit_coherence
 from crucible.scorer.heads import CategoryHead, Heads, SafetyHead
 from crucible.scorer.labelled import CategoryExample, SafetyExample, category_set, data_sha256, safety_set
-from crucible.scorer.policy import CATEGORIES, SAFETY_LABELS, ScorerPolicy
+from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
 
 log = logging.getLogger(__name__)
 
