@@ -76,7 +76,10 @@ def _sequence(items: Any) -> Needles | None:
 
 def _item(op: Any, arg: Any) -> Needles | None:
     if op is c.SUBPATTERN:
-        return _sequence(arg[-1])
+        _group, add_flags, _del_flags, body = arg
+        if add_flags & (re.IGNORECASE | re.VERBOSE):
+            return None  # "(?i:...)": its literals may match in another case
+        return _sequence(body)
     if op is c.ATOMIC_GROUP:
         return _sequence(arg)
     if op is c.BRANCH:
