@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from bus_reading import batch_records, drain_messages
 
 from crucible.common import subjects
 from crucible.common.artifacts import ArtifactStore
@@ -51,19 +51,8 @@ def record(rid: str, user: str, reply: str, **signals: object) -> records_pb2.Re
 
 
 async def drain(bus, subject: str) -> list[tuple[str, records_pb2.Record]]:
-    cfg = ConsumerConfig(durable_name="test-drain", ack_policy=AckPolicy.EXPLICIT, filter_subject=subject)
-    sub = await bus.js.pull_subscribe(subject, durable="test-drain", stream=subjects.STREAM_RECORDS, config=cfg)
-    out = []
-    while True:
-        try:
-            msgs = await sub.fetch(64, timeout=1.0)
-        except Exception:  # a fetch timeout: nothing more
-            break
-        for m in msgs:
-            for r in records_pb2.RecordBatch.FromString(m.data).records:
-                out.append(((m.headers or {}).get(H_MSG_ID, ""), r))
-            await m.ack_sync()
-    return out
+    msgs = await drain_messages(bus, subject, subjects.STREAM_RECORDS, "test-drain")
+    return [((m.headers or {}).get(H_MSG_ID, ""), r) for m in msgs for r in batch_records(m)]
 
 
 def test_worker_scores_and_approve_publishes(embedded_nats, runtime, scorer_models) -> None:

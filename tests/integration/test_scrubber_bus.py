@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from bus_reading import batch_records, drain_messages
 
 from crucible.common import subjects
 from crucible.common.bus import H_DETAIL, H_REASON
@@ -53,21 +53,6 @@ def _mentioned(value: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(value.lower())}(?!\w)", text.lower()) is not None
 
 
-async def _drain(bus, subject: str, stream: str, durable: str) -> list:
-    cfg = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject)
-    sub = await bus.js.pull_subscribe(subject, durable=durable, stream=stream, config=cfg)
-    out = []
-    while True:
-        try:
-            msgs = await sub.fetch(64, timeout=1.0)
-        except Exception:  # a fetch timeout: nothing more
-            break
-        for m in msgs:
-            out.append(m)
-            await m.ack_sync()
-    return out
-
-
 def test_planted_pii_never_reaches_the_scrubbed_stream_or_logs(embedded_nats, runtime, tmp_path, caplog) -> None:
     from crucible.scrubber.service import SPEC
 
@@ -99,8 +84,8 @@ def test_planted_pii_never_reaches_the_scrubbed_stream_or_logs(embedded_nats, ru
 
         scrubbed = [
             r
-            for m in await _drain(bus, subjects.SCRUBBED, subjects.STREAM_RECORDS, "test-scrubbed")
-            for r in records_pb2.RecordBatch.FromString(m.data).records
+            for m in await drain_messages(bus, subjects.SCRUBBED, subjects.STREAM_RECORDS, "test-scrubbed")
+            for r in batch_records(m)
         ]
         assert len(scrubbed) == len(raw)
         for rec in scrubbed:
@@ -109,7 +94,7 @@ def test_planted_pii_never_reaches_the_scrubbed_stream_or_logs(embedded_nats, ru
             for value in planted[rec.record_id]:
                 assert not _mentioned(value, text), (rec.record_id, value)
 
-        dlq = await _drain(bus, subjects.dlq("scrubber"), subjects.STREAM_DLQ, "test-dlq")
+        dlq = await drain_messages(bus, subjects.dlq("scrubber"), subjects.STREAM_DLQ, "test-dlq")
         assert len(dlq) == 1
         headers = dlq[0].headers or {}
         assert headers[H_REASON] == "residual_pii"

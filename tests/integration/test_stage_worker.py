@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nats.js.api import AckPolicy, ConsumerConfig
+from bus_reading import batch_records, drain_messages
 from worker_stages import FlakySink, PassThrough, make_records
 
 from crucible.common import subjects
@@ -33,19 +33,8 @@ async def publish_inputs(bus: Bus, records: list[records_pb2.Record], per_messag
 
 async def drain_subject(bus: Bus, subject: str, durable: str, stream: str) -> list[tuple[dict, list[str]]]:
     """Read (and ack) every message on a subject: (headers, record ids) per message."""
-    cfg = ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, filter_subject=subject)
-    sub = await bus.js.pull_subscribe(subject, durable=durable, stream=stream, config=cfg)
-    out = []
-    while True:
-        try:
-            msgs = await sub.fetch(256, timeout=1.0)
-        except Exception:
-            break
-        for m in msgs:
-            ids = [r.record_id for r in records_pb2.RecordBatch.FromString(m.data).records]
-            out.append((dict(m.headers or {}), ids))
-            await m.ack_sync()
-    return out
+    msgs = await drain_messages(bus, subject, stream, durable)
+    return [(dict(m.headers or {}), [r.record_id for r in batch_records(m)]) for m in msgs]
 
 
 async def wait_until(predicate, timeout: float = 60.0, poll: float = 0.1) -> None:
