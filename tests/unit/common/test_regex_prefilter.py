@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from crucible.common.guard import _ruleset, check_prompt
+from crucible.common.guard import _ruleset, check_prompt, normalise
 from crucible.common.regex_prefilter import required_literals
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz '?.!0123456789"
@@ -111,13 +111,8 @@ def test_guard_decisions_do_not_change_with_the_prefilter() -> None:
     texts += ["How do we argue less?", "I feel like he never listens to me when I talk about my day"]
     for text in texts:
         with_prefilter = check_prompt(text)
+        norm = normalise(text)
         without = next(
-            (
-                (r.rule_id, m.group(0))
-                for r in rules
-                if (m := r.pattern.search(" ".join(text.lower().split())))
-                and not any(u.search(" ".join(text.lower().split())) for u in r.unless)
-            ),
-            None,
+            (r.rule_id for r in rules if r.pattern.search(norm) and not any(u.search(norm) for u in r.unless)), None
         )
-        assert (with_prefilter.rule_id if with_prefilter else None) == (without[0] if without else None), text
+        assert (with_prefilter.rule_id if with_prefilter else None) == without, text

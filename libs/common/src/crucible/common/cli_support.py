@@ -16,13 +16,11 @@ from crucible.common.telemetry import setup_logging
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
 
 
-def runtime_from_env(policy_file: Path | None = None, *, home: Path | None = None) -> Runtime:
+def runtime_from_env(policy_file: Path | None = None) -> Runtime:
     """Settings from `CRUCIBLE_*`, the policy validated; exits 2 with the key on a bad value."""
     settings = Settings()
     if policy_file is not None:
         settings.policy_file = policy_file
-    if home is not None:
-        settings.home = home
     setup_logging(settings.log_level, json_logs=settings.log_json and not sys.stderr.isatty())
     try:
         return Runtime.create(settings)

@@ -15,7 +15,7 @@ How it walks the parsed pattern (`re._parser`):
   contributes its body's;
 - anything else (a character class, `.`, an optional part) ends the current run.
 Of the sequence's candidate requirements (each alone is necessary) the most selective is kept:
-the one whose shortest string is longest.
+the one whose weakest string has the most characters other than spaces.
 """
 
 from __future__ import annotations

@@ -141,8 +141,10 @@ class StageWorker:
                 return await self.bus.js.pull_subscribe(
                     self.consumes, durable=self.durable, stream=self.stream, config=self.consumer_config()
                 )
+            except nats.errors.ConnectionClosedError:
+                return None  # closed for good (shutdown): nothing to wait for, as in the fetch loop
             except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
-                    nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:  # fmt: skip
+                    nats.errors.ConnectionReconnectingError) as exc:  # fmt: skip
                 log.warning("stage %s: cannot subscribe to %s yet (%r); retrying in %.1fs",
                             self.stage.name, self.consumes, exc, delay)  # fmt: skip
                 with contextlib.suppress(TimeoutError):
