@@ -33,6 +33,10 @@ def test_crisis_phrases() -> None:
     assert "self_harm_high" in crisis_labels("I'm going to kill myself tonight")
     assert "unsafe_environment" in crisis_labels("He hit me again and I'm scared to go home")
     assert "self_harm_low" in crisis_labels("everyone would be better off without me")
+    # Scrubbed text: the partner's name is a placeholder by the time the scorer reads it.
+    assert "unsafe_environment" in crisis_labels("I'm afraid of [Partner]. They control all our money.")
+    assert "unsafe_environment" in crisis_labels("honestly scared of [Person] when he drinks")
+    assert not crisis_labels("I'm afraid of [Partner]'s reaction if I quit my job")
     assert "self_harm_high" in crisis_labels("I have been having thoughts of ending it")
     assert crisis_labels("We keep ending our calls early because of the time difference") == set()
     assert crisis_labels("This workout is killing me, I'd die for a pizza") == set()

@@ -31,7 +31,10 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:hits?|hitting|beats?|beating|punch(?:ed|es)?|kick(?:ed|s)?) me\b",
         r"\b(?:chok(?:ed|es|ing)|strangl\w+|slapp?(?:ed|s)?) me\b",
         r"\bthreaten(?:ed|s)? to (?:kill|hurt) me\b",
+        # The scorer reads scrubbed text: a partner's name is "[Partner]" there ("[partner]" lowered), and
+        # "afraid of [Partner]'s reaction" is about a reaction, not the person.
         r"\b(?:afraid|scared|terrified) (?:of (?:him|her|them)|to go home)\b",
+        r"\b(?:afraid|scared|terrified) of \[(?:partner|person)\](?!')",
         r"\b(?:afraid|scared|terrified) of my (?:partner|husband|wife|boyfriend|girlfriend)\b",
         r"\bdon'?t feel safe at home\b",
         r"\bforced me\b",
