@@ -34,7 +34,17 @@ def scorer_models():
     # Same cache as tests/unit/scorer/conftest.py: trained once per version of the training inputs.
     pkg = files("crucible.scorer")
     digest = hashlib.sha256()
-    for name in ("data/category.jsonl", "data/safety.jsonl", "training.py", "heads.py", "encoder.py", "evaluation.py"):
+    for name in (
+        "data/category.jsonl",
+        "data/safety.jsonl",
+        "training.py",
+        "heads.py",
+        "encoder.py",
+        "evaluation.py",
+        "replies.py",
+        "token_quant.py",
+        "policy.py",
+    ):
         digest.update(pkg.joinpath(name).read_bytes())
     root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{digest.hexdigest()[:16]}"
     return load_models(ArtifactStore(root.as_uri()), ScorerPolicy(), train_if_missing=True)

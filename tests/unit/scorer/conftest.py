@@ -18,7 +18,17 @@ def trained_store() -> ArtifactStore:
     """An artifact store holding models trained from the current data and code (about a minute the first time)."""
     pkg = files("crucible.scorer")
     digest = hashlib.sha256()
-    for name in ("data/category.jsonl", "data/safety.jsonl", "training.py", "heads.py", "encoder.py", "evaluation.py"):
+    for name in (
+        "data/category.jsonl",
+        "data/safety.jsonl",
+        "training.py",
+        "heads.py",
+        "encoder.py",
+        "evaluation.py",
+        "replies.py",
+        "token_quant.py",
+        "policy.py",
+    ):
         digest.update(pkg.joinpath(name).read_bytes())
     root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{digest.hexdigest()[:16]}"
     store = ArtifactStore(root.as_uri())

@@ -115,23 +115,26 @@ def test_scores_do_not_depend_on_the_batch(scorer_models) -> None:
 
     def readings(scored) -> tuple:
         r = scored.record
-        return (r.quality.measures["coherence"], r.category, [(s.label, s.score) for s in r.safety])
+        return (r.category, [s.label for s in r.safety], r.quality.measures["coherence"], [s.score for s in r.safety])
 
     one_by_one = [readings(stage(scorer_models).score([r])[0]) for r in records]
     batched = [readings(x) for x in stage(scorer_models).score(records)]
     reversed_batch = [readings(x) for x in stage(scorer_models).score(records[::-1])][::-1]
-    # Every sentence is encoded on its own, so neighbours change nothing, not even in the last digit.
-    assert batched == one_by_one == reversed_batch
+    # Per-token quantization: a sentence's vector depends on its own words, so neighbours change no label
+    # and no number beyond float rounding (different padding widths sum in a different order).
+    for alone, first, second in zip(one_by_one, batched, reversed_batch, strict=True):
+        assert alone[:2] == first[:2] == second[:2]
+        assert np.allclose([alone[2], *alone[3]], [first[2], *first[3]], atol=1e-5)
+        assert np.allclose([alone[2], *alone[3]], [second[2], *second[3]], atol=1e-5)
 
 
-def test_isolated_encoding_is_batch_invariant_and_close_to_batched(scorer_models) -> None:
+def test_sentence_vectors_do_not_depend_on_batch_or_padding(scorer_models) -> None:
     encoder = scorer_models.encoder
     texts = ["I hope tomorrow is calmer.", "He checks my phone every night and won't let me see friends.", "Hi."]
-    alone = np.stack([encoder.encode([t], isolated=True)[0] for t in texts])
-    together = encoder.encode(texts, isolated=True)
-    assert np.array_equal(alone, together)
-    batched = encoder.encode(texts)  # one padded, dynamically quantized batch: close, not identical
-    assert (batched * alone).sum(axis=1).min() > 0.97
+    alone = np.stack([encoder.encode([t])[0] for t in texts])
+    together = encoder.encode(texts)  # one call, the short ones padded to the longest
+    assert np.abs(alone - together).max() < 1e-5
+    # A dynamically quantized graph (one activation scale per batch) moved these by up to 0.03 in cosine.
 
 
 def test_the_input_record_is_not_modified(scorer_models) -> None:

@@ -6,8 +6,8 @@ The records are built from the labelled sets: person turns from both sets (one i
 or self-harm message from the safety set), replies recombined from two replies' sentences so they are
 not verbatim repeats,
 70 % single exchanges and 30 % four-turn conversations, random signals, batches of 64 (the bus's
-records_per_message). The core encodes each distinct sentence of a batch once, on its own (policy
-`encoder.per_record_batches`, default) or in length-sorted batches; the encoder sequences per record are
+records_per_message). The core encodes each distinct person sentence of a batch once with MiniLM, in
+length-sorted batches, and each reply with the static reply encoder; the token counts per record are
 reported.
 """
 
@@ -100,55 +100,44 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     n = 128 if quick else 512
     records = bench_records(n)
     stage = ScorerStage(policy, models)
-    # The same records with the whole batch encoded at once (policy encoder.per_record_batches: false).
-    fast_policy = policy.model_copy(update={"encoder": policy.encoder.model_copy(update={"per_record_batches": False})})
-    fast_stage = ScorerStage(fast_policy, models)
-    for s in (stage, fast_stage):  # warm-up: first-run allocations in ONNX Runtime
-        s.process(records[:BATCH])
-        s.distribution = RunningDistribution(policy.diversity)
-        s.timings.update({k: 0.0 for k in s.timings})
+    stage.process(records[:BATCH])  # warm-up: first-run allocations in ONNX Runtime
+    stage.distribution = RunningDistribution(policy.diversity)
+    stage.timings.update({k: 0.0 for k in stage.timings})
     turns = [turn.text for r in records for turn in r.turns]
     reference_encode(turns[:8], max_tokens=policy.encoder.max_tokens)
 
-    # The machine is shared: the core, the whole-batch mode and the baseline take turns on the same
-    # slices, so a change of load hits all three alike and the ratio stays meaningful.
+    # The machine is shared: the core and the baseline take turns on the same slices, so a change of
+    # load hits both alike and the ratio stays meaningful.
     outcomes = {"kept": 0, "rejected": 0, "held": 0}
-    wall = fast_wall = base_s = cpu = fast_cpu = base_cpu = 0.0
+    wall = base_s = cpu = base_cpu = 0.0
     rounds = 4
     for i in range(rounds):
         part = records[i::rounds]
         w, c = _timed(stage, part, outcomes)
         wall, cpu = wall + w, cpu + c
-        w, c = _timed(fast_stage, part, None)
-        fast_wall, fast_cpu = fast_wall + w, fast_cpu + c
         part_turns = [turn.text for r in part for turn in r.turns]
         t, c = time.perf_counter(), time.process_time()
         reference_encode(part_turns, max_tokens=policy.encoder.max_tokens)
         base_s += time.perf_counter() - t
         base_cpu += time.process_time() - c
 
-    def encoded(r: records_pb2.Record) -> list[tuple[bool, str]]:
-        return [
-            (t.role != "user", s) for t in r.turns for s in (split_sentences(t.text) if t.role == "user" else [t.text])
-        ]
-
-    sequences = [s for r in records for s in encoded(r)]
-    # The core encodes each distinct sentence of a batch once.
-    per_record_distinct = sum(len({s for r in records[i : i + BATCH] for s in encoded(r)}) for i in range(0, n, BATCH))
+    tokens = _token_counts(models, records, policy.encoder.reply_max_tokens)
     base_turns_per_s = len(turns) / base_s
     turns_per_record = len(turns) / n
-    sample = turns[:256]
-    agreement = (models.encoder.encode(sample) * reference_encode(sample, max_tokens=policy.encoder.max_tokens)).sum(1)
+    person_sentences = [s for r in records for t in r.turns if t.role == "user" for s in split_sentences(t.text)]
+    replies = [t.text for r in records for t in r.turns if t.role != "user"]
+    sample = person_sentences[:256]
+    reference = reference_encode(sample, max_tokens=policy.encoder.max_tokens)
+    agreement = (models.encoder.encode(sample) * reference).sum(1)
+    reply_reference = reference_encode(replies[:256], max_tokens=policy.encoder.reply_max_tokens)
+    reply_agreement = (models.replies.encode(replies[:256]) * reply_reference).sum(1)
     base_n = len(turns)
 
     # Held-out figures of the models that serve.
     t = time.perf_counter()
     cat, saf = category_set(), safety_set()
     embed, sent = embed_texts(
-        models.encoder,
-        [e.user for e in cat] + [e.text for e in saf],
-        [e.assistant for e in cat],
-        reply_max_tokens=policy.encoder.reply_max_tokens,
+        models.encoder, models.replies, [e.user for e in cat] + [e.text for e in saf], [e.assistant for e in cat]
     )
     figures = evaluate_all(
         models.heads, embed, sent, cat, saf,
@@ -156,7 +145,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         review_labels=policy.safety.review_labels,
     )  # fmt: skip
     eval_s = time.perf_counter() - t
-    # The safety decision of the mode that serves (the modes differ a little: int8 batch effects).
+    # The safety decision on the demo app's own messages.
     timings = dict(stage.timings)
     stage.distribution = RunningDistribution(policy.diversity)
     shift = _demo_shift(stage, users=30 if quick else 100)
@@ -168,27 +157,28 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         "threads": 1,
         "records_per_s": round(records_per_s, 1),
         "records_per_cpu_s": round(n / cpu, 1),
-        "mode": "per_record_batches" if policy.encoder.per_record_batches else "whole_batch",
-        "whole_batch_mode": {
-            "records_per_s": round(n / fast_wall, 1),
-            "records_per_cpu_s": round(n / fast_cpu, 1),
-            "breakdown_s": {k: round(v, 3) for k, v in fast_stage.timings.items()},
-            "ratio_vs_baseline": round((n / fast_wall) / (base_turns_per_s / turns_per_record), 2),
-        },
         "target_records_per_s": 150,
         "seconds": round(wall, 3),
         "breakdown_s": {k: round(v, 3) for k, v in timings.items()},
         "breakdown_share": {k: round(v / wall, 3) for k, v in timings.items()},
         "outcomes": outcomes,
         "turns_per_record": round(turns_per_record, 2),
-        "encoder_sequences_per_record": round(per_record_distinct / n, 2),
-        "distinct_share_within_record": round(per_record_distinct / len(sequences), 3),
+        "tokens_per_record": tokens,
         "encoder": {
-            "graph": "MiniLM-L6 ONNX int8" if policy.encoder.quantized else "MiniLM-L6 ONNX float32",
+            "person_sentences": "MiniLM-L6 ONNX "
+            + ("int8, per-token activation scales" if policy.encoder.quantized else "float32"),
+            "replies": "static encoder distilled from MiniLM-L6 (model2vec), ridge map into its space",
             "max_tokens": policy.encoder.max_tokens,
+            "reply_max_tokens": policy.encoder.reply_max_tokens,
             "cosine_to_float32_reference": {
-                "mean": round(float(agreement.mean()), 4),
-                "min": round(float(agreement.min()), 4),
+                "person_sentences": {
+                    "mean": round(float(agreement.mean()), 4),
+                    "min": round(float(agreement.min()), 4),
+                },
+                "replies": {
+                    "mean": round(float(reply_agreement.mean()), 4),
+                    "min": round(float(reply_agreement.min()), 4),
+                },
             },
         },
         "baseline": {
@@ -204,6 +194,23 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         "eval_s": round(eval_s, 2),
         "distribution_shift": shift,
     }
+
+
+def _token_counts(models: Any, records: list[records_pb2.Record], reply_max_tokens: int) -> dict[str, float]:
+    """Word pieces per record: what MiniLM reads (each distinct person sentence of a batch, with [CLS] and
+    [SEP]) and what the static encoder reads instead (replies, cut at reply_max_tokens)."""
+    from crucible.scorer.encoder import split_sentences
+
+    tokenizer = models.encoder.tokenizer
+    person = replies = 0
+    for start in range(0, len(records), BATCH):
+        batch = records[start : start + BATCH]
+        distinct = {s for r in batch for t in r.turns if t.role == "user" for s in split_sentences(t.text)}
+        person += sum(len(e.ids) for e in tokenizer.encode_batch(sorted(distinct)))
+        reply_texts = [t.text for r in batch for t in r.turns if t.role != "user"]
+        replies += sum(min(len(e.ids), reply_max_tokens) for e in tokenizer.encode_batch(reply_texts))
+    n = len(records)
+    return {"minilm_person": round(person / n, 1), "static_replies": round(replies / n, 1)}
 
 
 def _demo_shift(stage: Any, users: int) -> dict[str, Any]:

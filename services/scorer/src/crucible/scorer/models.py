@@ -11,11 +11,12 @@ from typing import Any
 from crucible.scorer.encoder import OnnxEncoder
 from crucible.scorer.heads import Heads
 from crucible.scorer.policy import ScorerPolicy
+from crucible.scorer.replies import ReplyEncoder
 
 log = logging.getLogger(__name__)
 
-_FILES = ("encoder.onnx", "heads.npz")
-_cache: dict[tuple[str, str, int, int], ScorerModels] = {}
+_FILES = ("encoder.onnx", "replies.npz", "heads.npz")
+_cache: dict[tuple[Any, ...], ScorerModels] = {}
 _lock = threading.Lock()
 
 
@@ -25,7 +26,8 @@ class ModelsMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class ScorerModels:
-    encoder: OnnxEncoder
+    encoder: OnnxEncoder  # a person's sentences (MiniLM)
+    replies: ReplyEncoder  # the coach's replies (static, distilled from MiniLM)
     heads: Heads
     model_key: str
     metrics: dict[str, Any]
@@ -46,7 +48,8 @@ def load_models(
     """The models under `policy.model_key`, trained first when missing (policy `train_if_missing`).
     Cached per process: every stage and command in one process shares one encoder session."""
     key = policy.model_key.rstrip("/")
-    cache_key = (artifacts.root_url, key, policy.encoder.max_tokens, policy.encoder.batch_size)
+    enc = policy.encoder
+    cache_key = (artifacts.root_url, key, enc.max_tokens, enc.batch_size, enc.batch_tokens, enc.reply_max_tokens)
     with _lock:
         if cache_key in _cache:
             return _cache[cache_key]
@@ -60,12 +63,15 @@ def load_models(
             train_models(artifacts, policy, progress=progress)
         encoder = OnnxEncoder(
             artifacts.read_bytes(f"{key}/encoder.onnx"),
-            max_tokens=policy.encoder.max_tokens,
-            batch_size=policy.encoder.batch_size,
+            max_tokens=enc.max_tokens,
+            batch_size=enc.batch_size,
+            batch_tokens=enc.batch_tokens,
         )
+        replies = ReplyEncoder.from_bytes(artifacts.read_bytes(f"{key}/replies.npz"))
+        replies.max_tokens = enc.reply_max_tokens
         heads = Heads.from_bytes(artifacts.read_bytes(f"{key}/heads.npz"))
         metrics = artifacts.read_json(f"{key}/metrics.json") if artifacts.exists(f"{key}/metrics.json") else {}
-        models = ScorerModels(encoder=encoder, heads=heads, model_key=key, metrics=metrics)
+        models = ScorerModels(encoder=encoder, replies=replies, heads=heads, model_key=key, metrics=metrics)
         _cache[cache_key] = models
         return models
 

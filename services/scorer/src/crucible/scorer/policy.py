@@ -86,15 +86,16 @@ class SafetyPolicy(_Strict):
 
 class EncoderPolicy(_Strict):
     max_tokens: int = Field(default=128, ge=8, le=512, description="Each sentence of a person's turn is cut here.")
-    reply_max_tokens: int = Field(default=64, ge=8, le=512, description="A coach's reply is encoded whole, cut here.")
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    reply_max_tokens: int = Field(
+        default=64, ge=8, le=512, description="A coach's reply is read whole by the static reply encoder, cut here."
+    )
+    batch_size: int = Field(default=8, ge=1, le=1024, description="Most sentences per encoder call.")
+    # Sentences are length-sorted and batched freely: per-token int8 scales make a vector independent of
+    # its batch. Past ~256 tokens per call the activations outgrow the core's cache and a token costs more
+    # (bench sentences: 8 rows / 256 tokens 165-194 µs per token, 32 / 512 235, 256 / 4096 469).
+    batch_tokens: int = Field(default=256, ge=16, le=65_536, description="Most tokens (rows x longest) per call.")
     max_turns: int = Field(default=24, ge=2, le=10_000, description="Turns encoded per record (the latest).")
-    quantized: bool = Field(default=True, description="int8 ONNX Runtime encoder; false = float32 ONNX.")
-    # int8 scales activations per batch: true encodes every sentence as its own batch of one, so a record's
-    # scores depend on its own words only (same record, same score, in any batch, on any redelivery) and
-    # nothing is padded. False encodes the whole batch at once in length-sorted batches: faster (bench),
-    # vectors within cosine ~0.98 of each other.
-    per_record_batches: bool = Field(default=True, description="Encode each sentence on its own (deterministic).")
+    quantized: bool = Field(default=True, description="int8 (per-token) ONNX Runtime encoder; false = float32 ONNX.")
 
 
 class ScorerPolicy(_Strict):
@@ -110,7 +111,7 @@ class ScorerPolicy(_Strict):
     diversity: DiversityPolicy = DiversityPolicy()
     safety: SafetyPolicy = SafetyPolicy()
     encoder: EncoderPolicy = EncoderPolicy()
-    model_key: str = Field(default="scorer/models/v3", description="Artifact key of the trained encoder and heads.")
+    model_key: str = Field(default="scorer/models/v4", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")
