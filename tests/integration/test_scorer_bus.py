@@ -5,10 +5,8 @@ and reach crucible.records.scored only once approved."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tempfile
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -23,30 +21,20 @@ from crucible.scorer.models import load_models
 from crucible.scorer.policy import ScorerPolicy
 from crucible.scorer.review import approve
 from crucible.scorer.store import ScorerSink, rejection_counts, review_counts, review_items
+from crucible.scorer.training import inputs_digest
 from crucible.v1 import records_pb2
 
-EMPATHIC = ("That sounds really frustrating, and it makes sense you'd feel unheard. It seems like being listened to "
-            "matters a lot to you. Would you like to think about how to share that with them?")  # fmt: skip
+# A reply that engages the message (MiniLM cosine 0.86). The generic "...you'd feel unheard. It seems like..."
+# (0.43) earned the coherence point from v3's MiniLM replies, not from v4's static reply encoder (0.75).
+EMPATHIC = ("That sounds really frustrating, and it makes sense you'd feel unheard when your partner doesn't listen "
+            "about work. It seems like being listened to matters a lot to you. Would you like to think about how to "
+            "share that with them?")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def scorer_models():
     # Same cache as tests/unit/scorer/conftest.py: trained once per version of the training inputs.
-    pkg = files("crucible.scorer")
-    digest = hashlib.sha256()
-    for name in (
-        "data/category.jsonl",
-        "data/safety.jsonl",
-        "training.py",
-        "heads.py",
-        "encoder.py",
-        "evaluation.py",
-        "replies.py",
-        "token_quant.py",
-        "policy.py",
-    ):
-        digest.update(pkg.joinpath(name).read_bytes())
-    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{digest.hexdigest()[:16]}"
+    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{inputs_digest()[:16]}"
     return load_models(ArtifactStore(root.as_uri()), ScorerPolicy(), train_if_missing=True)
 
 

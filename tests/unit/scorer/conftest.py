@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -12,25 +10,12 @@ import pytest
 from crucible.common.artifacts import ArtifactStore
 from crucible.scorer.models import load_models
 from crucible.scorer.policy import ScorerPolicy
+from crucible.scorer.training import inputs_digest
 
 
 def trained_store() -> ArtifactStore:
     """An artifact store holding models trained from the current data and code (about a minute the first time)."""
-    pkg = files("crucible.scorer")
-    digest = hashlib.sha256()
-    for name in (
-        "data/category.jsonl",
-        "data/safety.jsonl",
-        "training.py",
-        "heads.py",
-        "encoder.py",
-        "evaluation.py",
-        "replies.py",
-        "token_quant.py",
-        "policy.py",
-    ):
-        digest.update(pkg.joinpath(name).read_bytes())
-    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{digest.hexdigest()[:16]}"
+    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{inputs_digest()[:16]}"
     store = ArtifactStore(root.as_uri())
     load_models(store, ScorerPolicy(), train_if_missing=True)
     return store

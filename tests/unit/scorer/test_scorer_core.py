@@ -11,8 +11,11 @@ from scorer_helpers import make_record
 from crucible.scorer.core import BELOW_REASON, REVIEW_REASON, ScorerStage
 from crucible.scorer.policy import ScorerPolicy
 
-EMPATHIC = ("That sounds really frustrating, and it makes sense you'd feel unheard. It seems like being listened to "
-            "matters a lot to you. Would you like to think about how to share that with them?")  # fmt: skip
+# A reply that engages the message (MiniLM cosine 0.86). The generic "...you'd feel unheard. It seems like..."
+# (0.43) earned the coherence point from v3's MiniLM replies, not from v4's static reply encoder (0.75).
+EMPATHIC = ("That sounds really frustrating, and it makes sense you'd feel unheard when your partner doesn't listen "
+            "about work. It seems like being listened to matters a lot to you. Would you like to think about how to "
+            "share that with them?")  # fmt: skip
 CTX = {"relationship_stage": "married", "relationship_type": "heterosexual", "culture": "us"}
 
 

@@ -58,20 +58,30 @@ def test_labelled_sets_are_big_enough_and_split_by_source() -> None:
     assert split_sentences("One. Two! Three?") == ["One.", "Two!", "Three?"]
 
 
+def test_replies_are_embedded_as_replies_even_when_the_words_are_also_a_message(scorer_models) -> None:
+    # The safety set holds coach-reply sentences as neutral messages; a reply must still get the reply
+    # encoder's vector, as it does in the stage (v4's first training embedded 48 of 80 replies by MiniLM).
+    line = "That sounds really hard."
+    embed, _, replies = embed_texts(scorer_models.encoder, scorer_models.replies, [line], [line])
+    assert np.allclose(replies[line], scorer_models.replies.encode([line])[0])
+    assert np.allclose(embed[line], scorer_models.encoder.encode([line])[0], atol=1e-5)
+    assert float(embed[line] @ replies[line]) < 0.999
+
+
 def test_held_out_figures_of_the_trained_models(scorer_models) -> None:
     cat, saf = category_set(), safety_set()
-    embed, sentences = embed_texts(
+    embed, sentences, reply_embed = embed_texts(
         scorer_models.encoder,
         scorer_models.replies,
         [e.user for e in cat] + [e.text for e in saf],
         [e.assistant for e in cat],
     )
-    m = evaluate_all(scorer_models.heads, embed, sentences, cat, saf)
+    m = evaluate_all(scorer_models.heads, embed, sentences, reply_embed, cat, saf)
     assert m["category"]["accuracy"] >= 0.75 > m["category"]["chance_accuracy"]
-    # Measured (v4: per-token int8 MiniLM for people's turns, static reply encoder): category accuracy 0.93,
+    # Measured (v4: per-token int8 MiniLM for people's turns, static reply encoder): category accuracy 0.99,
     # review recall 0.946 (106 of 112), false review rate 0.066; unsafe_environment 0.93 alone / 0.946 with
     # the backstop (53 of 56), self_harm_high 0.96 alone / 1.0 with it (target 0.95 for each: see
-    # docs/scorer.md); coherence AUC 0.95. These pin no regression.
+    # docs/scorer.md); coherence AUC 0.91 (v3, MiniLM on replies: 0.955). These pin no regression.
     assert m["category"]["accuracy"] >= 0.9
     assert m["safety"]["review"]["recall"] >= 0.94
     assert m["safety"]["review"]["false_review_rate"] <= 0.08

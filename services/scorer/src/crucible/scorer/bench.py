@@ -136,11 +136,11 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     # Held-out figures of the models that serve.
     t = time.perf_counter()
     cat, saf = category_set(), safety_set()
-    embed, sent = embed_texts(
+    embed, sent, reply_embed = embed_texts(
         models.encoder, models.replies, [e.user for e in cat] + [e.text for e in saf], [e.assistant for e in cat]
     )
     figures = evaluate_all(
-        models.heads, embed, sent, cat, saf,
+        models.heads, embed, sent, reply_embed, cat, saf,
         min_coherence=policy.content.min_coherence, min_empathy=policy.content.min_empathy,
         review_labels=policy.safety.review_labels,
     )  # fmt: skip

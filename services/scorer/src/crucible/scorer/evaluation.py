@@ -31,25 +31,30 @@ def _pairs(rows: list[CategoryExample], seed: int = 5) -> tuple[list[tuple[str, 
     return matched, mismatched
 
 
-def _cosines(pairs: list[tuple[str, str]], embed: dict[str, np.ndarray]) -> np.ndarray:
-    return np.array([float(embed[u] @ embed[a]) for u, a in pairs])
+def _cosines(pairs: list[tuple[str, str]], embed: dict[str, np.ndarray], replies: dict[str, np.ndarray]) -> np.ndarray:
+    return np.array([float(embed[u] @ replies[a]) for u, a in pairs])
 
 
-def fit_coherence(rows: list[CategoryExample], embed: dict[str, np.ndarray]) -> CoherenceCalibration:
+def fit_coherence(
+    rows: list[CategoryExample], embed: dict[str, np.ndarray], replies: dict[str, np.ndarray]
+) -> CoherenceCalibration:
     from sklearn.linear_model import LogisticRegression
 
     matched, mismatched = _pairs(rows)
-    x = np.concatenate([_cosines(matched, embed), _cosines(mismatched, embed)]).reshape(-1, 1)
+    x = np.concatenate([_cosines(matched, embed, replies), _cosines(mismatched, embed, replies)]).reshape(-1, 1)
     y = np.concatenate([np.ones(len(matched)), np.zeros(len(mismatched))])
     model = LogisticRegression(C=100.0, max_iter=1000).fit(x, y)
     return CoherenceCalibration(float(model.coef_[0, 0]), float(model.intercept_[0]))
 
 
-def evaluate_category(heads: Heads, embed: dict[str, np.ndarray], rows: list[CategoryExample]) -> dict[str, Any]:
+def evaluate_category(
+    heads: Heads, embed: dict[str, np.ndarray], replies: dict[str, np.ndarray], rows: list[CategoryExample]
+) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
 
     test = [e for e in rows if e.split == "test"]
-    x = np.concatenate([np.stack([embed[e.user] for e in test]), np.stack([embed[e.assistant] for e in test])], axis=1)
+    users, answers = np.stack([embed[e.user] for e in test]), np.stack([replies[e.assistant] for e in test])
+    x = np.concatenate([users, answers], axis=1)
     y = np.array([CATEGORIES.index(e.category) for e in test])
     pred = heads.category.probabilities(x).argmax(axis=1)
     per_class = f1_score(y, pred, labels=list(range(len(CATEGORIES))), average=None, zero_division=0)
@@ -117,12 +122,17 @@ def evaluate_safety(
 
 
 def evaluate_coherence(
-    heads: Heads, embed: dict[str, np.ndarray], rows: list[CategoryExample], min_coherence: float
+    heads: Heads,
+    embed: dict[str, np.ndarray],
+    replies: dict[str, np.ndarray],
+    rows: list[CategoryExample],
+    min_coherence: float,
 ) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
     matched, mismatched = _pairs([e for e in rows if e.split == "test"])
-    pos, neg = heads.coherence(_cosines(matched, embed)), heads.coherence(_cosines(mismatched, embed))
+    pos = heads.coherence(_cosines(matched, embed, replies))
+    neg = heads.coherence(_cosines(mismatched, embed, replies))
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     return {
         "auc": round(float(roc_auc_score(y, np.concatenate([pos, neg]))), 4),
@@ -160,6 +170,7 @@ def evaluate_all(
     heads: Heads,
     embed: dict[str, np.ndarray],
     sentences: dict[str, np.ndarray],
+    replies: dict[str, np.ndarray],
     cat: list[CategoryExample],
     saf: list[SafetyExample],
     *,
@@ -168,8 +179,8 @@ def evaluate_all(
     review_labels: Sequence[str] = ("unsafe_environment", "self_harm_low", "self_harm_high"),
 ) -> dict[str, Any]:
     return {
-        "category": evaluate_category(heads, embed, cat),
+        "category": evaluate_category(heads, embed, replies, cat),
         "safety": evaluate_safety(heads, embed, sentences, saf, review_labels),
-        "coherence": evaluate_coherence(heads, embed, cat, min_coherence),
+        "coherence": evaluate_coherence(heads, embed, replies, cat, min_coherence),
         "empathy": evaluate_empathy(cat, min_empathy),
     }

@@ -13,10 +13,12 @@ Runs from scratch in about two minutes on one core (export, distillation and enc
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,30 @@ HIDDEN_SIZES = (64, 128, 256)
 SEED = 1234
 
 
+# The code and data that decide what training produces: a stored model trained from other inputs is
+# another model (tests key their trained-model cache on this; the manifest records it).
+_INPUTS = (
+    "data/category.jsonl",
+    "data/safety.jsonl",
+    "training.py",
+    "heads.py",
+    "encoder.py",
+    "token_quant.py",
+    "replies.py",
+    "evaluation.py",
+    "policy.py",
+)
+
+
+def inputs_digest() -> str:
+    """sha256 over the scorer's training data and the modules that train, quantize and evaluate."""
+    pkg = files("crucible.scorer")
+    digest = hashlib.sha256()
+    for name in _INPUTS:
+        digest.update(pkg.joinpath(name).read_bytes())
+    return digest.hexdigest()
+
+
 def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[str], None] = log.info) -> dict[str, Any]:
     """Train and store the scorer's models under `policy.model_key`; returns the held-out figures."""
     import torch
@@ -77,24 +103,25 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
     replies = ReplyEncoder.from_bytes(reply_bytes)
     timings["replies_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    embed, sentences = embed_texts(
+    embed, sentences, reply_embed = embed_texts(
         encoder,
         replies,
         [e.user for e in cat] + [e.text for e in saf],
         [e.assistant for e in cat],
     )
     timings["encode_s"] = round(time.perf_counter() - t, 2)
-    progress(f"encoded {len(embed)} distinct texts; training heads")
+    progress(f"encoded {len(embed)} distinct messages and {len(reply_embed)} replies; training heads")
     t = time.perf_counter()
-    category = fit_category(cat, embed)
+    category = fit_category(cat, embed, reply_embed)
     safety = fit_safety(saf, embed, sentences)
-    coherence = fit_coherence([e for e in cat if e.split != "test"], embed)
+    coherence = fit_coherence([e for e in cat if e.split != "test"], embed, reply_embed)
     timings["heads_s"] = round(time.perf_counter() - t, 2)
     heads = Heads(category=category, safety=safety, coherence=coherence)
     metrics = evaluate_all(
         heads,
         embed,
         sentences,
+        reply_embed,
         cat,
         saf,
         min_coherence=policy.content.min_coherence,
@@ -115,6 +142,7 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
             "replies": "model2vec static encoder distilled from all-MiniLM-L6-v2, ridge map into its space",
             "max_tokens": policy.encoder.max_tokens,
             "data": {"category.jsonl": data_sha256("category.jsonl"), "safety.jsonl": data_sha256("safety.jsonl")},
+            "inputs_sha256": inputs_digest(),
             "replies_fit": reply_fit,
             "focal_gamma": FOCAL_GAMMA,
             "recall_targets": RECALL_TARGETS,
@@ -144,34 +172,41 @@ def fit_reply_encoder(
 
 def embed_texts(
     encoder: OnnxEncoder, replies: ReplyEncoder, person_texts: list[str], reply_texts: list[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """text -> turn vector, and text -> its sentence vectors, embedded the way the stage embeds a person's
-    turn (MiniLM, by sentence) or a coach's reply (the static reply encoder, whole)."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Vectors as the stage makes them: text -> turn vector and text -> its sentence vectors for a person's
+    messages (MiniLM, by sentence), and text -> vector for the coach's replies (the static reply encoder,
+    whole). Kept apart: the safety set holds coach-reply sentences as neutral messages, and a reply must
+    get the reply encoder's vector even when the same words were also someone's message."""
     people = list(dict.fromkeys(person_texts))
-    coach = [r for r in dict.fromkeys(reply_texts) if r not in set(people)]
-    texts = people + coach
-    embedded = embed_turns(encoder, texts, whole=[False] * len(people) + [True] * len(coach), replies=replies)
-    return dict(zip(texts, embedded.turns, strict=True)), dict(zip(texts, embedded.sentences, strict=True))
+    coach = list(dict.fromkeys(reply_texts))
+    embedded = embed_turns(encoder, people)
+    person = dict(zip(people, embedded.turns, strict=True))
+    sentences = dict(zip(people, embedded.sentences, strict=True))
+    return person, sentences, dict(zip(coach, replies.encode(coach), strict=True))
 
 
 def category_features(users: np.ndarray, replies: np.ndarray) -> np.ndarray:
     return np.concatenate([users, replies], axis=1)
 
 
-def _category_xy(rows: list[CategoryExample], embed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    x = category_features(np.stack([embed[e.user] for e in rows]), np.stack([embed[e.assistant] for e in rows]))
+def _category_xy(
+    rows: list[CategoryExample], embed: dict[str, np.ndarray], replies: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    x = category_features(np.stack([embed[e.user] for e in rows]), np.stack([replies[e.assistant] for e in rows]))
     y = np.array([CATEGORIES.index(e.category) for e in rows])
     return x, y
 
 
-def fit_category(rows: list[CategoryExample], embed: dict[str, np.ndarray]) -> CategoryHead:
+def fit_category(
+    rows: list[CategoryExample], embed: dict[str, np.ndarray], replies: dict[str, np.ndarray]
+) -> CategoryHead:
     """Logistic regression; C picked on the validation split, then refit on train + validation."""
     from sklearn.linear_model import LogisticRegression
 
     train = [e for e in rows if e.split == "train"]
     val = [e for e in rows if e.split == "val"]
-    xt, yt = _category_xy(train, embed)
-    xv, yv = _category_xy(val, embed)
+    xt, yt = _category_xy(train, embed, replies)
+    xv, yv = _category_xy(val, embed, replies)
     best_c, best_acc = 1.0, -1.0
     for c in (0.25, 1.0, 4.0, 16.0):
         acc = float((LogisticRegression(C=c, max_iter=3000).fit(xt, yt).predict(xv) == yv).mean())
