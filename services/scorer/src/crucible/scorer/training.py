@@ -3,11 +3,11 @@ held-out data, and store everything as one artifact (`<model_key>/`):
 
     encoder.onnx    the MiniLM graph (int8, per-token scales), ~23 MB: an artifact, never committed
     replies.npz     the static reply encoder distilled from MiniLM, mapped into its space (~23 MB)
-    heads.npz       category, safety and coherence heads (~0.3 MB)
+    heads.npz       category, safety and coherence heads, with the safety gate's memory (~4 MB)
     metrics.json    held-out figures (the same numbers `crucible bench score` recomputes)
-    manifest.json   what produced it: data hashes, settings, timings
+    manifest.json   what produced it: data and code hashes, settings, the reply map's fit, timings
 
-Runs from scratch in about two minutes on one core (export, distillation and encoding dominate).
+Runs from scratch in about a minute on one core (55-80 s; model2vec's distillation is most of it).
 """
 
 from __future__ import annotations
