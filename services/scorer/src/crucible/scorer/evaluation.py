@@ -15,7 +15,7 @@ import numpy as np
 from crucible.common.categories import CATEGORIES
 from crucible.scorer.crisis import crisis_labels
 from crucible.scorer.empathy import empathy_score
-from crucible.scorer.heads import CoherenceCalibration, Heads
+from crucible.scorer.heads import CoherenceCalibration, Heads, category_features
 from crucible.scorer.labelled import CategoryExample, SafetyExample
 from crucible.scorer.policy import SAFETY_LABELS
 
@@ -53,8 +53,7 @@ def evaluate_category(
     from sklearn.metrics import accuracy_score, f1_score
 
     test = [e for e in rows if e.split == "test"]
-    users, answers = np.stack([embed[e.user] for e in test]), np.stack([replies[e.assistant] for e in test])
-    x = np.concatenate([users, answers], axis=1)
+    x = category_features(np.stack([embed[e.user] for e in test]), np.stack([replies[e.assistant] for e in test]))
     y = np.array([CATEGORIES.index(e.category) for e in test])
     pred = heads.category.probabilities(x).argmax(axis=1)
     per_class = f1_score(y, pred, labels=list(range(len(CATEGORIES))), average=None, zero_division=0)

@@ -28,6 +28,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
 
+def category_features(users: np.ndarray, replies: np.ndarray) -> np.ndarray:
+    """The category head's input: [person vector, reply vector] per conversation (n x 768)."""
+    return np.concatenate([users, replies], axis=1)
+
+
 @dataclass(frozen=True)
 class CategoryHead:
     weights: np.ndarray  # (classes, 768)

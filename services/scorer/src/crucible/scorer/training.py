@@ -27,7 +27,7 @@ import numpy as np
 from crucible.common.categories import CATEGORIES
 from crucible.scorer.encoder import OnnxEncoder, embed_turns, export_onnx, minilm_path
 from crucible.scorer.evaluation import evaluate_all, fit_coherence
-from crucible.scorer.heads import CategoryHead, Heads, SafetyHead
+from crucible.scorer.heads import CategoryHead, Heads, SafetyHead, category_features
 from crucible.scorer.labelled import CategoryExample, SafetyExample, category_set, data_sha256, safety_set
 from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
 from crucible.scorer.replies import ReplyEncoder, distill_reply_encoder
@@ -183,10 +183,6 @@ def embed_texts(
     person = dict(zip(people, embedded.turns, strict=True))
     sentences = dict(zip(people, embedded.sentences, strict=True))
     return person, sentences, dict(zip(coach, replies.encode(coach), strict=True))
-
-
-def category_features(users: np.ndarray, replies: np.ndarray) -> np.ndarray:
-    return np.concatenate([users, replies], axis=1)
 
 
 def _category_xy(
