@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -154,7 +155,13 @@ class ModelVersion(Base):
     job_id: Mapped[str] = mapped_column(String(64), default="")
     base_model: Mapped[str] = mapped_column(Text, default="")
     dataset_version: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(32), default="trained")  # trained|evaluated|rejected|serving|retired
+    # The lifecycle (crucible.common.lifecycle): trained -> evaluated|rejected -> canary -> serving -> retired,
+    # or canary -> rolled_back. Change it only through `lifecycle.transition`, which logs who and why.
+    status: Mapped[str] = mapped_column(String(32), default="trained")
+    # The serving pool (one base model, many adapters) the model is built for; at most one `serving` per pool.
+    pool: Mapped[str] = mapped_column(String(64), default="default")
+    # The rollouts of this model as the gateway decided them: [{rollout_id, state, decisions: [...]}].
+    rollouts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     adapter_uri: Mapped[str] = mapped_column(Text, default="")
     merged_uri: Mapped[str] = mapped_column(Text, default="")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -162,6 +169,29 @@ class ModelVersion(Base):
     evaluation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     contains_forgotten_subject: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        # The database itself refuses a second `serving` model in a pool (two gateway replicas racing).
+        Index(
+            "uq_models_one_serving_per_pool",
+            "pool",
+            unique=True,
+            sqlite_where=text("status = 'serving'"),
+            postgresql_where=text("status = 'serving'"),
+        ),
+    )
+
+
+class ModelTransition(Base):
+    """One lifecycle change of a model: from, to, when, why, and which component caused it."""
+
+    __tablename__ = "model_transitions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(200), index=True)
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ForgottenSubject(Base):

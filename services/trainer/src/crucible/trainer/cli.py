@@ -13,7 +13,79 @@ import typer
 from crucible.common.cli_support import runtime_from_env
 from crucible.v1 import events_pb2
 
-models_app = typer.Typer(help="Base models: build the tiny Llama used by the embedded default.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Model versions in the registry (list, show) and the tiny base model of the embedded default.",
+    no_args_is_help=True,
+)
+
+
+@models_app.command("list")
+def list_models(
+    pool: Annotated[str | None, typer.Option("--pool", help="Only this serving pool.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only this lifecycle status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects.")] = False,
+) -> None:
+    """Registered model versions: name, base, status, dataset version, created, metrics summary."""
+    from crucible.common import lifecycle
+    from crucible.common.model_view import list_models as rows_of
+
+    if status is not None and status not in lifecycle.STATUSES:
+        raise typer.BadParameter(f"{status!r} is not a status ({', '.join(lifecycle.STATUSES)})", param_hint="--status")
+    runtime = runtime_from_env()
+    rows = rows_of(runtime.registry, pool=pool, status=status)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return
+    if not rows:
+        typer.echo("no models registered")
+        return
+    typer.echo(f"{'name':<44} {'status':<11} {'pool':<10} {'dataset':<22} {'created':<20} metrics")
+    for r in rows:
+        metrics = " ".join(f"{k}={v:.3g}" for k, v in r["metrics"].items())
+        typer.echo(
+            f"{r['name']:<44} {r['status']:<11} {r['pool']:<10} {r['dataset_version'] or '-':<22} "
+            f"{r['created_at'][:19]:<20} {metrics or '-'}"
+        )
+
+
+@models_app.command("show")
+def show_model(
+    name: Annotated[str, typer.Argument(help="Model version name (see `crucible models list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One model's lineage: dataset version and size, evaluation, rollout decisions, status history."""
+    from crucible.common.model_view import show_model as detail_of
+
+    runtime = runtime_from_env()
+    try:
+        detail = detail_of(runtime.registry, name)
+    except LookupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2, sort_keys=True, default=str))
+        return
+    ds = detail["dataset"]
+    ev = detail["evaluation"]
+    typer.echo(f"{detail['name']}: {detail['status']} (pool {detail['pool']}, base {detail['base_model']})")
+    typer.echo(f"  dataset {ds['version'] or '-'}: {ds['records'] if ds['records'] is not None else '?'} records")
+    if ev:
+        verdict = "passed" if ev.get("passed") else "rejected"
+        against = (ev.get("compared_with") or {}).get("name", "")
+        typer.echo(
+            f"  evaluation: {verdict}{f' against {against}' if against else ''}; report {ev.get('report_uri', '-')}"
+        )
+        for gate in ev.get("failed_gates") or []:
+            typer.echo(f"    failed: {gate}")
+    for rollout in detail["rollouts"]:
+        typer.echo(f"  rollout {rollout.get('rollout_id')}: {rollout.get('state')}")
+        for d in rollout.get("decisions") or []:
+            typer.echo(
+                f"    {d.get('at')}  stage {int(d.get('stage_index', 0)) + 1}  {d.get('action'):<9} {d.get('reason')}"
+            )
+    typer.echo("  history:")
+    for h in detail["history"]:
+        typer.echo(f"    {h['at'][:19]}  {h['from'] or '-':>11} -> {h['to']:<11} by {h['actor']}: {h['reason']}")
 
 
 @models_app.command("init-tiny")
