@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tiny_base_model, tiny_adapter):
-    from crucible.gateway.rollout import embedded_rollout
+    from crucible.gateway.embedded_rollout import embedded_rollout
     from crucible.gateway.store import KVStore
 
     policy = load_policy(

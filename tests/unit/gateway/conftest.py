@@ -14,7 +14,8 @@ import pytest
 
 from crucible.gateway.fake_backend import FakeBackend, FakeBehaviour
 from crucible.gateway.policy import GatewayPolicy
-from crucible.gateway.router import Gateway
+from crucible.gateway.rollout import RolloutController
+from crucible.gateway.router import Router
 from crucible.gateway.server import RunningGateway, start_gateway
 from crucible.gateway.state import BackendSpec
 from crucible.gateway.store import MemoryStore, StateStore
@@ -48,7 +49,8 @@ def loop_thread() -> Iterator[LoopThread]:
 class Stack:
     stable: FakeBackend
     canary: FakeBackend
-    gateway: Gateway
+    router: Router
+    rollout: RolloutController
     running: RunningGateway
     events: list[tuple[str, Any, str]] = field(default_factory=list)
     now: list[float] = field(default_factory=lambda: [1_000_000.0])
@@ -83,16 +85,16 @@ async def make_stack(
     async def publish(name: str, state: Any, reason: str, figures: dict[str, float]) -> None:
         events.append((name, state, reason))
 
-    gateway = Gateway(
-        policy or GatewayPolicy(), store or MemoryStore(), publish=publish, clock=lambda: now[0], refresh_seconds=0.05
-    )
-    await gateway.start(BackendSpec(model="base", url=stable_be.url))
+    router = Router(policy or GatewayPolicy(), store or MemoryStore(), refresh_seconds=0.05)
+    await router.start()
 
     async def resolve(model: str, url: str) -> BackendSpec:
         return BackendSpec(model=model, url=url or canary_be.url)
 
-    running = await start_gateway(gateway, resolve_candidate=resolve, admin_token=admin_token, run_loop=run_loop)
-    return Stack(stable_be, canary_be, gateway, running, events, now)
+    rollout = RolloutController(router, publish=publish, clock=lambda: now[0], resolve=resolve)
+    await rollout.configure_stable(BackendSpec(model="base", url=stable_be.url))
+    running = await start_gateway(rollout, admin_token=admin_token, run_loop=run_loop)
+    return Stack(stable_be, canary_be, router, rollout, running, events, now)
 
 
 @pytest.fixture

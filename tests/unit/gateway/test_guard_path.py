@@ -30,7 +30,7 @@ class RecordingCheck:
 
 
 def test_crisis_prompt_gets_the_template_and_never_reaches_a_backend(stack) -> None:
-    stack.gateway.safety = checker = RecordingCheck()
+    stack.router.safety = checker = RecordingCheck()
     crisis_template = guard.templates()["crisis"]
     before = _guarded("crisis")
     with httpx.Client(base_url=stack.url) as http:
@@ -55,7 +55,7 @@ def test_crisis_prompt_gets_the_template_and_never_reaches_a_backend(stack) -> N
         assert http.post("/feedback", json={"response_id": rid, "rating": 9}).status_code != 500
     assert stack.stable.requests == 0 and stack.canary.requests == 0
     assert _guarded("crisis") == before + 3
-    assert checker.calls == 0 and not stack.gateway._figures
+    assert checker.calls == 0 and not stack.router._figures
 
 
 def test_ordinary_prompts_still_reach_the_model(stack) -> None:

@@ -35,24 +35,24 @@ def test_restarted_gateway_resumes_the_rollout(nats_url, new_stack):
         try:
             kv = await _kv(nc, bucket)
             first = await new_stack(policy=POLICY, store=KVStore(kv))
-            await first.gateway.start_rollout(BackendSpec("cand", first.canary.url))
-            await _drive(first.gateway, 300)
+            await first.rollout.start_rollout(BackendSpec("cand", first.canary.url))
+            await _drive(first.router, 300)
             first.advance(61)
-            assert (await first.gateway.analyse()).action == "promote"
-            routes_before = {f"u{i}": first.gateway.route(f"u{i}").variant for i in range(200)}
-            rollout_id = first.gateway.state.rollout_id
+            assert (await first.rollout.analyse()).action == "promote"
+            routes_before = {f"u{i}": first.router.route(f"u{i}").variant for i in range(200)}
+            rollout_id = first.router.state.rollout_id
             await first.stop()  # flushes its figures
 
             # A new process: same bucket, nothing else shared.
             second = await new_stack(policy=POLICY, store=KVStore(await nc.jetstream().key_value(bucket)))
             try:
-                state = second.gateway.state
-                routes_after = {u: second.gateway.route(u).variant for u in routes_before}
-                status = await second.gateway.status()
+                state = second.router.state
+                routes_after = {u: second.router.route(u).variant for u in routes_before}
+                status = await second.rollout.status()
                 # A new rollout purges the earlier one's figures from the bucket.
-                await second.gateway.admin_action("abort", "test")
-                await second.gateway.start_rollout(BackendSpec("cand2", second.canary.url))
-                leftover = await second.gateway.store.figures(rollout_id)
+                await second.rollout.admin_action("abort", "test")
+                await second.rollout.start_rollout(BackendSpec("cand2", second.canary.url))
+                leftover = await second.router.store.figures(rollout_id)
             finally:
                 await second.stop()
             return rollout_id, state, routes_before, routes_after, status, leftover
@@ -82,19 +82,19 @@ def test_racing_replicas_promote_a_stage_once(nats_url, new_stack):
             a = await new_stack(policy=POLICY, store=KVStore(kv))
             b = await new_stack(policy=POLICY, store=KVStore(kv))
             b.now = a.now  # one clock
-            b.gateway.clock = lambda: a.now[0]
+            b.router.clock = lambda: a.now[0]
             try:
-                await a.gateway.start_rollout(BackendSpec("cand", a.canary.url))
-                await b.gateway.refresh()
-                same = all(a.gateway.route(f"x{i}").variant == b.gateway.route(f"x{i}").variant for i in range(300))
+                await a.rollout.start_rollout(BackendSpec("cand", a.canary.url))
+                await b.router.refresh()
+                same = all(a.router.route(f"x{i}").variant == b.router.route(f"x{i}").variant for i in range(300))
                 # 400 users each: the canary's 10 % share is drawn by hashing with a random rollout id, and
                 # with 150 users 6 % of runs fell short of the 20-request minimum sample (1e-9 with 400).
-                await asyncio.gather(_drive(a.gateway, 400), _drive(b.gateway, 400))
-                await a.gateway.flush_figures()
-                await b.gateway.flush_figures()
+                await asyncio.gather(_drive(a.router, 400), _drive(b.router, 400))
+                await a.router.flush_figures()
+                await b.router.flush_figures()
                 a.advance(61)
-                await asyncio.gather(a.gateway.analyse(), b.gateway.analyse())
-                state, _ = await a.gateway.store.load()
+                await asyncio.gather(a.rollout.analyse(), b.rollout.analyse())
+                state, _ = await a.router.store.load()
                 events = a.events + b.events
             finally:
                 await a.stop()

@@ -44,13 +44,13 @@ def test_promotes_through_every_stage_on_healthy_figures(new_stack):
     async def go():
         s = await new_stack(policy=POLICY)
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
             actions, weights = [], []
             for _ in POLICY.stages:
-                weights.append(s.gateway.state.canary_weight)
-                await drive(s.gateway, 300, {"stable": 8, "canary": 8})
+                weights.append(s.router.state.canary_weight)
+                await drive(s.router, 300, {"stable": 8, "canary": 8})
                 s.advance(61)
-                d = await s.gateway.analyse()
+                d = await s.rollout.analyse()
                 actions.append(d.action)
             return s, actions, weights
         finally:
@@ -59,7 +59,7 @@ def test_promotes_through_every_stage_on_healthy_figures(new_stack):
     s, actions, weights = run(go())
     assert weights == [10, 25, 50, 100]
     assert actions == ["promote", "promote", "promote", "complete"]
-    assert s.gateway.state.state == "completed" and s.gateway.state.stable.model == "cand"
+    assert s.router.state.state == "completed" and s.router.state.stable.model == "cand"
     assert [e[0] for e in s.events] == ["rollout.started"] + ["rollout.promoted"] * 3 + ["rollout.completed"]
 
 
@@ -67,18 +67,18 @@ def test_holds_mid_stage_and_without_the_minimum_sample_then_pauses(new_stack):
     async def go():
         s = await new_stack(policy=POLICY)
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
-            await drive(s.gateway, 300, {"stable": 8, "canary": 8})
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
+            await drive(s.router, 300, {"stable": 8, "canary": 8})
             s.advance(30)
-            mid = await s.gateway.analyse()
+            mid = await s.rollout.analyse()
             # A new stage with almost no traffic: it must not promote on no data.
             s.advance(31)
-            assert (await s.gateway.analyse()).action == "promote"
-            await drive(s.gateway, 10, {"stable": 8, "canary": 8}, prefix="few")
+            assert (await s.rollout.analyse()).action == "promote"
+            await drive(s.router, 10, {"stable": 8, "canary": 8}, prefix="few")
             s.advance(61)
-            low = await s.gateway.analyse()
+            low = await s.rollout.analyse()
             s.advance(60)
-            late = await s.gateway.analyse()
+            late = await s.rollout.analyse()
             return s, mid, low, late
         finally:
             await s.stop()
@@ -87,16 +87,16 @@ def test_holds_mid_stage_and_without_the_minimum_sample_then_pauses(new_stack):
     assert mid.action == "hold" and "stage running" in mid.reason
     assert low.action == "hold" and "minimum sample" in low.reason
     assert late.action == "pause" and "inconclusive" in late.reason
-    assert s.gateway.state.state == "paused" and s.gateway.state.stage_index == 1
+    assert s.router.state.state == "paused" and s.router.state.stage_index == 1
 
 
 def test_rolls_back_on_injected_errors_and_clients_never_see_them(new_stack):
     async def go():
         s = await new_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, error_rate=0.5, seed=3))
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
-            seen = await drive(s.gateway, 300)  # raises if any client saw an error
-            decision = await s.gateway.analyse()
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
+            seen = await drive(s.router, 300)  # raises if any client saw an error
+            decision = await s.rollout.analyse()
             return s, seen, decision
         finally:
             await s.stop()
@@ -104,25 +104,25 @@ def test_rolls_back_on_injected_errors_and_clients_never_see_them(new_stack):
     s, _seen, decision = run(go())
     assert s.canary.requests > 10  # the canary was tried ...
     assert decision.action == "rollback" and decision.reason.startswith("error rate")
-    assert s.gateway.state.state == "rolled_back" and s.gateway.state.canary_weight == 0
+    assert s.router.state.state == "rolled_back" and s.router.state.canary_weight == 0
     name, _state, reason = s.events[-1]
     assert name == "rollout.rolled_back" and "error rate" in reason
-    assert s.gateway.route("anyone").variant == "stable"
+    assert s.router.route("anyone").variant == "stable"
 
 
 def test_rolls_back_on_mid_stream_errors(new_stack):
     async def go():
         s = await new_stack(policy=POLICY, canary=FakeBehaviour(delay_seconds=0, midstream_error_rate=1.0))
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
             failures = 0
             for i in range(200):
                 try:
-                    await drive(s.gateway, 1, prefix=f"s{i}-", stream=True)
+                    await drive(s.router, 1, prefix=f"s{i}-", stream=True)
                 except BackendError as exc:
                     assert exc.mid_stream
                     failures += 1
-            return s, failures, await s.gateway.analyse()
+            return s, failures, await s.rollout.analyse()
         finally:
             await s.stop()
 
@@ -135,9 +135,9 @@ def test_rolls_back_on_a_satisfaction_drop(new_stack):
     async def go():
         s = await new_stack(policy=POLICY)
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
-            await drive(s.gateway, 300, {"stable": 8, "canary": 7})
-            return s, await s.gateway.analyse()
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
+            await drive(s.router, 300, {"stable": 8, "canary": 7})
+            return s, await s.rollout.analyse()
         finally:
             await s.stop()
 
@@ -152,9 +152,9 @@ def test_rolls_back_on_a_safety_incident(new_stack):
     async def go():
         s = await new_stack(policy=POLICY, canary=unsafe)
         try:
-            await s.gateway.start_rollout(BackendSpec("cand", s.canary.url))
-            await drive(s.gateway, 100)
-            return s, await s.gateway.analyse()
+            await s.rollout.start_rollout(BackendSpec("cand", s.canary.url))
+            await drive(s.router, 100)
+            return s, await s.rollout.analyse()
         finally:
             await s.stop()
 
@@ -163,7 +163,7 @@ def test_rolls_back_on_a_safety_incident(new_stack):
 
 
 def test_sticky_assignment_through_http(stack, loop_thread):
-    loop_thread.run(stack.gateway.start_rollout(BackendSpec("cand", stack.canary.url)))
+    loop_thread.run(stack.rollout.start_rollout(BackendSpec("cand", stack.canary.url)))
     with httpx.Client(base_url=stack.url) as http:
 
         def variant(user):
@@ -178,7 +178,7 @@ def test_sticky_assignment_through_http(stack, loop_thread):
 @pytest.mark.parametrize("stream", [False, True])
 def test_retry_on_stable_hides_a_failing_canary(stack, loop_thread, stream):
     stack.canary.behaviour.error_rate = 1.0
-    loop_thread.run(stack.gateway.start_rollout(BackendSpec("cand", stack.canary.url)))
+    loop_thread.run(stack.rollout.start_rollout(BackendSpec("cand", stack.canary.url)))
     path = "/generate_stream" if stream else "/generate"
     with httpx.Client(base_url=stack.url) as http:
         answers = [http.post(path, json={"inputs": "hi"}, headers={"x-crucible-user": f"u{i}"}) for i in range(100)]

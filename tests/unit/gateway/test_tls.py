@@ -12,7 +12,8 @@ from cryptography.x509.oid import NameOID
 from crucible.gateway.fake_backend import FakeBackend, FakeBehaviour
 from crucible.gateway.grpc_server import start_grpc_server
 from crucible.gateway.policy import GatewayPolicy
-from crucible.gateway.router import Gateway
+from crucible.gateway.rollout import RolloutController
+from crucible.gateway.router import Router
 from crucible.gateway.state import BackendSpec
 from crucible.gateway.store import MemoryStore
 from crucible.v1 import gateway_pb2, gateway_pb2_grpc
@@ -46,14 +47,12 @@ def test_grpc_serves_tls_with_a_certificate(tmp_path):
 
     async def go():
         backend = await FakeBackend(FakeBehaviour(delay_seconds=0)).start()
-        gateway = Gateway(GatewayPolicy(), MemoryStore())
-        await gateway.start(BackendSpec("base", backend.url))
-
-        async def resolve(model, url):
-            return BackendSpec(model, url)
-
+        gateway = Router(GatewayPolicy(), MemoryStore())
+        await gateway.start()
+        rollout = RolloutController(gateway)
+        await rollout.configure_stable(BackendSpec("base", backend.url))
         server, port = await start_grpc_server(
-            gateway, host="127.0.0.1", port=0, admin_token=None, resolve_candidate=resolve, tls_cert=cert, tls_key=key
+            gateway, rollout, host="127.0.0.1", port=0, admin_token=None, tls_cert=cert, tls_key=key
         )
         try:
             creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())

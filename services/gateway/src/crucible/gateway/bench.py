@@ -276,23 +276,20 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
 
 async def _serve_for_bench(stable: str, http_port: int, grpc_port: int) -> None:
     from crucible.gateway.policy import GatewayPolicy
-    from crucible.gateway.router import Gateway
+    from crucible.gateway.rollout import RolloutController
+    from crucible.gateway.router import Router
     from crucible.gateway.server import start_gateway
     from crucible.gateway.state import BackendSpec
     from crucible.gateway.store import MemoryStore
 
     policy = GatewayPolicy(stages=[50.0, 100.0], stage_duration_seconds=86_400.0, analysis_interval_seconds=5.0)
-    gateway = Gateway(policy, MemoryStore())
-    await gateway.start(BackendSpec(model="base", url=stable))
-    await gateway.start_rollout(BackendSpec(model="candidate", url=stable))
-
-    async def resolve(model: str, url: str) -> BackendSpec:
-        return BackendSpec(model=model, url=url or stable)
-
+    router = Router(policy, MemoryStore())
+    await router.start()
+    controller = RolloutController(router)
+    await controller.configure_stable(BackendSpec(model="base", url=stable))
+    await controller.start_rollout(BackendSpec(model="candidate", url=stable))
     # Keep the reference: a garbage-collected grpc.aio server stops serving.
-    running = await start_gateway(
-        gateway, resolve_candidate=resolve, admin_token=None, http_port=http_port, grpc_port=grpc_port
-    )
+    running = await start_gateway(controller, admin_token=None, http_port=http_port, grpc_port=grpc_port)
     freeze_startup_heap()
     try:
         await asyncio.Event().wait()

@@ -89,7 +89,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     from crucible.common.embedded import connected_bus
     from crucible.common.runtime import Runtime
     from crucible.gateway.policy import GatewaySettings
-    from crucible.gateway.router import rollout_status
+    from crucible.gateway.rollout import rollout_status
     from crucible.gateway.store import KVStore
 
     async def read() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,13 @@ from grpc_reflection.v1alpha import reflection
 
 from crucible.gateway import state as st
 from crucible.gateway.backends import BackendError
-from crucible.gateway.router import Gateway
+from crucible.gateway.rollout import RolloutController
+from crucible.gateway.router import Router
 from crucible.v1 import gateway_pb2, gateway_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["ModelGateway"].full_name
-
-# Starts a rollout of a candidate model name (resolving its backend), for StartRollout.
-CandidateResolver = Callable[[str, str], Awaitable[st.BackendSpec]]
 
 
 def _parameters(p: gateway_pb2.GenerationParameters) -> dict[str, Any]:
@@ -66,10 +64,10 @@ def status_message(status: dict[str, Any]) -> gateway_pb2.RolloutStatus:
 
 
 class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
-    def __init__(self, gateway: Gateway, admin_token: str | None, resolve_candidate: CandidateResolver) -> None:
-        self.gateway = gateway
+    def __init__(self, router: Router, rollout: RolloutController, admin_token: str | None) -> None:
+        self.gateway = router
+        self.rollout = rollout
         self.admin_token = admin_token
-        self.resolve_candidate = resolve_candidate
 
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
         if not self.admin_token:
@@ -126,26 +124,27 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
         return gateway_pb2.FeedbackResponse(accepted=accepted)
 
     async def GetRollout(self, request: gateway_pb2.GetRolloutRequest, context: grpc.aio.ServicerContext) -> Any:
-        return status_message(await self.gateway.status())
+        return status_message(await self.rollout.status())
 
     async def StartRollout(self, request: gateway_pb2.StartRolloutRequest, context: grpc.aio.ServicerContext) -> Any:
         await self._require_admin(context)
         if not request.candidate_model:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "candidate_model is required")
         try:
-            spec = await self.resolve_candidate(request.candidate_model, request.candidate_url)
-            await self.gateway.start_rollout(spec, reason=f"started by an admin: {request.candidate_model}")
+            await self.rollout.start_for_model(
+                request.candidate_model, request.candidate_url, reason=f"started by an admin: {request.candidate_model}"
+            )
         except (st.TransitionError, LookupError, ValueError) as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        return status_message(await self.gateway.status())
+        return status_message(await self.rollout.status())
 
     async def _admin_action(self, action: str, reason: str, context: grpc.aio.ServicerContext) -> Any:
         await self._require_admin(context)
         try:
-            await self.gateway.admin_action(action, reason or f"{action} by an admin")
+            await self.rollout.admin_action(action, reason or f"{action} by an admin")
         except st.TransitionError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        return status_message(await self.gateway.status())
+        return status_message(await self.rollout.status())
 
     async def Promote(self, request: gateway_pb2.PromoteRequest, context: grpc.aio.ServicerContext) -> Any:
         return await self._admin_action("promote", request.reason, context)
@@ -155,20 +154,18 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
 
 
 async def start_grpc_server(
-    gateway: Gateway,
+    router: Router,
+    rollout: RolloutController,
     *,
     host: str,
     port: int,
     admin_token: str | None,
-    resolve_candidate: CandidateResolver,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the server; returns it and the bound port (port 0 picks a free one)."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(
-        ModelGatewayServicer(gateway, admin_token, resolve_candidate), server
-    )
+    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(ModelGatewayServicer(router, rollout, admin_token), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from crucible.gateway.backends import BackendError
-from crucible.gateway.router import Gateway, Route, Served
+from crucible.gateway.router import Route, Router, Served
 
 USER_HEADER = "x-crucible-user"
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -66,7 +66,7 @@ async def _first_then_rest(
     return route, first, stream
 
 
-def create_app(gateway: Gateway) -> FastAPI:
+def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str, Any]]]) -> FastAPI:
     app = FastAPI(
         title="crucible model-gateway",
         version=VERSION,
@@ -255,7 +255,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.get("/rollout")
     async def rollout() -> dict[str, Any]:
-        return await gateway.status()
+        return await rollout_status()
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:

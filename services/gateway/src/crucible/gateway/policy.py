@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DAY = 86_400.0
 
@@ -70,6 +71,12 @@ class GatewayPolicy(_Strict):
     default_max_new_tokens: int = Field(default=256, ge=1, le=32_768, description="Sent when a client sends none.")
     backend_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry_canary_on_stable: bool = Field(default=True, description="Retry a failed canary request once on stable.")
+    delivery_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=7200,
+        description="Longest an adapter delivery may take (a runtime load call, or a TGI restart to completion).",
+    )
     embedded: EmbeddedRollout = EmbeddedRollout()
 
     @field_validator("stages")
@@ -101,10 +108,35 @@ class GatewaySettings(BaseSettings):
         default="tiny-base",
         description="Model the stable backend serves; without stable_url, a base model (name or folder) for tgi-dev.",
     )
-    backend_kind: str = Field(default="tgi", pattern="^(tgi|openai)$")
+    backend_kind: str = Field(
+        default="tgi",
+        pattern="^(tgi|openai|vllm)$",
+        description="The fleet's protocol: tgi (adapter_id per request), vllm (OpenAI API + runtime LoRA loading), "
+        "openai (any OpenAI-compatible server; candidates on their own URL).",
+    )
     candidate_url: str | None = Field(
         default=None,
-        description="Candidate backend URL; unset = the stable URL with adapter_id=<model> (TGI multi-LoRA).",
+        description="Serve candidates on this URL instead of as adapters on the fleet (a new base model).",
     )
+    pool: str = Field(default="default", description="The serving pool this gateway fronts (registry `models.pool`).")
+    adapter_dir: str | None = Field(
+        default=None,
+        description="vLLM: the folder where the server reads adapters (`crucible serving sync` fills it); "
+        "unset = the artifact store's local path (embedded).",
+    )
+    restart_deployments: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="TGI: Deployments restarted to pick up a new adapter "
+        "(their entrypoint runs `crucible serving prepare`).",
+    )
+    namespace: str = Field(default="default", description="Kubernetes namespace of `restart_deployments`.")
+
+    @field_validator("restart_deployments", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: object) -> object:
+        if isinstance(v, str):  # CRUCIBLE_GATEWAY_RESTART_DEPLOYMENTS=tgi-a,tgi-b
+            return [name.strip() for name in v.split(",") if name.strip()]
+        return v
+
     kv_bucket: str = "crucible_gateway"
     address: str = Field(default="localhost:50051", description="Where `crucible rollout` finds a gateway.")

@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crucible.gateway.grpc_server import CandidateResolver, start_grpc_server
+from crucible.gateway.grpc_server import start_grpc_server
 from crucible.gateway.http_app import create_app
-from crucible.gateway.router import Gateway
+from crucible.gateway.rollout import RolloutController
+from crucible.gateway.router import Router
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunningGateway:
-    gateway: Gateway
+    router: Router
+    rollout: RolloutController
     http_port: int
     grpc_port: int
     _http_server: Any = None
@@ -46,7 +48,7 @@ class RunningGateway:
             if self._http_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._http_task
-        await self.gateway.close()
+        await self.router.close()
 
 
 async def start_http(app: Any, host: str, port: int) -> tuple[Any, asyncio.Task, int]:
@@ -64,9 +66,8 @@ async def start_http(app: Any, host: str, port: int) -> tuple[Any, asyncio.Task,
 
 
 async def start_gateway(
-    gateway: Gateway,
+    rollout: RolloutController,
     *,
-    resolve_candidate: CandidateResolver,
     admin_token: str | None,
     http_host: str = "127.0.0.1",
     http_port: int = 0,
@@ -76,19 +77,21 @@ async def start_gateway(
     tls_key: Path | None = None,
     run_loop: bool = True,
 ) -> RunningGateway:
-    """Start HTTP, gRPC and (unless `run_loop` is False) the rollout loop. `gateway.start()` first."""
-    http_server, http_task, bound_http = await start_http(create_app(gateway), http_host, http_port)
+    """Start HTTP, gRPC and (unless `run_loop` is False) the rollout loop. `router.start()` first."""
+    router = rollout.router
+    http_server, http_task, bound_http = await start_http(create_app(router, rollout.status), http_host, http_port)
     grpc_server, bound_grpc = await start_grpc_server(
-        gateway,
+        router,
+        rollout,
         host=grpc_host,
         port=grpc_port,
         admin_token=admin_token,
-        resolve_candidate=resolve_candidate,
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
     running = RunningGateway(
-        gateway=gateway,
+        router=router,
+        rollout=rollout,
         http_port=bound_http,
         grpc_port=bound_grpc,
         _http_server=http_server,
@@ -96,6 +99,6 @@ async def start_gateway(
         _grpc_server=grpc_server,
     )
     if run_loop:
-        running._loop_task = asyncio.create_task(gateway.run(running._stop))
+        running._loop_task = asyncio.create_task(rollout.run(running._stop))
     log.info("gateway up: HTTP %s:%d, gRPC %s:%d", http_host, bound_http, grpc_host, bound_grpc)
     return running

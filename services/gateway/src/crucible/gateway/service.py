@@ -25,12 +25,14 @@ DURABLE = "crucible-gateway"
 
 
 async def serve(runtime: Runtime) -> None:
+    from crucible.gateway.fleet import fleet_from_settings
     from crucible.gateway.heap import freeze_startup_heap
     from crucible.gateway.launcher import TgiDevLauncher
-    from crucible.gateway.rollout import bus_publisher, on_model_evaluated
-    from crucible.gateway.router import Gateway
+    from crucible.gateway.ledger import Ledger
+    from crucible.gateway.rollout import RolloutController, bus_publisher
+    from crucible.gateway.router import Router
     from crucible.gateway.server import start_gateway
-    from crucible.gateway.state import BackendSpec
+    from crucible.gateway.state import ACTIVE
     from crucible.gateway.store import KVStore
 
     settings = GatewaySettings()
@@ -38,28 +40,32 @@ async def serve(runtime: Runtime) -> None:
     bus = runtime.require_bus()
     launcher = TgiDevLauncher(runtime)
     store = KVStore(await bus.key_value(settings.kv_bucket))
-
-    async def resolve(model_name: str, url: str) -> BackendSpec:
-        url = url or settings.candidate_url or ""
-        if url:
-            return BackendSpec(model=model_name, url=url, kind=settings.backend_kind)
-        if settings.stable_url and settings.backend_kind == "tgi":
-            # TGI multi-LoRA: the candidate is an adapter on the stable deployment (LORA_ADAPTERS).
-            return BackendSpec(model=model_name, url=settings.stable_url, kind="tgi", adapter_id=model_name)
-        return await launcher.serve_model(model_name)
-
     running = None
     try:
         if settings.stable_url:
-            stable = BackendSpec(model=settings.stable_model, url=settings.stable_url, kind=settings.backend_kind)
-        else:
-            stable = await launcher.serve_base(settings.stable_model)
-        gateway = Gateway(policy, store, publish=bus_publisher(bus))
-        # tgi-dev backends started here get new ports each time: the stored stable URL is stale.
-        await gateway.start(stable, force_stable=settings.stable_url is None)
+            url, base = settings.stable_url, settings.stable_model
+        else:  # no fleet configured: a tgi-dev of the base model, which speaks vLLM's runtime LoRA API
+            url, base = (await launcher.serve_base(settings.stable_model)).url, settings.stable_model
+            settings = settings.model_copy(update={"backend_kind": "vllm"})
+        fleet = fleet_from_settings(
+            settings, policy, runtime.artifacts, url=url, base_model=base, scratch=launcher.scratch
+        )
+        router = Router(policy, store)
+        await router.start()
+        controller = RolloutController(
+            router,
+            publish=bus_publisher(bus),
+            fleet=fleet,
+            ledger=Ledger(runtime.registry, settings.pool),
+            candidate_url=settings.candidate_url or "",
+        )
+        if router.state.state in ACTIVE:
+            log.info("resuming rollout %s of %s", router.state.rollout_id, router.state.candidate)
+        else:  # configuration and the registry say what serves, not the stored document
+            stable = await controller.serve_registry_stable()
+            log.info("stable: %s on %s (pool %s, %s)", stable.model, url, settings.pool, fleet.delivery.method)
         running = await start_gateway(
-            gateway,
-            resolve_candidate=resolve,
+            controller,
             admin_token=settings.admin_token,
             http_host=settings.http_host,
             http_port=settings.http_port,
@@ -71,7 +77,7 @@ async def serve(runtime: Runtime) -> None:
         freeze_startup_heap()
 
         async def handle(data: bytes, _msg: Any) -> None:
-            await on_model_evaluated(gateway, resolve, data)
+            await controller.on_model_evaluated(data)
 
         stop = asyncio.Event()
         await bus.consume_events(subjects.MODEL_EVALUATED, DURABLE, handle, stop=stop)
@@ -82,7 +88,7 @@ async def serve(runtime: Runtime) -> None:
 
 
 async def rollout_hook(runtime: Runtime, candidate_model: str) -> dict[str, Any]:
-    from crucible.gateway.rollout import embedded_rollout
+    from crucible.gateway.embedded_rollout import embedded_rollout
 
     return await embedded_rollout(runtime, candidate_model)
 

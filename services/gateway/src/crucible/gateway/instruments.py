@@ -1,4 +1,4 @@
-"""The gateway's Prometheus metrics (names from the issue; no user ids as labels)."""
+"""The gateway's Prometheus instruments (names from the issue; no user ids as labels)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ FEEDBACK_SCORE = Histogram(
 )
 ROLLOUT_WEIGHT = Gauge("crucible_rollout_weight", "Traffic weight in percent, by variant.", ["variant"])
 ROLLOUT_STATE = Gauge("crucible_rollout_state", "1 for the rollout's current state, 0 for the others.", ["state"])
+DELIVERIES = Counter(
+    "crucible_gateway_adapter_deliveries_total",
+    "Adapter deliveries to the serving fleet, by method (runtime_api|restart|external), outcome and reason.",
+    ["method", "outcome", "reason"],
+)
 
 
 @functools.cache
