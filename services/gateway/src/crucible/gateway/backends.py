@@ -270,8 +270,9 @@ def _finish(reason: str | None) -> str:
 
 
 def make_backend(spec: BackendSpec, client: HttpClient) -> Backend:
-    if spec.kind == "openai":
+    # vLLM speaks the OpenAI API; an adapter is chosen by naming it as `model`.
+    if spec.kind in ("openai", "vllm"):
         return OpenAIBackend(spec, client)
     if spec.kind == "tgi":
         return TGIBackend(spec, client)
-    raise ValueError(f"unknown backend kind {spec.kind!r} (tgi | openai)")
+    raise ValueError(f"unknown backend kind {spec.kind!r} (tgi | vllm | openai)")

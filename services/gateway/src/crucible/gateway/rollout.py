@@ -133,11 +133,10 @@ class RolloutController:
         assert self.ledger is not None
         ref = await asyncio.to_thread(self.ledger.adapter_ref, model_name)
         method = self.fleet.delivery.method
+        # Canary first: TGI's entrypoint pulls canary adapters, and a refusal is then a rollback on record.
+        await asyncio.to_thread(self._mark, model_name, lifecycle.CANARY, f"rollout starting: delivering by {method}")
         try:
             await asyncio.to_thread(check_adapter, self.fleet.artifacts, ref, self.fleet.base_model)
-            await asyncio.to_thread(
-                self._mark, model_name, lifecycle.CANARY, f"rollout starting: delivering by {method}"
-            )
             self.last_delivery = await self.fleet.delivery.deliver(ref)
         except DeliveryError as exc:
             count_delivery(method, "failed", exc.reason)
