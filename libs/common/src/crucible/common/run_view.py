@@ -85,7 +85,32 @@ class RunView:
         for name, result in (summary.get("control_plane") or {}).items():
             shown = {k: v for k, v in result.items() if k != "trace"} if isinstance(result, dict) else result
             self.console.print(f"[bold]{name}[/bold]: {json.dumps(shown, default=str)[:2000]}")
+        gateway = (summary.get("control_plane") or {}).get("gateway")
+        if isinstance(gateway, dict) and "delivery" in gateway:
+            for line in rollout_lines(gateway):
+                self.console.print(line, soft_wrap=True)
         colour = "green" if summary.get("status") == "succeeded" else "red"
         self.console.print(f"[{colour}]status: {summary.get('status')}[/{colour}] in {summary.get('seconds')} s")
         self.console.print(f"summary: {summary.get('summary_path')}")
         self.console.print(f"artifacts: {self.runtime.settings.resolved_artifacts_url()}")
+
+
+def rollout_lines(result: dict[str, Any]) -> list[str]:
+    """The model-delivery story of a run's rollout step, in a few plain lines."""
+    d = result.get("delivery") or {}
+    lines = []
+    if d.get("verified"):
+        where = ", ".join(d.get("endpoints") or []) or d.get("server", "")
+        lines.append(
+            f"delivered {d.get('model')} into the running server by {d.get('method')}: {where} "
+            f"({d.get('seconds', 0):.2f} s, answered a test request)"
+        )
+    else:
+        lines.append(f"delivery of {result.get('candidate_model')}: not delivered")
+    actions = [str(x.get("action")) for x in result.get("decisions") or []]
+    last = (result.get("decisions") or [{}])[-1].get("reason", "")
+    lines.append(f"rollout {result.get('rollout_id')}: {result.get('state')} ({' -> '.join(actions)}): {last}")
+    models = ", ".join(f"{m['name']} {m['status']}" for m in result.get("models") or [])
+    if models:
+        lines.append(f"models (crucible models list): {models}")
+    return lines
