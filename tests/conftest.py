@@ -122,3 +122,13 @@ def build_random_adapter(base: Path, out: Path, *, seed: int = 1) -> Path:
 @pytest.fixture(scope="session")
 def tiny_adapter(tiny_base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_random_adapter(tiny_base_model, tmp_path_factory.mktemp("adapters") / "random")
+
+
+@pytest.fixture(scope="session")
+def random_adapter(tiny_base_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`random_adapter(seed)`: a new random LoRA adapter on the tiny base (a distinct candidate)."""
+
+    def make(seed: int) -> Path:
+        return build_random_adapter(tiny_base_model, tmp_path_factory.mktemp("adapters") / f"seed{seed}", seed=seed)
+
+    return make

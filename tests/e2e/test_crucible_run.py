@@ -101,3 +101,29 @@ def test_the_tiny_model_is_trained_evaluated_and_rolled_out(finished_run) -> Non
     assert actions[0] == "start"
     assert rollout["state"] in {"completed", "rolled_back"}, rollout["decisions"]
     assert rollout["load"]["requests"] > 0
+
+
+def test_the_candidate_is_delivered_into_the_running_server_and_the_registry_says_what_serves(finished_run) -> None:
+    home, summary, stdout = finished_run
+    rollout = summary["control_plane"]["gateway"]
+    delivery = rollout["delivery"]
+    assert delivery["method"] == "runtime_api" and delivery["verified"] is True
+    assert delivery["endpoints"] == [f"{delivery['server']}/v1/load_lora_adapter"]  # the one running tgi-dev
+    assert "into the running server by runtime_api" in stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRUCIBLE_")}
+    env.update(CRUCIBLE_HOME=str(home), CRUCIBLE_LOG_JSON="false")
+    listed = subprocess.run(
+        [sys.executable, "-m", "crucible.common.cli", "models", "list", "--json"],
+        env=env,
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    statuses = {m["name"]: m["status"] for m in json.loads(listed.stdout)}
+    model = rollout["candidate_model"]
+    if rollout["state"] == "completed":
+        assert statuses == {"tiny-base": "retired", model: "serving"}
+    else:
+        assert statuses == {"tiny-base": "serving", model: "rolled_back"}
