@@ -99,5 +99,6 @@ def test_backend_down_is_a_clean_tgi_error(stack, loop_thread):
     loop_thread.run(stack.stable.stop())
     with httpx.Client(base_url=stack.url) as http:
         r = http.post("/generate", json={"inputs": "hi"})
-        assert r.status_code == 502 and r.json()["error_type"] == "generation"
+        assert r.status_code == 503 and r.json()["error_type"] == "unavailable"
+        assert "is unreachable" in r.json()["error"] and "aiohttp" not in r.json()["error"]
         assert http.get("/health").status_code == 503

@@ -26,6 +26,20 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["ModelGateway"].full_name
 
 
+def grpc_status(exc: BackendError) -> grpc.StatusCode:
+    """The client's own errors as theirs (INVALID_ARGUMENT, FAILED_PRECONDITION, RESOURCE_EXHAUSTED,
+    which clients do not retry); the backend's as UNAVAILABLE or DEADLINE_EXCEEDED."""
+    if exc.status in (413, 429):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if exc.client_error:
+        return (
+            grpc.StatusCode.FAILED_PRECONDITION if exc.status in (404, 409, 412) else grpc.StatusCode.INVALID_ARGUMENT
+        )
+    if exc.status == 504:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.UNAVAILABLE
+
+
 def _parameters(p: gateway_pb2.GenerationParameters) -> dict[str, Any]:
     out: dict[str, Any] = {"max_new_tokens": p.max_new_tokens or None, "do_sample": p.do_sample}
     for name in ("temperature", "top_p", "top_k", "seed", "repetition_penalty"):
@@ -83,7 +97,7 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
         try:
             served = await self.gateway.generate(request.inputs, _parameters(request.parameters), request.user_id)
         except BackendError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            await context.abort(grpc_status(exc), str(exc))
         details = served.body.get("details") or {}
         return gateway_pb2.GenerateResponse(
             response_id=served.route.response_id,
@@ -114,7 +128,7 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
                     finish_reason=str(details.get("finish_reason", "") or ""),
                 )
         except BackendError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            await context.abort(grpc_status(exc), str(exc))
 
     async def SubmitFeedback(self, request: gateway_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> Any:
         try:

@@ -129,3 +129,21 @@ async def chat_stream(decision: guard.GuardDecision, rid: str) -> AsyncIterator[
     delta = {"role": "assistant", "content": guard.guarded_answer(decision)}
     yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
     yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+
+def completion_body(decision: guard.GuardDecision, rid: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": guard.GUARD_VERSION,
+        "choices": [{"index": 0, "text": guard.guarded_answer(decision), "finish_reason": "stop", "logprobs": None}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "guard": {"category": decision.category, "rule_id": decision.rule_id, "version": guard.GUARD_VERSION},
+    }
+
+
+async def completion_stream(decision: guard.GuardDecision, rid: str) -> AsyncIterator[dict[str, Any]]:
+    base = {"id": rid, "object": "text_completion", "created": int(time.time()), "model": guard.GUARD_VERSION}
+    yield {**base, "choices": [{"index": 0, "text": guard.guarded_answer(decision), "finish_reason": None}]}
+    yield {**base, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]}

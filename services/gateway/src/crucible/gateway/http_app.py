@@ -41,6 +41,23 @@ def _error(status: int, message: str, error_type: str = "generation") -> JSONRes
     return _JSONResponse({"error": message, "error_type": error_type}, status_code=status)
 
 
+def _tgi_error(exc: BackendError) -> JSONResponse:
+    """TGI's error shape; a client's own error keeps its status and type (422 `validation`)."""
+    return _error(exc.status, str(exc), exc.error_type if exc.client_error else _server_error_type(exc.status))
+
+
+def _server_error_type(status: int) -> str:
+    return {429: "overloaded", 503: "unavailable", 504: "timeout"}.get(status, "generation")
+
+
+def _openai_error(exc: BackendError) -> JSONResponse:
+    """OpenAI's error shape: `invalid_request_error` for the client's own errors (the SDKs raise
+    BadRequestError / UnprocessableEntityError and do not retry them)."""
+    kind = "invalid_request_error" if exc.client_error else _server_error_type(exc.status) + "_error"
+    body = {"error": {"message": str(exc), "type": kind, "param": None, "code": str(exc.status)}}
+    return _JSONResponse(body, status_code=exc.status)
+
+
 def _headers(route: Route) -> dict[str, str]:
     return {
         "x-crucible-response-id": route.response_id,
@@ -96,26 +113,20 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
 
     async def tgi_generate(payload: dict[str, Any], user: str) -> tuple[Served | None, Response | None]:
         """(served, None) or (None, an error response)."""
-        inputs = payload.get("inputs")
-        if not isinstance(inputs, str):
-            return None, _error(422, "`inputs` must be a string", "validation")
         try:
-            return await gateway.generate(inputs, dict(payload.get("parameters") or {}), user), None
+            return await gateway.generate(payload.get("inputs"), payload.get("parameters"), user), None
         except BackendError as exc:
-            return None, _error(exc.status, str(exc))
+            return None, _tgi_error(exc)
 
     async def tgi_stream(payload: dict[str, Any], user: str) -> Response:
-        inputs = payload.get("inputs")
-        if not isinstance(inputs, str):
-            return _error(422, "`inputs` must be a string", "validation")
-        params = dict(payload.get("parameters") or {})
-        wants_details = bool(params.get("details"))
+        params = payload.get("parameters")
+        wants_details = isinstance(params, dict) and bool(params.get("details"))
         try:
-            route, first, rest = await _first_then_rest(gateway.generate_stream(inputs, params, user))
+            route, first, rest = await _first_then_rest(gateway.generate_stream(payload.get("inputs"), params, user))
         except BackendError as exc:
-            return _error(exc.status, str(exc))
+            return _tgi_error(exc)
         except StopAsyncIteration:
-            return _error(502, "backend closed the stream without a token")
+            return _error(502, "the backend closed the stream without a token")
 
         def shape(event: dict[str, Any]) -> dict[str, Any]:
             if not wants_details and event.get("details") is not None:
@@ -132,21 +143,75 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
 
         return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
 
+    async def openai_stream(
+        stream: AsyncIterator[tuple[Route, dict[str, Any]]], payload: dict[str, Any], count_key: str
+    ) -> Response:
+        """Relay an OpenAI stream with the response id as `id`; the usage chunk (the gateway always
+        asks the backend for one) reaches only clients that asked with `stream_options`."""
+        options = payload.get("stream_options")
+        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        try:
+            route, first, rest = await _first_then_rest(stream)
+        except BackendError as exc:
+            return _openai_error(exc)
+        except StopAsyncIteration:
+            return _openai_error(BackendError("the backend closed the stream without a chunk"))
+
+        def shape(event: dict[str, Any]) -> dict[str, Any]:
+            return {**event, "id": route.response_id, "model": route.model}
+
+        async def body() -> AsyncIterator[bytes]:
+            usage_sent = False
+            pieces = 0
+            try:
+                async for _, event in _chain(first, rest):
+                    if event.get("usage") and not event.get("choices"):
+                        if wants_usage:
+                            usage_sent = True
+                            yield _sse(shape(event))
+                        continue
+                    pieces += 1 if (event.get("choices") or [{}])[0].get(count_key) else 0
+                    yield _sse(shape(event))
+            except BackendError as exc:
+                yield _sse({"error": {"message": str(exc), "type": "server_error"}})
+                return
+            if wants_usage and not usage_sent:  # a backend without usage chunks: counted chunks
+                usage = {"prompt_tokens": 0, "completion_tokens": pieces, "total_tokens": pieces}
+                yield _sse(shape({"object": first.get("object", ""), "choices": [], "usage": usage}))
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
+
     def user_of(request: Request, body: dict[str, Any] | None = None) -> str:
         return request.headers.get(USER_HEADER) or str((body or {}).get("user") or "")
 
-    async def read_json(request: Request) -> dict[str, Any] | None:
+    limit = gateway.policy.limits.max_body_bytes
+
+    async def read_json(request: Request) -> dict[str, Any] | Response:
+        """The JSON object body, or the error response (413 over the size limit, never read whole)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            gateway.refuse(BackendError("too large", status=413, client_error=True))
+            return _error(413, f"the body is {declared} bytes; the limit is {limit}", "validation")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                gateway.refuse(BackendError("too large", status=413, client_error=True))
+                return _error(413, f"the body is over the limit of {limit} bytes", "validation")
         try:
-            data = orjson.loads(await request.body())
+            data = orjson.loads(raw)
         except ValueError:  # orjson.JSONDecodeError too
-            return None
-        return data if isinstance(data, dict) else None
+            data = None
+        if not isinstance(data, dict):
+            return _error(422, "the body must be a JSON object", "validation")
+        return data
 
     @post("/generate")
     async def generate(request: Request) -> Response:
         payload = await read_json(request)
-        if payload is None:
-            return _error(422, "body must be a JSON object", "validation")
+        if isinstance(payload, Response):
+            return payload
         served, failed = await tgi_generate(payload, user_of(request))
         if served is None:
             return failed
@@ -156,15 +221,15 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
     @post("/generate_stream")
     async def generate_stream(request: Request) -> Response:
         payload = await read_json(request)
-        if payload is None:
-            return _error(422, "body must be a JSON object", "validation")
+        if isinstance(payload, Response):
+            return payload
         return await tgi_stream(payload, user_of(request))
 
     @post("/")
     async def compat(request: Request) -> Response:
         payload = await read_json(request)
-        if payload is None:
-            return _error(422, "body must be a JSON object", "validation")
+        if isinstance(payload, Response):
+            return payload
         if payload.get("stream"):
             return await tgi_stream(payload, user_of(request))
         served, failed = await tgi_generate(payload, user_of(request))
@@ -205,43 +270,48 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
     @post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         payload = await read_json(request)
-        if payload is None or not isinstance(payload.get("messages"), list):
-            return _error(422, "body must be a JSON object with `messages`", "validation")
+        if isinstance(payload, Response):
+            return payload
         user = user_of(request, payload)
-        if not payload.get("stream"):
-            try:
-                served = await gateway.chat(payload, user)
-            except BackendError as exc:
-                return _error(exc.status, str(exc))
-            body = {**served.body, "id": served.route.response_id, "model": served.route.model}
-            return _JSONResponse(body, headers=_headers(served.route))
+        if payload.get("stream"):
+            return await openai_stream(gateway.chat_stream(payload, user), payload, "delta")
         try:
-            route, first, rest = await _first_then_rest(gateway.chat_stream(payload, user))
+            served = await gateway.chat(payload, user)
         except BackendError as exc:
-            return _error(exc.status, str(exc))
-        except StopAsyncIteration:
-            return _error(502, "backend closed the stream without a chunk")
+            return _openai_error(exc)
+        body = {**served.body, "id": served.route.response_id, "model": served.route.model}
+        return _JSONResponse(body, headers=_headers(served.route))
 
-        def shape(event: dict[str, Any]) -> dict[str, Any]:
-            return {**event, "id": route.response_id, "model": route.model}
+    @post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        payload = await read_json(request)
+        if isinstance(payload, Response):
+            return payload
+        user = user_of(request, payload)
+        if payload.get("stream"):
+            return await openai_stream(gateway.complete_stream(payload, user), payload, "text")
+        try:
+            served = await gateway.complete(payload, user)
+        except BackendError as exc:
+            return _openai_error(exc)
+        body = {**served.body, "id": served.route.response_id, "model": served.route.model}
+        return _JSONResponse(body, headers=_headers(served.route))
 
-        async def body() -> AsyncIterator[bytes]:
-            yield _sse(shape(first))
-            try:
-                async for _, event in rest:
-                    yield _sse(shape(event))
-            except BackendError as exc:
-                yield _sse({"error": {"message": str(exc), "type": "generation"}})
-                return
-            yield b"data: [DONE]\n\n"
-
-        return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """What a client may name: the stable and canary variants' models (and what serves)."""
+        created = int(app.state.started_at)
+        names = list(dict.fromkeys(b.spec.model for b in gateway.backends.values()))
+        return {
+            "object": "list",
+            "data": [{"id": n, "object": "model", "created": created, "owned_by": "crucible"} for n in names],
+        }
 
     @post("/feedback")
     async def feedback(request: Request) -> Response:
         payload = await read_json(request)
-        if payload is None:
-            return _error(422, "body must be a JSON object", "validation")
+        if isinstance(payload, Response):
+            return payload
         try:
             accepted = gateway.feedback(
                 str(payload.get("response_id", "")),
@@ -263,3 +333,11 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
 
     app.state.started_at = time.time()
     return app
+
+
+async def _chain(
+    first: dict[str, Any], rest: AsyncIterator[tuple[Route, dict[str, Any]]]
+) -> AsyncIterator[tuple[None, dict[str, Any]]]:
+    yield None, first
+    async for _, event in rest:
+        yield None, event

@@ -47,6 +47,18 @@ class EmbeddedRollout(_Strict):
     timeout_seconds: float = Field(default=240.0, gt=0, le=7200, description="Give up (abort) after this long.")
 
 
+class RequestLimits(_Strict):
+    """Checked at the gateway before any backend call: too large is 413, out of range 422/400."""
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576, description="Request body size.")
+    max_prompt_bytes: int = Field(
+        default=262_144, ge=64, le=64 * 1_048_576, description="Prompt (or conversation) size."
+    )
+    max_new_tokens: int = Field(default=4096, ge=1, le=1_000_000, description="Largest max_new_tokens/max_tokens.")
+    max_stop_sequences: int = Field(default=4, ge=0, le=64)
+    max_n: int = Field(default=8, ge=1, le=128, description="Most OpenAI choices per request (`n`).")
+
+
 class GatewayPolicy(_Strict):
     stages: list[float] = Field(default=[10.0, 25.0, 50.0, 100.0], min_length=1, description="Canary weights, %.")
     stage_duration_seconds: float = Field(default=3 * DAY, gt=0, le=90 * DAY, description="Time per stage.")
@@ -76,6 +88,12 @@ class GatewayPolicy(_Strict):
         gt=0,
         le=7200,
         description="Longest an adapter delivery may take (a runtime load call, or a TGI restart to completion).",
+    )
+    limits: RequestLimits = RequestLimits()
+    openai_passthrough: list[str] = Field(
+        default_factory=list,
+        description="OpenAI fields the fleet's models support and the gateway forwards (tools, tool_choice, "
+        "response_format, ...); any other such field is refused with 400 instead of silently ignored.",
     )
     embedded: EmbeddedRollout = EmbeddedRollout()
 

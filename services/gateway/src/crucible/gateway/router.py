@@ -10,6 +10,7 @@ and written to the store every analysis interval.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -27,6 +28,7 @@ from crucible.gateway.figures import StageFigures, VariantFigures
 from crucible.gateway.policy import GatewayPolicy
 from crucible.gateway.safety import KeywordSafetyCheck, SafetyCheck
 from crucible.gateway.store import StateStore
+from crucible.gateway.validation import RequestRefused, check_chat, check_completion, check_generate
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,11 @@ class Outcome:
     text: str = ""
     tokens: int = 0
     ttft: float | None = None
+    client_error: bool = False  # the backend refused the request itself: the client's, not the variant's
+
+
+def _failed(exc: BackendError, started: float, prompt: str, ttft: float | None = None) -> Outcome:
+    return Outcome(False, exc.status, started, prompt, ttft=ttft, client_error=exc.client_error)
 
 
 def encode_response_id(rollout_id: str, stage_index: int, variant: str) -> str:
@@ -158,8 +165,18 @@ class Router:
             stage_index=route.stage_index,
         )
 
-    def _may_retry(self, route: Route) -> bool:
-        return route.variant == CANARY and self.policy.retry_canary_on_stable and STABLE in self.backends
+    def _may_retry(self, route: Route, exc: BackendError) -> bool:
+        """A canary's own failure is retried once on stable; a client's bad request is not."""
+        return (
+            not exc.client_error
+            and route.variant == CANARY
+            and self.policy.retry_canary_on_stable
+            and STABLE in self.backends
+        )
+
+    def refuse(self, exc: BackendError) -> None:
+        """Count a request refused before routing (validation at the gateway)."""
+        instruments.requests_child("none", "", str(exc.status)).inc()
 
     def normalise_parameters(self, parameters: dict[str, Any] | None) -> dict[str, Any]:
         params = {k: v for k, v in (parameters or {}).items() if v is not None}
@@ -182,6 +199,8 @@ class Router:
     def _record(self, route: Route, outcome: Outcome) -> None:
         elapsed = time.perf_counter() - outcome.started
         instruments.requests_child(route.variant, route.model, str(outcome.code)).inc()
+        if outcome.client_error:  # never an error of the variant: not in its figures or latency
+            return
         figures = self._stage_figures(route)
         if outcome.ok:
             duration, first_token, _ = instruments.variant_children(route.variant)
@@ -202,16 +221,23 @@ class Router:
 
     # ---------------------------------------------------------------- TGI generate
 
-    async def generate(self, inputs: str, parameters: dict[str, Any] | None, user_id: str = "") -> Served:
+    def _checked(self, check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except BackendError as exc:
+            self.refuse(exc)
+            raise
+
+    async def generate(self, inputs: Any, parameters: Any, user_id: str = "") -> Served:
+        params = self.normalise_parameters(self._checked(check_generate, inputs, parameters, self.policy.limits))
         decision = guarding.check_inputs(inputs)  # serving safety guard: no backend on a risky prompt
         if decision is not None:
             return Served(Route(**guarding.route_fields(decision)), guarding.tgi_body(decision))
-        params = self.normalise_parameters(parameters)
         route = self.route(user_id)
         try:
             return await self._generate_on(route, inputs, params)
-        except BackendError:
-            if not self._may_retry(route):
+        except BackendError as exc:
+            if not self._may_retry(route, exc):
                 raise
             return await self._generate_on(self._fallback(route), inputs, params)
 
@@ -220,7 +246,7 @@ class Router:
         try:
             body = await self.backends[route.variant].generate(inputs, params)
         except BackendError as exc:
-            self._record(route, Outcome(False, exc.status, started, inputs))
+            self._record(route, _failed(exc, started, inputs))
             raise
         details = body.get("details") or {}
         tokens = int(details.get("generated_tokens", 0))
@@ -228,15 +254,15 @@ class Router:
         return Served(route, body)
 
     async def generate_stream(
-        self, inputs: str, parameters: dict[str, Any] | None, user_id: str = ""
+        self, inputs: Any, parameters: Any, user_id: str = ""
     ) -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        params = self.normalise_parameters(self._checked(check_generate, inputs, parameters, self.policy.limits))
         decision = guarding.check_inputs(inputs)  # serving safety guard: no backend on a risky prompt
         if decision is not None:
             guarded = Route(**guarding.route_fields(decision))
             async for event in guarding.tgi_stream(decision):
                 yield guarded, event
             return
-        params = self.normalise_parameters(parameters)
         route = self.route(user_id)
 
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
@@ -245,55 +271,106 @@ class Router:
         async for item in self._stream(route, open_stream, inputs, _tgi_piece, _tgi_tokens):
             yield item
 
-    # ---------------------------------------------------------------- OpenAI chat
+    # ---------------------------------------------------------------- OpenAI chat and completions
 
-    async def chat(self, body: dict[str, Any], user_id: str = "") -> Served:
-        decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
-        if decision is not None:
-            guarded = Route(**guarding.route_fields(decision))
-            return Served(guarded, guarding.chat_body(decision, guarded.response_id))
-        body = self._chat_body(body)
-        route = self.route(user_id)
-        try:
-            return await self._chat_on(route, body)
-        except BackendError:
-            if not self._may_retry(route):
-                raise
-            return await self._chat_on(self._fallback(route), body)
-
-    def _chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        body = {k: v for k, v in body.items() if v is not None and k not in ("user", "stream", "stream_options")}
+    def _openai_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        body = {k: v for k, v in body.items() if v is not None and k not in ("user", "stream", "stream_options", "n")}
         if not body.get("max_tokens") and not body.get("max_completion_tokens"):
             body["max_tokens"] = self.policy.default_max_new_tokens
         return body
 
-    async def _chat_on(self, route: Route, body: dict[str, Any]) -> Served:
-        started = time.perf_counter()
-        prompt = _chat_prompt(body)
-        try:
-            out = await self.backends[route.variant].chat(body)
-        except BackendError as exc:
-            self._record(route, Outcome(False, exc.status, started, prompt))
-            raise
-        text = ((out.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-        tokens = int((out.get("usage") or {}).get("completion_tokens", 0))
-        self._record(route, Outcome(True, 200, started, prompt, text, tokens))
-        return Served(route, out)
+    async def chat(self, body: Any, user_id: str = "") -> Served:
+        body, n = self._checked(check_chat, body, self.policy.limits, set(self.policy.openai_passthrough))
+        decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            return Served(guarded, guarding.chat_body(decision, guarded.response_id))
+        return await self._openai_call(self._openai_body(body), n, user_id, _chat_prompt(body), _chat_text, "chat")
 
-    async def chat_stream(self, body: dict[str, Any], user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+    async def complete(self, body: Any, user_id: str = "") -> Served:
+        body, n = self._checked(check_completion, body, self.policy.limits, set(self.policy.openai_passthrough))
+        decision = guarding.check_inputs(body["prompt"])
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            return Served(guarded, guarding.completion_body(decision, guarded.response_id))
+        return await self._openai_call(
+            self._openai_body(body), n, user_id, body["prompt"], _completion_text, "complete"
+        )
+
+    async def _openai_call(
+        self,
+        body: dict[str, Any],
+        n: int,
+        user_id: str,
+        prompt: str,
+        text_of: Callable[[dict[str, Any]], str],
+        method: str,
+    ) -> Served:
+        """One backend call per choice (`n` of them, seeds apart when a seed is given), merged."""
+        first = self.route(user_id)
+
+        async def one(i: int) -> tuple[Route, dict[str, Any]]:
+            call = {**body, "seed": body["seed"] + i} if n > 1 and "seed" in body else body
+            try:
+                return first, await self._openai_on(first, call, prompt, text_of, method)
+            except BackendError as exc:
+                if not self._may_retry(first, exc):
+                    raise
+                fallback = self._fallback(first)
+                return fallback, await self._openai_on(fallback, call, prompt, text_of, method)
+
+        answers = [await one(0)] if n == 1 else list(await asyncio.gather(*(one(i) for i in range(n))))
+        return Served(answers[0][0], _merge_choices([out for _, out in answers]))
+
+    async def _openai_on(
+        self, route: Route, body: dict[str, Any], prompt: str, text_of: Callable[[dict[str, Any]], str], method: str
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            out: dict[str, Any] = await getattr(self.backends[route.variant], method)(body)
+        except BackendError as exc:
+            self._record(route, _failed(exc, started, prompt))
+            raise
+        tokens = int((out.get("usage") or {}).get("completion_tokens", 0))
+        self._record(route, Outcome(True, 200, started, prompt, text_of(out), tokens))
+        return out
+
+    async def chat_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        body, n = self._checked(check_chat, body, self.policy.limits, set(self.policy.openai_passthrough))
+        if n > 1:
+            self._checked(_no_streamed_choices, n)
         decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
         if decision is not None:
             guarded = Route(**guarding.route_fields(decision))
             async for event in guarding.chat_stream(decision, guarded.response_id):
                 yield guarded, event
             return
-        body = self._chat_body(body)
+        call = {**self._openai_body(body), "stream_options": {"include_usage": True}}
         route = self.route(user_id)
 
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
-            return self.backends[r.variant].chat_stream(body)
+            return self.backends[r.variant].chat_stream(call)
 
-        async for item in self._stream(route, open_stream, _chat_prompt(body), _chat_piece, None):
+        async for item in self._stream(route, open_stream, _chat_prompt(body), _chat_piece, _usage_tokens):
+            yield item
+
+    async def complete_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        body, n = self._checked(check_completion, body, self.policy.limits, set(self.policy.openai_passthrough))
+        if n > 1:
+            self._checked(_no_streamed_choices, n)
+        decision = guarding.check_inputs(body["prompt"])
+        if decision is not None:
+            guarded = Route(**guarding.route_fields(decision))
+            async for event in guarding.completion_stream(decision, guarded.response_id):
+                yield guarded, event
+            return
+        call = {**self._openai_body(body), "stream_options": {"include_usage": True}}
+        route = self.route(user_id)
+
+        def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
+            return self.backends[r.variant].complete_stream(call)
+
+        async for item in self._stream(route, open_stream, body["prompt"], _completion_piece, _usage_tokens):
             yield item
 
     # ---------------------------------------------------------------- streaming, shared
@@ -325,8 +402,8 @@ class Router:
                         tokens_reported = final_tokens(event) or tokens_reported
                     yield route, event
             except BackendError as exc:
-                self._record(route, Outcome(False, exc.status, started, prompt, ttft=ttft))
-                if count == 0 and self._may_retry(route):
+                self._record(route, _failed(exc, started, prompt, ttft))
+                if count == 0 and self._may_retry(route, exc):
                     route = self._fallback(route)
                     continue
                 raise
@@ -375,6 +452,41 @@ def _tgi_tokens(event: dict[str, Any]) -> int | None:
     details = event.get("details") or {}
     value = details.get("generated_tokens")
     return int(value) if value is not None else None
+
+
+def _chat_text(out: dict[str, Any]) -> str:
+    return ((out.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
+
+
+def _completion_text(out: dict[str, Any]) -> str:
+    return str((out.get("choices") or [{}])[0].get("text") or "")
+
+
+def _completion_piece(event: dict[str, Any]) -> str:
+    return str(((event.get("choices") or [{}])[0]).get("text") or "")
+
+
+def _usage_tokens(event: dict[str, Any]) -> int | None:
+    usage = event.get("usage") or {}
+    value = usage.get("completion_tokens")
+    return int(value) if value is not None else None
+
+
+def _no_streamed_choices(n: int) -> None:
+    raise RequestRefused(f"`n` = {n} is not supported with `stream`: ask for one choice per stream", status=400)
+
+
+def _merge_choices(outs: list[dict[str, Any]]) -> dict[str, Any]:
+    """n answers as one OpenAI body: choices re-indexed, usage summed (the prompt counted once)."""
+    if len(outs) == 1:
+        return outs[0]
+    merged = dict(outs[0])
+    merged["choices"] = [{**(o.get("choices") or [{}])[0], "index": i} for i, o in enumerate(outs)]
+    usages = [o.get("usage") or {} for o in outs]
+    prompt = int(usages[0].get("prompt_tokens", 0) or 0)
+    completion = sum(int(u.get("completion_tokens", 0) or 0) for u in usages)
+    merged["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return merged
 
 
 def _chat_piece(event: dict[str, Any]) -> str:
