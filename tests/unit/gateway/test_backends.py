@@ -28,7 +28,14 @@ def test_openai_compatible_backend_speaks_tgi_shapes():
         return out, events, chat, healthy
 
     out, events, chat, healthy = asyncio.run(go())
-    assert out == {"generated_text": TEXT, "details": {"finish_reason": "length", "generated_tokens": 8}}
+    assert out["generated_text"] == TEXT
+    assert out["details"] == {
+        "finish_reason": "length",
+        "generated_tokens": 8,
+        "seed": None,
+        "prefill": [],
+        "tokens": [],
+    }
     assert "".join(e["token"]["text"] for e in events) == TEXT
     assert events[-1]["generated_text"] == TEXT and events[-1]["details"]["finish_reason"] == "length"
     assert chat["choices"][0]["message"]["content"] == TEXT and healthy

@@ -343,7 +343,14 @@ class OpenAIBackend:
         tokens = int((data.get("usage") or {}).get("completion_tokens", 0))
         return {
             "generated_text": choice.get("text", ""),
-            "details": {"finish_reason": _finish(choice.get("finish_reason")), "generated_tokens": tokens},
+            # TGI clients validate `details` strictly: the token list is not known here, so it is empty.
+            "details": {
+                "finish_reason": _finish(choice.get("finish_reason")),
+                "generated_tokens": tokens,
+                "seed": None,
+                "prefill": [],
+                "tokens": [],
+            },
         }
 
     async def generate_stream(self, inputs: str, parameters: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:

@@ -22,10 +22,19 @@ class FakeBehaviour:
     error_rate: float = 0.0  # share of requests answered with HTTP 500
     midstream_error_rate: float = 0.0  # share of streams that send an error event after some tokens
     seed: int = 0
+    # Like TGI: a negative temperature is the client's error (422 TGI / 400 OpenAI routes); with
+    # `close_after_client_error` the connection is then dropped without notice, as some servers do.
+    close_after_client_error: bool = False
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
-    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}.get(status, "OK")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        404: "Not Found",
+        422: "Unprocessable Entity",
+        500: "Internal Server Error",
+    }.get(status, "OK")
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
         "connection: keep-alive\r\n\r\n"
@@ -79,15 +88,18 @@ class FakeBackend:
                     if line.lower().startswith("content-length:"):
                         length = int(line.split(":", 1)[1])
                 body = await reader.readexactly(length) if length else b""
-                await self._handle(method, path, body, writer)
+                refused = await self._handle(method, path, body, writer)
                 await writer.drain()
+                if refused and self.behaviour.close_after_client_error:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
 
-    async def _handle(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, method: str, path: str, body: bytes, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; True when it was refused as the client's error."""
         b = self.behaviour
         if method == "GET":
             if path in ("/health", "/v1/models"):
@@ -96,15 +108,27 @@ class FakeBackend:
                 writer.write(_response(200, json.dumps({"model_id": "fake"}).encode()))
             else:
                 writer.write(_response(404, b"{}"))
-            return
+            return False
         self.requests += 1
         payload = json.loads(body or b"{}")
         self.last_parameters = payload.get("parameters")
+        temperature = (payload.get("parameters") or payload).get("temperature")
+        if isinstance(temperature, int | float) and temperature < 0:
+            if path.startswith("/v1/"):
+                err = {"object": "error", "message": "temperature must be non-negative", "type": "BadRequestError"}
+                writer.write(_response(400, json.dumps(err).encode()))
+            else:
+                err = {
+                    "error": "Input validation error: `temperature` must be strictly positive",
+                    "error_type": "validation",
+                }
+                writer.write(_response(422, json.dumps(err).encode()))
+            return True
         if b.delay_seconds:
             await asyncio.sleep(b.delay_seconds)
         if b.error_rate and self._rng.random() < b.error_rate:
             writer.write(_response(500, json.dumps({"error": "injected", "error_type": "generation"}).encode()))
-            return
+            return False
         if path == "/v1/chat/completions":
             await self._chat(payload, writer)
         elif path == "/v1/completions":
@@ -114,12 +138,21 @@ class FakeBackend:
         elif path in ("/generate", "/"):
             out = {
                 "generated_text": b.text,
-                "details": {"finish_reason": "length", "generated_tokens": b.tokens, "seed": None},
+                "details": {
+                    "finish_reason": "length",
+                    "generated_tokens": b.tokens,
+                    "seed": None,
+                    "prefill": [],
+                    "tokens": [
+                        {"id": i + 1, "text": w, "logprob": 0.0, "special": False} for i, w in enumerate(self._words())
+                    ],
+                },
             }
             data = json.dumps([out] if path == "/" else out).encode()
             writer.write(_response(200, data))
         else:
             writer.write(_response(404, b"{}"))
+        return False
 
     async def _stream(self, writer: asyncio.StreamWriter) -> None:
         writer.write(
