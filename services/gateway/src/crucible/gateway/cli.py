@@ -84,23 +84,80 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
 
 
 @rollout_app.command("status")
-def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def status(
+    gateway: Annotated[
+        str | None,
+        typer.Option("--gateway", help="Ask this gateway (gRPC GetRollout) instead of reading the KV bucket."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Show the stage, weights, per-variant figures and the decision history."""
+    if gateway:
+        _print_status(_gateway_status(gateway), as_json)
+        return
+    _print_status(asyncio.run(_with_store(_read_status)), as_json)
+
+
+@rollout_app.command("reset")
+def reset(
+    force: Annotated[bool, typer.Option("--force", help="Also clear a rollout that is still in progress.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Clear stale rollout state (admin): an idle document with no stored backends and no figures.
+
+    Running gateways then take the stable backend from their configuration and the registry's
+    serving model again. A rollout in progress is refused unless --force (abort it instead)."""
+    from crucible.gateway import state as st
+
+    async def clear(store: Any) -> dict[str, Any]:
+        current, revision = await store.load()
+        if current.state in st.ACTIVE and not force:
+            raise typer.BadParameter(
+                f"rollout {current.rollout_id} is {current.state}: `crucible rollout abort` it, or pass --force"
+            )
+        await store.save(st.RolloutState(), revision)
+        await store.drop_figures_except("")
+        return await _read_status(store)
+
+    _print_status(asyncio.run(_with_store(clear)), as_json)
+
+
+async def _read_status(store: Any) -> dict[str, Any]:
+    from crucible.gateway.rollout import rollout_status
+
+    return await rollout_status(store)
+
+
+async def _with_store(action: Any) -> Any:
     from crucible.common.embedded import connected_bus
     from crucible.common.runtime import Runtime
     from crucible.gateway.policy import GatewaySettings
-    from crucible.gateway.rollout import rollout_status
     from crucible.gateway.store import KVStore
 
-    async def read() -> dict[str, Any]:
-        runtime = Runtime.create()
-        try:
-            async with connected_bus(runtime) as bus:
-                return await rollout_status(KVStore(await bus.key_value(GatewaySettings().kv_bucket)))
-        finally:
-            await runtime.close()
+    runtime = Runtime.create()
+    try:
+        async with connected_bus(runtime) as bus:
+            return await action(KVStore(await bus.key_value(GatewaySettings().kv_bucket)))
+    finally:
+        await runtime.close()
 
-    _print_status(asyncio.run(read()), as_json)
+
+def _gateway_status(address: str) -> dict[str, Any]:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from crucible.gateway.policy import GatewaySettings
+    from crucible.v1 import gateway_pb2, gateway_pb2_grpc
+
+    settings = GatewaySettings()
+    creds = grpc.ssl_channel_credentials(settings.tls_cert.read_bytes()) if settings.tls_cert else None
+    with grpc.secure_channel(address, creds) if creds else grpc.insecure_channel(address) as channel:
+        try:
+            reply = gateway_pb2_grpc.ModelGatewayStub(channel).GetRollout(gateway_pb2.GetRolloutRequest(), timeout=30)
+        except grpc.RpcError as err:
+            typer.echo(f"error: GetRollout on {address} failed: {err.code().name}: {err.details()}", err=True)
+            raise typer.Exit(1) from None
+    return MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 @rollout_app.command("start")

@@ -305,6 +305,10 @@ class RolloutController:
                 await asyncio.wait_for(stop.wait(), timeout=self.router.refresh_seconds)
             try:
                 await self.router.refresh()
+                state = self.router.state
+                if state.stable is None and state.state not in st.ACTIVE and self.fleet is not None:
+                    log.warning("the stored rollout state names no stable backend (reset?): serving the registry's")
+                    await self.serve_registry_stable()
                 if time.monotonic() >= next_analysis:
                     next_analysis = time.monotonic() + self.policy.analysis_interval_seconds
                     await self.analyse()
