@@ -332,3 +332,30 @@ def test_lora_adapters_syntax_and_base_rule():
     served = ["/home/u/.crucible/models/tiny-base", "tiny-base"]
     assert same_base("/other/machine/tiny-base/", served) and same_base("org/tiny-base", served)
     assert not same_base("org/other-model", served) and not same_base("", served)
+
+
+def test_a_request_queued_behind_an_unload_is_told_the_model_is_gone(tiny_base_model, adapters):
+    from crucible.tgidev.app import create_app
+
+    runner = ModelRunner(tiny_base_model)
+    runner.adapters.load("a", adapters["a"])
+    srv = Server(create_app(runner))
+    try:
+        with ThreadPoolExecutor(2) as pool, runner.lock:  # a generation in progress holds the lock
+            openai_call = pool.submit(lambda: complete(httpx.Client(base_url=srv.url, timeout=60), "a"))
+            tgi_call = pool.submit(
+                httpx.post, srv.url + "/generate", json={"inputs": PROMPT, "parameters": {"adapter_id": "a"}}
+            )
+            threading.Event().wait(0.5)  # both checked "a" and wait for the lock
+            del runner.adapters.registered["a"]  # what unload does once it has the lock
+        assert_vllm_error(openai_call.result(), 404, "NotFoundError", "`a`")
+        assert tgi_call.result().status_code == 422 and "not loaded" in tgi_call.result().json()["error"]
+    finally:
+        srv.stop()
+
+
+def test_an_adapter_may_not_take_the_base_models_name(tiny_base_model, adapters):
+    runner = ModelRunner(tiny_base_model)
+    for name in ("tgi", str(tiny_base_model)):
+        with pytest.raises(ValueError, match="names the base model"):
+            runner.adapters.load(name, adapters["a"])

@@ -78,11 +78,14 @@ def create_app(runner: ModelRunner, *, runtime_lora_updating: bool | None = None
         started = time.perf_counter()
         toks: list[Token] = []
         done: Finished | None = None
-        async for item in stream_tokens(runner, inputs, params, adapter):
-            if isinstance(item, Token):
-                toks.append(item)
-            else:
-                done = item
+        try:
+            async for item in stream_tokens(runner, inputs, params, adapter):
+                if isinstance(item, Token):
+                    toks.append(item)
+                else:
+                    done = item
+        except UnknownModel:
+            raise ValidationError(f"adapter {adapter!r} is not loaded (it was unloaded)") from None
         assert done is not None
         DURATION.observe(time.perf_counter() - started)
         GENERATED.inc(done.generated_tokens)

@@ -82,6 +82,8 @@ class LoadedAdapters:
         `load_inplace`), which keeps answering from its old files if the new ones fail."""
         if not name or not str(path):
             raise AdapterConflict("Both 'lora_name' and 'lora_path' must be provided.")
+        if name in self.served_names or name == "tgi":
+            raise AdapterConflict(f"'{name}' names the base model; give the adapter another lora_name.")
         if name in self.registered and not inplace:
             raise self._duplicate(name)
         info, weights = self.validate(name, Path(path))

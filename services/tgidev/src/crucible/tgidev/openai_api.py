@@ -232,7 +232,11 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
         if not payload.get("stream"):
             choices = []
             for index, prompt in enumerate(prompts):
-                done = await _finish(stream_tokens(runner, prompt, params, adapter))
+                try:
+                    done = await _finish(stream_tokens(runner, prompt, params, adapter))
+                except UnknownModel as exc:
+                    REQUESTS.labels("completions", "404").inc()
+                    return unknown_model(str(exc))
                 count(done)
                 text, stop_reason = cut_stop(done.generated_text, done.finish_reason, params["stop"])
                 choices.append(choice(index, prompt + text if echo else text, FINISH[done.finish_reason], stop_reason))
@@ -300,7 +304,11 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         model_name = payload.get("model") or runner.model_id
         if not payload.get("stream"):
-            done = await _finish(stream_tokens(runner, prompt, params, adapter))
+            try:
+                done = await _finish(stream_tokens(runner, prompt, params, adapter))
+            except UnknownModel as exc:
+                REQUESTS.labels("chat", "404").inc()
+                return unknown_model(str(exc))
             REQUESTS.labels("chat", "200").inc()
             GENERATED.inc(done.generated_tokens)
             return JSONResponse(

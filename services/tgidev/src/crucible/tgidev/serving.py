@@ -12,6 +12,7 @@ from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from crucible.tgidev.generation import Finished, ModelRunner, Token
+from crucible.tgidev.lora import UnknownAdapter
 
 VERSION = "0.1.0"
 
@@ -90,6 +91,9 @@ async def stream_tokens(
         try:
             for item in runner.generate(inputs, params, adapter):
                 loop.call_soon_threadsafe(queue.put_nowait, item)
+        except UnknownAdapter:
+            # Unloaded between the request's check and its turn at the lock: as if never there.
+            loop.call_soon_threadsafe(queue.put_nowait, UnknownModel(adapter or ""))
         except BaseException as exc:
             loop.call_soon_threadsafe(queue.put_nowait, exc)
         loop.call_soon_threadsafe(queue.put_nowait, None)
