@@ -278,7 +278,7 @@ def test_runtime_updates_can_be_switched_off(tiny_base_model):
             assert len(http.get("/v1/models").json()["data"]) == 1
     finally:
         srv.stop()
-    assert runtime_lora_updating_allowed(None) and runtime_lora_updating_allowed("True")
+    assert all(runtime_lora_updating_allowed(v) for v in (None, "", "True", "1"))
     assert not runtime_lora_updating_allowed("0") and not runtime_lora_updating_allowed("false")
 
 

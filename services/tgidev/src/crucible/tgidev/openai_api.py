@@ -51,8 +51,8 @@ DEFAULT_MAX_TOKENS = 16  # vLLM's CompletionRequest default
 
 
 def runtime_lora_updating_allowed(value: str | None) -> bool:
-    """vLLM reads `VLLM_ALLOW_RUNTIME_LORA_UPDATING` as on for "1"/"true"; unset is on here."""
-    return value is None or value.strip().lower() in ("1", "true")
+    """vLLM reads `VLLM_ALLOW_RUNTIME_LORA_UPDATING` as on for "1"/"true"; unset (or empty) is on here."""
+    return value is None or value.strip().lower() in ("", "1", "true")
 
 
 def vllm_error(status: int, message: str, error_type: str, param: str | None = None) -> JSONResponse:
