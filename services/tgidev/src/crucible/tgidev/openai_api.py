@@ -20,6 +20,7 @@ adapter folder, unknown adapter to unload, unknown `model`: 404.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
@@ -45,6 +46,8 @@ from crucible.tgidev.serving import (
     stream_tokens,
     validate_parameters,
 )
+
+log = logging.getLogger(__name__)
 
 FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 DEFAULT_MAX_TOKENS = 16  # vLLM's CompletionRequest default
@@ -184,7 +187,13 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
                 message = f"Success: LoRA adapter '{name}' removed successfully."
         except AdapterError as exc:
             LORA_OPERATIONS.labels(op, str(exc.status)).inc()
+            log.warning("LoRA %s of %r refused: %s", op, name, exc)
             return vllm_error(exc.status, str(exc), exc.error_type)
+        except Exception as exc:  # vLLM answers an unexpected failure with a 500 in the same shape
+            LORA_OPERATIONS.labels(op, "500").inc()
+            log.exception("LoRA %s of %r failed", op, name)
+            return vllm_error(500, str(exc), "InternalServerError")
+        log.info("LoRA %s of %r done", op, name)
         LORA_OPERATIONS.labels(op, "200").inc()
         LORA_ADAPTERS.set(len(runner.adapters.names()))
         return Response(status_code=200, content=message)
@@ -195,7 +204,7 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
             payload = await read_json(request)
             prompts, params = completion_params(payload)
             adapter = resolve_adapter(runner, payload.get("model"))
-        except ValidationError as exc:
+        except (ValueError, TypeError) as exc:  # ValidationError, and numbers that are not
             REQUESTS.labels("completions", "400").inc()
             return vllm_error(400, str(exc), "BadRequestError")
         except UnknownModel as exc:
