@@ -1,9 +1,11 @@
-"""Token-by-token generation with a transformers causal LM (+ an optional PEFT adapter).
+"""Token-by-token generation with a transformers causal LM (+ LoRA adapters, chosen per request).
 
 One decoding loop serves both `/generate` and `/generate_stream`: it yields each token as it is
 produced (with its id, text and log-probability), honours TGI's parameters (max_new_tokens,
 temperature, top_k, top_p, do_sample, seed, repetition_penalty, stop) and reports why it stopped
-(`length`, `eos_token`, `stop_sequence`), the three finish reasons TGI uses.
+(`length`, `eos_token`, `stop_sequence`), the three finish reasons TGI uses. A stop string ends
+generation when the text ends with it (TGI); with `stop_anywhere` (vLLM's completions), also when a
+token carries it inside.
 """
 
 from __future__ import annotations
@@ -33,11 +35,22 @@ class Finished:
 
 
 class ModelRunner:
-    """Holds one model in memory; generation is serialised (batch size 1) by a lock."""
+    """Holds one base model (+ LoRA adapters) in memory; generation is serialised (batch size 1)
+    by a lock, which loading and unloading adapters take too."""
 
-    def __init__(self, model_path: Path, adapter_path: Path | None = None, *, merge_adapter: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        adapter_path: Path | None = None,
+        *,
+        served_model_name: str | None = None,
+        max_loras: int = 4,
+        max_lora_rank: int = 16,
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from crucible.tgidev.lora import LoadedAdapters
 
         self.model_path = Path(model_path)
         self.adapter_path = Path(adapter_path) if adapter_path else None
@@ -46,16 +59,25 @@ class ModelRunner:
         if self.adapter_path is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(self.adapter_path))
-            if merge_adapter:
-                # Merged weights serve at the base model's speed; the canary must not look slow for it.
-                model = model.merge_and_unload()
+            # `--adapter`: merged weights serve at the base model's speed, so the canary of a
+            # two-server rollout must not look slow for it. Named adapters below are never merged.
+            model = PeftModel.from_pretrained(model, str(self.adapter_path)).merge_and_unload()
         model.eval()
-        self.model = model
         self.lock = threading.Lock()
         config = getattr(model, "config", None)
         self.max_total_tokens = int(getattr(config, "max_position_embeddings", 2048) or 2048)
-        self.model_id = str(self.adapter_path or self.model_path)
+        self.model_id = served_model_name or str(self.adapter_path or self.model_path)
+        self.adapters = LoadedAdapters(
+            model,
+            served_names=[str(self.model_path), self.model_id],
+            lock=self.lock,
+            max_loras=max_loras,
+            max_lora_rank=max_lora_rank,
+        )
+
+    @property
+    def model(self) -> Any:
+        return self.adapters.model
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
@@ -65,12 +87,15 @@ class ModelRunner:
             return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         return "\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages) + "\nassistant:"
 
-    def generate(self, inputs: str, params: dict[str, Any]) -> Iterator[Token | Finished]:
-        """Yield each new Token, then one Finished. Holds the lock for the whole generation."""
+    def generate(self, inputs: str, params: dict[str, Any], adapter: str | None = None) -> Iterator[Token | Finished]:
+        """Yield each new Token, then one Finished, from the base (`adapter` None) or the named
+        adapter. Holds the lock for the whole generation."""
         import torch
 
         max_new = int(params.get("max_new_tokens") or 20)
         stops = [s for s in (params.get("stop") or []) if s]
+        max_stop = max((len(s) for s in stops), default=1)
+        stop_anywhere = bool(params.get("stop_anywhere"))
         # TGI samples when asked to, or when a sampling knob is set (temperature 0 means greedy).
         knobs = params.get("temperature") not in (None, 0, 1.0) or params.get("top_k") or params.get("top_p")
         do_sample = bool(params.get("do_sample") or knobs) and params.get("temperature") != 0
@@ -82,7 +107,7 @@ class ModelRunner:
         penalty = float(params.get("repetition_penalty") or 1.0)
         eos_ids = _eos_ids(self.model, self.tokenizer)
 
-        with self.lock, torch.inference_mode():
+        with self.lock, self.adapters.active(adapter) as model, torch.inference_mode():
             input_ids = self.tokenizer(inputs, return_tensors="pt")["input_ids"]
             input_length = int(input_ids.shape[1])
             max_new = max(1, min(max_new, self.max_total_tokens - input_length))
@@ -92,7 +117,7 @@ class ModelRunner:
             text = ""
             reason = "length"
             for _ in range(max_new):
-                out = self.model(input_ids=next_input, past_key_values=past, use_cache=True)
+                out = model(input_ids=next_input, past_key_values=past, use_cache=True)
                 past = out.past_key_values
                 logits = out.logits[0, -1, :].float()
                 if penalty != 1.0 and generated:
@@ -119,7 +144,9 @@ class ModelRunner:
                 if token_id in eos_ids:
                     reason = "eos_token"
                     break
-                if any(text.endswith(s) for s in stops):
+                # The window a new piece can complete a stop string in, ending inside the piece or at its end.
+                window = text[-(len(piece) + max_stop - 1) :] if stop_anywhere and piece else ""
+                if any(text.endswith(s) or s in window for s in stops):
                     reason = "stop_sequence"
                     break
                 next_input = torch.tensor([[token_id]])
