@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from crucible.common import lifecycle
 from crucible.common.config import load_policy
 from crucible.common.registry import ModelVersion
 from crucible.common.runtime import Runtime
@@ -34,7 +35,8 @@ def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tiny_base_model
     adapter_uri = runtime.artifacts.put_dir(tiny_adapter, "models/crucible-v1-test-tiny-base/adapter")
     with runtime.registry.session() as s:
         s.add(ModelVersion(name="crucible-v1-test-tiny-base", seq=1, base_model="tiny-base", adapter_uri=adapter_uri))
-        s.commit()
+    with runtime.registry.session() as s:  # only a model that passed evaluation may be rolled out
+        lifecycle.transition(s, "crucible-v1-test-tiny-base", "evaluated", reason="test", actor="test")
 
     async def go():
         await runtime.connect(nats_url)

@@ -71,6 +71,10 @@ def transition(s: Session, model_name: str, to: str, *, reason: str, actor: str)
 
 def record_created(s: Session, mv: ModelVersion, *, reason: str, actor: str) -> ModelTransition:
     """Log the creation of a model row (status `trained`) so its history starts at the beginning."""
+    if mv.status is None:  # the column default applies only at flush
+        mv.status = TRAINED
+    if mv.pool is None:
+        mv.pool = DEFAULT_POOL
     row = ModelTransition(model_name=mv.name, from_status="", to_status=mv.status, reason=reason, actor=actor)
     s.add(row)
     return row

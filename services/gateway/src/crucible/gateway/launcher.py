@@ -1,7 +1,7 @@
-"""Backends the gateway starts itself on one machine: tgi-dev child processes serving the base
-model (stable) and base + adapter (candidate), resolved from the model registry.
+"""The serving fleet the gateway starts itself on one machine: a tgi-dev child process serving
+the base model, into which adapters are delivered through vLLM's runtime LoRA API.
 
-In production the backends are TGI deployments and the gateway only gets their URLs; this is
+In production the fleet is TGI or vLLM Deployments and the gateway only gets their URL; this is
 the embedded default's path (and the one `crucible run` takes).
 """
 
@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,6 @@ TINY_BASE_NAME = "tiny-base"  # the trainer records this name for $CRUCIBLE_HOME
 
 class LaunchError(RuntimeError):
     pass
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    name: str
-    base_path: Path
-    adapter_path: Path | None
 
 
 def _free_port() -> int:
@@ -57,43 +49,15 @@ def resolve_base_path(home: Path, base_model: str) -> Path:
     )
 
 
-def resolve_artifact_dir(runtime: Any, uri: str, scratch: Path) -> Path:
-    """An artifact-store URI (or a plain path) -> a local folder."""
-    store = runtime.artifacts
-    root = store.root_url.rstrip("/") + "/"
-    if uri.startswith(root):
-        key = uri[len(root) :]
-        try:
-            return Path(store.local_path(key))
-        except ValueError:
-            return Path(store.get_dir(key, scratch / key.replace("/", "_")))
-    path = Path(uri.removeprefix("file://"))
-    if path.exists():
-        return path
-    raise LaunchError(f"cannot find {uri} locally or in the artifact store {store.root_url}")
-
-
-def model_source(runtime: Any, model_name: str, scratch: Path) -> ModelSource:
-    """Where a registered model version's base and adapter are (registry `models` row)."""
-    from crucible.common.registry import ModelVersion
-
-    with runtime.registry.session() as s:
-        mv = s.get(ModelVersion, model_name)
-        if mv is None:
-            raise LookupError(f"model {model_name!r} is not in the registry")
-        base_model, adapter_uri = mv.base_model, mv.adapter_uri
-    home = Path(runtime.settings.home)
-    base = resolve_base_path(home, base_model or TINY_BASE_NAME)
-    adapter = resolve_artifact_dir(runtime, adapter_uri, scratch) if adapter_uri else None
-    return ModelSource(model_name, base, adapter)
-
-
 class TgiDevProcess:
     """`python -m crucible.tgidev` as a child process on a free port."""
 
-    def __init__(self, model: Path, adapter: Path | None = None, *, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, model: Path, adapter: Path | None = None, *, log_dir: Path | None = None, served_name: str | None = None
+    ) -> None:
         self.model = model
         self.adapter = adapter
+        self.served_name = served_name
         self.port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = (log_dir or Path(tempfile.gettempdir())) / f"tgi-dev-{self.port}.log"
@@ -106,6 +70,8 @@ class TgiDevProcess:
         cmd = [sys.executable, "-m", "crucible.tgidev", "--model", str(self.model), "--port", str(self.port)]
         if self.adapter is not None:
             cmd += ["--adapter", str(self.adapter)]
+        if self.served_name:  # the id OpenAI requests name the base by (vLLM's --served-model-name)
+            cmd += ["--served-model-name", self.served_name]
         env = {
             **os.environ,
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
@@ -146,7 +112,7 @@ class TgiDevProcess:
 
 
 class TgiDevLauncher:
-    """Starts (and later stops) tgi-dev backends for registry models; one process per model."""
+    """Starts (and later stops) the tgi-dev process serving a base model."""
 
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
@@ -156,20 +122,10 @@ class TgiDevLauncher:
 
     async def serve_base(self, base_model: str, name: str | None = None) -> BackendSpec:
         path = resolve_base_path(Path(self.runtime.settings.home), base_model)
-        proc = await TgiDevProcess(path, log_dir=self.log_dir).start()
         key = name or base_model
+        proc = await TgiDevProcess(path, log_dir=self.log_dir, served_name=key).start()
         self.processes[key] = proc
         return BackendSpec(model=key, url=proc.url)
-
-    async def serve_model(self, model_name: str, url: str = "") -> BackendSpec:
-        if url:
-            return BackendSpec(model=model_name, url=url)
-        if model_name in self.processes:
-            return BackendSpec(model=model_name, url=self.processes[model_name].url)
-        source = model_source(self.runtime, model_name, self.scratch)
-        proc = await TgiDevProcess(source.base_path, source.adapter_path, log_dir=self.log_dir).start()
-        self.processes[model_name] = proc
-        return BackendSpec(model=model_name, url=proc.url)
 
     def stop_all(self) -> None:
         for proc in self.processes.values():
