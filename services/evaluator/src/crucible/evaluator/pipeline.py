@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crucible.common import guard
+from crucible.common import guard, lifecycle
 from crucible.evaluator import bradley_terry, gates, generation, judges, metrics, report, safety_suite
 from crucible.evaluator.model_source import ModelRef, candidate_ref, local_dir, resolve_base, serving_ref
 from crucible.evaluator.policy import EvaluatorPolicy
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVALUATOR_VERSION = "0.1.0"
+ACTOR = "evaluator"  # who the lifecycle log names for the evaluator's decisions
 Loader = Callable[[], generation.LoadedModel]
 
 
@@ -74,6 +75,7 @@ def evaluate_models(
     pair_examples = examples[: policy.pairwise_prompts]
     cand_label, cand_load = candidate
     serv_label, serv_kind, serv_load = serving
+    compared_with = {"name": serv_label, "kind": serv_kind}
     if serv_label == cand_label:
         serv_label = f"{serv_label} (serving)"
 
@@ -165,6 +167,8 @@ def evaluate_models(
     return {
         "schema": 1,
         "model_name": cand_label,
+        # What the candidate was rated against: the pool's serving model, or the base when none serves.
+        "compared_with": compared_with,
         "metrics": metric_values,
         "gates": decision.as_dict(),
         "notes": notes,
@@ -340,13 +344,36 @@ def write_report(runtime: Runtime, rep: dict[str, Any]) -> str:
     return runtime.artifacts.write_json(f"{prefix}/report.json", rep)
 
 
-def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -> None:
+# The evaluator decides only before a rollout; once the gateway has a model, its status is the rollout's.
+DECIDABLE = (lifecycle.TRAINED, lifecycle.EVALUATED, lifecycle.REJECTED)
+
+
+def verdict_reason(gates_result: dict[str, Any], compared_with: dict[str, str]) -> str:
+    against = f"rated against {compared_with['name']} ({compared_with['kind']})"
+    if not gates_result["passed"]:
+        return f"failed gates: {', '.join(gates_result['failed_gates'])}; {against}"
+    warned = ", ".join(gates_result["warned_gates"])
+    return f"passed every enforced gate{f' (only warned: {warned})' if warned else ''}; {against}"
+
+
+def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -> str:
+    """Write the evaluation onto the model's row and move it to `evaluated` or `rejected`;
+    returns the model's status afterwards. A model already in a rollout (or past one) keeps its
+    row untouched: the report is in the artifact store, the decision is the rollout's."""
     from crucible.common.registry import ModelVersion
 
     with runtime.registry.session() as s:
         mv = s.get(ModelVersion, rep["model_name"])
         if mv is None:
-            return
+            return ""
+        if mv.status not in DECIDABLE:
+            log.warning(
+                "model %s is %s: report %s written, its registry row and status left as they are",
+                mv.name,
+                mv.status,
+                report_uri,
+            )
+            return mv.status
         mv.evaluation = {
             "passed": rep["gates"]["passed"],
             "report_uri": report_uri,
@@ -356,9 +383,11 @@ def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -
             "evaluated_at": rep.get("evaluated_at", ""),
             "run_id": rep.get("run_id", ""),
             "human_eval": rep.get("human_eval"),
+            "compared_with": rep["compared_with"],
         }
-        if mv.status in ("trained", "evaluated", "rejected"):
-            mv.status = "evaluated" if rep["gates"]["passed"] else "rejected"
+        to = lifecycle.EVALUATED if rep["gates"]["passed"] else lifecycle.REJECTED
+        lifecycle.transition(s, mv.name, to, reason=verdict_reason(rep["gates"], rep["compared_with"]), actor=ACTOR)
+        return mv.status
 
 
 def evaluate_registered(runtime: Runtime, model_name: str, *, test_file: Path | None = None) -> dict[str, Any]:
@@ -387,9 +416,15 @@ def evaluate_registered(runtime: Runtime, model_name: str, *, test_file: Path | 
     rep["evaluated_at"] = dt.datetime.now(dt.UTC).isoformat()
     rep["run_id"] = runtime.run_id
     uri = write_report(runtime, rep)
-    record_in_registry(runtime, rep, uri)
+    rep["status"] = record_in_registry(runtime, rep, uri)
     rep["report_uri"] = uri
     log.info(
-        "model %s evaluated: passed=%s failed=%s", model_name, rep["gates"]["passed"], rep["gates"]["failed_gates"]
+        "model %s evaluated against %s (%s): passed=%s failed=%s warned=%s",
+        model_name,
+        rep["compared_with"]["name"],
+        rep["compared_with"]["kind"],
+        rep["gates"]["passed"],
+        rep["gates"]["failed_gates"],
+        rep["gates"]["warned_gates"],
     )
     return rep
