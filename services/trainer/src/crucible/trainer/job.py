@@ -22,10 +22,11 @@ from typing import Any
 import yaml
 from google.protobuf.message import Message
 
-from crucible.common import subjects
+from crucible.common import lifecycle, subjects
 from crucible.common.config import ConfigError, validate_section
 from crucible.common.registry import DatasetVersion, ModelVersion, TrainingJob
 from crucible.trainer import metrics as gauges
+from crucible.trainer.init_from import choose_init
 from crucible.trainer.inputs import TrainingData, TrainingInputError, data_from_files, data_from_registry
 from crucible.trainer.naming import model_name
 from crucible.trainer.policy import TrainerPolicy
@@ -34,6 +35,7 @@ from crucible.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 Emit = Callable[[str, Message], None]
+ACTOR = "trainer"  # who the lifecycle log names for a model's creation
 
 
 @dataclass
@@ -59,6 +61,7 @@ class TrainOutcome:
     dataset_version: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     resumed_from_step: int = 0
+    init_from: dict[str, str] = field(default_factory=dict)  # {kind: serving|base, model, reason?}
 
     def as_event(self) -> events_pb2.ModelTrained:
         msg = events_pb2.ModelTrained(
@@ -87,6 +90,7 @@ class TrainOutcome:
             "dataset_version": self.dataset_version,
             "metrics": self.metrics,
             "resumed_from_step": self.resumed_from_step,
+            "init_from": self.init_from,
         }
 
 
@@ -155,6 +159,7 @@ def run_job(
         result = _train(runtime, request, policy, data, emit, callbacks, existing)
         outcome.base_model = result["base_model"]
         outcome.resumed_from_step = result["resumed_from_step"]
+        outcome.init_from = result["init_from"]
         outcome.metrics = result["metrics"] | {"train_seconds": round(time.perf_counter() - started, 3)}
         if is_main_process():
             _register(runtime, request, policy, data, result, outcome)
@@ -261,6 +266,8 @@ def _train(
     from crucible.trainer.samples import build_rows, make_collator, tokenize_chats
 
     load_from, base_name = resolve_base_model(runtime, policy)
+    work = (runtime.settings.home / "trainer" / "jobs" / request.job_id).resolve()
+    init = choose_init(runtime, policy, base_name, work)
     device = _device()
     qlora = _use_qlora(policy, device)
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
@@ -302,16 +309,22 @@ def _train(
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    model = get_peft_model(
-        model,
-        LoraConfig(
-            task_type="CAUSAL_LM",
-            r=policy.lora_r,
-            lora_alpha=policy.lora_alpha,
-            lora_dropout=policy.lora_dropout,
-            target_modules=list(policy.target_modules),
-        ),
-    )
+    if init.adapter_dir is not None:
+        from peft import PeftModel
+
+        # Continue from the serving adapter's weights (same base, same LoRA shape: choose_init checked).
+        model = PeftModel.from_pretrained(model, str(init.adapter_dir), is_trainable=True)
+    else:
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                task_type="CAUSAL_LM",
+                r=policy.lora_r,
+                lora_alpha=policy.lora_alpha,
+                lora_dropout=policy.lora_dropout,
+                target_modules=list(policy.target_modules),
+            ),
+        )
 
     ds_config = policy_deepspeed_config(policy, bf16=bf16, fp16=fp16)
     if ds_config is not None:
@@ -319,7 +332,6 @@ def _train(
     max_steps = policy.max_steps
     if device == "cpu" and policy.cpu_max_steps:
         max_steps = min(max_steps, policy.cpu_max_steps) if max_steps else policy.cpu_max_steps
-    work = (runtime.settings.home / "trainer" / "jobs" / request.job_id).resolve()
     out_dir = work / "checkpoints"
     args = TrainingArguments(
         output_dir=str(out_dir),
@@ -420,6 +432,7 @@ def _train(
         "attention": model_kwargs["attn_implementation"],
         "rows": {"train": len(train_rows), "val": len(val_rows)},
         "samples": {"train": len(train_samples), "val": len(val_samples)},
+        "init_from": init.as_dict(),
     }
 
 
@@ -578,20 +591,29 @@ def _register(
     store.write_json(f"{prefix}/card.json", card)
     finite = {k: v for k, v in outcome.metrics.items() if not math.isnan(v)}
     with runtime.registry.session() as s:
-        s.add(
-            ModelVersion(
-                name=name,
-                seq=seq,
-                job_id=request.job_id,
-                base_model=result["base_model"],
-                dataset_version=data.dataset_version,
-                status="trained",
-                adapter_uri=outcome.adapter_uri,
-                merged_uri=outcome.merged_uri,
-                metrics=finite,
-                card=card,
-                contains_forgotten_subject=forgotten,
-            )
+        mv = ModelVersion(
+            name=name,
+            seq=seq,
+            job_id=request.job_id,
+            base_model=result["base_model"],
+            dataset_version=data.dataset_version,
+            status="trained",
+            adapter_uri=outcome.adapter_uri,
+            merged_uri=outcome.merged_uri,
+            metrics=finite,
+            card=card,
+            contains_forgotten_subject=forgotten,
+            pool=policy.pool,
+        )
+        s.add(mv)
+        s.flush()
+        start = result["init_from"]
+        lifecycle.record_created(
+            s,
+            mv,
+            reason=f"job {request.job_id} on dataset {data.dataset_version or '(local files)'}, "
+            f"from {start['kind']} {start['model']}",
+            actor=ACTOR,
         )
         job = s.get(TrainingJob, request.job_id)
         if job is not None:
@@ -625,6 +647,8 @@ def model_card(policy: TrainerPolicy, data: TrainingData, result: dict[str, Any]
         "metrics": {k: (None if math.isnan(v) else v) for k, v in outcome.metrics.items()},
         "best_checkpoint": result["best_checkpoint"],
         "resumed_from_step": result["resumed_from_step"],
+        "init_from": result["init_from"],
+        "pool": policy.pool,
         "training_seconds": outcome.metrics.get("train_seconds"),
         "trained_at": dt.datetime.now(dt.UTC).isoformat(),
         "libraries": {
