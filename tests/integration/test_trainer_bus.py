@@ -15,8 +15,8 @@ from crucible.common import subjects
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, TrainingJob
 from crucible.common.runtime import Runtime
-from crucible.trainer.job import TrainingFailed
 from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.request import TrainingFailed
 from crucible.v1 import events_pb2
 
 FAST = {"max_steps": 4, "checkpoint_every_steps": 2, "progress_every_steps": 1, "max_seq_length": 128}

@@ -11,7 +11,8 @@ from transformers import TrainerCallback
 
 from crucible.common import lifecycle
 from crucible.common.registry import ModelVersion
-from crucible.trainer.job import TrainRequest, run_job
+from crucible.trainer.job import run_job
+from crucible.trainer.request import TrainRequest
 
 
 def _events(name: str, msg: Any) -> None:
