@@ -13,8 +13,9 @@ from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, ModelVersion
 from crucible.common.runtime import Runtime
 from crucible.evaluator import chats, generation, human_eval, safety_suite
-from crucible.evaluator.evaluation import evaluate_models, evaluate_registered
+from crucible.evaluator.evaluation import evaluate_models
 from crucible.evaluator.policy import EvaluatorPolicy
+from crucible.evaluator.registered import evaluate_registered
 from crucible.evaluator.testset import example_from_messages
 
 MODEL = "crucible-v1-20261122-tiny"

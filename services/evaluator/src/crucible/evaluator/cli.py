@@ -30,8 +30,8 @@ def run_command(
     """Evaluate MODEL, write its report, record it in the registry and publish model.evaluated."""
     import asyncio
 
-    from crucible.evaluator.evaluation import evaluate_registered
     from crucible.evaluator.model_source import ModelNotFound
+    from crucible.evaluator.registered import evaluate_registered
     from crucible.evaluator.service import evaluate_and_publish, summary_of
     from crucible.evaluator.testset import TestSetError
 

@@ -66,8 +66,8 @@ def summary_of(rep: dict[str, Any]) -> dict[str, Any]:
 async def evaluate_and_publish(
     runtime: Runtime, model_name: str, bus: Bus | None = None, *, test_file: Path | None = None
 ) -> dict[str, Any]:
-    from crucible.evaluator.evaluation import evaluate_registered
     from crucible.evaluator.instruments import record_evaluation
+    from crucible.evaluator.registered import evaluate_registered
 
     started = time.perf_counter()
     rep = await asyncio.to_thread(evaluate_registered, runtime, model_name, test_file=test_file)
