@@ -15,8 +15,8 @@ from crucible.common import subjects
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, TrainingJob
 from crucible.common.runtime import Runtime
-from crucible.trainer.job import TrainingFailed
 from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.request import TrainingFailed
 from crucible.v1 import events_pb2
 
 FAST = {"max_steps": 4, "checkpoint_every_steps": 2, "progress_every_steps": 1, "max_seq_length": 128}
@@ -147,3 +147,49 @@ def test_serve_runs_train_requested_jobs_one_at_a_time(rt: Runtime, embedded_nat
     # One job at a time: every progress event of job-s1 precedes job-s2's outcome.
     order = [(n, m.job_id) for n, m in seen]
     assert order.index(("model.trained", "job-s1")) < order.index(("model.trained", "job-s2"))
+
+
+def test_dataset_ready_trains_the_new_version_when_auto_train_is_on(rt: Runtime, embedded_nats: Any) -> None:
+    """The continuous loop: dataset.ready -> train.requested (once per version) -> a job -> model.trained."""
+    from sqlalchemy import select
+
+    from crucible.common.registry import ModelVersion
+    from crucible.trainer.service import serve
+
+    rt.policy.section("trainer").auto_train_on_dataset_ready = True
+    register_dataset(rt, "v3_20261122")
+
+    async def main() -> tuple[list, list]:
+        await rt.connect(embedded_nats.url)
+        seen: list[tuple[str, Any]] = []
+        sub = await _collect(rt, seen)
+        requested: list[str] = []
+
+        async def on_request(m: Any) -> None:
+            requested.append(events_pb2.TrainRequested.FromString(m.data).dataset_version)
+
+        req_sub = await rt.require_bus().nc.subscribe(subjects.event(subjects.TRAIN_REQUESTED), cb=on_request)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(rt, stop=stop))
+        ready = events_pb2.DatasetReady(dataset_version="v3_20261122", split_counts={"train": 16, "val": 4})
+        # The auto-train consumer takes new events only: publish until it has picked one up.
+        for i in range(600):
+            if i % 10 == 0 and not requested:
+                await rt.require_bus().publish_event(subjects.DATASET_READY, ready, msg_id=f"ready-{i}")
+            if any(n == "model.trained" for n, _ in seen):
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await sub.unsubscribe()
+        await req_sub.unsubscribe()
+        await rt.close()
+        return seen, requested
+
+    seen, requested = asyncio.run(main())
+    assert requested and set(requested) == {"v3_20261122"}
+    trained = [m for n, m in seen if n == "model.trained"]
+    assert trained and trained[0].job_id == "train-v3_20261122" and trained[0].status == "succeeded"
+    with rt.registry.session() as s:
+        rows = s.scalars(select(ModelVersion).where(ModelVersion.job_id == "train-v3_20261122")).all()
+        assert len(rows) == 1 and rows[0].dataset_version == "v3_20261122" and rows[0].status == "trained"

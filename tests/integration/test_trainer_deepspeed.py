@@ -21,7 +21,8 @@ from transformers import TrainerCallback
 from crucible.common.config import Settings, load_policy
 from crucible.common.runtime import Runtime
 from crucible.trainer.policy import TrainerPolicy
-from crucible.trainer.job import TrainRequest, run_job
+from crucible.trainer.job import run_job
+from crucible.trainer.request import TrainRequest
 
 home, train, val = map(Path, sys.argv[1:4])
 seen = {}

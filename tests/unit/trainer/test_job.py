@@ -9,7 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from crucible.common.registry import DatasetVersion, ModelVersion, TrainingJob
-from crucible.trainer.job import TrainRequest, run_job
+from crucible.trainer.job import run_job
+from crucible.trainer.request import TrainRequest
 from crucible.v1 import events_pb2
 
 from .conftest import new_style_chats, write_chat_jsonl
@@ -65,7 +66,7 @@ def test_short_lora_run_lowers_validation_loss_and_registers_the_model(trainer_r
 def test_adapter_save_load_merge_round_trips(trainer_runtime, splits) -> None:
     from peft import PeftModel
 
-    from crucible.trainer.job import merge_adapter
+    from crucible.trainer.hf_training import merge_adapter
 
     out = run_job(
         trainer_runtime,

@@ -35,7 +35,7 @@ def _bench_eval(quick: bool) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from crucible.evaluator import chats, generation, safety_suite
-    from crucible.evaluator.pipeline import evaluate_models
+    from crucible.evaluator.evaluation import evaluate_models
     from crucible.evaluator.policy import EvaluatorPolicy
     from crucible.evaluator.testset import example_from_messages
 

@@ -31,7 +31,7 @@ def run_command(
     import asyncio
 
     from crucible.evaluator.model_source import ModelNotFound
-    from crucible.evaluator.pipeline import evaluate_registered
+    from crucible.evaluator.registered import evaluate_registered
     from crucible.evaluator.service import evaluate_and_publish, summary_of
     from crucible.evaluator.testset import TestSetError
 

@@ -119,7 +119,7 @@ def aggregate(rows: Iterable[dict[str, Any]], key: dict[str, Any]) -> dict[str, 
 
 
 def export_sample(runtime: Runtime, model_name: str | None, n: int, seed: int, out: Path) -> dict[str, Any]:
-    from crucible.evaluator.pipeline import report_prefix
+    from crucible.evaluator.registered import report_prefix
 
     name = model_name or latest_evaluated(runtime)
     prefix = report_prefix(name)
@@ -135,7 +135,7 @@ def export_sample(runtime: Runtime, model_name: str | None, n: int, seed: int, o
 
 
 def ingest_ratings(runtime: Runtime, path: Path) -> dict[str, Any]:
-    from crucible.evaluator.pipeline import record_in_registry, report_prefix, write_report
+    from crucible.evaluator.registered import record_in_registry, report_prefix, write_report
 
     if not path.exists():
         raise HumanEvalError(f"ratings file {path} does not exist")

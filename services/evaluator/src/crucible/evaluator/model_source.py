@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
+from crucible.common import lifecycle
 from crucible.common.registry import ModelVersion
 
 if TYPE_CHECKING:
@@ -31,6 +30,7 @@ class ModelRef:
     # For the base model standing in for the serving one: the candidate's adapter, whose
     # adapter_config.json names the folder the base was loaded from at training time.
     hint_adapter_uri: str = ""
+    pool: str = lifecycle.DEFAULT_POOL  # the serving pool the model is built for
 
 
 def candidate_ref(registry: Registry, model_name: str) -> tuple[ModelRef, str]:
@@ -39,23 +39,21 @@ def candidate_ref(registry: Registry, model_name: str) -> tuple[ModelRef, str]:
         mv = s.get(ModelVersion, model_name)
         if mv is None:
             raise ModelNotFound(f"model {model_name!r} is not in the registry")
-        ref = ModelRef(model_name, "candidate", mv.base_model, mv.adapter_uri, mv.merged_uri)
+        ref = ModelRef(model_name, "candidate", mv.base_model, mv.adapter_uri, mv.merged_uri, pool=mv.pool)
         return ref, mv.dataset_version
 
 
 def serving_ref(registry: Registry, candidate: ModelRef) -> ModelRef:
-    """The model now serving (newest by seq, not the candidate), else the candidate's base model."""
+    """What the candidate is rated against: the model the registry marks `serving` in the
+    candidate's pool (what people get today), else the candidate's base model."""
     with registry.session() as s:
-        rows = s.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.status == "serving", ModelVersion.name != candidate.label)
-            .order_by(ModelVersion.seq.desc(), ModelVersion.created_at.desc())
-        ).all()
-        if rows:
-            mv = rows[0]
-            return ModelRef(mv.name, "serving", mv.base_model, mv.adapter_uri, mv.merged_uri)
+        mv = lifecycle.serving_model(s, candidate.pool)
+        if mv is not None and mv.name != candidate.label:
+            return ModelRef(mv.name, "serving", mv.base_model, mv.adapter_uri, mv.merged_uri, pool=mv.pool)
     label = f"base:{Path(candidate.base_model).name or candidate.base_model}"
-    return ModelRef(label, "base", candidate.base_model, "", hint_adapter_uri=candidate.adapter_uri)
+    return ModelRef(
+        label, "base", candidate.base_model, "", hint_adapter_uri=candidate.adapter_uri, pool=candidate.pool
+    )
 
 
 def local_dir(artifacts: ArtifactStore, uri: str, scratch: Path) -> Path:

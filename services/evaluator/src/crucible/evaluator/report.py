@@ -75,6 +75,10 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
         + (f" — warnings: {', '.join(g['warned_gates'])}" if g["warned_gates"] else ""),
         "",
     ]
+    cw = report.get("compared_with")
+    if cw:
+        what = "the model serving its pool" if cw["kind"] == "serving" else "the base model (no model serves yet)"
+        lines += [f"Compared with: `{cw['name']}`, {what}.", ""]
     if report.get("notes"):
         lines += [f"> {n}" for n in report["notes"]] + [""]
     lines += ["## Gates", "", "| gate | mode | value | threshold | ok | reason |", "|---|---|---|---|---|---|"]

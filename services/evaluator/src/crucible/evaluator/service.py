@@ -55,6 +55,8 @@ def summary_of(rep: dict[str, Any]) -> dict[str, Any]:
         "failed_gates": rep["gates"]["failed_gates"],
         "warned_gates": rep["gates"]["warned_gates"],
         "metrics": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rep["metrics"].items()},
+        "status": rep.get("status", ""),
+        "compared_with": rep["compared_with"],
         "serving": rep["pairwise"]["serving"],
         "report_uri": rep["report_uri"],
         "timings": rep["timings"],
@@ -65,7 +67,7 @@ async def evaluate_and_publish(
     runtime: Runtime, model_name: str, bus: Bus | None = None, *, test_file: Path | None = None
 ) -> dict[str, Any]:
     from crucible.evaluator.instruments import record_evaluation
-    from crucible.evaluator.pipeline import evaluate_registered
+    from crucible.evaluator.registered import evaluate_registered
 
     started = time.perf_counter()
     rep = await asyncio.to_thread(evaluate_registered, runtime, model_name, test_file=test_file)
@@ -94,7 +96,7 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
             ev = mv.evaluation or {}
             if ev.get("run_id") == run_id:
                 out.append({"model_name": mv.name, "status": mv.status, **{k: ev.get(k) for k in
-                            ("passed", "failed_gates", "warned_gates", "report_uri")},
+                            ("passed", "failed_gates", "warned_gates", "compared_with", "report_uri")},
                             "metrics": {k: round(v, 4) for k, v in (ev.get("metrics") or {}).items()}})  # fmt: skip
     return {"evaluations": out}
 

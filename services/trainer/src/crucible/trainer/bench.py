@@ -205,13 +205,13 @@ def measure_trainers(path: Path, chats: list, samples: list[Any], *, steps: int,
     }
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        from crucible.trainer.job import _ListDataset
+        from crucible.trainer.hf_training import ListDataset
 
         rows = build_rows(samples, packing=True, max_length=max_len)
         ours = Trainer(
             model=_lora_model(path, "crucible_segments"),
             args=TrainingArguments(output_dir=tmp, remove_unused_columns=False, **common),
-            train_dataset=_ListDataset(rows),
+            train_dataset=ListDataset(rows),
             data_collator=make_collator(True, tok.pad_token_id),
             processing_class=tok,
         )

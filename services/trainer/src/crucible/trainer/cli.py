@@ -99,7 +99,7 @@ def init_tiny(
     vocab_size: Annotated[int, typer.Option(min=300, max=65_536)] = 2000,
 ) -> None:
     """Train a byte-level BPE tokenizer and a small LlamaForCausalLM, pre-train briefly, save_pretrained."""
-    from crucible.trainer.job import configure_threads
+    from crucible.trainer.hf_training import configure_threads
     from crucible.trainer.tiny import TinySpec, build_tiny_model, tiny_corpus
 
     configure_threads()
@@ -124,7 +124,7 @@ def train(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Show a live progress bar with the loss.")] = False,
 ) -> None:
     """Fine-tune the base model with LoRA on a dataset version (or a train/val chat JSONL pair)."""
-    from crucible.trainer.job import TrainRequest
+    from crucible.trainer.request import TrainRequest
     from crucible.trainer.service import new_job_id
 
     if not dataset_version and not (train_file and val_file):

@@ -9,9 +9,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.trainer.samples import read_chat_jsonl
+
+if TYPE_CHECKING:
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.common.runtime import Runtime
 
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 
@@ -45,7 +49,7 @@ def data_from_files(train: Path, val: Path, *, label: str = "") -> TrainingData:
     return data
 
 
-def data_from_registry(runtime: Any, version: str) -> TrainingData:
+def data_from_registry(runtime: Runtime, version: str) -> TrainingData:
     from crucible.common.registry import DatasetVersion
 
     with runtime.registry.session() as s:
@@ -134,7 +138,7 @@ def _split_of(hints: tuple[str, ...], ref: str) -> str | None:
     return None
 
 
-def _artifact_key(store: Any, ref: str, *, relative_to: str = "") -> str:
+def _artifact_key(store: ArtifactStore, ref: str, *, relative_to: str = "") -> str:
     """An artifact key from a URI under the store's root, a key, or a path relative to the manifest."""
     root = store.root_url.rstrip("/") + "/"
     if ref.startswith(root):
@@ -146,7 +150,7 @@ def _artifact_key(store: Any, ref: str, *, relative_to: str = "") -> str:
     return ref.lstrip("/")
 
 
-def _local_copy(store: Any, key: str) -> Path:
+def _local_copy(store: ArtifactStore, key: str) -> Path:
     try:
         return store.local_path(key)
     except ValueError:

@@ -54,6 +54,18 @@ class TrainerPolicy(BaseModel):
     deepspeed: Literal["off", "zero2", "zero3"] = Field(default="off", description="DeepSpeed ZeRO stage.")
     deepspeed_offload: bool = Field(default=False, description="ZeRO optimizer (and zero3 parameter) CPU offload.")
     seed: int = Field(default=42, ge=0)
+    pool: str = Field(
+        default="default",
+        min_length=1,
+        max_length=64,
+        description="The serving pool (one base model, many adapters) this trainer's adapters are for.",
+    )
+    init_from: Literal["base", "serving"] = Field(
+        default="serving",
+        description="serving = start from the adapter the registry marks serving in the pool when it is on the "
+        "same base with the same LoRA shape (the model learns incrementally), else from the base; base = always "
+        "start from fresh LoRA weights on the base.",
+    )
     auto_train_on_dataset_ready: bool = Field(
         default=False, description="`serve`: request a training job when a dataset.ready event arrives."
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from crucible.trainer import metrics as gauges
+from crucible.trainer import instruments
 from crucible.v1 import events_pb2
 
 ProgressSink = Callable[[events_pb2.TrainProgress], None]
@@ -31,14 +31,14 @@ class ProgressReporter(TrainerCallback):
         self._t0 = self._last_t = time.perf_counter()
         self._step0 = state.global_step
         self._last_tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
-        gauges.TRAIN_TOTAL_STEPS.set(state.max_steps)
+        instruments.TRAIN_TOTAL_STEPS.set(state.max_steps)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None, **_: Any
     ) -> None:
         if metrics and "eval_loss" in metrics:
             self.eval_loss = float(metrics["eval_loss"])
-            gauges.TRAIN_EVAL_LOSS.set(self.eval_loss)
+            instruments.TRAIN_EVAL_LOSS.set(self.eval_loss)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **_: Any) -> None:
         if not logs or "loss" not in logs or not state.is_world_process_zero:
@@ -60,7 +60,7 @@ class ProgressReporter(TrainerCallback):
             tokens_per_second=tps,
             eta_seconds=max(state.max_steps - state.global_step, 0) * per_step,
         )
-        g = gauges
+        g = instruments
         g.TRAIN_STEP.set(msg.step)
         g.TRAIN_LOSS.set(msg.loss)
         g.TRAIN_LEARNING_RATE.set(msg.learning_rate)

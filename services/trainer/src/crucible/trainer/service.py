@@ -8,15 +8,18 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
-from crucible.trainer.job import TrainingFailed, TrainOutcome, TrainRequest
 from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.request import TrainingFailed, TrainOutcome, TrainRequest
 from crucible.v1 import events_pb2
+
+if TYPE_CHECKING:
+    from crucible.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def new_job_id() -> str:
     return "train-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def bus_emitter(runtime: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str, Message], None]:
+def bus_emitter(runtime: Runtime, loop: asyncio.AbstractEventLoop) -> Callable[[str, Message], None]:
     """Publish from the training thread on the event loop's bus, waiting for the PubAck so
     events keep their order and a lost bus is an error, not a silent gap."""
     bus = runtime.require_bus()
@@ -42,7 +45,7 @@ def bus_emitter(runtime: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str,
 
 
 async def run_training(
-    runtime: Any,
+    runtime: Runtime,
     request: TrainRequest,
     *,
     on_event: Callable[[str, Message], None] | None = None,
@@ -61,7 +64,7 @@ async def run_training(
     return await asyncio.to_thread(run_job, runtime, request, emit, callbacks=callbacks)
 
 
-async def train_hook(runtime: Any, dataset_version: str) -> dict[str, Any]:
+async def train_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
     """`crucible run`: train on a dataset version with the policy, register, publish model.trained."""
     outcome = await run_training(runtime, TrainRequest(job_id=new_job_id(), dataset_version=dataset_version))
     if outcome.status != "succeeded":
@@ -79,7 +82,7 @@ def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
     )
 
 
-async def serve(runtime: Any, *, stop: asyncio.Event | None = None) -> None:
+async def serve(runtime: Runtime, *, stop: asyncio.Event | None = None) -> None:
     """The production loop: one train.requested at a time (the consumer allows one message in
     flight, so each replica runs one job; a redelivered job resumes from its checkpoint)."""
     stop = stop or asyncio.Event()

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from crucible.common import lifecycle
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, ModelVersion
 from crucible.common.runtime import Runtime
 from crucible.evaluator import chats, generation, human_eval, safety_suite
-from crucible.evaluator.pipeline import evaluate_models, evaluate_registered
+from crucible.evaluator.evaluation import evaluate_models
 from crucible.evaluator.policy import EvaluatorPolicy
+from crucible.evaluator.registered import evaluate_registered
 from crucible.evaluator.testset import example_from_messages
 
 MODEL = "crucible-v1-20261122-tiny"
+SERVING = "crucible-v0-20261121-tiny"
 DATASET = "v1_20261122"
 
 
@@ -101,7 +104,10 @@ def registered(tmp_path: Path, tiny_models) -> Runtime:
     with rt.registry.session() as s:
         s.add(DatasetVersion(version=DATASET, seq=1, manifest_uri=manifest_uri))
         # The base recorded by name, as the trainer does for the embedded model.
-        s.add(ModelVersion(name=MODEL, seq=1, base_model="tiny-base", adapter_uri=adapter_uri, dataset_version=DATASET))
+        mv = ModelVersion(name=MODEL, seq=1, base_model="tiny-base", adapter_uri=adapter_uri, dataset_version=DATASET)
+        s.add(mv)
+        s.flush()
+        lifecycle.record_created(s, mv, reason="test", actor="test")
     return rt
 
 
@@ -134,6 +140,15 @@ def test_registered_model_gets_a_report_and_a_registry_entry(registered: Runtime
         assert mv.evaluation["report_uri"] == rep["report_uri"]
         assert mv.evaluation["failed_gates"] == rep["gates"]["failed_gates"]
     assert rep["pairwise"]["serving_kind"] == "base"
+    # No model serves yet: rated against the base, and the report, the registry and the summary say so.
+    assert rep["compared_with"] == {"name": "base:tiny-base", "kind": "base"} == saved["compared_with"]
+    assert "Compared with: `base:tiny-base`, the base model" in md
+    with registered.registry.session() as s:
+        assert s.get(ModelVersion, MODEL).evaluation["compared_with"]["kind"] == "base"
+        [created, decided] = [(t.to_status, t.actor) for t in lifecycle.history(s, MODEL)]
+    assert created == ("trained", "test") and decided == ("evaluated", "evaluator")
+    answers = [json.loads(x) for x in store.read_text(f"{prefix}/answers.jsonl").splitlines()]
+    assert any(a["serving"] != a["candidate"] for a in answers if a["serving"] is not None)
 
     # Human evaluation: blinded export, ratings back into the report.
     out = tmp_path / "rate.jsonl"
@@ -166,6 +181,56 @@ def test_without_the_guard_the_enforced_safety_gate_blocks_the_raw_model(registe
     assert rep["guard"]["enabled"] is False and rep["guard"]["safety_suite"]["hits"] == 0
     with registered.registry.session() as s:
         assert s.get(ModelVersion, MODEL).status == "rejected"
+        last = lifecycle.history(s, MODEL)[-1]
+        assert (last.from_status, last.to_status, last.actor) == ("trained", "rejected", "evaluator")
+        assert last.reason.startswith("failed gates: safety")
+    # Re-evaluation before a rollout may change the verdict ...
+    registered.policy.section("evaluator").serve_with_guard = True
+    assert evaluate_registered(registered, MODEL)["status"] == "evaluated"
+    # ... but a model in a rollout keeps its status and its row: the rollout decides it now.
+    registered.policy.section("evaluator").serve_with_guard = False
+    with registered.registry.session() as s:
+        lifecycle.transition(s, MODEL, "canary", reason="rollout r1 started", actor="gateway")
+        before = dict(s.get(ModelVersion, MODEL).evaluation)
+    rep = evaluate_registered(registered, MODEL)
+    assert rep["gates"]["passed"] is False and rep["status"] == "canary"
+    with registered.registry.session() as s:
+        mv = s.get(ModelVersion, MODEL)
+        assert mv.status == "canary" and mv.evaluation == before
+        assert [t.to_status for t in lifecycle.history(s, MODEL)] == ["trained", "rejected", "evaluated", "canary"]
+
+
+def test_the_candidate_is_rated_against_the_model_serving_its_pool(registered: Runtime, tiny_models) -> None:
+    """Not the base: what people get today. A model serving another pool does not count. The
+    serving model here carries the candidate's own adapter, so its answers must equal the
+    candidate's word for word (the base's do not: see the first test)."""
+    store = registered.artifacts
+    _base, other = tiny_models
+    with registered.registry.session() as s:
+        for name, pool, seq in ((SERVING, "default", 0), ("crucible-v9-elsewhere", "other", 9)):
+            uri = store.put_dir(other, f"models/{name}/adapter")
+            mv = ModelVersion(name=name, seq=seq, base_model="tiny-base", adapter_uri=uri, pool=pool)
+            s.add(mv)
+            s.flush()
+            lifecycle.record_created(s, mv, reason="test", actor="test")
+            for to in ("evaluated", "canary", "serving"):
+                lifecycle.transition(s, name, to, reason="test", actor="test")
+    rep = evaluate_registered(registered, MODEL)
+    assert rep["compared_with"] == {"name": SERVING, "kind": "serving"}
+    assert rep["pairwise"]["serving"] == SERVING and rep["pairwise"]["serving_kind"] == "serving"
+    assert SERVING in rep["pairwise"]["ratings"]["elo"]
+    answers = [json.loads(x) for x in store.read_text(f"evaluations/{MODEL}/answers.jsonl").splitlines()]
+    paired = [a for a in answers if a["serving"] is not None]
+    assert len(paired) == 10 and all(a["serving"] == a["candidate"] for a in paired)
+    assert rep["pairwise"]["stats"]["ties"] == rep["pairwise"]["stats"]["pairs"]
+    assert store.read_json(f"evaluations/{MODEL}/report.json")["compared_with"]["name"] == SERVING
+    md = store.read_text(f"evaluations/{MODEL}/report.md")
+    assert f"Compared with: `{SERVING}`, the model serving its pool" in md
+    with registered.registry.session() as s:
+        mv = s.get(ModelVersion, MODEL)
+        assert mv.evaluation["compared_with"] == {"name": SERVING, "kind": "serving"}
+        assert f"rated against {SERVING} (serving)" in lifecycle.history(s, MODEL)[-1].reason
+        assert s.get(ModelVersion, SERVING).status == "serving"  # the evaluator never moves it
 
 
 def test_safety_on_warn_lets_the_model_pass_with_a_loud_note(registered: Runtime) -> None:

@@ -1,4 +1,4 @@
-"""Prometheus gauges for the job a trainer replica is running (one at a time per replica)."""
+"""Prometheus instruments for the job a trainer replica is running (one at a time per replica): gauges and a counter."""
 
 from __future__ import annotations
 
