@@ -45,10 +45,11 @@ def candidate_ref(registry: Registry, model_name: str) -> tuple[ModelRef, str]:
 
 def serving_ref(registry: Registry, candidate: ModelRef) -> ModelRef:
     """What the candidate is rated against: the model the registry marks `serving` in the
-    candidate's pool (what people get today), else the candidate's base model."""
+    candidate's pool (what people get today), else the candidate's base model. The gateway
+    registers a pool's base model as its first `serving` row (no adapter): that is the base."""
     with registry.session() as s:
         mv = lifecycle.serving_model(s, candidate.pool)
-        if mv is not None and mv.name != candidate.label:
+        if mv is not None and mv.name != candidate.label and mv.adapter_uri:
             return ModelRef(mv.name, "serving", mv.base_model, mv.adapter_uri, mv.merged_uri, pool=mv.pool)
     label = f"base:{Path(candidate.base_model).name or candidate.base_model}"
     return ModelRef(
