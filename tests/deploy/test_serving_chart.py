@@ -166,6 +166,9 @@ def test_a_second_fleet_for_a_new_base_model() -> None:
     assert role["rules"][0]["resourceNames"] == [f"{RELEASE}-tgi", f"{RELEASE}-tgi-candidate"]
     [prepare] = _pod(objs, "tgi-candidate")["initContainers"]
     assert _flags(prepare["args"])["base"] == new_base
+    assert "--serving-optional" in prepare["args"]  # the pool's serving adapter is on the other base
+    [main_prepare] = _pod(objs, "tgi")["initContainers"]
+    assert "--serving-optional" not in main_prepare["args"]
 
 
 def test_vllm_render_validates_strict(vllm: list[dict[str, Any]], tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import ipaddress
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -249,3 +251,68 @@ def test_in_cluster_configuration_reads_the_service_account(tmp_path: Path, monk
 
 def test_no_names_is_a_no_op() -> None:
     asyncio.run(restart_deployments([], "crucible", reason="r", timeout=1))
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A CA-less self-signed certificate for 127.0.0.1 (the pod's ca.crt is then that certificate)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "ca.crt", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_in_cluster_over_tls_with_the_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path a pod takes: token and CA from the service-account folder, the API server from
+    KUBERNETES_SERVICE_HOST/PORT, TLS verified against that CA."""
+    cert, key = _self_signed(tmp_path)
+    (tmp_path / "token").write_text(TOKEN)
+    server = FakeApiServer("crucible-tgi")
+
+    async def main() -> None:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert, key)
+        runner = web.AppRunner(server.app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(port))
+        try:
+            await restart_deployments(
+                ["crucible-tgi"],
+                "crucible",
+                reason="r",
+                timeout=30,
+                configuration=in_cluster_configuration(tmp_path),
+                poll_interval=0.01,
+            )
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+    assert server.requests[0]["method"] == "PATCH"
+    assert {r["authorization"] for r in server.requests} == {f"Bearer {TOKEN}"}
+    assert rollout_progress(server.deployments["crucible-tgi"])[0]

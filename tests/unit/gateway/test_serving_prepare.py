@@ -107,6 +107,10 @@ def test_serving_adapter_failing_is_an_error(runtime: Runtime, tiny_adapter: Pat
     result = prepare(runtime, tmp_path / "adapters", "default", base="tiny-base")
     assert "the serving model m1's adapter cannot be served" in result.serving_failed
     assert [n for n, _ in result.installed] == ["m2"]
+    # A second fleet on a new base model serves its candidates without the pool's serving adapter.
+    optional = prepare(runtime, tmp_path / "adapters2", "default", base="tiny-base", serving_optional=True)
+    assert not optional.serving_failed and "m1" in optional.skipped
+    assert [n for n, _ in optional.installed] == ["m2"]
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -74,12 +74,12 @@ def test_sync_follows_the_lifecycle(
     assert _names(folder) == ["hand-placed", "m2"]
 
 
-def test_registry_unreachable_changes_nothing_and_is_not_ready(
+def test_registry_unreachable_changes_nothing_and_keeps_a_serving_pod_ready(
     runtime: Runtime, tiny_adapter: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "adapters"
     register(runtime, "m1", tiny_adapter, "serving")
-    sync_once(runtime, folder, "default")
+    good = sync_once(runtime, folder, "default")
     from crucible.common.registry import Registry
 
     broken = Runtime(
@@ -89,8 +89,10 @@ def test_registry_unreachable_changes_nothing_and_is_not_ready(
         artifacts=runtime.artifacts,
     )
     status = sync_once(broken, folder, "default")
-    assert not status.ready and "cannot read the registry" in status.error
-    assert _names(folder) == ["m1"]
+    assert not status.ready and "cannot read the registry" in status.error  # first pass: the server waits
+    later = sync_once(broken, folder, "default", previous=good)
+    assert later.ready and "cannot read the registry" in later.error  # an outage later: keep serving
+    assert _names(folder) == ["m1"] and later.adapters == ["m1"]
     broken.registry.dispose()
 
 

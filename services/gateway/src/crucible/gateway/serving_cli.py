@@ -92,7 +92,9 @@ class PrepareResult:
     serving_failed: str = ""
 
 
-def prepare(runtime: Runtime, folder: Path, pool: str, base: str = "", *, max_rank: int = 0) -> PrepareResult:
+def prepare(
+    runtime: Runtime, folder: Path, pool: str, base: str = "", *, max_rank: int = 0, serving_optional: bool = False
+) -> PrepareResult:
     """Install every `serving`/`canary` adapter of `pool` into `folder`; a bad one is skipped and
     logged, the serving one failing is recorded in `serving_failed`."""
     adapters = registry_adapters(runtime, pool)
@@ -107,7 +109,7 @@ def prepare(runtime: Runtime, folder: Path, pool: str, base: str = "", *, max_ra
         except AdapterError as err:
             log.error("pool %s: skipping adapter %s (%s): %s", pool, adapter.name, adapter.status, err)
             result.skipped[adapter.name] = str(err)
-            if adapter.status == SERVING:
+            if adapter.status == SERVING and not serving_optional:
                 result.serving_failed = f"the serving model {adapter.name}'s adapter cannot be served: {err}"
             continue
         log.info("pool %s: adapter %s (%s) ready at %s", pool, adapter.name, adapter.status, path)
@@ -127,6 +129,14 @@ def prepare_cmd(
         Path | None, typer.Option("--env-file", help="Write LORA_ADAPTERS=... here (for `set -a; . FILE`).")
     ] = None,
     max_rank: Annotated[int, typer.Option("--max-rank", help="Skip adapters above this LoRA rank (0 = any).")] = 0,
+    serving_optional: Annotated[
+        bool,
+        typer.Option(
+            "--serving-optional",
+            help="Start even without the pool's serving adapter (a second fleet on a new base model, which "
+            "serves only candidates for that base).",
+        ),
+    ] = False,
 ) -> None:
     """Pull the pool's serving and canary adapters into DIR/<model>/, then set LORA_ADAPTERS.
 
@@ -137,7 +147,7 @@ def prepare_cmd(
     adapter failing exits 1, because the server must not start without what it serves."""
     runtime = _runtime()
     try:
-        result = prepare(runtime, folder, pool, base, max_rank=max_rank)
+        result = prepare(runtime, folder, pool, base, max_rank=max_rank, serving_optional=serving_optional)
     finally:
         runtime.registry.dispose()
     if result.serving_failed:
@@ -167,7 +177,9 @@ def prepare_cmd(
 
 @dataclass
 class SyncStatus:
-    """What the sidecar last did; served on /readyz and written to DIR/.crucible-sync.json."""
+    """What the sidecar last did; served on /readyz and written to DIR/.crucible-sync.json.
+    `ready` turns true after the first pass that read the registry and stays true: a registry
+    outage later must not take a serving pod out of rotation (`error` says what failed)."""
 
     ready: bool = False
     last_pass_at: float = 0.0
@@ -195,10 +207,10 @@ def sync_once(
     previous: SyncStatus | None = None,
 ) -> SyncStatus:
     """One pass: fetch what the pool wants and DIR lacks, remove what has left. A failure to read
-    the registry leaves DIR as it is and the status not ready; a bad adapter is logged when its
-    reason first appears and retried next pass."""
+    the registry leaves DIR as it is and sets `error`; a bad adapter is logged when its reason
+    first appears and retried next pass."""
     previous = previous or SyncStatus()
-    status = SyncStatus(last_pass_at=time.time())
+    status = SyncStatus(ready=previous.ready, last_pass_at=time.time())
     try:
         adapters = registry_adapters(runtime, pool)
     except Exception as err:  # the database may be briefly unreachable; the next pass retries
@@ -234,19 +246,19 @@ def write_status(folder: Path, status: SyncStatus) -> None:
 
 
 class _Probe(BaseHTTPRequestHandler):
-    """GET /readyz: 200 once a pass has read the registry and placed what it could, and the
-    latest pass is recent; 503 otherwise. GET /healthz: 200 while the loop runs."""
+    """GET /readyz: 200 once a pass has read the registry and placed what it could (the pod's
+    server starts after it). GET /healthz: 200 unless the loop has not finished a pass for
+    `max_age` seconds (wedged; a slow download is allowed for)."""
 
     status: SyncStatus = SyncStatus()
-    max_age: float = 90.0
+    max_age: float = 600.0
 
     def do_GET(self) -> None:
-        now = time.time()
-        fresh = now - self.status.last_pass_at <= self.max_age
+        stale = bool(self.status.last_pass_at) and time.time() - self.status.last_pass_at > self.max_age
         if self.path.startswith("/readyz"):
-            code = 200 if self.status.ready and fresh else 503
+            code = 200 if self.status.ready else 503
         elif self.path.startswith("/healthz"):
-            code = 200 if fresh or not self.status.last_pass_at else 503
+            code = 503 if stale else 200
         else:
             code = 404
         body = json.dumps(self.status.as_dict()).encode()
@@ -288,12 +300,12 @@ def sync_cmd(
 
     Adapters arrive before the gateway's runtime load call names them; retired, rolled-back and
     rejected ones are removed once they have left (never a serving one, nor folders the registry
-    does not know). Writes are atomic; each change is logged; DIR/.crucible-sync.json and
-    /readyz say whether the last pass succeeded."""
+    does not know). Writes are atomic; each change is logged; DIR/.crucible-sync.json says what
+    the last pass did, /readyz whether the first one has."""
     runtime = _runtime()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    probe = start_probe(probe_port, max_age=max(3 * interval, 30.0)) if probe_port else None
+    probe = start_probe(probe_port, max_age=max(10 * interval, 600.0)) if probe_port else None
     status = SyncStatus()
     try:
         while True:
