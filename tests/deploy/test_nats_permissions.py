@@ -76,8 +76,8 @@ def test_only_the_extractor_publishes_raw_only_the_scrubber_reads_it(default_obj
 
 def test_every_service_gets_its_own_user(default_objects: list[dict[str, Any]]) -> None:
     for name, deploy in by_kind(default_objects, "Deployment").items():
-        if "tgi" in name:
-            continue
+        if deploy["metadata"]["labels"].get("crucible.dev/component") == "serving":
+            continue  # the model server (TGI or vLLM) has no business on the bus
         env = {e["name"]: e for e in deploy["spec"]["template"]["spec"]["containers"][0]["env"]}
         service = name.removeprefix(f"{RELEASE}-")
         assert env["CRUCIBLE_NATS_URL"]["value"].startswith(f"nats://crucible-{service}:$(NATS_PASSWORD)@")

@@ -71,3 +71,12 @@ tolerations:
 {{- define "crucible.runbook" -}}
 {{- printf "%s#%s" .root.Values.monitoring.prometheusRule.runbookBaseUrl .anchor -}}
 {{- end -}}
+
+{{/* The serving fleet's Deployments, comma-separated (the gateway restarts these on the TGI path). */}}
+{{- define "crucible.servingDeployments" -}}
+{{- $names := list (include "crucible.component" (dict "root" . "name" .Values.serving.backend)) -}}
+{{- if .Values.serving.candidate.enabled -}}
+{{- $names = append $names (include "crucible.component" (dict "root" . "name" (printf "%s-candidate" .Values.serving.backend))) -}}
+{{- end -}}
+{{- join "," $names -}}
+{{- end -}}

@@ -203,3 +203,6 @@ def abort(
 
 def register_cli(app: typer.Typer) -> None:
     app.add_typer(rollout_app, name="rollout")
+    from crucible.gateway.serving_cli import serving_app
+
+    app.add_typer(serving_app, name="serving")
