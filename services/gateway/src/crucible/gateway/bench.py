@@ -136,7 +136,9 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
     }
 
 
-async def _bench_delay(delay: float, seconds: float, placement: Placement) -> dict[str, Any]:
+async def _bench_delay(
+    delay: float, seconds: float, placement: Placement, proxy_module: str = "crucible.gateway.bench"
+) -> dict[str, Any]:
     import grpc
 
     from crucible.v1 import gateway_pb2, gateway_pb2_grpc
@@ -147,7 +149,7 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
     )
     gateway = _spawn(
         [
-            "crucible.gateway.bench",
+            proxy_module,
             "--stable",
             f"http://127.0.0.1:{backend_port}",
             "--http-port",
@@ -240,20 +242,30 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
 
 
 def bench_gateway(quick: bool = False) -> dict[str, Any]:
-    """Gateway overhead vs direct to a fake 20 ms / 0 ms backend (HTTP and gRPC, concurrency 1 and 32)."""
+    """Gateway overhead vs direct to a fake 20 ms / 0 ms backend (HTTP and gRPC, concurrency 1 and 32),
+    and its CPU per request against a bare relay (`relay.py`) measured in the same run."""
     seconds = 1.0 if quick else 4.0
     placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
     load = os.getloadavg()
     with _pinned_self(placement.load_cpus):
         at_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
         at_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
+        relay_20 = asyncio.run(_bench_delay(0.02, seconds, placement, "crucible.gateway.relay"))
+        relay_0 = asyncio.run(_bench_delay(0.0, seconds, placement, "crucible.gateway.relay"))
     checks = {}
     for c in ("concurrency_1", "concurrency_32"):
         for path in ("gateway_http", "gateway_grpc"):
             g = at_20[c][path]
+            ratio = g["gateway_cpu_ms_per_request"] / max(relay_20[c][path]["gateway_cpu_ms_per_request"], 1e-9)
+            g["cpu_per_request_vs_relay"] = round(ratio, 3)
+            at_0[c][path]["cpu_per_request_vs_relay"] = round(
+                at_0[c][path]["gateway_cpu_ms_per_request"] / max(relay_0[c][path]["gateway_cpu_ms_per_request"], 1e-9),
+                3,
+            )
             checks[f"{c}.{path}"] = {
                 "throughput_ratio_ge_0.9": g["throughput_ratio_vs_direct"] >= 0.9,
                 "p50_added_le_2ms": g["p50_added_ms"] <= 2.0,
+                "cpu_per_request_le_1.3x_relay": ratio <= 1.3,
             }
     per_core = {
         f"{c}.{path}": at_0[c][path]["requests_per_gateway_core_second"]
@@ -263,6 +275,8 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
     return {
         "backend_delay_20ms": at_20,
         "backend_delay_0ms": at_0,
+        "relay_backend_delay_20ms": relay_20,
+        "relay_backend_delay_0ms": relay_0,
         "targets_at_20ms": checks,
         "requests_per_gateway_core_second_at_0ms": per_core,
         "topology": placement.describe(),
@@ -270,7 +284,7 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "note": "client, gateway and fake backend are separate processes on the same machine",
+        "note": "client, gateway (or relay) and fake backend are separate processes on the same machine",
     }
 
 
