@@ -80,7 +80,8 @@ async def serve(runtime: Runtime) -> None:
             await controller.on_model_evaluated(data)
 
         stop = asyncio.Event()
-        await bus.consume_events(subjects.MODEL_EVALUATED, DURABLE, handle, stop=stop)
+        # A new durable starts at new events: history is in the registry, not in a replay.
+        await bus.consume_events(subjects.MODEL_EVALUATED, DURABLE, handle, stop=stop, deliver_new_only=True)
     finally:
         if running is not None:
             await running.stop()
