@@ -15,7 +15,7 @@ from crucible.common.runtime import Runtime
 from crucible.evaluator import chats, generation, human_eval, safety_suite
 from crucible.evaluator.evaluation import evaluate_models
 from crucible.evaluator.policy import EvaluatorPolicy
-from crucible.evaluator.registered import evaluate_registered
+from crucible.evaluator.registered import evaluate_registered, record_in_registry
 from crucible.evaluator.testset import example_from_messages
 
 MODEL = "crucible-v1-20261122-tiny"
@@ -198,6 +198,12 @@ def test_without_the_guard_the_enforced_safety_gate_blocks_the_raw_model(registe
         mv = s.get(ModelVersion, MODEL)
         assert mv.status == "canary" and mv.evaluation == before
         assert [t.to_status for t in lifecycle.history(s, MODEL)] == ["trained", "rejected", "evaluated", "canary"]
+    # People's ratings of the evaluation that let it out still reach its row (human_eval re-records it).
+    rated = {"model_name": MODEL, "evaluated_at": before["evaluated_at"], "human_eval": {"items": 3}}
+    assert record_in_registry(registered, rated, before["report_uri"]) == "canary"
+    with registered.registry.session() as s:
+        mv = s.get(ModelVersion, MODEL)
+        assert mv.evaluation == before | {"human_eval": {"items": 3}} and mv.status == "canary"
 
 
 def test_the_candidate_is_rated_against_the_model_serving_its_pool(registered: Runtime, tiny_models) -> None:

@@ -99,3 +99,20 @@ def test_a_serving_model_on_another_base_is_not_a_starting_point(trainer_runtime
         "model": "tiny-base",
         "reason": "serving model crucible-v7-20261101-big is on base org/bigger-model, this job trains on tiny-base",
     }
+
+
+def test_the_base_serving_a_pool_is_a_plain_start(trainer_runtime, tmp_path) -> None:
+    """The gateway registers a pool's base model as its first serving row, with no adapter."""
+    from crucible.trainer.init_from import choose_init
+
+    rt = trainer_runtime
+    policy = rt.policy.section("trainer")
+    with rt.registry.session() as s:
+        base = ModelVersion(name="tiny-base", seq=0, base_model="tiny-base", status="serving", pool="default")
+        s.add(base)
+        lifecycle.record_created(s, base, reason="test", actor="gateway")
+    init = choose_init(rt, policy, "tiny-base", tmp_path)
+    assert (init.kind, init.model, init.adapter_dir) == ("base", "tiny-base", None)
+    assert init.reason == "tiny-base serves pool 'default' without an adapter (the base model)"
+    policy.pool = "elsewhere"
+    assert choose_init(rt, policy, "tiny-base", tmp_path).reason == "no model serves pool 'elsewhere'"

@@ -119,19 +119,19 @@ def verdict_reason(gates_result: dict[str, Any], compared_with: dict[str, str]) 
 def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -> str:
     """Write the evaluation onto the model's row and move it to `evaluated` or `rejected`;
     returns the model's status afterwards. A model already in a rollout (or past one) keeps its
-    row untouched: the report is in the artifact store, the decision is the rollout's."""
+    verdict and status: a new report is only in the artifact store, the decision is the rollout's;
+    people's ratings of the evaluation it has (`crucible eval ingest`) are still added to its row."""
     from crucible.common.registry import ModelVersion
 
     with runtime.registry.session() as s:
         mv = s.get(ModelVersion, rep["model_name"])
         if mv is None:
             return ""
-        # Reports written before `compared_with` existed (human ratings re-record them) name it in `pairwise`.
-        compared_with = rep.get("compared_with") or {
-            "name": rep["pairwise"]["serving"],
-            "kind": rep["pairwise"]["serving_kind"],
-        }
         if mv.status not in DECIDABLE:
+            if rep.get("human_eval") and (mv.evaluation or {}).get("evaluated_at") == rep.get("evaluated_at"):
+                # The same evaluation, with people's ratings added: the verdict and the status stay.
+                mv.evaluation = {**mv.evaluation, "human_eval": rep["human_eval"]}
+                return mv.status
             log.warning(
                 "model %s is %s: report %s written, its registry row and status left as they are",
                 mv.name,
@@ -139,6 +139,11 @@ def record_in_registry(runtime: Runtime, rep: dict[str, Any], report_uri: str) -
                 report_uri,
             )
             return mv.status
+        # Reports written before `compared_with` existed (human ratings re-record them) name it in `pairwise`.
+        compared_with = rep.get("compared_with") or {
+            "name": rep["pairwise"]["serving"],
+            "kind": rep["pairwise"]["serving_kind"],
+        }
         mv.evaluation = {
             "passed": rep["gates"]["passed"],
             "report_uri": report_uri,

@@ -61,10 +61,10 @@ def choose_init(runtime: Runtime, policy: TrainerPolicy, base_name: str, work: P
     if serving is None:
         return _base(base_name, f"no model serves pool {policy.pool!r}")
     name, serving_base, adapter_uri = serving
+    if not adapter_uri:  # the gateway registers a pool's base model as serving until an adapter is promoted
+        return _base(base_name, f"{name} serves pool {policy.pool!r} without an adapter (the base model)")
     if serving_base != base_name:
         return _base(base_name, f"serving model {name} is on base {serving_base}, this job trains on {base_name}")
-    if not adapter_uri:
-        return _base(base_name, f"serving model {name} has no adapter")
     local = work / f"init-adapter-rank{os.environ.get('RANK', '0')}"  # every rank of a launcher fetches its own
     shutil.rmtree(local, ignore_errors=True)
     try:
