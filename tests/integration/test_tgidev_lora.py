@@ -10,7 +10,6 @@ import time
 
 import httpx
 import pytest
-from conftest import build_random_adapter
 
 
 def _free_port() -> int:
@@ -48,9 +47,8 @@ def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 180) -> Non
     pytest.fail("tgi-dev did not become healthy")
 
 
-def test_lora_adapters_from_the_environment_and_runtime_loading(tiny_base_model, tmp_path):
-    started = build_random_adapter(tiny_base_model, tmp_path / "started", seed=2)
-    later = build_random_adapter(tiny_base_model, tmp_path / "later", seed=4)
+def test_lora_adapters_from_the_environment_and_runtime_loading(tiny_base_model, random_adapter):
+    started, later = random_adapter(2), random_adapter(4)
     proc, url = _start(
         ["--model", str(tiny_base_model), "--max-lora-rank", "4"],
         {"LORA_ADAPTERS": f"started={started}"},
@@ -72,8 +70,8 @@ def test_lora_adapters_from_the_environment_and_runtime_loading(tiny_base_model,
         proc.wait(10)
 
 
-def test_a_start_up_adapter_above_the_rank_limit_stops_the_server(tiny_base_model, tmp_path):
-    adapter = build_random_adapter(tiny_base_model, tmp_path / "r4", seed=2)  # rank 4
+def test_a_start_up_adapter_above_the_rank_limit_stops_the_server(tiny_base_model, random_adapter):
+    adapter = random_adapter(2)  # rank 4
     proc, _ = _start(["--model", str(tiny_base_model), "--max-lora-rank", "2", "--lora-adapters", f"x={adapter}"], {})
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode != 0

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import build_random_adapter
 
 from crucible.tgidev.adapters import parse_lora_adapters, same_base
 from crucible.tgidev.generation import ModelRunner
@@ -39,14 +38,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def adapters(tiny_base_model, tmp_path_factory):
+def adapters(random_adapter, tmp_path_factory):
     root = tmp_path_factory.mktemp("lora")
-    return {
-        "a": build_random_adapter(tiny_base_model, root / "a", seed=1),
-        "b": build_random_adapter(tiny_base_model, root / "b", seed=3),
-        "startup": build_random_adapter(tiny_base_model, root / "startup", seed=5),
-        "root": root,
-    }
+    return {"a": random_adapter(1), "b": random_adapter(3), "startup": random_adapter(5), "root": root}
 
 
 @pytest.fixture(scope="module")
