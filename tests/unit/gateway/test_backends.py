@@ -5,9 +5,10 @@ import asyncio
 
 import pytest
 
-from crucible.gateway.backends import BackendError, make_backend, new_http_client
+from crucible.gateway.backends import make_backend
 from crucible.gateway.fake_backend import FakeBackend, FakeBehaviour
 from crucible.gateway.state import BackendSpec
+from crucible.gateway.transport import BackendError, new_http_client
 
 TEXT = FakeBehaviour().text
 

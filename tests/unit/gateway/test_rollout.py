@@ -7,10 +7,10 @@ import asyncio
 import httpx
 import pytest
 
-from crucible.gateway.backends import BackendError
 from crucible.gateway.fake_backend import FakeBehaviour
 from crucible.gateway.policy import GatewayPolicy
 from crucible.gateway.state import BackendSpec
+from crucible.gateway.transport import BackendError
 
 POLICY = GatewayPolicy(
     stage_duration_seconds=60, analysis_interval_seconds=1, min_requests_per_stage=20, min_feedback_per_stage=5

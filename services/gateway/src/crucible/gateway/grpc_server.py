@@ -16,9 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from crucible.gateway import state as st
-from crucible.gateway.backends import BackendError
 from crucible.gateway.rollout import RolloutController
 from crucible.gateway.router import Router
+from crucible.gateway.transport import BackendError
 from crucible.v1 import gateway_pb2, gateway_pb2_grpc
 
 log = logging.getLogger(__name__)

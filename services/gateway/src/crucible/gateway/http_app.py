@@ -22,8 +22,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from crucible.gateway.backends import BackendError
-from crucible.gateway.router import Route, Router, Served
+from crucible.gateway.responses import Route, Served
+from crucible.gateway.router import Router
+from crucible.gateway.transport import BackendError
 
 USER_HEADER = "x-crucible-user"
 Endpoint = Callable[[Request], Awaitable[Response]]

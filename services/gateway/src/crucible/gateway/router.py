@@ -12,72 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from crucible.gateway import guarding, instruments
+from crucible.gateway import guarding, instruments, responses
 from crucible.gateway import state as st
 from crucible.gateway.assignment import CANARY, STABLE, assign_variant
-from crucible.gateway.backends import Backend, BackendError, HttpClient, make_backend, new_http_client
+from crucible.gateway.backends import Backend, make_backend
 from crucible.gateway.figures import StageFigures, VariantFigures
 from crucible.gateway.policy import GatewayPolicy
+from crucible.gateway.responses import Outcome, Route, Served, decode_response_id, encode_response_id
 from crucible.gateway.safety import KeywordSafetyCheck, SafetyCheck
 from crucible.gateway.store import StateStore
-from crucible.gateway.validation import RequestRefused, check_chat, check_completion, check_generate
+from crucible.gateway.transport import BackendError, HttpClient, new_http_client
+from crucible.gateway.validation import check_chat, check_completion, check_generate, openai_backend_body
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    response_id: str
-    variant: str
-    model: str
-    rollout_id: str
-    stage_index: int
-
-
-@dataclass
-class Served:
-    route: Route
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one backend call went, as the router measures it."""
-
-    ok: bool
-    code: int
-    started: float  # perf_counter() when the call began
-    prompt: str
-    text: str = ""
-    tokens: int = 0
-    ttft: float | None = None
-    client_error: bool = False  # the backend refused the request itself: the client's, not the variant's
-
-
-def _failed(exc: BackendError, started: float, prompt: str, ttft: float | None = None) -> Outcome:
-    return Outcome(False, exc.status, started, prompt, ttft=ttft, client_error=exc.client_error)
-
-
-def encode_response_id(rollout_id: str, stage_index: int, variant: str) -> str:
-    """The response id carries where it was produced, so any replica can attribute feedback."""
-    # 64 random bits, as uuid4().hex[:16] gave, without building a UUID per request.
-    return f"{rollout_id or 'none'}.{stage_index}.{variant[0]}.{os.urandom(8).hex()}"
-
-
-def decode_response_id(response_id: str) -> tuple[str, int, str] | None:
-    parts = response_id.split(".")
-    if len(parts) != 4 or parts[2] not in ("s", "c") or not parts[1].isdigit():
-        return None
-    rollout_id = "" if parts[0] == "none" else parts[0]
-    return rollout_id, int(parts[1]), CANARY if parts[2] == "c" else STABLE
 
 
 class Router:
@@ -246,7 +199,7 @@ class Router:
         try:
             body = await self.backends[route.variant].generate(inputs, params)
         except BackendError as exc:
-            self._record(route, _failed(exc, started, inputs))
+            self._record(route, responses.failed(exc, started, inputs))
             raise
         details = body.get("details") or {}
         tokens = int(details.get("generated_tokens", 0))
@@ -268,16 +221,10 @@ class Router:
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
             return self.backends[r.variant].generate_stream(inputs, params)
 
-        async for item in self._stream(route, open_stream, inputs, _tgi_piece, _tgi_tokens):
+        async for item in self._stream(route, open_stream, inputs, responses.tgi_piece, responses.tgi_tokens):
             yield item
 
     # ---------------------------------------------------------------- OpenAI chat and completions
-
-    def _openai_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        body = {k: v for k, v in body.items() if v is not None and k not in ("user", "stream", "stream_options", "n")}
-        if not body.get("max_tokens") and not body.get("max_completion_tokens"):
-            body["max_tokens"] = self.policy.default_max_new_tokens
-        return body
 
     async def chat(self, body: Any, user_id: str = "") -> Served:
         body, n = self._checked(check_chat, body, self.policy.limits, set(self.policy.openai_passthrough))
@@ -285,7 +232,14 @@ class Router:
         if decision is not None:
             guarded = Route(**guarding.route_fields(decision))
             return Served(guarded, guarding.chat_body(decision, guarded.response_id))
-        return await self._openai_call(self._openai_body(body), n, user_id, _chat_prompt(body), _chat_text, "chat")
+        return await self._openai_call(
+            openai_backend_body(body, self.policy.default_max_new_tokens),
+            n,
+            user_id,
+            responses.chat_prompt(body),
+            responses.chat_text,
+            "chat",
+        )
 
     async def complete(self, body: Any, user_id: str = "") -> Served:
         body, n = self._checked(check_completion, body, self.policy.limits, set(self.policy.openai_passthrough))
@@ -294,7 +248,12 @@ class Router:
             guarded = Route(**guarding.route_fields(decision))
             return Served(guarded, guarding.completion_body(decision, guarded.response_id))
         return await self._openai_call(
-            self._openai_body(body), n, user_id, body["prompt"], _completion_text, "complete"
+            openai_backend_body(body, self.policy.default_max_new_tokens),
+            n,
+            user_id,
+            body["prompt"],
+            responses.completion_text,
+            "complete",
         )
 
     async def _openai_call(
@@ -320,7 +279,7 @@ class Router:
                 return fallback, await self._openai_on(fallback, call, prompt, text_of, method)
 
         answers = [await one(0)] if n == 1 else list(await asyncio.gather(*(one(i) for i in range(n))))
-        return Served(answers[0][0], _merge_choices([out for _, out in answers]))
+        return Served(answers[0][0], responses.merge_choices([out for _, out in answers]))
 
     async def _openai_on(
         self, route: Route, body: dict[str, Any], prompt: str, text_of: Callable[[dict[str, Any]], str], method: str
@@ -329,7 +288,7 @@ class Router:
         try:
             out: dict[str, Any] = await getattr(self.backends[route.variant], method)(body)
         except BackendError as exc:
-            self._record(route, _failed(exc, started, prompt))
+            self._record(route, responses.failed(exc, started, prompt))
             raise
         tokens = int((out.get("usage") or {}).get("completion_tokens", 0))
         self._record(route, Outcome(True, 200, started, prompt, text_of(out), tokens))
@@ -338,39 +297,49 @@ class Router:
     async def chat_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
         body, n = self._checked(check_chat, body, self.policy.limits, set(self.policy.openai_passthrough))
         if n > 1:
-            self._checked(_no_streamed_choices, n)
+            self._checked(responses.no_streamed_choices, n)
         decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
         if decision is not None:
             guarded = Route(**guarding.route_fields(decision))
             async for event in guarding.chat_stream(decision, guarded.response_id):
                 yield guarded, event
             return
-        call = {**self._openai_body(body), "stream_options": {"include_usage": True}}
+        call = {
+            **openai_backend_body(body, self.policy.default_max_new_tokens),
+            "stream_options": {"include_usage": True},
+        }
         route = self.route(user_id)
 
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
             return self.backends[r.variant].chat_stream(call)
 
-        async for item in self._stream(route, open_stream, _chat_prompt(body), _chat_piece, _usage_tokens):
+        async for item in self._stream(
+            route, open_stream, responses.chat_prompt(body), responses.chat_piece, responses.usage_tokens
+        ):
             yield item
 
     async def complete_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
         body, n = self._checked(check_completion, body, self.policy.limits, set(self.policy.openai_passthrough))
         if n > 1:
-            self._checked(_no_streamed_choices, n)
+            self._checked(responses.no_streamed_choices, n)
         decision = guarding.check_inputs(body["prompt"])
         if decision is not None:
             guarded = Route(**guarding.route_fields(decision))
             async for event in guarding.completion_stream(decision, guarded.response_id):
                 yield guarded, event
             return
-        call = {**self._openai_body(body), "stream_options": {"include_usage": True}}
+        call = {
+            **openai_backend_body(body, self.policy.default_max_new_tokens),
+            "stream_options": {"include_usage": True},
+        }
         route = self.route(user_id)
 
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
             return self.backends[r.variant].complete_stream(call)
 
-        async for item in self._stream(route, open_stream, body["prompt"], _completion_piece, _usage_tokens):
+        async for item in self._stream(
+            route, open_stream, body["prompt"], responses.completion_piece, responses.usage_tokens
+        ):
             yield item
 
     # ---------------------------------------------------------------- streaming, shared
@@ -402,7 +371,7 @@ class Router:
                         tokens_reported = final_tokens(event) or tokens_reported
                     yield route, event
             except BackendError as exc:
-                self._record(route, _failed(exc, started, prompt, ttft))
+                self._record(route, responses.failed(exc, started, prompt, ttft))
                 if count == 0 and self._may_retry(route, exc):
                     route = self._fallback(route)
                     continue
@@ -441,58 +410,3 @@ class Router:
     def keep_figures_of(self, rollout_id: str) -> None:
         """Forget this replica's figures of earlier rollouts (a new one started)."""
         self._figures = {k: v for k, v in self._figures.items() if k[0] == rollout_id}
-
-
-def _tgi_piece(event: dict[str, Any]) -> str:
-    token = event.get("token") or {}
-    return "" if token.get("special") else str(token.get("text", ""))
-
-
-def _tgi_tokens(event: dict[str, Any]) -> int | None:
-    details = event.get("details") or {}
-    value = details.get("generated_tokens")
-    return int(value) if value is not None else None
-
-
-def _chat_text(out: dict[str, Any]) -> str:
-    return ((out.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
-
-
-def _completion_text(out: dict[str, Any]) -> str:
-    return str((out.get("choices") or [{}])[0].get("text") or "")
-
-
-def _completion_piece(event: dict[str, Any]) -> str:
-    return str(((event.get("choices") or [{}])[0]).get("text") or "")
-
-
-def _usage_tokens(event: dict[str, Any]) -> int | None:
-    usage = event.get("usage") or {}
-    value = usage.get("completion_tokens")
-    return int(value) if value is not None else None
-
-
-def _no_streamed_choices(n: int) -> None:
-    raise RequestRefused(f"`n` = {n} is not supported with `stream`: ask for one choice per stream", status=400)
-
-
-def _merge_choices(outs: list[dict[str, Any]]) -> dict[str, Any]:
-    """n answers as one OpenAI body: choices re-indexed, usage summed (the prompt counted once)."""
-    if len(outs) == 1:
-        return outs[0]
-    merged = dict(outs[0])
-    merged["choices"] = [{**(o.get("choices") or [{}])[0], "index": i} for i, o in enumerate(outs)]
-    usages = [o.get("usage") or {} for o in outs]
-    prompt = int(usages[0].get("prompt_tokens", 0) or 0)
-    completion = sum(int(u.get("completion_tokens", 0) or 0) for u in usages)
-    merged["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    return merged
-
-
-def _chat_piece(event: dict[str, Any]) -> str:
-    choice = (event.get("choices") or [{}])[0]
-    return str((choice.get("delta") or {}).get("content") or "")
-
-
-def _chat_prompt(body: dict[str, Any]) -> str:
-    return "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict))

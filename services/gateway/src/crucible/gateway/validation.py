@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crucible.gateway.backends import BackendError
 from crucible.gateway.policy import RequestLimits
+from crucible.gateway.transport import BackendError
 
 # OpenAI fields the gateway serves itself or forwards; anything else is refused, not ignored.
 CHAT_FIELDS = frozenset(
@@ -172,3 +172,12 @@ def check_completion(body: Any, limits: RequestLimits, passthrough: set[str]) ->
         raise RequestRefused(str(exc), status=400 if exc.status == 422 else exc.status) from None
     _prompt_size(prompt, limits)
     return body, n
+
+
+def openai_backend_body(body: dict[str, Any], default_max_tokens: int) -> dict[str, Any]:
+    """A checked OpenAI body as one backend call gets it: the gateway's own fields out (the user,
+    streaming, `n`), and always a token limit (unset means "up to the context" to TGI)."""
+    out = {k: v for k, v in body.items() if v is not None and k not in ("user", "stream", "stream_options", "n")}
+    if not out.get("max_tokens") and not out.get("max_completion_tokens"):
+        out["max_tokens"] = default_max_tokens
+    return out
