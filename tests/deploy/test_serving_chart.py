@@ -198,6 +198,7 @@ def test_production_policy_runs_the_loop_without_a_person(tgi: list[dict[str, An
     policy = load_policy(path)  # every key is one the services know
     trainer, evaluator = policy.section("trainer"), policy.section("evaluator")
     assert trainer.auto_train_on_dataset_ready is True
+    assert trainer.init_from == "serving"
     gates = evaluator.gates
     assert {gates.perplexity.mode, gates.bleu.mode, gates.rouge_l.mode, gates.bertscore.mode} == {"enforce"}
     assert gates.safety.mode == gates.pairwise.mode == "enforce"
