@@ -268,35 +268,28 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
             "docker_label": None,
         }
 
-    @post("/v1/chat/completions")
-    async def chat(request: Request) -> Response:
+    async def openai_call(request: Request, answer: Any, stream: Any, count_key: str) -> Response:
+        """An OpenAI route: one answer, or a stream; the response id is the answer's `id`."""
         payload = await read_json(request)
         if isinstance(payload, Response):
             return payload
         user = user_of(request, payload)
         if payload.get("stream"):
-            return await openai_stream(gateway.chat_stream(payload, user), payload, "delta")
+            return await openai_stream(stream(payload, user), payload, count_key)
         try:
-            served = await gateway.chat(payload, user)
+            served = await answer(payload, user)
         except BackendError as exc:
             return _openai_error(exc)
         body = {**served.body, "id": served.route.response_id, "model": served.route.model}
         return _JSONResponse(body, headers=_headers(served.route))
 
+    @post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        return await openai_call(request, gateway.chat, gateway.chat_stream, "delta")
+
     @post("/v1/completions")
     async def completions(request: Request) -> Response:
-        payload = await read_json(request)
-        if isinstance(payload, Response):
-            return payload
-        user = user_of(request, payload)
-        if payload.get("stream"):
-            return await openai_stream(gateway.complete_stream(payload, user), payload, "text")
-        try:
-            served = await gateway.complete(payload, user)
-        except BackendError as exc:
-            return _openai_error(exc)
-        body = {**served.body, "id": served.route.response_id, "model": served.route.model}
-        return _JSONResponse(body, headers=_headers(served.route))
+        return await openai_call(request, gateway.complete, gateway.complete_stream, "text")
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
