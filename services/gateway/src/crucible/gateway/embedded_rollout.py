@@ -66,6 +66,7 @@ def embedded_policy(policy: GatewayPolicy) -> GatewayPolicy:
             "min_requests_per_stage": e.min_requests_per_stage,
             "min_feedback_per_stage": e.min_feedback_per_stage,
             "default_max_new_tokens": e.max_new_tokens,
+            "latency_slack_seconds": e.latency_slack_seconds,
         }
     )
 

@@ -44,6 +44,13 @@ class EmbeddedRollout(_Strict):
     concurrency: int = Field(default=4, ge=1, le=256)
     feedback_probability: float = Field(default=0.6, ge=0.0, le=1.0)
     max_new_tokens: int = Field(default=12, ge=1, le=4096)
+    latency_slack_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="Both variants share one single-threaded CPU server here, so their latency is mostly queueing "
+        "for it and answer length: differences below this never pause the embedded rollout.",
+    )
     timeout_seconds: float = Field(default=240.0, gt=0, le=7200, description="Give up (abort) after this long.")
 
 
