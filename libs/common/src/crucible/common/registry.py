@@ -201,6 +201,35 @@ class ForgottenSubject(Base):
     removed_records: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class HumanRating(Base):
+    """One person's rating of one blinded item of a human-evaluation sample (`crucible eval sample`):
+    `preferred` ("1" | "2" | "tie" | "") and `ratings` {"1": {scale: value}, "2": {...}} as in the
+    rating file. One row per (sample, item, rater): rating again replaces it."""
+
+    __tablename__ = "human_ratings"
+    sample_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rater: Mapped[str] = mapped_column(String(128), primary_key=True)
+    preferred: Mapped[str] = mapped_column(String(8), default="")
+    ratings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what through the web console (review decisions, ratings, rollout actions, logins)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(32), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(32), default="ok")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

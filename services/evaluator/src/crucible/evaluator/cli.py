@@ -77,12 +77,19 @@ def sample_command(
 
 
 @eval_app.command("ingest")
-def ingest_command(file: Annotated[Path, typer.Argument(help="The rated file from `crucible eval sample`.")]) -> None:
-    """Read human ratings back into the model's report and registry entry."""
-    from crucible.evaluator.human_eval import HumanEvalError, ingest_ratings
+def ingest_command(
+    file: Annotated[Path | None, typer.Argument(help="The rated file from `crucible eval sample`.")] = None,
+    sample: Annotated[
+        str | None, typer.Option("--sample", help="Ingest the ratings given in the web console for this sample id.")
+    ] = None,
+) -> None:
+    """Read human ratings (a rated file, or the console's for --sample) into the model's report and registry."""
+    from crucible.evaluator.human_eval import HumanEvalError, ingest_ratings, ingest_sample
 
+    if (file is None) == (sample is None):
+        _fail(ValueError("give either a rated FILE or --sample ID"))
     try:
-        result = ingest_ratings(runtime_from_env(), file)
+        result = ingest_sample(runtime_from_env(), sample) if sample else ingest_ratings(runtime_from_env(), file)
     except HumanEvalError as err:
         _fail(err)
     typer.echo(json.dumps(result, indent=2, sort_keys=True))

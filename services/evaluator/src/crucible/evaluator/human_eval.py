@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crucible.common import human_rating
 from crucible.evaluator.report import TARGETS
 
 if TYPE_CHECKING:
@@ -113,9 +114,24 @@ def aggregate(rows: Iterable[dict[str, Any]], key: dict[str, Any]) -> dict[str, 
     for model, per in sums.items():
         out[model] = {scale: sum(v) / len(v) for scale, v in per.items()}
         out[model + "_counts"] = {scale: len(v) for scale, v in per.items()}
+    out["ratings"] = human_bradley_terry(prefs)
     cand = out["candidate"]
     out["meets_targets"] = {s: (cand.get(s) is not None and cand[s] >= t) for s, t in TARGETS.items()}
     return out
+
+
+def human_bradley_terry(prefs: dict[str, int]) -> dict[str, Any] | None:
+    """The people's preferences as Bradley-Terry battles (candidate vs serving, ties half a win), on the
+    same Elo scale as the automatic pairwise rating, so the report shows both side by side."""
+    from crucible.evaluator.bradley_terry import bradley_terry
+
+    battles = [("candidate", "serving", w) for side, w in (("candidate", "a"), ("serving", "b"), ("tie", "tie"))
+               for _ in range(prefs[side])]  # fmt: skip
+    if not battles:
+        return None
+    r = bradley_terry(battles, anchor="serving", rounds=200)
+    return {"elo": r.elo, "ci_low": r.ci_low, "ci_high": r.ci_high, "battles": r.battles,
+            "elo_diff": r.elo["candidate"] - r.elo["serving"], "elo_diff_ci": list(r.diff_ci["candidate"])}  # fmt: skip
 
 
 def export_sample(runtime: Runtime, model_name: str | None, n: int, seed: int, out: Path) -> dict[str, Any]:
@@ -129,14 +145,14 @@ def export_sample(runtime: Runtime, model_name: str | None, n: int, seed: int, o
     sample_id = uuid.uuid4().hex[:10]
     rows, key = blinded_sample(answers, n, seed, sample_id)
     runtime.artifacts.write_json(f"{KEY_PREFIX}/{sample_id}.json", {"model_name": name, "seed": seed, "items": key})
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    runtime.artifacts.write_text(human_rating.rows_key(sample_id), lines)  # what the web console shows raters
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out.write_text(lines, encoding="utf-8")
     return {"model_name": name, "sample_id": sample_id, "items": len(rows), "file": str(out)}
 
 
 def ingest_ratings(runtime: Runtime, path: Path) -> dict[str, Any]:
-    from crucible.evaluator.registered import record_in_registry, report_prefix, write_report
-
     if not path.exists():
         raise HumanEvalError(f"ratings file {path} does not exist")
     rows = []
@@ -146,9 +162,23 @@ def ingest_ratings(runtime: Runtime, path: Path) -> dict[str, Any]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise HumanEvalError(f"{path}:{n}: not JSON ({err.msg})") from None
+    return ingest_rows(runtime, rows, str(path))
+
+
+def ingest_sample(runtime: Runtime, sample_id: str) -> dict[str, Any]:
+    """The ratings people gave in the web console (stored in the registry) for one sample."""
+    rows = human_rating.rated_rows(runtime.registry, sample_id)
+    if not rows:
+        raise HumanEvalError(f"no ratings of sample {sample_id!r} in the registry")
+    return ingest_rows(runtime, rows, f"sample {sample_id}")
+
+
+def ingest_rows(runtime: Runtime, rows: list[dict[str, Any]], where: str) -> dict[str, Any]:
+    from crucible.evaluator.registered import record_in_registry, report_prefix, write_report
+
     sample_ids = {r.get("sample_id") for r in rows}
     if len(sample_ids) != 1 or None in sample_ids:
-        raise HumanEvalError(f"{path}: expected one sample_id, found {sorted(map(str, sample_ids))}")
+        raise HumanEvalError(f"{where}: expected one sample_id, found {sorted(map(str, sample_ids))}")
     sample_id = sample_ids.pop()
     key_name = f"{KEY_PREFIX}/{sample_id}.json"
     if not runtime.artifacts.exists(key_name):
@@ -156,6 +186,7 @@ def ingest_ratings(runtime: Runtime, path: Path) -> dict[str, Any]:
     key = runtime.artifacts.read_json(key_name)
     result = aggregate(rows, key["items"])
     result["sample_id"] = sample_id
+    result["raters"] = human_rating.rater_agreement(rows)
     prefix = report_prefix(key["model_name"])
     rep = runtime.artifacts.read_json(f"{prefix}/report.json")
     rep["human_eval"] = result

@@ -151,6 +151,14 @@ def markdown(report: dict[str, Any], plot_name: str) -> str:
             s = he.get("serving", {}).get(scale)
             lines.append(f"| {scale} | {_fmt(c)} | {_fmt(s)} | {target} |")
         lines.append(f"\n{he.get('items', 0)} items rated; preference: {he.get('preference', {})}")
+        hr, auto = he.get("ratings") or {}, (report.get("pairwise") or {}).get("ratings") or {}
+        if hr:
+            lines.append(
+                f"\nHuman Bradley-Terry Elo (candidate vs serving at {hr['elo']['serving']:.0f}): "
+                f"{hr['elo']['candidate']:.1f}, 95% CI of the gap {hr['elo_diff_ci'][0]:.1f} to "
+                f"{hr['elo_diff_ci'][1]:.1f}; automatic judge: {_fmt(report.get('metrics', {}).get('elo_candidate'))}"
+                + (f" over {auto.get('battles')} battles." if auto else ".")
+            )
     lines += ["", "## Settings and versions", "", "```json"]
     import json
 

@@ -4,12 +4,11 @@ writes the same rows again, and a decision already taken on a review item is nev
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Any
 
 from sqlalchemy import select
 
+from crucible.common import review
 from crucible.common.registry import CuratedRecord, Registry, RejectionRow, ReviewItem
 from crucible.common.services import Sink
 from crucible.common.stage import StageResult
@@ -18,7 +17,7 @@ from crucible.scorer.policy import DiversityPolicy
 from crucible.v1 import records_pb2
 
 STAGE = "scorer"
-PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+PENDING, APPROVED, REJECTED = review.PENDING, review.APPROVED, review.REJECTED
 
 
 class ScorerSink(Sink):
@@ -87,7 +86,7 @@ def review_item(registry: Registry, record_id: str) -> dict[str, Any]:
             raise LookupError(f"no review item {record_id!r}")
         record = records_pb2.Record.FromString(item.record)
         out = _summary(item)
-        out["breakdown"] = _detail(item.detail)
+        out["breakdown"] = review.detail_of(item.detail)
         out["turns"] = [{"role": t.role, "text": t.text} for t in record.turns]
         out["context"] = dict(record.context)
         out["decided_by"], out["decision_note"] = item.decided_by, item.decision_note
@@ -107,26 +106,7 @@ def pending_record(registry: Registry, record_id: str) -> records_pb2.Record:
 
 
 def record_decision(registry: Registry, record_id: str, status: str, by: str, note: str) -> None:
-    with registry.session() as s:
-        item = s.get(ReviewItem, record_id)
-        if item is None:
-            raise LookupError(f"no review item {record_id!r}")
-        if item.status != PENDING:
-            raise ValueError(f"review item {record_id!r} is already {item.status}")
-        item.status, item.decided_by, item.decision_note = status, by, note
-        item.decided_at = dt.datetime.now(dt.UTC)
-        if status == REJECTED:
-            # Kept for audit with the other refused records.
-            s.merge(
-                RejectionRow(
-                    stage=STAGE,
-                    record_id=record_id,
-                    reason="rejected_in_review",
-                    detail=json.dumps({"by": by, "note": note, "review": _detail(item.detail)}, sort_keys=True),
-                    subject_token=item.subject_token,
-                    record=item.record,
-                )
-            )
+    review.decide(registry, record_id, status, by, note)
 
 
 def review_counts(registry: Registry) -> dict[str, int]:
@@ -149,16 +129,8 @@ def rejection_counts(registry: Registry) -> dict[str, int]:
         return {reason: int(n) for reason, n in rows}
 
 
-def _detail(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        return {"text": text}
-    return value if isinstance(value, dict) else {"text": text}
-
-
 def _summary(item: ReviewItem) -> dict[str, Any]:
-    detail = _detail(item.detail)
+    detail = review.detail_of(item.detail)
     return {
         "record_id": item.record_id,
         "status": item.status,
