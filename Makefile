@@ -83,7 +83,7 @@ bench: $(STAMP)
 TOOLS := .tools/bin
 REGISTRY ?= ghcr.io/crucible
 TAG ?= 0.1.0
-IMAGES := extractor scrubber scorer dedup dataset trainer evaluator gateway tgi-dev
+IMAGES := extractor scrubber scorer dedup dataset trainer evaluator gateway console tgi-dev
 
 $(TOOLS)/helm: tools/install-deploy-tools.sh $(STAMP)
 	VENV=$(VENV) tools/install-deploy-tools.sh
