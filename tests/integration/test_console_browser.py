@@ -90,7 +90,11 @@ def _seed_loop(runtime: Runtime) -> None:
     with runtime.registry.session() as s:
         s.add(Run(run_id="20261204T100000Z-abc123", status="succeeded", summary=summary,
                   finished_at=dt.datetime.now(dt.UTC)))  # fmt: skip
-        s.add(DatasetVersion(version="v1_20261204", seq=1, fairness_score=88.5, counts={
+        audit = {"fairness_score": 88.5, "dimensions": {"age_band": {"score": 77.0, "gaps": [
+            {"group": "65+", "count": 1, "share": 0.0125, "parity_share": 0.2, "records_needed": 7}]}},
+            "recommendations": ["age_band: 65+ is below parity; 7 more records would lift it."]}  # fmt: skip
+        manifest_uri = runtime.artifacts.write_json("datasets/v1_20261204/manifest.json", {"audit": audit})
+        s.add(DatasetVersion(version="v1_20261204", seq=1, fairness_score=88.5, manifest_uri=manifest_uri, counts={
             "total": 80, "splits": {"train": 72, "validation": 4, "test": 4},
             "by_category": {"instruction_following": 30, "contextual_understanding": 20, "empathetic_dialogue": 18,
                             "personalization": 8, "safety_ethics": 4}, "deficits": {"safety_ethics": 0}}))  # fmt: skip
@@ -284,6 +288,9 @@ def test_a_rater_rates_five_pairs_and_sees_the_rating_move(world: dict[str, Any]
         he = s.get(ModelVersion, MODEL).evaluation["human_eval"]
     assert he["preference"] == {"candidate": 3, "serving": 2, "tie": 0} and he["raters"]["rita"]["rated"] == 5
     assert "Human Bradley-Terry Elo" in runtime.artifacts.read_text(f"evaluations/{MODEL}/report.md")
+    page.goto(f"{world['url']}/models/{MODEL}")  # human beside automatic, and the report's rating plot
+    assert page.locator("#human-elo").inner_text() == shown[1]
+    assert page.locator("img.plot").evaluate("img => img.complete && img.naturalWidth > 0")
 
 
 def test_a_viewer_cannot_promote(world: dict[str, Any]) -> None:
@@ -311,6 +318,8 @@ def test_every_page_screenshot_shows_its_heading(world: dict[str, Any], tmp_path
                           f"/models/{MODEL}": f"Model {MODEL}"}.items():  # fmt: skip
         page.goto(world["url"] + path)
         assert page.locator("h1").inner_text() == heading, path
+        if path == "/datasets":  # the manifest's audit: the group below parity and what to do
+            assert "65+" in page.locator("table").nth(1).inner_text() and "7 more records" in page.content()
         shot = tmp_path / (path.strip("/").replace("/", "_") or "overview")
         page.screenshot(path=str(shot.with_suffix(".png")), full_page=True)
         page.locator("h1").screenshot(path=str(shot.with_suffix(".h1.png")))

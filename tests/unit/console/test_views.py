@@ -54,14 +54,23 @@ def test_run_funnel_and_rejections_by_reason() -> None:
     assert views.run_view({"run_id": "r2", "summary": {}})["funnel"] == []
 
 
-def test_dataset_mix_against_the_target_shares() -> None:
-    d = {"version": "v1", "counts": {"total": 100, "by_category": {"instruction_following": 50, "safety_ethics": 0,
-         "empathetic_dialogue": 50}, "synthetic": 10}}  # fmt: skip
-    view = views.dataset_view(d)
+def test_dataset_mix_synthetic_share_and_fairness_gaps() -> None:
+    splits = {"train": {"total": 90, "synthetic": 9}, "validation": {"total": 5, "synthetic": 1},
+              "test": {"total": 5, "synthetic": 0}}  # fmt: skip
+    d = {"version": "v1", "counts": {"total": 100, "splits": splits, "by_category": {"instruction_following": 50,
+         "safety_ethics": 0, "empathetic_dialogue": 50}}}  # fmt: skip
+    audit = {"dimensions": {"age_band": {"score": 71.5, "gaps": [{"group": "65+", "count": 2, "share": 0.02,
+             "parity_share": 0.2, "records_needed": 9}]}, "culture": {"score": 90.0, "gaps": []}},
+             "recommendations": ["age_band: add 9 records of 65+."]}  # fmt: skip
+    view = views.dataset_view(d, audit)
     mix = {m["category"]: m for m in view["mix"]}
     assert mix["instruction_following"]["share"] == 0.5 and mix["instruction_following"]["gap"] == pytest.approx(0.1)
     assert mix["safety_ethics"]["gap"] == pytest.approx(-0.05)
-    assert view["synthetic_share"] == 0.1
+    assert view["synthetic_share"] == 0.1 and view["splits"] == {"train": 90, "validation": 5, "test": 5}
+    assert view["fairness_dimensions"] == {"age_band": 71.5, "culture": 90.0}
+    assert view["fairness_gaps"] == [{"dimension": "age_band", "group": "65+", "count": 2, "share": 0.02,
+                                      "parity_share": 0.2, "records_needed": 9}]  # fmt: skip
+    assert view["recommendations"] == ["age_band: add 9 records of 65+."]
     assert views.dataset_view({"version": "v0", "counts": {}})["synthetic_share"] is None
 
 

@@ -37,6 +37,10 @@ HERE = Path(__file__).parent
 NAV = [("/", "Overview"), ("/review", "Review"), ("/rating", "Rating"), ("/runs", "Runs"),
        ("/datasets", "Datasets"), ("/models", "Models"), ("/rollouts", "Rollouts")]  # fmt: skip
 
+# Scripts and styles only from the console itself (htmx is vendored); no framing, no form posts elsewhere.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")  # fmt: skip
+
 
 @dataclass
 class Console:
@@ -54,7 +58,7 @@ def _now() -> dt.datetime:
 
 def create_app(console: Console) -> FastAPI:
     settings = console.settings
-    registry = console.runtime.registry
+    registry, artifacts = console.runtime.registry, console.runtime.artifacts
     app = FastAPI(title="Crucible console", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -147,6 +151,14 @@ def create_app(console: Console) -> FastAPI:
         await checked_post(request, "viewer", "logout", "")
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     @app.middleware("http")
     async def require_login(request: Request, call_next: Any) -> Response:
@@ -242,7 +254,10 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/datasets", response_class=HTMLResponse)
     async def datasets_page(request: Request) -> Response:
-        rows = [views.dataset_view(d) for d in queries.datasets(registry)]
+        rows = [
+            views.dataset_view(d, queries.manifest_audit(artifacts, d["manifest_uri"]) if k < 5 else None)
+            for k, d in enumerate(queries.datasets(registry))
+        ]  # the newest five with their manifest's audit (one artifact read each)
         return page(request, "datasets.html", title="Datasets", datasets=rows)
 
     @app.get("/models", response_class=HTMLResponse)
@@ -256,8 +271,27 @@ def create_app(console: Console) -> FastAPI:
         except LookupError as err:
             return page(request, "error.html", status=404, title="Not found", message=str(err))
         human = (model.get("evaluation") or {}).get("human_eval") or {}
-        return page(request, "model.html", title=f"Model {name}", m=model, human=human,
+        return page(request, "model.html", title=f"Model {name}", m=model, human=human, plot=plot_key(name),
                     evaluation_json=json.dumps(model.get("evaluation") or {}, indent=2, default=str))  # fmt: skip
+
+    def plot_key(name: str) -> tuple[str, str] | None:
+        """The evaluator's rating plot of a registered model (`evaluations/<name>/rating.png|svg`)."""
+        for ext, media in (("png", "image/png"), ("svg", "image/svg+xml")):
+            key = f"evaluations/{name}/rating.{ext}"
+            if artifacts.exists(key):
+                return key, media
+        return None
+
+    @app.get("/models/{name}/rating-plot")
+    async def model_plot(request: Request, name: str) -> Response:
+        try:
+            show_model(registry, name)  # only registered names reach the artifact store
+        except LookupError as err:
+            raise _Refused(404, str(err)) from None
+        found = plot_key(name)
+        if found is None:
+            raise _Refused(404, f"model {name!r} has no rating plot")
+        return Response(artifacts.read_bytes(found[0]), media_type=found[1])
 
     @app.get("/rollouts", response_class=HTMLResponse)
     async def rollouts_page(request: Request) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crucible.common import review
+from crucible.common.artifacts import ArtifactStore
 from crucible.common.registry import AuditEntry, DatasetVersion, Registry, ReviewItem, Run
 from crucible.common.review import STAGE, detail_of
 from crucible.console.views import ReviewFilter
@@ -120,6 +121,18 @@ def datasets(registry: Registry, limit: int = 20) -> list[dict[str, Any]]:
             }
             for d in rows
         ]
+
+
+def manifest_audit(artifacts: ArtifactStore, manifest_uri: str) -> dict[str, Any] | None:
+    """The bias audit of a dataset version from its manifest (fairness per dimension, gaps, recommendations);
+    None when the manifest is not in this artifact store or cannot be read."""
+    root = artifacts.uri("")
+    if not manifest_uri.startswith(root):
+        return None
+    try:
+        return dict(artifacts.read_json(manifest_uri.removeprefix(root)).get("audit") or {})
+    except (OSError, ValueError):
+        return None
 
 
 def audit(registry: Registry, actor: str, role: str, action: str, target: str, outcome: str, detail: str = "") -> None:

@@ -144,8 +144,11 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "funnel": funnel, "rejections": sorted(reasons.items(), key=lambda kv: -kv[1])}
 
 
-def dataset_view(d: dict[str, Any], targets: Mapping[str, float] = TARGET_SHARES) -> dict[str, Any]:
-    """Size, category mix against the target shares, fairness, synthetic share (when recorded)."""
+def dataset_view(
+    d: dict[str, Any], audit: Mapping[str, Any] | None = None, targets: Mapping[str, float] = TARGET_SHARES
+) -> dict[str, Any]:
+    """Size, category mix against the target shares, synthetic share, and (with the manifest's audit) the
+    fairness score per dimension, the groups below parity and the audit's recommendations."""
     counts = d.get("counts") or {}
     total = int(counts.get("total", 0) or 0)
     by_cat = {k: int(v) for k, v in (counts.get("by_category") or {}).items()}
@@ -160,14 +163,23 @@ def dataset_view(d: dict[str, Any], targets: Mapping[str, float] = TARGET_SHARES
         }
         for cat, target in targets.items()
     ]
-    synthetic = counts.get("synthetic")
+    splits = dict(counts.get("splits") or {})
+    synthetic = sum(int(v.get("synthetic", 0)) for v in splits.values() if isinstance(v, Mapping)) if splits else None
+    gaps = [
+        {"dimension": dim, **gap}
+        for dim, row in ((audit or {}).get("dimensions") or {}).items()
+        for gap in row.get("gaps") or []
+    ]
     return {
         **d,
         "total": total,
-        "splits": dict(counts.get("splits") or {}),
+        "splits": {k: (v.get("total", 0) if isinstance(v, Mapping) else v) for k, v in splits.items()},
         "mix": mix,
         "deficits": dict(counts.get("deficits") or {}),
-        "synthetic_share": (int(synthetic) / total) if synthetic is not None and total else None,
+        "synthetic_share": (synthetic / total) if synthetic is not None and total else None,
+        "fairness_dimensions": {k: v.get("score") for k, v in ((audit or {}).get("dimensions") or {}).items()},
+        "fairness_gaps": gaps,
+        "recommendations": list((audit or {}).get("recommendations") or []),
     }
 
 
