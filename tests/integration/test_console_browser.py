@@ -126,6 +126,7 @@ def _seed_rating_sample(runtime: Runtime, out: Path) -> str:
     runtime.artifacts.write_text(f"{prefix}/answers.jsonl", "".join(json.dumps(a) + "\n" for a in answers))
     runtime.artifacts.write_json(f"{prefix}/report.json", {
         "model_name": MODEL, "metrics": {"elo_candidate": 1012.0, "bleu": 0.4},
+        "compared_with": {"name": "crucible-v1-20261203-tiny", "kind": "serving"},
         "gates": {"passed": True, "failed_gates": [], "warned_gates": [], "gates": []}})  # fmt: skip
     return export_sample(runtime, MODEL, 5, 3, out)["sample_id"]
 

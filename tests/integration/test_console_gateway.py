@@ -19,7 +19,8 @@ from crucible.console.app import Console, create_app
 from crucible.console.settings import ConsoleSettings
 from crucible.gateway.fake_backend import FakeBackend, FakeBehaviour
 from crucible.gateway.policy import GatewayPolicy
-from crucible.gateway.router import Gateway
+from crucible.gateway.rollout import RolloutController
+from crucible.gateway.router import Router
 from crucible.gateway.server import start_gateway
 from crucible.gateway.state import BackendSpec
 from crucible.gateway.store import MemoryStore
@@ -39,13 +40,15 @@ def gateway_address() -> Iterator[str]:
     async def up() -> tuple[Any, ...]:
         stable = await FakeBackend(FakeBehaviour(delay_seconds=0.0)).start()
         canary = await FakeBackend(FakeBehaviour(delay_seconds=0.0)).start()
-        gateway = Gateway(GatewayPolicy(), MemoryStore(), refresh_seconds=0.05)
-        await gateway.start(BackendSpec(model="base", url=stable.url))
+        router = Router(GatewayPolicy(), MemoryStore(), refresh_seconds=0.05)
+        await router.start()
 
         async def resolve(model: str, url: str) -> BackendSpec:
             return BackendSpec(model=model, url=url or canary.url)
 
-        running = await start_gateway(gateway, resolve_candidate=resolve, admin_token=ADMIN, run_loop=False)
+        rollout = RolloutController(router, resolve=resolve)
+        await rollout.configure_stable(BackendSpec(model="base", url=stable.url))
+        running = await start_gateway(rollout, admin_token=ADMIN, run_loop=False)
         return stable, canary, running
 
     stable, canary, running = run(up())
