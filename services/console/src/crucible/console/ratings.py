@@ -73,7 +73,8 @@ def add_routes(
         order = rater_order([r["item_id"] for r in rows], rater, sample_id)
         item_id = request.query_params.get("item") or next_unrated(order, done)
         evaluation: dict[str, Any] = {}
-        model_name = (runtime.artifacts.read_json(human_rating.key_key(sample_id)) or {}).get("model_name", "")
+        key = human_rating.key_key(sample_id)  # read here for the model's name only; never shown
+        model_name = runtime.artifacts.read_json(key).get("model_name", "") if runtime.artifacts.exists(key) else ""
         with contextlib.suppress(LookupError):
             evaluation = show_model(runtime.registry, model_name).get("evaluation") or {}
         item = next((r for r in rows if r["item_id"] == item_id), None)
