@@ -86,6 +86,7 @@ def build_record(
     secret: bytes,
     run_id: str,
     now: dt.datetime,
+    min_quality: float = 0.0,
 ) -> records_pb2.Record:
     at = Timestamp()
     at.FromDatetime(now)
@@ -101,7 +102,7 @@ def build_record(
             for role, text in turns
         ],
         created_at=at,
-        extraction=records_pb2.Extraction(run_id=run_id, extracted_at=at),
+        extraction=records_pb2.Extraction(run_id=run_id, extracted_at=at, min_quality=min_quality),
     )
     record.context.update({k: v for k, v in scenario.items() if v})
     record.context["language"] = record.context.get("language", "en")

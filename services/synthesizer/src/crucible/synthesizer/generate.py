@@ -111,7 +111,15 @@ async def generate_item(
         seed=item.seed,
         synthesizer_version=VERSION,
     )
-    record = build_record(turns, item.scenario, prov, secret=secret, run_id=run_id, now=dt.datetime.now(dt.UTC))
+    record = build_record(
+        turns,
+        item.scenario,
+        prov,
+        secret=secret,
+        run_id=run_id,
+        now=dt.datetime.now(dt.UTC),
+        min_quality=policy.min_quality,
+    )
     return ItemOutcome(status="generated", record=record.SerializeToString(), **base), requests
 
 

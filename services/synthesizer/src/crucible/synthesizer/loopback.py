@@ -23,41 +23,57 @@ from typing import Any
 
 from aiohttp import web
 
-SITUATIONS = (
-    "You and your partner have been arguing about money since you moved in together, and last night it ended "
-    "with both of you going to bed without a word.",
-    "Your partner has started working late every evening, and you feel more like flatmates than a couple.",
-    "You want to tell your partner that their jokes about your family hurt, but you are afraid of a fight.",
-    "Since the baby arrived you barely talk about anything but schedules, and you miss being close.",
-    "Your partner checks your phone when you leave the room, and it has started to make you uneasy.",
-    "You have been together for two years and disagree about whether to move to another city for a job.",
+# What the endpoint writes: coherent exchanges built from a topic (what the person brings), how
+# they open, what they add when asked, and the coach's reflect -> ask -> suggest replies, so the
+# scorer's coherence and empathy judges see a conversation, and seeds vary enough for dedup.
+TOPICS = (
+    ("money", "we keep fighting about money since we moved in together", "who pays for what"),
+    ("time", "my partner works late every evening and we feel like flatmates", "evenings alone"),
+    ("family", "my partner's jokes about my family hurt me", "the comments at dinner"),
+    ("baby", "since the baby arrived we only talk about schedules", "how tired we both are"),
+    ("trust", "my partner checks my phone when I leave the room", "feeling watched"),
+    ("moving", "we disagree about moving to another city for my job", "leaving our friends"),
+    ("chores", "I do most of the housework and I feel resentful", "the unfair split"),
+    ("intimacy", "we have not been close in months and I miss it", "feeling rejected"),
 )
 OPENERS = (
-    "We keep having the same fight and I don't know how to break the pattern.",
-    "I feel invisible at home lately and I'm not sure how to bring it up.",
-    "Can you help me plan how to talk about this without it turning into an argument?",
-    "I'm exhausted and a bit scared that we're drifting apart.",
-    "Something happened again yesterday and I can't stop thinking about it.",
+    "Hi. {issue}, and I don't know how to talk about it without a fight.",
+    "I need some help. {issue}. It's been building up for weeks.",
+    "Honestly I'm worn out. {issue} and I feel stuck.",
+    "Can I ask you something? {issue}, and last night it got bad again.",
 )
-REPLIES = (
-    "That sounds really draining, and it makes sense that you feel stuck. What usually happens right before "
-    "the argument starts?",
-    "Thank you for telling me. Feeling unseen by someone you love hurts. When did you last feel close to them?",
-    "Let's plan it together. One thing that helps is starting with how you feel rather than what they did. "
-    "How would you put that in one sentence?",
-    "It's okay to feel scared about this; it shows how much the relationship matters to you. What would a "
-    "good evening together look like to you right now?",
-    "A small step for this week: pick a calm moment, ask for twenty minutes, and share one feeling and one "
-    "wish. Would that feel doable?",
-    "If you ever feel unsafe, please contact local emergency services or a helpline right away; your safety "
-    "comes first. Would you like to talk through what feels safe to do next?",
+REFLECTIONS = (
+    "That sounds really painful, and it makes sense that you feel stuck when {issue_short}. "
+    "What happens between you two when the subject of {topic} comes up?",
+    "Thank you for telling me. It's hard to carry that on your own, especially around {topic}. "
+    "How do you feel in the moment when it starts?",
+    "I can hear how tired you are, and your feelings about {topic} are valid. "
+    "What would you most like your partner to understand?",
 )
-FOLLOW_UPS = (
-    "Usually it starts when one of us is tired after work and a small comment turns into a big thing.",
-    "Honestly it's been weeks. We used to cook together on Sundays.",
-    "Maybe something like 'I miss us and I want to feel like a team again'.",
-    "A quiet dinner without phones, just talking about something other than bills.",
+DETAILS = (
+    "Usually one of us makes a small comment about {detail} and then we both get defensive.",
+    "I feel hurt and a bit lonely, mostly because of {detail}.",
+    "I want them to know that {detail} matters to me and that I'm not trying to blame them.",
+    "It mostly comes up at night, when we're both exhausted and {detail} is on my mind.",
+)
+STEPS = (
+    "That makes a lot of sense. One small step for this week: pick a calm moment, ask for twenty minutes, "
+    "and start with how you feel about {detail} rather than what they did. How does that sound?",
+    "You're already doing something important by naming it. Try saying 'I feel hurt about {detail} and I want "
+    "us to be a team on this', then ask what it's like for them. Could you try that this weekend?",
+    "It sounds like you both care and you're both stretched. A gentle start could be sharing one feeling and "
+    "one wish about {detail}, and listening to theirs without solving it straight away. Would that feel doable?",
+)
+CLOSINGS = (
     "Yes, I think I can try that on Saturday morning when things are calmer.",
+    "That feels less scary than what I was planning. I'll try it.",
+    "Okay. I'm nervous, but I want to try.",
+)
+WRAPS = (
+    "That's a brave step. Afterwards, notice what went well, even if it was small, and come back to tell me "
+    "how it went. You don't have to fix everything in one conversation.",
+    "I'm glad. Go gently with yourself too; one honest conversation about {topic} is a real start. "
+    "Let me know how it goes.",
 )
 
 
@@ -83,26 +99,33 @@ class LoopbackState:
 
 
 def scenario_text(seed: int) -> str:
-    return SITUATIONS[seed % len(SITUATIONS)]
+    topic, issue, detail = TOPICS[seed % len(TOPICS)]
+    return (
+        f"You and your partner are struggling: {issue}. It keeps coming back to {detail}, "
+        f"and you want to talk about {topic} without it turning into a fight."
+    )
 
 
-def conversation_text(seed: int, turns: int = 6) -> str:
+def conversation_text(seed: int) -> str:
     rng = random.Random(seed)
-    lines = [f"User: {rng.choice(OPENERS)}"]
-    replies = rng.sample(REPLIES, k=len(REPLIES))
-    follow = rng.sample(FOLLOW_UPS, k=len(FOLLOW_UPS))
-    for i in range(turns // 2):
-        if i:
-            lines.append(f"User: {follow[i % len(follow)]}")
-        lines.append(f"Coach: {replies[i % len(replies)]}")
-    return "\n".join(lines)
+    topic, issue, detail = TOPICS[seed % len(TOPICS)]
+    fill = {"topic": topic, "issue": issue[0].upper() + issue[1:], "issue_short": issue, "detail": detail}
+    turns = [
+        ("User", rng.choice(OPENERS)),
+        ("Coach", rng.choice(REFLECTIONS)),
+        ("User", rng.choice(DETAILS)),
+        ("Coach", rng.choice(STEPS)),
+        ("User", rng.choice(CLOSINGS)),
+        ("Coach", rng.choice(WRAPS)),
+    ]
+    return "\n".join(f"{who}: {text.format(**fill)}" for who, text in turns)
 
 
 def _allow(state: LoopbackState) -> bool:
     if state.rate_limit is None:
         return True
     now = time.monotonic()
-    state.tokens = min(state.rate_limit, state.tokens + (now - state.stamp) * state.rate_limit)
+    state.tokens = min(max(state.rate_limit / 4, 1.0), state.tokens + (now - state.stamp) * state.rate_limit)
     state.stamp = now
     if state.tokens >= 1.0:
         state.tokens -= 1.0
@@ -178,7 +201,7 @@ def loopback_provider(
 ) -> Iterator[tuple[str, LoopbackState]]:
     """Serve on a free loopback port in a thread of its own; yields (base URL, state)."""
     state = LoopbackState(latency, rate_limit, retry_after, deque(faults), always, hang)
-    state.tokens = float(rate_limit or 0.0)
+    state.tokens = max(rate_limit / 4, 1.0) if rate_limit else 0.0  # a quarter second of burst: the limit is the rate
     state.stamp = time.monotonic()
     loop = asyncio.new_event_loop()
     ready = threading.Event()

@@ -44,7 +44,7 @@ class EndpointPolicy(_Strict):
 class ValidationPolicy(_Strict):
     """The distribution check of a generated batch against real records of the same category."""
 
-    # Calibrated on MiniLM (docs/synthesizer.md): two coaching sets written apart ~0.31, coaching vs
+    # Calibrated on MiniLM (docs/synthesizer.md): two coaching sets written apart ~0.23, coaching vs
     # baking recipes ~0.93, two halves of one set ~0.003.
     max_centroid_distance: float = Field(
         default=0.45,
@@ -85,6 +85,14 @@ class SynthesizerPolicy(_Strict):
     min_turns: int = Field(default=4, ge=2, le=64, description="A conversation shorter than this is rejected.")
     concurrency: int = Field(default=8, ge=1, le=256, description="Plan items generated at once.")
     max_per_plan: int = Field(default=500, ge=1, le=100_000, description="Cap on one plan's conversations.")
+    min_quality: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Scorer threshold for synthetic records (record.extraction.min_quality); 0 = the scorer's own. "
+        "They carry no app signals (satisfaction, action taken, positive outcome: 4 of the 10 points), so at "
+        "the default 7.0 none can pass; 4.2 is the same bar on the 6 points they can earn.",
+    )
     synthetic_cap: float = Field(
         default=0.30, ge=0.0, le=1.0, description="Plan no more than this share of synthetic records (as dataset)."
     )
