@@ -155,3 +155,19 @@ def test_a_plan_run_loses_and_doubles_nothing_under_faults(tmp_path: Path) -> No
     assert len({o.record for o in outcomes}) == 24
     # Each item's conversation was answered exactly once (an item's requests carry its seed).
     assert answered == Counter(i.seed for i in plan.items)
+
+
+def test_a_tgi_endpoint_falls_back_to_an_openai_one_and_back() -> None:
+    """The TGI protocol (/generate) in the same chain; a 5xx from it moves on to the next kind."""
+
+    async def go(url: str) -> list[str]:
+        eps = [endpoint("tgi", url, kind="tgi", retries=0), endpoint("openai", url)]
+        async with FallbackChain(eps) as chain:
+            first = await chain.generate(MESSAGES, PARAMS)  # the scripted 500 hits the TGI request
+            second = await chain.generate(MESSAGES, PARAMS)
+            assert second.completion.text and second.completion.completion_tokens > 0
+            return [first.endpoint, second.endpoint]
+
+    with loopback_provider(faults=["http_500"]) as (url, state):
+        assert asyncio.run(go(url)) == ["openai", "tgi"]
+    assert [s.outcome for s in state.log] == ["http_500", "ok", "ok"]

@@ -1,4 +1,5 @@
-"""A local OpenAI-compatible endpoint (`POST /v1/chat/completions`, `GET /v1/models`) for the
+"""A local OpenAI-compatible endpoint (`POST /v1/chat/completions`, `GET /v1/models`; TGI's
+`POST /generate` too) for the
 bench and the tests: real HTTP on loopback, a fixed latency, its own rate limit (429 with
 Retry-After beyond it), and scripted faults (5xx, 429, hangs past the client's timeout, bad JSON).
 
@@ -133,41 +134,55 @@ def _allow(state: LoopbackState) -> bool:
     return False
 
 
+def _serve(state: LoopbackState, messages: Any, seed: Any) -> tuple[str, str]:
+    """Log the request and pick its fault; returns (fault, step)."""
+    prompt = str(messages[-1]["content"]) if isinstance(messages, list) else str(messages)
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
+    fault = state.faults.popleft() if state.faults else (state.always or "ok")
+    if fault == "ok" and not _allow(state):
+        fault = "rate_limited"
+    step = "scenario" if "realistic situation" in prompt else "conversation"
+    state.log.append(Served(seed, digest, fault, step))
+    return fault, step
+
+
+def _fault_response(state: LoopbackState, fault: str) -> web.Response | None:
+    if fault == "rate_limited":
+        return web.json_response(
+            {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
+            status=429,
+            headers={"Retry-After": f"{state.retry_after:g}"},
+        )
+    if fault == "http_500":
+        return web.json_response({"error": {"message": "internal error", "type": "server_error"}}, status=500)
+    if fault == "garbage":
+        return web.Response(text="<html>bad gateway</html>", status=200, content_type="text/html")
+    return None
+
+
 def make_app(state: LoopbackState) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json()
             messages = body["messages"]
-            prompt = str(messages[-1]["content"])
+            str(messages[-1]["content"])
         except (ValueError, KeyError, IndexError, TypeError):
             return web.json_response({"error": {"message": "bad request", "type": "invalid_request_error"}}, status=400)
         seed = body.get("seed")
-        digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
-        fault = state.faults.popleft() if state.faults else (state.always or "ok")
-        if fault == "ok" and not _allow(state):
-            fault = "rate_limited"
-        step = "scenario" if "realistic situation" in prompt else "conversation"
-        state.log.append(Served(seed, digest, fault, step))
+        fault, step = _serve(state, messages, seed)
         if fault == "timeout":
             await asyncio.sleep(state.hang)
         await asyncio.sleep(state.latency)
-        if fault == "rate_limited":
-            return web.json_response(
-                {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                status=429,
-                headers={"Retry-After": f"{state.retry_after:g}"},
-            )
-        if fault == "http_500":
-            return web.json_response({"error": {"message": "internal error", "type": "server_error"}}, status=500)
-        if fault == "garbage":
-            return web.Response(text="<html>bad gateway</html>", status=200, content_type="text/html")
+        failed = _fault_response(state, fault)
+        if failed is not None:
+            return failed
         n = int(seed or 0)
         text = scenario_text(n) if step == "scenario" else conversation_text(n)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(text.split())
         return web.json_response(
             {
-                "id": f"chatcmpl-{digest}",
+                "id": f"chatcmpl-{state.log[-1].digest}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "loopback"),
@@ -180,11 +195,43 @@ def make_app(state: LoopbackState) -> web.Application:
             }
         )
 
+    async def generate(request: web.Request) -> web.StreamResponse:
+        """TGI's `POST /generate` ({"inputs", "parameters"} -> {"generated_text", "details"})."""
+        try:
+            body = await request.json()
+            inputs = str(body["inputs"])
+            params = body.get("parameters") or {}
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": "bad request", "error_type": "validation"}, status=422)
+        seed = params.get("seed")
+        fault, step = _serve(state, inputs, seed)
+        if fault == "timeout":
+            await asyncio.sleep(state.hang)
+        await asyncio.sleep(state.latency)
+        failed = _fault_response(state, fault)
+        if failed is not None:
+            return failed
+        n = int(seed or 0)
+        text = scenario_text(n) if step == "scenario" else conversation_text(n)
+        return web.json_response(
+            {
+                "generated_text": text,
+                "details": {
+                    "finish_reason": "eos_token",
+                    "generated_tokens": len(text.split()),
+                    "seed": seed,
+                    "prefill": [],
+                    "tokens": [],
+                },
+            }
+        )
+
     async def models(_request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "loopback", "object": "model"}]})
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/generate", generate)
     app.router.add_get("/v1/models", models)
     return app
 
