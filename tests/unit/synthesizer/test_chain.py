@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from crucible.common.artifacts import ArtifactStore
 from crucible.synthesizer.chain import ChainExhausted, FallbackChain
@@ -115,6 +116,8 @@ def test_circuit_opens_after_failures_and_closes_after_the_cooldown() -> None:
             result = await chain.generate(MESSAGES, PARAMS)  # the half-open trial
             assert result.endpoint == "primary"
             assert primary.breaker.state == CLOSED and primary.breaker.opened == 1
+            skipped = REGISTRY.get_sample_value("crucible_synth_skipped_total", {"endpoint": "primary"})
+            assert skipped is not None and skipped >= 4
 
     with loopback_provider(always="http_500") as (bad_url, bad), loopback_provider() as (good_url, _):
         asyncio.run(go(bad_url, good_url, bad))

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from crucible.synthesizer import metrics
 from crucible.synthesizer.policy import EndpointPolicy
 from crucible.synthesizer.providers import Completion, ProviderError, complete
 from crucible.synthesizer.resilience import CLOSED, CircuitBreaker, TokenBucket, backoff_delay
@@ -103,6 +104,7 @@ class FallbackChain:
             ep = state.policy
             if not state.breaker.allow():
                 state.usage.skipped_open += 1
+                metrics.SKIPPED.labels(ep.name).inc()
                 errors.append(f"{ep.name}: circuit open")
                 continue
             for attempt in range(ep.retries + 1):
@@ -116,6 +118,8 @@ class FallbackChain:
                 except ProviderError as err:
                     state.usage.failures[err.kind] += 1
                     state.breaker.failure()
+                    metrics.REQUESTS.labels(ep.name, err.kind).inc()
+                    metrics.CIRCUIT_OPEN.labels(ep.name).set(state.breaker.state != CLOSED)
                     errors.append(f"{ep.name}: {err}")
                     too_long = err.retry_after is not None and err.retry_after > ep.backoff_max_seconds
                     if not err.retryable or too_long or attempt == ep.retries or state.breaker.state != CLOSED:
@@ -126,11 +130,17 @@ class FallbackChain:
                     continue
                 state.breaker.success()
                 state.usage.successes += 1
+                metrics.REQUESTS.labels(ep.name, "ok").inc()
+                metrics.CIRCUIT_OPEN.labels(ep.name).set(0)
                 state.usage.prompt_tokens += result.prompt_tokens
                 state.usage.completion_tokens += result.completion_tokens
-                state.usage.cost += (
+                cost = (
                     result.prompt_tokens * ep.cost_per_1k_prompt_tokens
                     + result.completion_tokens * ep.cost_per_1k_completion_tokens
                 ) / 1000.0
+                state.usage.cost += cost
+                metrics.TOKENS.labels(ep.name, "prompt").inc(result.prompt_tokens)
+                metrics.TOKENS.labels(ep.name, "completion").inc(result.completion_tokens)
+                metrics.COST.labels(ep.name).inc(cost)
                 return Generated(result, ep.name, ep.model, attempts)
         raise ChainExhausted("; ".join(errors[-6:]) or "no endpoint configured")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crucible.synthesizer import VERSION
+from crucible.synthesizer import VERSION, metrics
 from crucible.synthesizer.chain import ChainExhausted, FallbackChain
 from crucible.synthesizer.conversation import ConversationError, Provenance, build_record, parse_turns
 from crucible.synthesizer.ledger import ItemOutcome, Ledger
@@ -154,14 +154,17 @@ async def run_plan(
                 )
             except ChainExhausted as err:
                 report.failed += 1
+                metrics.ITEMS.labels("no_endpoint").inc()
                 report.errors.append(f"{item.item_id}: {err}")
                 return
             report.requests += requests
             await asyncio.to_thread(ledger.write_outcome, outcome)
             if outcome.status == "generated":
                 report.generated += 1
+                metrics.ITEMS.labels("generated").inc()
             else:
                 report.rejected[outcome.reason] += 1
+                metrics.ITEMS.labels(f"rejected:{outcome.reason}").inc()
             finished += 1
             if progress is not None:
                 progress(finished, len(todo))
