@@ -120,7 +120,9 @@ def register(app: typer.Typer) -> None:
 
             async def job() -> dict[str, Any]:
                 report = (await generate(runtime, plan, progress=progress)).to_dict()
-                if publish:
+                # A plan is validated and admitted whole: with items still missing, the next run
+                # generates them and settles it then.
+                if publish and not report["failed"]:
                     report["admission"] = await settle(runtime, plan.plan_id)
                 return report
 

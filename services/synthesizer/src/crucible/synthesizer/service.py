@@ -43,6 +43,9 @@ async def on_dataset_ready(runtime: Runtime, event: events_pb2.DatasetReady) -> 
         return None
     log.info("dataset %s: plan %s, %s (%s)", event.dataset_version, plan.plan_id, plan.by_category, plan.reason)
     report = await generate(runtime, plan)
+    if report.failed:
+        # The event is redelivered with back-off; the rerun generates only the missing items.
+        raise RuntimeError(f"plan {plan.plan_id}: {report.failed} items found no endpoint: {report.errors[:1]}")
     state = await settle(runtime, plan.plan_id)
     log.info("plan %s: %s; admission %s", plan.plan_id, report.to_dict(), state["status"])
     return state
