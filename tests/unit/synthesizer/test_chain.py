@@ -21,6 +21,7 @@ from crucible.synthesizer.policy import EndpointPolicy, SynthesizerPolicy
 from crucible.synthesizer.resilience import CLOSED, OPEN
 from crucible.synthesizer.templates import load_templates
 
+HANG = 8.0  # seconds a "timeout" fault makes the endpoint wait (past the client's 3 s)
 MESSAGES = [{"role": "user", "content": "Write one realistic situation, please."}]
 PARAMS = {"temperature": 0.9, "top_p": 0.95, "seed": 3, "max_new_tokens": 64}
 
@@ -33,7 +34,8 @@ def endpoint(name: str, url: str, **kw: object) -> EndpointPolicy:
         "retries": 1,
         "backoff_seconds": 0.01,
         "backoff_max_seconds": 0.05,
-        "timeout_seconds": 0.5,
+        # Long enough for a loaded CI machine; the timeout faults hang well past it.
+        "timeout_seconds": 3.0,
         "rate_per_second": 1000.0,
         "burst": 100,
     }
@@ -49,7 +51,7 @@ async def _generate(eps: list[EndpointPolicy]) -> tuple[object, FallbackChain]:
 @pytest.mark.parametrize("fault", ["http_500", "rate_limited", "timeout", "garbage"])
 def test_fallback_completes_on_the_next_provider(fault: str) -> None:
     with (
-        loopback_provider(always=fault, retry_after=0.02, hang=2.0) as (bad_url, bad),
+        loopback_provider(always=fault, retry_after=0.02, hang=HANG) as (bad_url, bad),
         loopback_provider() as (good_url, good),
     ):
         result, chain = asyncio.run(_generate([endpoint("primary", bad_url), endpoint("backup", good_url)]))
@@ -140,7 +142,7 @@ def test_a_plan_run_loses_and_doubles_nothing_under_faults(tmp_path: Path) -> No
         return report.to_dict()
 
     with (
-        loopback_provider(faults=faults, retry_after=0.01, hang=2.0) as (url1, p1),
+        loopback_provider(faults=faults, retry_after=0.01, hang=HANG) as (url1, p1),
         loopback_provider(faults=["http_500"] * 30) as (url2, p2),
     ):
         eps = [endpoint("primary", url1, retries=0, breaker_failures=100), endpoint("backup", url2, retries=0)]

@@ -255,7 +255,8 @@ def loopback_provider(
     holder: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(make_app(state), access_log=None)
+        # A client that gave up (its timeout) cancels the handler, as a real server's would stop work.
+        runner = web.AppRunner(make_app(state), access_log=None, handler_cancellation=True)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
