@@ -56,9 +56,12 @@ def test_users_generated_from_the_one_table(default_objects: list[dict[str, Any]
             assert subject in users[f"crucible-{name}"]
 
 
-def test_only_the_extractor_publishes_raw_only_the_scrubber_reads_it(default_objects: list[dict[str, Any]]) -> None:
+def test_only_the_extractor_and_synthesizer_publish_raw_only_the_scrubber_reads_it(
+    default_objects: list[dict[str, Any]],
+) -> None:
     users = _users(_auth_conf(default_objects))
-    assert _who_may_publish(users, "crucible.records.raw") == {"crucible-extractor"}
+    # The synthesizer's generated records enter where real ones do, so the scrubber sees them too.
+    assert _who_may_publish(users, "crucible.records.raw") == {"crucible-extractor", "crucible-synthesizer"}
     # Reading a stream means pulling from or acking one of its consumers, or creating one.
     for subject in (
         "$JS.API.CONSUMER.MSG.NEXT.RAW.crucible-scrubber",
