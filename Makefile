@@ -29,7 +29,7 @@ $(BIN)/python:
 	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
 
 # torch first, from the CPU wheel on disk; every later install is constrained to it.
-$(STAMP): $(BIN)/python constraints.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(STAMP): $(BIN)/python Makefile constraints.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PIP) torch==2.13.0
 	$(PIP) -r requirements-dev.txt
 	$(PIP) -e libs/common $(foreach s,$(SERVICES),-e $(s))

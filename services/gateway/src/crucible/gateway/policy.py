@@ -35,7 +35,9 @@ class RollbackCriteria(_Strict):
 class EmbeddedRollout(_Strict):
     """The rollout `crucible run` drives on one machine: short stages, a built-in load generator."""
 
-    stage_duration_seconds: float = Field(default=6.0, gt=0, le=3600)
+    # Long enough that a busy 2-core machine still gathers each stage's minimum sample before the
+    # "inconclusive at twice the duration" pause (6 s paused under load average > 10).
+    stage_duration_seconds: float = Field(default=10.0, gt=0, le=3600)
     analysis_interval_seconds: float = Field(default=1.0, gt=0, le=600)
     min_requests_per_stage: int = Field(default=15, ge=1, le=1_000_000)
     min_feedback_per_stage: int = Field(default=5, ge=0, le=1_000_000)
