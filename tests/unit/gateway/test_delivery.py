@@ -40,6 +40,7 @@ class FakeRuntimeLora:
 
     refuse: str = ""
     hang: bool = False
+    unsynced_loads: int = 0  # answer 404 (folder not there yet) to this many load calls first
     loaded: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
 
@@ -56,6 +57,10 @@ class FakeRuntimeLora:
                 return JSONResponse(
                     {"object": "error", "message": self.refuse, "type": "BadRequestError", "code": 400}, 400
                 )
+            if self.unsynced_loads > 0:
+                self.unsynced_loads -= 1
+                missing = f"No adapter found for {body['lora_path']}"
+                return JSONResponse({"object": "error", "message": missing, "type": "NotFoundError", "code": 404}, 404)
             self.loaded[body["lora_name"]] = body["lora_path"]
             return JSONResponse(f"Success: LoRA adapter '{body['lora_name']}' added successfully.")
 
@@ -274,3 +279,20 @@ def test_same_base_and_check_adapter(runtime):
         s.add(ModelVersion(name="none", seq=2, base_model=BASE, adapter_uri=""))
     with pytest.raises(DeliveryError, match="no adapter"):
         check_adapter(runtime.artifacts, Ledger(runtime.registry).adapter_ref("none"), BASE)
+
+
+def test_a_load_waits_for_the_sync_sidecar_to_fetch_the_adapter(runtime, tmp_path):
+    server = FakeRuntimeLora(unsynced_loads=2)
+
+    async def go():
+        controller, _, close = await _rig(runtime, server, tmp_path)
+        controller.fleet.delivery.sync_poll = 0.05
+        try:
+            return await controller.start_for_model("m1")
+        finally:
+            await close()
+
+    _register(runtime, "m1", 1)
+    state = asyncio.run(go())
+    assert state.state == st.PROGRESSING
+    assert server.calls.count("load m1") == 3

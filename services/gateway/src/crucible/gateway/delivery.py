@@ -16,6 +16,7 @@ files, another base), so a bad candidate never touches the fleet.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -163,8 +164,10 @@ class RuntimeLoad:
         timeout: float = 120.0,
         client: httpx.AsyncClient | None = None,
         resolve_replicas: Callable[[str], list[str]] = replica_urls,
+        sync_poll: float = 5.0,
     ) -> None:
         self.url = url.rstrip("/")
+        self.sync_poll = sync_poll
         self.adapter_path = adapter_path
         self.timeout = timeout
         self.client = client or httpx.AsyncClient(timeout=timeout)
@@ -175,7 +178,7 @@ class RuntimeLoad:
         endpoints = self.resolve_replicas(self.url)
         path = self.adapter_path(adapter)
         for base in endpoints:
-            await self._load(base, adapter.name, path)
+            await self._load_when_synced(base, adapter.name, path)
         for base in endpoints:
             await self._verify(base, adapter.name)
         return DeliveryReport(
@@ -186,6 +189,20 @@ class RuntimeLoad:
             verified=True,
             detail={"lora_path": path},
         )
+
+    async def _load_when_synced(self, base: str, name: str, path: str) -> None:
+        """Load, waiting while the server does not see the folder yet: `crucible serving sync` fetches
+        an adapter within an interval of its evaluation, which may be just after `model.evaluated`."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                await self._load(base, name, path)
+                return
+            except DeliveryError as exc:
+                if exc.reason != "not_synced" or time.monotonic() + self.sync_poll > deadline:
+                    raise
+                log.info("%s: waiting for %s to appear at %s", base, name, path)
+                await asyncio.sleep(self.sync_poll)
 
     async def _load(self, base: str, name: str, path: str) -> None:
         try:
@@ -203,6 +220,8 @@ class RuntimeLoad:
         if resp.status_code == 400 and "already" in message.lower():
             log.info("adapter %s is already loaded in %s", name, base)
             return
+        if resp.status_code == 404 and "load_lora_adapter" not in message:  # the folder, not the route
+            raise DeliveryError("not_synced", f"{base} cannot see {path} yet: {message}")
         raise DeliveryError("load_refused", f"{base} refused to load {name} from {path}: {resp.status_code} {message}")
 
     async def _verify(self, base: str, name: str) -> None:
@@ -259,7 +278,11 @@ class RestartLoad:
         started = time.perf_counter()
         try:
             await restart_deployments(
-                self.deployments, self.namespace, reason=f"deliver adapter {adapter.name}", timeout=self.timeout
+                self.deployments,
+                self.namespace,
+                reason=f"deliver adapter {adapter.name}",
+                timeout=self.timeout,
+                adapters=[adapter.name],
             )
         except Exception as exc:
             raise DeliveryError("restart_failed", f"restarting {', '.join(self.deployments)}: {exc}") from None
