@@ -7,8 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from crucible.common.services import Sink
-from crucible.common.stage import Rejection, StageResult
+from crucible.common.stage import Rejection, Sink, StageResult
 from crucible.v1 import records_pb2
 
 

@@ -35,13 +35,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_run_and_sample_fail_clearly_without_a_model(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from crucible.common.config import load_policy
-    from crucible.evaluator.policy import EvaluatorPolicy
-
-    # Only the evaluator's policy section: discovering every installed service is not this test's subject.
-    sections = {"evaluator": EvaluatorPolicy}
-    monkeypatch.setattr("crucible.common.runtime.load_policy", lambda _p: load_policy(None, section_models=sections))
+def test_run_and_sample_fail_clearly_without_a_model(home: Path) -> None:
     result = runner.invoke(eval_app, ["run", "missing-model", "--no-publish"])
     assert result.exit_code == 2 and "not in the registry" in result.output
     result = runner.invoke(eval_app, ["sample", "--n", "5"])

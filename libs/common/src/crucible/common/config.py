@@ -140,14 +140,13 @@ def load_policy(
 ) -> Policy:
     """Load and validate the policy file.
 
-    `section_models` maps a service's section name to its model (from the service specs);
-    when None, the installed services are discovered. Unknown top-level keys are errors,
-    so a typo never silently falls back to a default.
+    `section_models` maps a service's section name to its model (from the service specs:
+    `services.installed_policy_models()`); None means the platform's own sections only.
+    Discovering services is the caller's business (the CLI's), so configuration never
+    imports a service. Unknown top-level keys are errors, so a typo never silently falls
+    back to a default.
     """
-    if section_models is None:
-        from crucible.common.services import discover_services
-
-        section_models = {s.name: s.policy_model for s in discover_services().values() if s.policy_model}
+    section_models = section_models or {}
     raw: dict[str, Any] = {}
     source = "defaults"
     if path is not None:

@@ -39,6 +39,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings | None = None, policy: Policy | None = None, *, migrate: bool = True) -> Runtime:
+        """Without `policy`, the policy file is read for the platform's own sections only;
+        commands get every installed service's section from `cli_support.runtime_from_env`."""
         settings = settings or Settings()
         settings.home.mkdir(parents=True, exist_ok=True)
         policy = policy or load_policy(default_policy_path(settings))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from crucible.common.stage import Stage, StageResult
+from crucible.common.stage import Sink, Stage
 
 if TYPE_CHECKING:
     import typer
@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
 
 ENTRY_POINT_GROUP = "crucible.services"
-
-
-class Sink:
-    """Side output of a stage, written by the worker *before* it acks the inputs
-    (e.g. rejected records kept for audit, the curated store). Must be idempotent:
-    a redelivered batch is written again."""
-
-    def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -105,3 +96,9 @@ def discover_services() -> dict[str, ServiceSpec]:
         specs.append(spec)
     specs.sort(key=lambda s: (s.order, s.name))
     return {s.name: s for s in specs}
+
+
+def installed_policy_models(specs: Mapping[str, ServiceSpec] | None = None) -> dict[str, type[BaseModel]]:
+    """Each installed service's policy section model by section name (for `load_policy`)."""
+    specs = discover_services() if specs is None else specs
+    return {s.name: s.policy_model for s in specs.values() if s.policy_model is not None}

@@ -52,3 +52,12 @@ class Stage(Protocol):
     version: str
 
     def process(self, batch: Sequence[records_pb2.Record]) -> StageResult: ...
+
+
+class Sink:
+    """Side output of a stage, written by the worker *before* it acks the inputs
+    (e.g. rejected records kept for audit, the curated store). Must be idempotent:
+    a redelivered batch is written again."""
+
+    def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
+        raise NotImplementedError

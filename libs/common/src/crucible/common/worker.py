@@ -33,8 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from crucible.common import subjects, telemetry
 from crucible.common.bus import Bus, backoff_delay, dlq_headers
 from crucible.common.config import BusPolicy
-from crucible.common.services import Sink
-from crucible.common.stage import Stage, StageResult
+from crucible.common.stage import Sink, Stage, StageResult
 from crucible.common.tracing import extract_trace_context, inject_trace_headers, tracer
 from crucible.v1 import records_pb2
 

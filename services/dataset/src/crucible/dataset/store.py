@@ -15,8 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from crucible.common.registry import CuratedRecord, DatasetVersion, ForgottenSubject, Registry, utcnow
-from crucible.common.services import Sink
-from crucible.common.stage import StageResult
+from crucible.common.stage import Sink, StageResult
 from crucible.dataset import VERSION
 from crucible.v1 import records_pb2
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec, Sink, deferred
-from crucible.common.stage import StageResult
+from crucible.common.services import ServiceSpec, deferred
+from crucible.common.stage import Sink, StageResult
 from crucible.dedup import __version__
 from crucible.dedup.core import DedupStage
 from crucible.dedup.index import Decision, DedupIndex, IndexBatch

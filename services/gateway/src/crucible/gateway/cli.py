@@ -129,12 +129,12 @@ async def _read_status(store: Any) -> dict[str, Any]:
 
 
 async def _with_store(action: Any) -> Any:
+    from crucible.common.cli_support import runtime_from_env
     from crucible.common.embedded import connected_bus
-    from crucible.common.runtime import Runtime
     from crucible.gateway.policy import GatewaySettings
     from crucible.gateway.store import KVStore
 
-    runtime = Runtime.create()
+    runtime = runtime_from_env()
     try:
         async with connected_bus(runtime) as bus:
             return await action(KVStore(await bus.key_value(GatewaySettings().kv_bucket)))

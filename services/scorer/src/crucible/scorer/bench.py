@@ -81,7 +81,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
-    from crucible.common.runtime import Runtime
+    from crucible.common.cli_support import runtime_from_env
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.diversity import RunningDistribution
     from crucible.scorer.encoder import reference_encode, split_sentences
@@ -90,7 +90,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     from crucible.scorer.models import load_models, models_present
     from crucible.scorer.training import embed_texts
 
-    runtime = Runtime.create()
+    runtime = runtime_from_env()
     policy = runtime.policy.section("scorer")
     trained_now = not models_present(runtime.artifacts, policy)
     t = time.perf_counter()

@@ -16,9 +16,9 @@ review_app = typer.Typer(help="The review queue: records held for a person (cris
 
 
 def _runtime() -> Any:
-    from crucible.common.runtime import Runtime
+    from crucible.common.cli_support import runtime_from_env
 
-    return Runtime.create()
+    return runtime_from_env()
 
 
 def _policy(runtime: Any) -> Any:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from crucible.common.services import ServiceSpec, Sink, deferred
+from crucible.common.services import ServiceSpec, deferred
+from crucible.common.stage import Sink
 from crucible.scorer import __version__
 from crucible.scorer.policy import ScorerPolicy
 

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from crucible.common import review
 from crucible.common.registry import CuratedRecord, Registry, RejectionRow, ReviewItem
-from crucible.common.services import Sink
-from crucible.common.stage import StageResult
+from crucible.common.stage import Sink, StageResult
 from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.policy import DiversityPolicy
 from crucible.v1 import records_pb2

@@ -8,8 +8,7 @@ from crucible.common.services import ServiceSpec, deferred
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
-    from crucible.common.services import Sink
-    from crucible.common.stage import Stage
+    from crucible.common.stage import Sink, Stage
 
 VERSION = "0.1.0"
 _STAGE = None

@@ -11,8 +11,7 @@ import hashlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from crucible.common.services import Sink
-from crucible.common.stage import StageResult
+from crucible.common.stage import Sink, StageResult
 
 if TYPE_CHECKING:
     from crucible.common.artifacts import ArtifactStore
