@@ -1,3 +1,5 @@
 """Crucible's shared kernel: config, bus, stage worker, registry, artifacts, telemetry, CLI."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("crucible-common")

@@ -53,11 +53,14 @@ class Settings(BaseSettings):
         return (self.home / "artifacts").resolve().as_uri()
 
 
-class _Strict(BaseModel):
+class PolicyModel(BaseModel):
+    """The base of every policy model, the platform's and each service's section: an unknown
+    key is an error (a typo never falls back to a default), and so is a bad assignment."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class BusPolicy(_Strict):
+class BusPolicy(PolicyModel):
     batch_size: int = Field(default=256, ge=1, le=10_000, description="Messages fetched per pull.")
     records_per_message: int = Field(default=64, ge=1, le=10_000, description="Records per RecordBatch message.")
     max_deliver: int = Field(default=5, ge=1, le=100, description="Deliveries before a message goes to the DLQ.")
@@ -70,12 +73,12 @@ class BusPolicy(_Strict):
     duplicate_window_seconds: float = Field(default=120.0, gt=0, le=86_400)
 
 
-class ExtractionPolicy(_Strict):
+class ExtractionPolicy(PolicyModel):
     days: int = Field(default=30, ge=1, le=3650, description="Extraction window in days.")
     min_quality: float = Field(default=7.0, ge=0.0, le=10.0, description="Minimum quality score to keep.")
 
 
-class CommonPolicy(_Strict):
+class CommonPolicy(PolicyModel):
     bus: BusPolicy = BusPolicy()
     extraction: ExtractionPolicy = ExtractionPolicy()
 

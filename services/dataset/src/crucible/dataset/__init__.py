@@ -1,3 +1,5 @@
 """The dataset service: curated store, bias audit, balanced leakage-free splits, versions, forget."""
 
-VERSION = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("crucible-dataset")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Collection, Sequence
 
 from crucible.common.stage import Rejection, StageResult
-from crucible.dataset import VERSION
+from crucible.dataset import __version__
 from crucible.v1 import records_pb2
 
 _CATEGORY_SEPARATORS = re.compile(r"[\s\-/]+")
@@ -37,7 +37,7 @@ class DatasetIntake:
     """Stage `dataset`: checks that a curated record can become a training example."""
 
     name = "dataset"
-    version = VERSION
+    version = __version__
 
     def __init__(self, categories: Collection[str]) -> None:
         self.categories = frozenset(categories)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from crucible.common.categories import TARGET_SHARES
+from crucible.common.config import PolicyModel
 
 FormatName = Literal["chat", "alpaca", "sharegpt", "seed"]
 ALL_FORMATS: tuple[FormatName, ...] = ("chat", "alpaca", "sharegpt", "seed")
@@ -34,11 +35,7 @@ AUDIT_DIMENSIONS = (
 _SUM_TOLERANCE = 1e-6
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SplitShares(_Strict):
+class SplitShares(PolicyModel):
     train: float = Field(default=0.90, gt=0.0, lt=1.0)
     val: float = Field(default=0.05, ge=0.0, lt=1.0)
     test: float = Field(default=0.05, ge=0.0, lt=1.0)
@@ -54,7 +51,7 @@ class SplitShares(_Strict):
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
-class AuditPolicy(_Strict):
+class AuditPolicy(PolicyModel):
     dimensions: list[str] = Field(
         default=list(AUDIT_DIMENSIONS), min_length=1, description="record.context keys the bias audit looks at."
     )
@@ -83,7 +80,7 @@ class AuditPolicy(_Strict):
         return value
 
 
-class DatasetPolicy(_Strict):
+class DatasetPolicy(PolicyModel):
     category_mix: dict[str, float] = Field(
         default_factory=lambda: dict(TARGET_SHARES),
         description="Target share of each category (fractions summing to 1).",

@@ -10,7 +10,7 @@ from typing import Any
 from crucible.common import subjects
 from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec, deferred
-from crucible.dataset import VERSION
+from crucible.dataset import __version__
 from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
 from crucible.dataset.policy import DatasetPolicy
@@ -109,7 +109,7 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
 
 SPEC = ServiceSpec(
     name="dataset",
-    version=VERSION,
+    version=__version__,
     description="Curated store -> audited, balanced, leakage-free dataset versions; forget",
     order=50,
     consumes="records.curated",

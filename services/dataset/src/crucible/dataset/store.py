@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crucible.common.registry import CuratedRecord, DatasetVersion, ForgottenSubject, Registry, utcnow
 from crucible.common.stage import Sink, StageResult
-from crucible.dataset import VERSION
+from crucible.dataset import __version__
 from crucible.v1 import records_pb2
 
 _CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit (14 columns each)
@@ -25,7 +25,7 @@ _CHUNK = 500  # rows per statement: well under SQLite's bound-parameter limit (1
 def stage_versions(record: records_pb2.Record) -> dict[str, str]:
     """Every stage that touched the record, with its version (the last stamp of a stage wins)."""
     versions = {stamp.stage: stamp.version for stamp in record.provenance if stamp.stage}
-    versions["dataset"] = VERSION
+    versions["dataset"] = __version__
     return versions
 
 

@@ -1,3 +1,5 @@
 """Near-duplicate clustering: MinHash signatures of character 5-grams, LSH banding, clusters."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("crucible-dedup")

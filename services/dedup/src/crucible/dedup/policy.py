@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from crucible.common.config import PolicyModel
 from crucible.dedup.params import DedupParams
 from crucible.dedup.redis_index import DEFAULT_PREFIX
 
 
-class DedupPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+class DedupPolicy(PolicyModel):
     threshold: float = Field(
         default=0.85,
         gt=0.0,

@@ -16,14 +16,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from crucible.common import guard
-from crucible.evaluator import bradley_terry, gates, generation, judges, metrics, safety_suite
+from crucible.evaluator import __version__, bradley_terry, gates, generation, judges, metrics, safety_suite
 from crucible.evaluator.policy import EvaluatorPolicy
 from crucible.evaluator.safety_classifier import make_classifier
 from crucible.evaluator.testset import Example, TestSetError
 
 log = logging.getLogger(__name__)
 
-EVALUATOR_VERSION = "0.1.0"
+EVALUATOR_VERSION = __version__
 Loader = Callable[[], generation.LoadedModel]
 
 

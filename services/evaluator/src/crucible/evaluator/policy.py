@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from crucible.common.config import PolicyModel as _Strict
 
 GateMode = Literal["enforce", "warn", "off"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class MaxGate(_Strict):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
+from crucible.evaluator import __version__
 from crucible.evaluator.policy import EvaluatorPolicy
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ async def serve(
 
 SPEC = ServiceSpec(
     name="evaluator",
-    version="0.1.0",
+    version=__version__,
     description="model.trained -> metrics, safety suite, pairwise rating, gates -> model.evaluated",
     order=70,
     policy_model=EvaluatorPolicy,

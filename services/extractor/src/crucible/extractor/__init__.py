@@ -1,3 +1,5 @@
 """Extractor: app database rows -> Records on crucible.records.raw."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("crucible-extractor")

@@ -22,13 +22,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from crucible.gateway import __version__
 from crucible.gateway.responses import Route, Served
 from crucible.gateway.router import Router
 from crucible.gateway.transport import BackendError
 
 USER_HEADER = "x-crucible-user"
 Endpoint = Callable[[Request], Awaitable[Response]]
-VERSION = "0.1.0"
+VERSION = __version__
 
 
 class _JSONResponse(JSONResponse):

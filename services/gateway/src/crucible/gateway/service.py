@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
+from crucible.gateway import __version__
 from crucible.gateway.policy import GatewayPolicy, GatewaySettings
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ async def rollout_hook(runtime: Runtime, candidate_model: str) -> dict[str, Any]
 
 SPEC = ServiceSpec(
     name="gateway",
-    version="0.1.0",
+    version=__version__,
     description="gRPC + TGI/OpenAI front door; eval-gated canary rollout with automatic rollback",
     order=90,
     policy_model=GatewayPolicy,

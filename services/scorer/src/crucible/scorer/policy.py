@@ -3,18 +3,15 @@ formula and the 7.0 threshold; the category mix; seed 003: the safety labels).""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from crucible.common.categories import CATEGORIES, TARGET_SHARES
+from crucible.common.config import PolicyModel
 
 SAFETY_LABELS = ("neutral", "stress", "unsafe_environment", "emotional_distress", "self_harm_low", "self_harm_high")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class EngagementPolicy(_Strict):
+class EngagementPolicy(PolicyModel):
     response_length_points: float = Field(default=1.0, ge=0, le=10)
     response_chars_above: int = Field(default=50, ge=0, le=100_000, description="Mean reply length must exceed this.")
     turns_points: float = Field(default=1.0, ge=0, le=10)
@@ -23,19 +20,19 @@ class EngagementPolicy(_Strict):
     min_satisfaction: float = Field(default=8.0, ge=1, le=10)
 
 
-class OutcomePolicy(_Strict):
+class OutcomePolicy(PolicyModel):
     action_taken_points: float = Field(default=1.5, ge=0, le=10)
     positive_outcome_points: float = Field(default=1.5, ge=0, le=10)
 
 
-class ContentPolicy(_Strict):
+class ContentPolicy(PolicyModel):
     coherence_points: float = Field(default=1.0, ge=0, le=10)
     min_coherence: float = Field(default=0.8, ge=0, le=1)
     empathy_points: float = Field(default=1.0, ge=0, le=10)
     min_empathy: float = Field(default=0.7, ge=0, le=1)
 
 
-class DiversityPolicy(_Strict):
+class DiversityPolicy(PolicyModel):
     underrepresented_points: float = Field(default=1.0, ge=0, le=10)
     unique_context_points: float = Field(default=1.0, ge=0, le=10)
     # Target shares of the seed's categories; a category below its target share is underrepresented.
@@ -70,7 +67,7 @@ class DiversityPolicy(_Strict):
         return self
 
 
-class SafetyPolicy(_Strict):
+class SafetyPolicy(PolicyModel):
     # Any of these labels holds the record for review, whatever its score.
     review_labels: list[str] = Field(default=["unsafe_environment", "self_harm_low", "self_harm_high"])
     # A phrase list that flags crisis wording even if the classifier misses it (defence in depth).
@@ -84,7 +81,7 @@ class SafetyPolicy(_Strict):
         return self
 
 
-class EncoderPolicy(_Strict):
+class EncoderPolicy(PolicyModel):
     max_tokens: int = Field(default=128, ge=8, le=512, description="Each sentence of a person's turn is cut here.")
     reply_max_tokens: int = Field(
         default=64, ge=8, le=512, description="A coach's reply is read whole by the static reply encoder, cut here."
@@ -98,7 +95,7 @@ class EncoderPolicy(_Strict):
     quantized: bool = Field(default=True, description="int8 (per-token) ONNX Runtime encoder; false = float32 ONNX.")
 
 
-class ScorerPolicy(_Strict):
+class ScorerPolicy(PolicyModel):
     threshold: float = Field(
         default=7.0, ge=0, le=10, description="Keep at or above; record.extraction.min_quality overrides when > 0."
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crucible.common.stage import Rejection, StageResult
+from crucible.scrubber import __version__
 from crucible.scrubber.anonymize import anonymize, placeholder_for
 from crucible.scrubber.detect import Detector
 from crucible.scrubber.known import KnownEntitiesError, NameMatcher, parse_known_entities
@@ -16,7 +16,6 @@ from crucible.scrubber.residual import residual_findings
 from crucible.scrubber.spans import Span
 from crucible.v1 import records_pb2
 
-VERSION = "0.1.0"
 # Names found in one turn are carried to every turn of the conversation; only names with a
 # letter count of at least this are carried (a stray "Al" would hit too much).
 MIN_CARRIED_NAME = 3
@@ -86,12 +85,12 @@ def _identifiers(record: records_pb2.Record) -> list[str]:
 
 @dataclass
 class Scrubber:
-    """The `scrubber` stage: `process(batch) -> StageResult`, no I/O."""
+    """The `scrubber` stage: `process(batch) -> StageResult`, no I/O. Provenance is the
+    worker's to stamp, as for every stage."""
 
     detector: Detector
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     name: str = "scrubber"
-    version: str = VERSION
+    version: str = __version__
 
     @classmethod
     def create(cls) -> Scrubber:
@@ -126,8 +125,6 @@ class Scrubber:
         out.redactions.clear()
         for label, count in sorted(scrubbed.counts.items()):
             out.redactions[label] = count
-        stamp = out.provenance.add(stage=self.name, version=self.version)
-        stamp.at.FromDatetime(self.clock())
         if scrubbed.residual:
             detail = "residual PII after anonymisation: " + "; ".join(scrubbed.residual)
             return None, Rejection(out, reason="residual_pii", detail=detail, dlq=True)

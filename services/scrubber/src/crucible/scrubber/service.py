@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crucible.common.services import ServiceSpec, deferred
+from crucible.scrubber import __version__
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
     from crucible.common.stage import Sink, Stage
 
-VERSION = "0.1.0"
 _STAGE = None
 
 
@@ -41,7 +41,7 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
 
 SPEC = ServiceSpec(
     name="scrubber",
-    version=VERSION,
+    version=__version__,
     description="Raw records -> PII-free records (Presidio + offline name detection)",
     order=10,
     consumes="records.raw",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crucible.common.services import ServiceSpec, deferred
+from crucible.tgidev import __version__
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -40,7 +41,7 @@ async def serve(runtime: Runtime) -> None:
 
 SPEC = ServiceSpec(
     name="tgi-dev",
-    version="0.1.0",
+    version=__version__,
     description="Serves a transformers base + LoRA adapters over TGI's and vLLM's HTTP protocols",
     order=95,
     serve=serve,

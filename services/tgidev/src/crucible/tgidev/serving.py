@@ -11,10 +11,11 @@ from typing import Any
 from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
+from crucible.tgidev import __version__
 from crucible.tgidev.generation import Finished, ModelRunner, Token
 from crucible.tgidev.lora import UnknownAdapter
 
-VERSION = "0.1.0"
+VERSION = __version__
 
 REQUESTS = Counter(
     "crucible_tgidev_requests_total", "Requests served by tgi-dev, by route and code.", ["route", "code"]

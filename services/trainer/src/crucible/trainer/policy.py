@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from crucible.common.config import PolicyModel
 
 
-class TrainerPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+class TrainerPolicy(PolicyModel):
     base_model: str = Field(
         default="",
         description="Hugging Face id or local path of the base causal LM; empty = the tiny Llama built on demand "

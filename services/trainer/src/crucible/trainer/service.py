@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 
 from crucible.common import subjects
 from crucible.common.services import ServiceSpec, deferred
+from crucible.trainer import __version__
 from crucible.trainer.policy import TrainerPolicy
 from crucible.trainer.request import TrainingFailed, TrainOutcome, TrainRequest
 from crucible.v1 import events_pb2
@@ -119,7 +120,7 @@ async def serve(runtime: Runtime, *, stop: asyncio.Event | None = None) -> None:
 
 SPEC = ServiceSpec(
     name="trainer",
-    version="0.1.0",
+    version=__version__,
     description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
     order=60,
     policy_model=TrainerPolicy,
