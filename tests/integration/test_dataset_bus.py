@@ -55,9 +55,8 @@ def test_curated_records_flow_into_the_store_and_a_build_announces_itself(rt, em
     async def scenario() -> None:
         bus = await rt.connect(embedded_nats.url)
         stop = asyncio.Event()
-        worker = StageWorker(
-            SPEC.make_stage(rt), bus, consumes=SPEC.consumes, produces=SPEC.produces, sink=SPEC.make_sink(rt)
-        )
+        block = SPEC.build_stage(rt)
+        worker = StageWorker(block.stage, bus, consumes=SPEC.consumes, produces=SPEC.produces, sink=block.sink)
         task = asyncio.create_task(worker.run(stop))
         try:
             for i in range(0, len(records), 50):

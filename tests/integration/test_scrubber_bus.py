@@ -67,9 +67,8 @@ def test_planted_pii_never_reaches_the_scrubbed_stream_or_logs(embedded_nats, ru
 
     async def scenario() -> None:
         bus = await runtime.connect(embedded_nats.url)
-        worker = StageWorker(
-            SPEC.make_stage(runtime), bus, consumes=SPEC.consumes, produces=SPEC.produces, sink=SPEC.make_sink(runtime)
-        )
+        block = SPEC.build_stage(runtime)
+        worker = StageWorker(block.stage, bus, consumes=SPEC.consumes, produces=SPEC.produces, sink=block.sink)
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         for i in range(0, len(inputs), 64):

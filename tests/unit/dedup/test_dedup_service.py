@@ -41,7 +41,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 
 def test_every_record_is_published_with_its_cluster(runtime: Runtime, base_texts: list[str]) -> None:
-    stage = service.make_stage(runtime)
+    stage = service.build_stage(runtime).stage
     a, b = base_texts[0], base_texts[1]
     batch = [record("a", a), record("b", b), record("a2", edited_copy(a, 1)), record("a3", a + " !")]
     result = stage.process(batch)
@@ -67,7 +67,7 @@ def test_the_threshold_comes_from_the_policy(tmp_path: Path, settings: Settings,
         rt = _runtime(
             settings.model_copy(update={"home": home}), policy=_policy(tmp_path, f"dedup:\n  threshold: {threshold}\n")
         )
-        stage = service.make_stage(rt)
+        stage = service.build_stage(rt).stage
         assert stage.params.threshold == threshold
         decisions[threshold] = stage.process([record("a", a), record("b", b)]).kept[1].dedup.duplicate_of
         rt.registry.dispose()
@@ -83,14 +83,15 @@ def test_a_bad_policy_value_is_an_error_naming_the_key(tmp_path: Path) -> None:
 
 def test_a_restart_keeps_the_index(settings: Settings, base_texts: list[str]) -> None:
     first = _runtime(settings)
-    stage, sink = service.make_stage(first), service.make_sink(first)
+    block = service.build_stage(first)
+    stage, sink = block.stage, block.sink
     for lo in range(0, 40, 10):  # several batches: several snapshot segments
         sink.persist(stage.process([record(f"r{i}", base_texts[i]) for i in range(lo, lo + 10)]))
     first.registry.dispose()
-    del first, stage, sink
+    del first, block, stage, sink
 
     second = _runtime(settings)  # a new process: the index comes back from the artifact store
-    stage = service.make_stage(second)
+    stage = service.build_stage(second).stage
     assert len(stage.index) == 40
     out = stage.process([record("new", edited_copy(base_texts[7], 1)), record("r3", base_texts[3])]).kept
     assert out[0].dedup.duplicate_of == "r7" and out[0].dedup.cluster_id == "r7"
@@ -101,19 +102,21 @@ def test_a_restart_keeps_the_index(settings: Settings, base_texts: list[str]) ->
 def test_snapshot_segments_are_compacted(settings: Settings, tmp_path: Path, base_texts: list[str]) -> None:
     policy = _policy(tmp_path, "dedup:\n  snapshot_compact_segments: 3\n")
     rt = _runtime(settings, policy)
-    stage, sink = service.make_stage(rt), service.make_sink(rt)
+    block = service.build_stage(rt)
+    stage, sink = block.stage, block.sink
     for lo in range(0, 50, 10):
         sink.persist(stage.process([record(f"r{i}", base_texts[i]) for i in range(lo, lo + 10)]))
     keys = rt.artifacts.list("dedup/index")
     assert "dedup/index/base.npz" in keys and len([k for k in keys if "/segments/" in k]) < 3
     rt2 = _runtime(settings, policy)
-    assert len(service.make_stage(rt2).index) == 50
+    assert len(service.build_stage(rt2).stage.index) == 50
     for r in (rt, rt2):
         r.registry.dispose()
 
 
 def test_the_run_report_lists_clusters_pairs_and_counts(runtime: Runtime, base_texts: list[str]) -> None:
-    stage, sink = service.make_stage(runtime), service.make_sink(runtime)
+    block = service.build_stage(runtime)
+    stage, sink = block.stage, block.sink
     a, b = base_texts[10], base_texts[11]
     batch = [record("a", a), record("b", b), record("a-near", edited_copy(a, 1)), record("a-same", a.lower())]
     result = stage.process(batch)

@@ -8,7 +8,7 @@ from crucible.common.config import Settings, load_policy
 from crucible.common.registry import CuratedRecord
 from crucible.common.runtime import Runtime
 from crucible.scorer.policy import ScorerPolicy
-from crucible.scorer.service import SPEC, make_sink, make_stage, run_summary
+from crucible.scorer.service import SPEC, build_stage, run_summary
 
 
 def runtime_with(tmp_path, scorer_store, yaml_text: str) -> Runtime:
@@ -21,13 +21,13 @@ def runtime_with(tmp_path, scorer_store, yaml_text: str) -> Runtime:
 def test_spec_plugs_into_the_pipeline() -> None:
     assert (SPEC.name, SPEC.consumes, SPEC.produces) == ("scorer", "records.scrubbed", "records.scored")
     assert SPEC.policy_model is ScorerPolicy and "score" in SPEC.benches
-    assert SPEC.make_stage is make_stage and SPEC.make_sink is make_sink
+    assert SPEC.build_stage is build_stage
 
 
 def test_the_threshold_comes_from_the_policy_file(tmp_path, scorer_store) -> None:
     runtime = runtime_with(tmp_path, scorer_store, "scorer:\n  threshold: 1.0\n  review_margin: 0.0\n")
     try:
-        stage = make_stage(runtime)
+        stage = build_stage(runtime).stage
         assert stage.policy.threshold == 1.0
         weak = make_record("weak", "date idea?", "Go bowling, it is cheap and fun for both of you on a weekday night.")
         result = stage.process([weak])
@@ -47,7 +47,7 @@ def test_diversity_counts_start_from_the_curated_store(tmp_path, scorer_store) -
                 s.add(CuratedRecord(record_id=f"c{i}", subject_token="t", source_table="checkins", source_key=str(i),
                                     kind="checkin", category="personalization", record=rec.SerializeToString(),
                                     duplicate_of="" if i < 4 else "c0"))  # fmt: skip
-        stage = make_stage(runtime)
+        stage = build_stage(runtime).stage
         assert stage.distribution.total == 4  # the duplicate is not counted
         assert stage.distribution.categories["personalization"] == 4
     finally:

@@ -1,4 +1,4 @@
-"""How the scrubber plugs into the platform: discovered by entry point, one stage per process."""
+"""How the scrubber plugs into the platform: discovered by entry point, stage and sink built together."""
 
 from __future__ import annotations
 
@@ -7,26 +7,28 @@ from crucible.common.stage import Stage
 from crucible.v1 import records_pb2
 
 
-def test_spec_wires_the_stage_into_the_worker() -> None:
+def test_spec_wires_the_stage_into_the_worker(runtime) -> None:
     from importlib.metadata import entry_points
+
+    from crucible.scrubber.tally import TallySink
 
     (ep,) = [e for e in entry_points(group="crucible.services") if e.name == "scrubber"]
     spec = ep.load()
     assert isinstance(spec, ServiceSpec)
     assert (spec.name, spec.consumes, spec.produces) == ("scrubber", "records.raw", "records.scrubbed")
     assert "scrub" in spec.benches and spec.register_cli is not None
-    stage = spec.make_stage(None)  # the stage needs nothing from the runtime
-    assert isinstance(stage, Stage) and stage.name == "scrubber"
-    assert spec.make_stage(None) is stage  # built once per process
+    block = spec.build_stage(runtime)
+    assert isinstance(block.stage, Stage) and block.stage.name == "scrubber"
+    assert isinstance(block.sink, TallySink)
 
 
-def test_stage_processes_a_batch_and_leaves_provenance_to_the_worker() -> None:
-    from crucible.scrubber.service import make_stage
+def test_stage_processes_a_batch_and_leaves_provenance_to_the_worker(runtime) -> None:
+    from crucible.scrubber.service import build_stage
 
     rec = records_pb2.Record(record_id="x")
     rec.turns.add(role="user", text="Email me at ana@example.org")
     rec.private_context["known_entities"] = '{"User": ["Ana"]}'
-    result = make_stage(None).process([rec])
+    result = build_stage(runtime).stage.process([rec])
     (out,) = result.kept
     assert out.turns[0].text == "Email me at [Email]"
     assert dict(out.redactions) == {"Email": 1}
@@ -34,9 +36,9 @@ def test_stage_processes_a_batch_and_leaves_provenance_to_the_worker() -> None:
     assert not out.private_context
 
 
-def test_tallies_add_up_once_per_record_across_redelivered_batches(tmp_path) -> None:
+def test_tallies_add_up_once_per_record_across_redelivered_batches(tmp_path, runtime) -> None:
     from crucible.common.artifacts import ArtifactStore
-    from crucible.scrubber.service import make_stage
+    from crucible.scrubber.service import build_stage
     from crucible.scrubber.tally import TallySink, summarize
 
     store = ArtifactStore(tmp_path.as_uri())
@@ -47,7 +49,7 @@ def test_tallies_add_up_once_per_record_across_redelivered_batches(tmp_path) -> 
     leaky = records_pb2.Record(record_id="b", extraction=records_pb2.Extraction(run_id="run1"))
     leaky.turns.add(role="user", text="we met at blue-heron bistro")
     leaky.private_context["known_identifiers"] = '["Blue Heron Bistro"]'
-    stage = make_stage(None)
+    stage = build_stage(runtime).stage
     first = stage.process([good, leaky])
     sink.persist(first)
     sink.persist(stage.process([good, leaky]))  # a redelivered batch

@@ -117,7 +117,7 @@ async def run_pipeline(
             summary["bus"] = {"url": url, "embedded": runtime.settings.nats_url is None}
             await runtime.connect(url)
             stop = asyncio.Event()
-            data_plane = [s for s in specs.values() if s.make_stage is not None and s.consumes]
+            data_plane = [s for s in specs.values() if s.build_stage is not None and s.consumes]
             workers, tasks = await run_services(runtime, data_plane, stop)
             try:
                 summary["extraction"] = await _extract(runtime, specs, users, seed, days, min_quality, note)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from crucible.common.stage import Sink, Stage
+from crucible.common.stage import StageBlock
 
 if TYPE_CHECKING:
     import typer
@@ -32,7 +32,8 @@ ENTRY_POINT_GROUP = "crucible.services"
 class ServiceSpec:
     """What a service offers the platform. Every field but `name` and `version` is optional.
 
-    - `stage` + `consumes` (+ `produces`): a data-plane stage run by the common worker.
+    - `build_stage` + `consumes` (+ `produces`): a data-plane stage run by the common worker;
+      `build_stage(runtime)` returns the core and its sink together (`StageBlock`), once per worker.
     - `serve`: a long-running control-plane loop (trainer, evaluator, gateway).
     - `register_cli`: adds the service's own commands to `crucible` (e.g. `crucible scrub`).
     - `benches`: `crucible bench <name>` callables returning a JSON-able dict.
@@ -46,8 +47,7 @@ class ServiceSpec:
     consumes: str | None = None  # subject suffix, e.g. "records.raw"
     produces: str | None = None
     policy_model: type[BaseModel] | None = None
-    make_stage: Callable[[Runtime], Stage] | None = None
-    make_sink: Callable[[Runtime], Sink] | None = None
+    build_stage: Callable[[Runtime], StageBlock] | None = None
     serve: Callable[[Runtime], Awaitable[None]] | None = None
     register_cli: Callable[[typer.Typer], None] | None = None
     benches: Mapping[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)

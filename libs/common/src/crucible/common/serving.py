@@ -32,11 +32,12 @@ def _request_stop(stop: asyncio.Event, sig: signal.Signals) -> None:
 
 def stage_worker(runtime: Runtime, spec: ServiceSpec, bus: Bus) -> StageWorker | None:
     """The worker for a data-plane service, or None for a control-plane one."""
-    if spec.make_stage is None or spec.consumes is None:
+    if spec.build_stage is None or spec.consumes is None:
         return None
-    stage = spec.make_stage(runtime)
-    sink = spec.make_sink(runtime) if spec.make_sink is not None else None
-    return StageWorker(stage, bus, consumes=spec.consumes, produces=spec.produces, sink=sink, policy=runtime.policy.bus)
+    block = spec.build_stage(runtime)
+    return StageWorker(
+        block.stage, bus, consumes=spec.consumes, produces=spec.produces, sink=block.sink, policy=runtime.policy.bus
+    )
 
 
 async def run_services(

@@ -61,3 +61,15 @@ class Sink:
 
     def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class StageBlock:
+    """A stage core and the sink of its side outputs, built together by one factory
+    (`ServiceSpec.build_stage`), so the two share what they both need (dedup's index, its
+    lock) as plain references instead of through a process-wide cache. The shape of
+    datatrove's filters, which own the writer of what they drop; here the worker calls the
+    sink, before it acks, and the core stays pure."""
+
+    stage: Stage
+    sink: Sink | None = None

@@ -10,6 +10,7 @@ from typing import Any
 from crucible.common import subjects
 from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec, deferred
+from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
 from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
@@ -29,12 +30,9 @@ log = logging.getLogger(__name__)
 FORGET_DURABLE = "crucible-dataset-forget"
 
 
-def make_stage(runtime: Runtime) -> DatasetIntake:
-    return DatasetIntake(dataset_policy(runtime).category_mix)
-
-
-def make_sink(runtime: Runtime) -> CuratedSink:
-    return CuratedSink(runtime.registry)
+def build_stage(runtime: Runtime) -> StageBlock:
+    """The intake (normalise, reject what cannot be curated) and the curated store it fills."""
+    return StageBlock(DatasetIntake(dataset_policy(runtime).category_mix), CuratedSink(runtime.registry))
 
 
 async def build(runtime: Runtime) -> dict[str, Any]:
@@ -115,8 +113,7 @@ SPEC = ServiceSpec(
     consumes="records.curated",
     produces=None,
     policy_model=DatasetPolicy,
-    make_stage=make_stage,
-    make_sink=make_sink,
+    build_stage=build_stage,
     serve=serve,
     register_cli=deferred("crucible.dataset.cli:register"),
     benches={

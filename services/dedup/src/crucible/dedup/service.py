@@ -1,11 +1,10 @@
 """Dedup service shell: wires the pure core to the platform (index choice, snapshot, report).
 
-- `make_stage`: `DedupStage` with the index for this runtime: Redis when
+- `build_stage`: `DedupStage` and `DedupSink` around one index: Redis when
   `CRUCIBLE_REDIS_URL` is set (shared by every replica), else in memory, restored from the
-  snapshot in the artifact store.
-- `make_sink`: after each batch (before its inputs are acked) writes the in-memory index's new
-  segment and the batch's decisions under the run's folder, so a restart loses nothing that was
-  acked and the run report can be built.
+  snapshot in the artifact store. After each batch (before its inputs are acked) the sink
+  writes the in-memory index's new segment and the batch's decisions under the run's folder,
+  so a restart loses nothing that was acked and the run report can be built.
 - `run_summary`: builds the run's duplicate report (clusters, sizes, pairs) in the artifact
   store and returns its counts for `crucible run`.
 """
@@ -16,18 +15,15 @@ import hashlib
 import itertools
 import json
 import threading
-import weakref
-from dataclasses import dataclass, field
 from typing import Any
 
 from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec, deferred
-from crucible.common.stage import Sink, StageResult
+from crucible.common.stage import Sink, StageBlock, StageResult
 from crucible.dedup import __version__
 from crucible.dedup.core import DedupStage
 from crucible.dedup.index import Decision, DedupIndex, IndexBatch
 from crucible.dedup.memory_index import MemoryIndex
-from crucible.dedup.params import DedupParams
 from crucible.dedup.policy import DedupPolicy
 from crucible.dedup.report import build_report, decision_row, report_counts
 from crucible.dedup.snapshot import load_memory_index, persist_journal
@@ -62,69 +58,43 @@ class _SharedIndex:
         return decisions
 
 
-@dataclass
-class _State:
-    policy: DedupPolicy
-    params: DedupParams
-    index: _SharedIndex
-    backend: str
-    stage: DedupStage = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.stage = DedupStage(self.params, self.index)
-
-
-_STATES: dict[int, _State] = {}
-_STATES_LOCK = threading.Lock()
-
-
 def dedup_policy(runtime: Runtime) -> DedupPolicy:
     policy = runtime.policy.section("dedup")
     assert isinstance(policy, DedupPolicy)
     return policy
 
 
-def _state(runtime: Runtime) -> _State:
-    """One index per runtime, shared by the stage and the sink."""
-    with _STATES_LOCK:
-        state = _STATES.get(id(runtime))
-        if state is None:
-            policy = dedup_policy(runtime)
-            params = policy.params()
-            index: DedupIndex
-            if runtime.settings.redis_url:
-                from crucible.dedup.redis_index import RedisIndex
-
-                index = RedisIndex.from_url(
-                    params,
-                    runtime.settings.redis_url,
-                    policy.redis_prefix,
-                    records_per_call=policy.redis_records_per_call,
-                )
-                backend = "redis"
-            else:
-                index = load_memory_index(runtime.artifacts, params, policy.snapshot_compact_segments)
-                backend = "memory"
-            state = _State(policy, params, _SharedIndex(index), backend)
-            _STATES[id(runtime)] = state
-            weakref.finalize(runtime, _STATES.pop, id(runtime), None)
-        return state
+def index_backend(runtime: Runtime) -> str:
+    return "redis" if runtime.settings.redis_url else "memory"
 
 
-def make_stage(runtime: Runtime) -> DedupStage:
-    return _state(runtime).stage
+def open_index(runtime: Runtime, policy: DedupPolicy) -> DedupIndex:
+    """Redis when `CRUCIBLE_REDIS_URL` is set (shared by every replica), else in memory,
+    restored from the snapshot in the artifact store."""
+    params = policy.params()
+    if runtime.settings.redis_url:
+        from crucible.dedup.redis_index import RedisIndex
+
+        return RedisIndex.from_url(
+            params, runtime.settings.redis_url, policy.redis_prefix, records_per_call=policy.redis_records_per_call
+        )
+    return load_memory_index(runtime.artifacts, params, policy.snapshot_compact_segments)
 
 
 class DedupSink(Sink):
-    def __init__(self, runtime: Runtime) -> None:
+    """Writes the in-memory index's new segment and the batch's decisions (with the exact
+    flags the stage left in the shared index) before the inputs are acked."""
+
+    def __init__(self, runtime: Runtime, index: _SharedIndex, policy: DedupPolicy) -> None:
         self.runtime = runtime
-        self.state = _state(runtime)
+        self.index = index
+        self.policy = policy
 
     def persist(self, result: StageResult) -> None:
-        shared = self.state.index
+        shared = self.index
         if isinstance(shared.inner, MemoryIndex):
             with shared.lock:
-                persist_journal(self.runtime.artifacts, shared.inner, self.state.policy.snapshot_compact_segments)
+                persist_journal(self.runtime.artifacts, shared.inner, self.policy.snapshot_compact_segments)
         by_run: dict[str, list[dict[str, Any]]] = {}
         for r in result.kept:
             run_id = r.extraction.run_id or self.runtime.run_id
@@ -140,8 +110,12 @@ class DedupSink(Sink):
             self.runtime.artifacts.write_text(f"{RUNS_PREFIX}/{run_id}/batches/{digest}.jsonl", text)
 
 
-def make_sink(runtime: Runtime) -> DedupSink:
-    return DedupSink(runtime)
+def build_stage(runtime: Runtime) -> StageBlock:
+    """The stage and its sink around one index: the stage decides, the sink persists what
+    the stage decided (one lock between them)."""
+    policy = dedup_policy(runtime)
+    index = _SharedIndex(open_index(runtime, policy))
+    return StageBlock(DedupStage(policy.params(), index), DedupSink(runtime, index, policy))
 
 
 def run_report(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -157,11 +131,17 @@ def run_report(runtime: Runtime, run_id: str) -> dict[str, Any]:
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    """The run's duplicate counts, and the index as the sink left it (reopened: the worker's
+    copy is gone by the time `crucible run` asks)."""
     report = run_report(runtime, run_id)
-    state = _state(runtime)
+    policy = dedup_policy(runtime)
+    params = policy.params()
     counts = report_counts(report)
     counts.update(
-        index_backend=state.backend, indexed_records=len(state.index), bands=state.params.bands, rows=state.params.rows
+        index_backend=index_backend(runtime),
+        indexed_records=len(open_index(runtime, policy)),
+        bands=params.bands,
+        rows=params.rows,
     )
     return counts
 
@@ -174,8 +154,7 @@ SPEC = ServiceSpec(
     consumes="records.scored",
     produces="records.curated",
     policy_model=DedupPolicy,
-    make_stage=make_stage,
-    make_sink=make_sink,
+    build_stage=build_stage,
     register_cli=deferred("crucible.dedup.cli:register"),
     benches={
         "dedup": deferred(

@@ -9,32 +9,31 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.common.services import ServiceSpec, deferred
-from crucible.common.stage import Sink
+from crucible.common.stage import StageBlock
 from crucible.scorer import __version__
 from crucible.scorer.policy import ScorerPolicy
+
+if TYPE_CHECKING:
+    from crucible.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def make_stage(runtime: Any) -> Any:
+def build_stage(runtime: Runtime) -> StageBlock:
+    """The scorer (its models loaded or trained, its diversity counts seeded from the curated
+    store) and the sink that keeps rejected and held records in the registry."""
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.models import load_models
-    from crucible.scorer.store import seed_distribution
+    from crucible.scorer.store import ScorerSink, seed_distribution
 
     policy: ScorerPolicy = runtime.policy.section("scorer")
     models = load_models(runtime.artifacts, policy)
     distribution = seed_distribution(runtime.registry, policy.diversity)
     log.info("scorer: models %s; diversity seeded from %d curated record(s)", models.model_key, distribution.total)
-    return ScorerStage(policy, models, distribution)
-
-
-def make_sink(runtime: Any) -> Sink:
-    from crucible.scorer.store import ScorerSink
-
-    return ScorerSink(runtime.registry, runtime.run_id)
+    return StageBlock(ScorerStage(policy, models, distribution), ScorerSink(runtime.registry, runtime.run_id))
 
 
 def run_summary(runtime: Any, run_id: str) -> dict[str, Any]:
@@ -65,8 +64,7 @@ SPEC = ServiceSpec(
     consumes="records.scrubbed",
     produces="records.scored",
     policy_model=ScorerPolicy,
-    make_stage=make_stage,
-    make_sink=make_sink,
+    build_stage=build_stage,
     register_cli=deferred("crucible.scorer.cli:register_cli"),
     benches={
         "score": deferred(

@@ -9,27 +9,19 @@ from crucible.scrubber import __version__
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
-    from crucible.common.stage import Sink, Stage
-
-_STAGE = None
+    from crucible.common.stage import StageBlock
 
 
-def make_stage(runtime: Runtime) -> Stage:
-    """One Scrubber per process: the detector's word lists take about a second to build."""
-    global _STAGE
-    if _STAGE is None:
-        from crucible.scrubber.core import Scrubber
-        from crucible.scrubber.offline import use_bundled_suffix_list
-
-        use_bundled_suffix_list()
-        _STAGE = Scrubber.create()
-    return _STAGE
-
-
-def make_sink(runtime: Runtime) -> Sink:
+def build_stage(runtime: Runtime) -> StageBlock:
+    """The Scrubber (its detector's word lists take about a second: built once per worker)
+    and the sink that tallies redactions into the artifact store."""
+    from crucible.common.stage import StageBlock
+    from crucible.scrubber.core import Scrubber
+    from crucible.scrubber.offline import use_bundled_suffix_list
     from crucible.scrubber.tally import TallySink
 
-    return TallySink(runtime.artifacts)
+    use_bundled_suffix_list()
+    return StageBlock(Scrubber.create(), TallySink(runtime.artifacts))
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -46,8 +38,7 @@ SPEC = ServiceSpec(
     order=10,
     consumes="records.raw",
     produces="records.scrubbed",
-    make_stage=make_stage,
-    make_sink=make_sink,
+    build_stage=build_stage,
     register_cli=deferred("crucible.scrubber.cli:register_cli"),
     benches={
         "scrub": deferred(
