@@ -13,6 +13,7 @@ from crucible.common import subjects
 from crucible.common.config import load_policy
 from crucible.common.registry import CuratedRecord, DatasetVersion
 from crucible.common.runtime import Runtime
+from crucible.common.serving import consume_events
 from crucible.common.worker import StageWorker
 from crucible.dataset.forget import subject_token_for
 from crucible.dataset.policy import DatasetPolicy
@@ -101,7 +102,7 @@ def test_serve_forgets_on_the_event_and_auto_builds(rt, embedded_nats) -> None:
 
         upsert_records(rt.registry, records)  # 1,200 new records >= the 1,000 threshold
         bus = await rt.connect(embedded_nats.url)
-        serve = asyncio.create_task(SPEC.serve(rt))
+        serve = asyncio.gather(SPEC.serve(rt), consume_events(rt, SPEC, asyncio.Event()))
         try:
 
             async def built() -> bool:

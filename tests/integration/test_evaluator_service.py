@@ -7,16 +7,19 @@ import asyncio
 import json
 import os
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from crucible.common import subjects
 from crucible.common.config import Settings, load_policy
 from crucible.common.registry import DatasetVersion, ModelVersion
 from crucible.common.runtime import Runtime
+from crucible.common.serving import consume_events
 from crucible.evaluator import chats
 from crucible.evaluator.policy import EvaluatorPolicy
-from crucible.evaluator.service import SPEC, evaluate_hook, serve
+from crucible.evaluator.service import SPEC, evaluate_hook
 from crucible.v1 import events_pb2
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -60,7 +63,7 @@ async def _next_evaluated(sub, model: str, timeout: float = 120.0) -> events_pb2
 
 
 def test_spec_wires_the_hook_serve_and_bench() -> None:
-    assert SPEC.name == "evaluator" and SPEC.serve is serve
+    assert SPEC.name == "evaluator" and subjects.MODEL_TRAINED in SPEC.events
     assert SPEC.hooks["evaluate"] is evaluate_hook and {"eval", "guard"} <= set(SPEC.benches)
     assert SPEC.policy_model is EvaluatorPolicy
 
@@ -76,7 +79,8 @@ def test_serve_evaluates_a_trained_model_and_publishes(nats_url: str, tmp_path: 
         sub = await bus.nc.subscribe("crucible.events.model.evaluated")
         stop = asyncio.Event()
         durable = f"evaluator-test-{uuid.uuid4().hex[:6]}"
-        task = asyncio.create_task(serve(rt, stop, durable=durable, new_only=True))
+        handler = replace(SPEC.events[subjects.MODEL_TRAINED], durable=durable, deliver_new_only=True)
+        task = asyncio.create_task(consume_events(rt, replace(SPEC, events={subjects.MODEL_TRAINED: handler}), stop))
         for _ in range(100):  # the consumer must exist before we publish (it takes new events only)
             try:
                 await bus.js.consumer_info("EVENTS", durable)

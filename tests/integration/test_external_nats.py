@@ -7,6 +7,8 @@ import uuid
 
 from crucible.common.bus import Bus
 from crucible.common.config import BusPolicy
+from crucible.common.events import EventConsumer
+from crucible.common.services import EventHandler
 from crucible.v1 import events_pb2
 
 
@@ -21,11 +23,12 @@ def test_streams_events_and_key_value_on_an_external_server(external_nats_url: s
         received: list[str] = []
         stop = asyncio.Event()
 
-        async def handler(data: bytes, _msg: object) -> None:
+        async def handle(_context: object, data: bytes) -> None:
             received.append(events_pb2.ExtractRequested.FromString(data).run_id)
             stop.set()
 
-        consumer = asyncio.create_task(bus.consume_events(name, f"test-{run_id}", handler, stop=stop))
+        consumer = EventConsumer("test", name, EventHandler(f"test-{run_id}", handle), bus)
+        consumer = asyncio.create_task(consumer.run(None, stop))
         await asyncio.wait_for(stop.wait(), timeout=20)
         await consumer
         assert received == [run_id]  # the duplicate publish was dropped by its msg id

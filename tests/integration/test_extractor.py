@@ -18,10 +18,11 @@ from crucible.common.bus import H_REASON, Bus
 from crucible.common.config import Settings, load_policy
 from crucible.common.embedded import EmbeddedNats
 from crucible.common.runtime import Runtime
+from crucible.common.serving import consume_events
 from crucible.extractor.demo_db import write_demo
 from crucible.extractor.extraction import extract
 from crucible.extractor.mapping import record_id
-from crucible.extractor.service import extract_hook, serve
+from crucible.extractor.service import SPEC, extract_hook
 from crucible.extractor.source import SOURCE_TABLES
 from crucible.extractor.watermarks import reset_watermarks
 from crucible.v1 import events_pb2, records_pb2
@@ -310,7 +311,7 @@ def test_hook_and_serve_publish_extract_completed(tmp_path, crucible_home, embed
         bus = runtime.require_bus()
         hooked = await extract_hook(runtime, days=DAYS, min_quality=7.0, tables=["checkins"])
         # The production loop: an extract.requested event triggers the same extraction.
-        server = asyncio.create_task(serve(runtime))
+        server = asyncio.create_task(consume_events(runtime, SPEC, asyncio.Event()))
         req = events_pb2.ExtractRequested(run_id="evt-run", days=DAYS, min_quality=6.5, tables=["activities"])
         await bus.publish_event(subjects.EXTRACT_REQUESTED, req)
         sub = await bus.js.pull_subscribe(

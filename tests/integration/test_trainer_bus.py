@@ -117,7 +117,8 @@ def test_failed_job_publishes_a_failed_model_trained_event(rt: Runtime, nats_url
 
 
 def test_serve_runs_train_requested_jobs_one_at_a_time(rt: Runtime, embedded_nats: Any) -> None:
-    from crucible.trainer.service import serve
+    from crucible.common.serving import consume_events
+    from crucible.trainer.service import SPEC
 
     register_dataset(rt, "v2_20261122")
 
@@ -126,7 +127,7 @@ def test_serve_runs_train_requested_jobs_one_at_a_time(rt: Runtime, embedded_nat
         seen: list[tuple[str, Any]] = []
         sub = await _collect(rt, seen)
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(rt, stop=stop))
+        task = asyncio.create_task(consume_events(rt, SPEC, stop))
         for job_id, version in (("job-s1", "v2_20261122"), ("job-s2", "missing_v9")):
             req = events_pb2.TrainRequested(job_id=job_id, dataset_version=version, overrides={"max_steps": "2"})
             await rt.require_bus().publish_event(subjects.TRAIN_REQUESTED, req)
@@ -154,7 +155,8 @@ def test_dataset_ready_trains_the_new_version_when_auto_train_is_on(rt: Runtime,
     from sqlalchemy import select
 
     from crucible.common.registry import ModelVersion
-    from crucible.trainer.service import serve
+    from crucible.common.serving import consume_events
+    from crucible.trainer.service import SPEC
 
     rt.policy.section("trainer").auto_train_on_dataset_ready = True
     register_dataset(rt, "v3_20261122")
@@ -170,7 +172,7 @@ def test_dataset_ready_trains_the_new_version_when_auto_train_is_on(rt: Runtime,
 
         req_sub = await rt.require_bus().nc.subscribe(subjects.event(subjects.TRAIN_REQUESTED), cb=on_request)
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(rt, stop=stop))
+        task = asyncio.create_task(consume_events(rt, SPEC, stop))
         ready = events_pb2.DatasetReady(dataset_version="v3_20261122", split_counts={"train": 16, "val": 4})
         # The auto-train consumer takes new events only: publish until it has picked one up.
         for i in range(600):

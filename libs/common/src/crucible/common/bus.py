@@ -1,6 +1,7 @@
 """The bus: NATS JetStream streams, publishing with dedup ids, control-plane events, KV.
 
-Only this module and `worker.py` know JetStream. Streams (design, "Events and the bus"):
+Only this module, `worker.py` (stages) and `events.py` (event consumers) know JetStream.
+Streams (design, "Events and the bus"):
 - RAW: work-queue on crucible.records.raw (raw PII lives on the bus only until scrubbed)
 - RECORDS: work-queue on crucible.records.{scrubbed,scored,curated}
 - DLQ: limits with a bounded age, crucible.dlq.>
@@ -10,24 +11,17 @@ Only this module and `worker.py` know JetStream. Streams (design, "Events and th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import nats
 from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import (
-    AckPolicy,
-    ConsumerConfig,
-    DeliverPolicy,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
-)
+from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -154,62 +148,24 @@ class Bus:
         headers["Crucible-Type"] = message.DESCRIPTOR.full_name
         await self.publish(subjects.event(name), message.SerializeToString(), msg_id=msg_id, headers=headers)
 
-    async def consume_events(
-        self,
-        name: str,
-        durable: str,
-        handler: Callable[[bytes, Msg], Awaitable[None]],
-        *,
-        stop: asyncio.Event,
-        ack_wait: float = 300.0,
-        max_deliver: int | None = None,
-        deliver_new_only: bool = False,
-    ) -> None:
-        """Handle events one at a time with a durable pull consumer (several replicas share it,
-        each message goes to one). The handler may run long: the message is kept in progress.
-        A handler exception naks with the policy's back-off; past max_deliver the event is
-        moved to the DLQ with the reason."""
-        subject = subjects.event(name)
-        config = ConsumerConfig(
-            durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ack_wait,
-            max_deliver=-1,
-            filter_subject=subject,
-            deliver_policy=DeliverPolicy.NEW if deliver_new_only else DeliverPolicy.ALL,
-            max_ack_pending=1,
-        )
-        sub = await self.js.pull_subscribe(subject, durable=durable, stream=subjects.STREAM_EVENTS, config=config)
-        limit = max_deliver or self.policy.max_deliver
+    async def pull_subscribe(self, subject: str, stream: str, config: ConsumerConfig, stop: asyncio.Event) -> Any:
+        """A durable pull subscription, retried with back-off while NATS is unreachable (a start-up
+        during a NATS restart waits for it, not crash); None when stopped first or closed for good.
+        The one subscribe of the stage worker and the event consumers."""
+        delay = 0.5
         while not stop.is_set():
             try:
-                msgs = await sub.fetch(1, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            for msg in msgs:
-                keepalive = asyncio.create_task(_keep_in_progress(msg, ack_wait / 3))
-                try:
-                    await handler(msg.data, msg)
-                except Exception as exc:  # a failing handler must not kill the loop
-                    delivered = msg.metadata.num_delivered
-                    log.exception("event %s handler failed (delivery %d/%d)", name, delivered, limit)
-                    if delivered >= limit:
-                        await self.dead_letter(
-                            durable,
-                            msg.data,
-                            reason="handler_failed",
-                            detail=repr(exc),
-                            deliveries=delivered,
-                            source_subject=subject,
-                        )
-                        await msg.ack_sync()
-                    else:
-                        await msg.nak(delay=backoff_delay(self.policy, delivered))
-                else:
-                    await msg.ack_sync()
-                finally:
-                    keepalive.cancel()
-        await sub.unsubscribe()
+                return await self.js.pull_subscribe(subject, durable=config.durable_name, stream=stream, config=config)
+            except nats.errors.ConnectionClosedError:
+                return None  # closed for good (shutdown): nothing to wait for
+            except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+                    nats.errors.ConnectionReconnectingError) as exc:  # fmt: skip
+                log.warning("cannot subscribe %s to %s yet (%r); retrying in %.1fs",
+                            config.durable_name, subject, exc, delay)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                delay = min(delay * 2, 10.0)
+        return None
 
     async def dead_letter(
         self,
@@ -272,12 +228,3 @@ def backoff_delay(policy: BusPolicy, delivered: int) -> float:
     """Delay before redelivery after the `delivered`-th failed attempt (1-based)."""
     steps = policy.backoff_seconds
     return steps[min(max(delivered, 1), len(steps)) - 1]
-
-
-async def _keep_in_progress(msg: Msg, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await msg.in_progress()
-        except Exception:  # connection gone: redelivery will follow
-            return

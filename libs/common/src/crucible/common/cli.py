@@ -88,7 +88,7 @@ def serve(
     """Run one service until SIGTERM: its stage worker on the bus and/or its control-plane loop.
     Needs CRUCIBLE_NATS_URL (an embedded server is started when unset, for trying it out).
     On CRUCIBLE_METRICS_PORT (when set): /metrics, /livez (event loop alive) and /readyz
-    (alive, connected to NATS, every worker subscribed and every loop running)."""
+    (alive, connected to NATS, every worker and event consumer subscribed, every loop running)."""
     from crucible.common.embedded import nats_url_for
     from crucible.common.probes import ProbeState, heartbeat, serve_probes
     from crucible.common.serving import install_stop_signals, run_services
@@ -112,13 +112,13 @@ def serve(
         async with nats_url_for(runtime) as url:
             bus = await runtime.connect(url)
             probes.add_check("nats", lambda: bus.nc.is_connected)
-            workers, tasks = await run_services(runtime, [spec], stop)
-            if not tasks:
+            running = await run_services(runtime, [spec], stop)
+            if not running.tasks:
                 typer.echo(f"service {service} has nothing to serve", err=True)
                 raise typer.Exit(2)
-            probes.add_check("services", lambda: not any(t.done() for t in tasks))
-            probes.add_check("subscribed", lambda: all(w.subscribed for w in workers))
-            await asyncio.gather(*tasks)
+            probes.add_check("services", lambda: not any(t.done() for t in running.tasks))
+            probes.add_check("subscribed", lambda: running.subscribed)
+            await asyncio.gather(*running.tasks)
             await runtime.close()
         stop.set()
         await beating

@@ -22,6 +22,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from crucible.common.embedded import nats_url_for
@@ -33,15 +34,93 @@ from crucible.common.worker import StageWorker
 
 log = logging.getLogger(__name__)
 
-# Control-plane steps after the data plane drains: (service, hook, argument from earlier results).
-CONTROL_STEPS: list[tuple[str, str]] = [
-    ("dataset", "build"),
-    ("trainer", "train"),
-    ("evaluator", "evaluate"),
-    ("gateway", "rollout"),
-]
-
 Progress = Callable[[str, dict[str, Any]], None]
+
+
+# What the control-plane steps hand each other, typed: each is read once from the JSON-able
+# summary its hook returns (which goes into the run summary as it is).
+@dataclass(frozen=True)
+class DatasetBuilt:
+    dataset_version: str
+
+
+@dataclass(frozen=True)
+class ModelTrained:
+    model_name: str
+
+
+@dataclass(frozen=True)
+class ModelEvaluated:
+    model_name: str
+    passed: bool
+
+
+@dataclass
+class Carried:
+    """The results so far; a step that has not run (or not been asked for) leaves its None."""
+
+    dataset: DatasetBuilt | None = None
+    model: ModelTrained | None = None
+    evaluation: ModelEvaluated | None = None
+
+
+def _build_args(carried: Carried) -> tuple[Any, ...] | str:
+    return ()
+
+
+def _train_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.dataset.dataset_version,) if carried.dataset else "no dataset version was built"
+
+
+def _evaluate_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.model.model_name,) if carried.model else "no model was trained"
+
+
+def _rollout_args(carried: Carried) -> tuple[Any, ...] | str:
+    if carried.model is None:
+        return "no model was trained"
+    if carried.evaluation is not None and not carried.evaluation.passed:
+        return "the evaluation gate did not pass"
+    return (carried.model.model_name,)
+
+
+def _carry_dataset(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("dataset_version"):
+        carried.dataset = DatasetBuilt(str(result["dataset_version"]))
+
+
+def _carry_model(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("model_name"):
+        carried.model = ModelTrained(str(result["model_name"]))
+
+
+def _carry_evaluation(carried: Carried, result: dict[str, Any]) -> None:
+    if "passed" in result:
+        carried.evaluation = ModelEvaluated(str(result.get("model_name", "")), bool(result["passed"]))
+
+
+def _carry_nothing(carried: Carried, result: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ControlStep:
+    """One control-plane step: a service's hook, its arguments from what earlier steps carried
+    (or the reason it is skipped), and what its result carries to the next."""
+
+    service: str
+    hook: str
+    arguments: Callable[[Carried], tuple[Any, ...] | str]
+    carry: Callable[[Carried, dict[str, Any]], None]
+
+
+# After the data plane drains, in this order.
+CONTROL_STEPS: tuple[ControlStep, ...] = (
+    ControlStep("dataset", "build", _build_args, _carry_dataset),
+    ControlStep("trainer", "train", _train_args, _carry_model),
+    ControlStep("evaluator", "evaluate", _evaluate_args, _carry_evaluation),
+    ControlStep("gateway", "rollout", _rollout_args, _carry_nothing),
+)
 
 
 async def call_hook(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -118,14 +197,15 @@ async def run_pipeline(
             await runtime.connect(url)
             stop = asyncio.Event()
             data_plane = [s for s in specs.values() if s.build_stage is not None and s.consumes]
-            workers, tasks = await run_services(runtime, data_plane, stop)
+            running = await run_services(runtime, data_plane, stop)
+            workers = running.workers
             try:
                 summary["extraction"] = await _extract(runtime, specs, users, seed, days, min_quality, note)
                 note("draining", {})
                 await wait_drained(runtime, workers, progress=progress)
             finally:
                 stop.set()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*running.tasks, return_exceptions=True)
             summary["stages"] = [w.stats.as_dict() for w in workers]
             summary["dlq"] = {w.stage.name: sum(w.stats.dlq.values()) for w in workers}
             for spec in specs.values():
@@ -187,42 +267,30 @@ async def _control_plane(
     runtime: Runtime, specs: dict[str, ServiceSpec], steps: list[str] | None, note: Progress
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    carried: dict[str, Any] = {}
-    for service, hook in CONTROL_STEPS:
-        spec = specs.get(service)
-        if spec is None or hook not in spec.hooks:
+    carried = Carried()
+    for step in CONTROL_STEPS:
+        spec = specs.get(step.service)
+        if spec is None or step.hook not in spec.hooks:
             continue
-        if steps is not None and service not in steps:
-            results[service] = {"skipped": "not requested"}
+        if steps is not None and step.service not in steps:
+            results[step.service] = {"skipped": "not requested"}
             continue
-        args: list[Any] = []
-        if hook == "train":
-            if not carried.get("dataset_version"):
-                results[service] = {"skipped": "no dataset version was built"}
-                continue
-            args = [carried["dataset_version"]]
-        elif hook in ("evaluate", "rollout"):
-            if not carried.get("model_name"):
-                results[service] = {"skipped": "no model was trained"}
-                continue
-            if hook == "rollout" and carried.get("passed") is False:
-                results[service] = {"skipped": "the evaluation gate did not pass"}
-                continue
-            args = [carried["model_name"]]
-        note(service, {"hook": hook})
+        args = step.arguments(carried)
+        if isinstance(args, str):
+            results[step.service] = {"skipped": args}
+            continue
+        note(step.service, {"hook": step.hook})
         t0 = time.monotonic()
         try:
-            result = await call_hook(spec.hooks[hook], runtime, *args) or {}
+            result = await call_hook(spec.hooks[step.hook], runtime, *args) or {}
         except Exception as exc:
-            log.exception("%s.%s failed", service, hook)
-            results[service] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+            log.exception("%s.%s failed", step.service, step.hook)
+            results[step.service] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
             break
         result = dict(result)
         result.setdefault("seconds", round(time.monotonic() - t0, 2))
-        results[service] = result
-        for key in ("dataset_version", "model_name", "passed"):
-            if key in result:
-                carried[key] = result[key]
+        results[step.service] = result
+        step.carry(carried, result)
     return results
 
 

@@ -11,10 +11,11 @@ A service package declares, in its pyproject.toml:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -27,6 +28,30 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "crucible.services"
 
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class EventHandler(Generic[C]):
+    """One event a service consumes: `ServiceSpec.events[event_name]`, run by `events.EventConsumer`.
+
+    - `durable`: the consumer's name, from `subjects` (the chart's permissions name it too);
+    - `handle(context, payload)`: the work; raising means "retry later";
+    - `ack_wait`: seconds JetStream waits for an ack before redelivering (the handler keeps
+      the event in progress every third of it, so this bounds a silent crash, not a long job);
+    - `deliver_new_only`: a new consumer starts at the stream's end, not its first event;
+    - `enabled(runtime)`: whether to consume at all under this policy (default: always).
+    """
+
+    durable: str
+    handle: Callable[[C, bytes], Awaitable[None]]
+    ack_wait: float = 300.0
+    deliver_new_only: bool = False
+    enabled: Callable[[Runtime], bool] | None = None
+
+    def is_enabled(self, runtime: Runtime) -> bool:
+        return self.enabled is None or bool(self.enabled(runtime))
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -34,7 +59,14 @@ class ServiceSpec:
 
     - `build_stage` + `consumes` (+ `produces`): a data-plane stage run by the common worker;
       `build_stage(runtime)` returns the core and its sink together (`StageBlock`), once per worker.
-    - `serve`: a long-running control-plane loop (trainer, evaluator, gateway).
+    - `events`: control-plane events the service consumes, `{event name: EventHandler}`, each
+      run by the kernel (`events.EventConsumer`: one drain, one readiness, one retry policy).
+    - `lifespan(runtime)`: an async context manager around the service's consumers (e.g. the
+      gateway's HTTP and gRPC servers): entered before they subscribe, left after they drain;
+      its value is what the handlers get (without one, the runtime).
+    - `publishes`: control-plane event names the service publishes (`"rollout.>"` for a family).
+      With `consumes`/`produces`/`events` it is what the chart's NATS permissions must grant.
+    - `serve`: any other long-running loop (the dataset's automatic builds), cancelled on stop.
     - `register_cli`: adds the service's own commands to `crucible` (e.g. `crucible scrub`).
     - `benches`: `crucible bench <name>` callables returning a JSON-able dict.
     - `run_summary`: adds service-specific figures to `crucible run`'s summary.
@@ -48,6 +80,9 @@ class ServiceSpec:
     produces: str | None = None
     policy_model: type[BaseModel] | None = None
     build_stage: Callable[[Runtime], StageBlock] | None = None
+    events: Mapping[str, EventHandler[Any]] = field(default_factory=dict)
+    lifespan: Callable[[Runtime], AbstractAsyncContextManager[Any]] | None = None
+    publishes: tuple[str, ...] = ()
     serve: Callable[[Runtime], Awaitable[None]] | None = None
     register_cli: Callable[[typer.Typer], None] | None = None
     benches: Mapping[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)

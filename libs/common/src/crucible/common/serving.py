@@ -1,6 +1,7 @@
 """Running services: one service per process in production (`crucible serve NAME`), or every
 service in one process for the embedded run. SIGTERM/SIGINT set a stop event: workers finish
-the batch in hand (publish, ack) and return, so a rolling update loses and redoes nothing."""
+the batch in hand (publish, ack) and event consumers the event in hand, then return, so a
+rolling update loses and redoes nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from crucible.common.bus import Bus
+from crucible.common.events import EventConsumer
 from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec
 from crucible.common.worker import StageWorker
@@ -40,21 +43,60 @@ def stage_worker(runtime: Runtime, spec: ServiceSpec, bus: Bus) -> StageWorker |
     )
 
 
-async def run_services(
-    runtime: Runtime, specs: Iterable[ServiceSpec], stop: asyncio.Event
-) -> tuple[list[StageWorker], list[asyncio.Task[None]]]:
-    """Start the worker and/or serve loop of each service; returns the workers and the tasks."""
+@dataclass
+class Running:
+    """What `run_services` started: the stage workers, the event consumers, and their tasks."""
+
+    workers: list[StageWorker] = field(default_factory=list)
+    consumers: list[EventConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def subscribed(self) -> bool:
+        """Every worker and every event consumer is pulling from its durable consumer (readiness)."""
+        return all(w.subscribed for w in self.workers) and all(c.subscribed for c in self.consumers)
+
+
+def event_consumers(runtime: Runtime, spec: ServiceSpec, bus: Bus) -> list[EventConsumer]:
+    """A consumer for each event the service handles under this policy."""
+    return [
+        EventConsumer(spec.name, event, handler, bus)
+        for event, handler in spec.events.items()
+        if handler.is_enabled(runtime)
+    ]
+
+
+async def consume_events(
+    runtime: Runtime, spec: ServiceSpec, stop: asyncio.Event, consumers: list[EventConsumer] | None = None
+) -> None:
+    """Run the service's event consumers inside its lifespan until `stop`: each finishes the
+    event in hand, then the lifespan is left (servers stopped). One failing consumer stops the
+    others. `consumers`: the ones already made (`event_consumers`), else made here."""
+    if consumers is None:
+        consumers = event_consumers(runtime, spec, runtime.require_bus())
+    lifespan = spec.lifespan(runtime) if spec.lifespan is not None else contextlib.nullcontext(runtime)
+    async with lifespan as context, asyncio.TaskGroup() as group:
+        for consumer in consumers:
+            group.create_task(consumer.run(context, stop), name=f"events:{spec.name}:{consumer.event}")
+
+
+async def run_services(runtime: Runtime, specs: Iterable[ServiceSpec], stop: asyncio.Event) -> Running:
+    """Start the worker, the event consumers and/or the serve loop of each service."""
     bus = runtime.require_bus()
-    workers: list[StageWorker] = []
-    tasks: list[asyncio.Task[None]] = []
+    running = Running()
     for spec in specs:
         worker = stage_worker(runtime, spec, bus)
         if worker is not None:
-            workers.append(worker)
-            tasks.append(asyncio.create_task(worker.run(stop), name=f"worker:{spec.name}"))
+            running.workers.append(worker)
+            running.tasks.append(asyncio.create_task(worker.run(stop), name=f"worker:{spec.name}"))
+        consumers = event_consumers(runtime, spec, bus)
+        if consumers:
+            running.consumers.extend(consumers)
+            task = asyncio.create_task(consume_events(runtime, spec, stop, consumers), name=f"events:{spec.name}")
+            running.tasks.append(task)
         if spec.serve is not None:
-            tasks.append(asyncio.create_task(_serve_until(spec, runtime, stop), name=f"serve:{spec.name}"))
-    return workers, tasks
+            running.tasks.append(asyncio.create_task(_serve_until(spec, runtime, stop), name=f"serve:{spec.name}"))
+    return running
 
 
 async def _serve_until(spec: ServiceSpec, runtime: Runtime, stop: asyncio.Event) -> None:

@@ -48,6 +48,17 @@ def durable(stage: str) -> str:
     return f"crucible-{stage}"
 
 
+# Durable consumers of control-plane events (stream EVENTS), named in the services'
+# `ServiceSpec.events` and in the chart's NATS permissions (a test holds the two together).
+# A renamed durable is a new consumer that starts from the stream's first event again.
+EXTRACTOR_REQUESTS = durable("extractor")  # extract.requested
+DATASET_FORGET = durable("dataset-forget")  # subject.forget
+TRAINER_REQUESTS = durable("trainer")  # train.requested
+TRAINER_AUTO = durable("trainer-auto")  # dataset.ready, when the policy trains on it
+EVALUATOR_TRAINED = durable("evaluator")  # model.trained
+GATEWAY_EVALUATED = durable("gateway")  # model.evaluated
+
+
 def stream_for(subject: str) -> str:
     if subject == RAW:
         return STREAM_RAW

@@ -131,29 +131,9 @@ class StageWorker:
         """True once the durable consumer exists and the worker is pulling from it (readiness)."""
         return self._subscribed
 
-    async def _subscribe(self, stop: asyncio.Event) -> Any | None:
-        """The pull subscription, retried with back-off while NATS is unreachable (a start-up
-        during a NATS restart must wait for it, not crash); None when stopped first."""
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                return await self.bus.js.pull_subscribe(
-                    self.consumes, durable=self.durable, stream=self.stream, config=self.consumer_config()
-                )
-            except nats.errors.ConnectionClosedError:
-                return None  # closed for good (shutdown): nothing to wait for, as in the fetch loop
-            except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
-                    nats.errors.ConnectionReconnectingError) as exc:  # fmt: skip
-                log.warning("stage %s: cannot subscribe to %s yet (%r); retrying in %.1fs",
-                            self.stage.name, self.consumes, exc, delay)  # fmt: skip
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, 10.0)
-        return None
-
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished (published, acked) first."""
-        sub = await self._subscribe(stop)
+        sub = await self.bus.pull_subscribe(self.consumes, self.stream, self.consumer_config(), stop)
         if sub is None:
             return
         self._subscribed = True

@@ -1,5 +1,5 @@
 """The dataset service shell: the stage (intake + curated store sink), the `build` hook, the
-serve loop (automatic builds, `subject.forget` events), the CLI and the bench."""
+serve loop (automatic builds), the `subject.forget` handler, the CLI and the bench."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from crucible.common import subjects
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
 from crucible.dataset.forget import ForgetReport, forget_subject
@@ -27,7 +27,6 @@ from crucible.dataset.versions import (
 from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
-FORGET_DURABLE = "crucible-dataset-forget"
 
 
 def build_stage(runtime: Runtime) -> StageBlock:
@@ -70,30 +69,19 @@ async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
     return await build(runtime)
 
 
+async def on_forget(runtime: Runtime, payload: bytes) -> None:
+    """A `subject.forget` event: forget the subject it names."""
+    await forget(runtime, events_pb2.SubjectForget.FromString(payload).subject_token)
+
+
 async def serve(runtime: Runtime) -> None:
-    """Production loop: auto-build on new records, handle `subject.forget` events. Runs until cancelled."""
-    bus = runtime.require_bus()
-    stop = asyncio.Event()
-
-    async def on_forget(data: bytes, _msg: Any) -> None:
-        event = events_pb2.SubjectForget()
-        event.ParseFromString(data)
-        await forget(runtime, event.subject_token)
-
-    consumer = asyncio.create_task(
-        bus.consume_events(subjects.SUBJECT_FORGET, FORGET_DURABLE, on_forget, stop=stop), name="dataset:forget"
-    )
-    try:
-        while not consumer.done():
-            try:
-                await maybe_auto_build(runtime)
-            except Exception:
-                log.exception("automatic dataset build failed")
-            await asyncio.sleep(dataset_policy(runtime).auto_build_check_seconds)
-        consumer.result()
-    finally:
-        stop.set()
-        await asyncio.gather(consumer, return_exceptions=True)
+    """Production loop: auto-build on new records. Runs until cancelled."""
+    while True:
+        try:
+            await maybe_auto_build(runtime)
+        except Exception:
+            log.exception("automatic dataset build failed")
+        await asyncio.sleep(dataset_policy(runtime).auto_build_check_seconds)
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -114,6 +102,8 @@ SPEC = ServiceSpec(
     produces=None,
     policy_model=DatasetPolicy,
     build_stage=build_stage,
+    events={subjects.SUBJECT_FORGET: EventHandler(subjects.DATASET_FORGET, on_forget)},
+    publishes=(subjects.DATASET_READY,),
     serve=serve,
     register_cli=deferred("crucible.dataset.cli:register"),
     benches={

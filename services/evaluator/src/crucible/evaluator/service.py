@@ -1,7 +1,7 @@
 """Evaluator service shell: `model.trained` in, `model.evaluated` out.
 
 `evaluate_and_publish` is the one way an evaluation happens: the `evaluate` hook of
-`crucible run`, the `serve` loop (on each succeeded `model.trained`) and `crucible eval run`
+`crucible run`, the `model.trained` handler (on each succeeded one) and `crucible eval run`
 all call it.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.evaluator import __version__
 from crucible.evaluator.policy import EvaluatorPolicy
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
-
-DURABLE = subjects.durable("evaluator")
 
 
 def evaluated_event(rep: dict[str, Any]) -> events_pb2.ModelEvaluated:
@@ -102,27 +100,17 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
     return {"evaluations": out}
 
 
-async def serve(
-    runtime: Runtime, stop: asyncio.Event | None = None, *, durable: str = DURABLE, new_only: bool = False
-) -> None:
+async def on_model_trained(runtime: Runtime, payload: bytes) -> None:
     """Evaluate every model that trained successfully, one at a time. Replicas share the
     durable consumer; a failed evaluation is retried with back-off, then dead-lettered."""
     from crucible.v1 import events_pb2
 
-    bus = runtime.require_bus()
-    stop = stop or asyncio.Event()
-
-    async def handle(data: bytes, _msg: object) -> None:
-        ev = events_pb2.ModelTrained.FromString(data)
-        if ev.status != "succeeded":
-            log.info("skipping model.trained for %s: status %s (%s)", ev.model_name, ev.status, ev.reason)
-            return
-        summary = await evaluate_and_publish(runtime, ev.model_name, bus)
-        log.info("evaluated %s: passed=%s", ev.model_name, summary["passed"])
-
-    await bus.consume_events(
-        subjects.MODEL_TRAINED, durable, handle, stop=stop, ack_wait=600.0, deliver_new_only=new_only
-    )
+    ev = events_pb2.ModelTrained.FromString(payload)
+    if ev.status != "succeeded":
+        log.info("skipping model.trained for %s: status %s (%s)", ev.model_name, ev.status, ev.reason)
+        return
+    summary = await evaluate_and_publish(runtime, ev.model_name)
+    log.info("evaluated %s: passed=%s", ev.model_name, summary["passed"])
 
 
 SPEC = ServiceSpec(
@@ -131,7 +119,8 @@ SPEC = ServiceSpec(
     description="model.trained -> metrics, safety suite, pairwise rating, gates -> model.evaluated",
     order=70,
     policy_model=EvaluatorPolicy,
-    serve=serve,
+    events={subjects.MODEL_TRAINED: EventHandler(subjects.EVALUATOR_TRAINED, on_model_trained, ack_wait=600.0)},
+    publishes=(subjects.MODEL_EVALUATED,),
     register_cli=deferred("crucible.evaluator.cli:register_cli"),
     benches={
         "eval": deferred(

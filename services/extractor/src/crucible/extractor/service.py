@@ -1,9 +1,8 @@
-"""Extractor service shell: hooks for `crucible run`, the `extract.requested` loop for
+"""Extractor service shell: hooks for `crucible run`, the `extract.requested` handler for
 `crucible serve extractor`, and the CLI commands. Both paths call `extract_and_announce`."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -11,12 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.extractor import __version__
 
 if TYPE_CHECKING:
-    from nats.aio.msg import Msg
-
     from crucible.common.bus import Bus
     from crucible.common.runtime import Runtime
     from crucible.extractor.extraction import ExtractionReport
@@ -93,23 +90,13 @@ async def extract_hook(
     return report.to_dict()
 
 
-async def serve(runtime: Runtime) -> None:
-    """Production loop: one extraction per `extract.requested` event."""
+async def on_extract_requested(runtime: Runtime, payload: bytes) -> None:
+    """Production: one extraction per `extract.requested` event."""
     from crucible.v1 import events_pb2
 
-    bus = runtime.require_bus()
-    stop = asyncio.Event()
-
-    async def handle(data: bytes, _msg: Msg) -> None:
-        request = events_pb2.ExtractRequested.FromString(data)
-        report = await extract_and_announce(runtime, bus, request)
-        log.info("extraction %s: %s", report.run_id, report.to_dict())
-
-    try:
-        await bus.consume_events(subjects.EXTRACT_REQUESTED, subjects.durable("extractor"), handle, stop=stop)
-    except asyncio.CancelledError:
-        stop.set()
-        raise
+    request = events_pb2.ExtractRequested.FromString(payload)
+    report = await extract_and_announce(runtime, runtime.require_bus(), request)
+    log.info("extraction %s: %s", report.run_id, report.to_dict())
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -137,7 +124,8 @@ SPEC = ServiceSpec(
     description="App database -> raw records (crucible.records.raw)",
     order=0,
     produces="records.raw",
-    serve=serve,
+    events={subjects.EXTRACT_REQUESTED: EventHandler(subjects.EXTRACTOR_REQUESTS, on_extract_requested)},
+    publishes=(subjects.EXTRACT_COMPLETED,),
     run_summary=run_summary,
     register_cli=deferred("crucible.extractor.cli:register"),
     benches={

@@ -1,7 +1,7 @@
 """Model-gateway service shell.
 
-- `serve(runtime)` (`crucible serve gateway`): HTTP + gRPC front doors, the rollout loop, and a
-  rollout for each `model.evaluated` that passed.
+- `serve(runtime)` (`crucible serve gateway`, the spec's lifespan): HTTP + gRPC front doors and
+  the rollout loop, up while `on_model_evaluated` starts a rollout for each `model.evaluated` that passed.
 - `hooks["rollout"](runtime, candidate_model)` (`crucible run`): the embedded rollout with tgi-dev
   backends and the built-in load generator, to its end.
 Both start rollouts through `rollout.start_rollout_for_model`.
@@ -9,23 +9,25 @@ Both start rollouts through `rollout.start_rollout_for_model`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.gateway import __version__
 from crucible.gateway.policy import GatewayPolicy, GatewaySettings
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
+    from crucible.gateway.rollout import RolloutController
 
 log = logging.getLogger(__name__)
-DURABLE = "crucible-gateway"
 
 
-async def serve(runtime: Runtime) -> None:
+@asynccontextmanager
+async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
     from crucible.gateway.fleet import fleet_from_settings
     from crucible.gateway.heap import freeze_startup_heap
     from crucible.gateway.launcher import TgiDevLauncher
@@ -76,17 +78,15 @@ async def serve(runtime: Runtime) -> None:
             tls_key=settings.tls_key,
         )
         freeze_startup_heap()
-
-        async def handle(data: bytes, _msg: Any) -> None:
-            await controller.on_model_evaluated(data)
-
-        stop = asyncio.Event()
-        # A new durable starts at new events: history is in the registry, not in a replay.
-        await bus.consume_events(subjects.MODEL_EVALUATED, DURABLE, handle, stop=stop, deliver_new_only=True)
+        yield controller
     finally:
         if running is not None:
             await running.stop()
         launcher.stop_all()
+
+
+async def on_model_evaluated(controller: RolloutController, payload: bytes) -> None:
+    await controller.on_model_evaluated(payload)
 
 
 async def rollout_hook(runtime: Runtime, candidate_model: str) -> dict[str, Any]:
@@ -101,7 +101,12 @@ SPEC = ServiceSpec(
     description="gRPC + TGI/OpenAI front door; eval-gated canary rollout with automatic rollback",
     order=90,
     policy_model=GatewayPolicy,
-    serve=serve,
+    lifespan=serve,
+    # A new durable starts at new events: history is in the registry, not in a replay.
+    events={
+        subjects.MODEL_EVALUATED: EventHandler(subjects.GATEWAY_EVALUATED, on_model_evaluated, deliver_new_only=True)
+    },
+    publishes=(f"{subjects.ROLLOUT_PREFIX}.>",),
     register_cli=deferred("crucible.gateway.cli:register_cli"),
     benches={
         "gateway": deferred(

@@ -1,4 +1,4 @@
-"""Trainer service shell: the `train` hook for `crucible run`, the `serve` loop (train.requested,
+"""Trainer service shell: the `train` hook for `crucible run`, the event handlers (train.requested,
 one job at a time per replica; dataset.ready -> train.requested when the policy asks), the CLI
 and the bench. The work itself is `job.run_job`, the one way a job runs."""
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.message import Message
 
 from crucible.common import subjects
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.trainer import __version__
 from crucible.trainer.policy import TrainerPolicy
 from crucible.trainer.request import TrainingFailed, TrainOutcome, TrainRequest
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-SERVE_DURABLE = "crucible-trainer"
-AUTO_DURABLE = "crucible-trainer-auto"
 
 
 def new_job_id() -> str:
@@ -83,39 +80,28 @@ def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
     )
 
 
-async def serve(runtime: Runtime, *, stop: asyncio.Event | None = None) -> None:
-    """The production loop: one train.requested at a time (the consumer allows one message in
-    flight, so each replica runs one job; a redelivered job resumes from its checkpoint)."""
-    stop = stop or asyncio.Event()
-    bus = runtime.require_bus()
+async def on_train_requested(runtime: Runtime, payload: bytes) -> None:
+    """One job per train.requested (the consumer allows one event in flight, so each replica
+    runs one job; a redelivered job resumes from its checkpoint)."""
+    req = request_from_event(events_pb2.TrainRequested.FromString(payload))
+    outcome = await run_training(runtime, req)
+    log.info("training job %s %s %s", outcome.job_id, outcome.status, outcome.model_name or outcome.reason)
+
+
+async def on_dataset_ready(runtime: Runtime, payload: bytes) -> None:
+    """dataset.ready -> train.requested, when the policy trains on every new version."""
+    ready = events_pb2.DatasetReady.FromString(payload)
+    req = events_pb2.TrainRequested(job_id=f"train-{ready.dataset_version}", dataset_version=ready.dataset_version)
+    req.requested_at.GetCurrentTime()
+    # The msg id makes a redelivered dataset.ready request the job once.
+    await runtime.require_bus().publish_event(
+        subjects.TRAIN_REQUESTED, req, msg_id=f"train-requested:{ready.dataset_version}"
+    )
+
+
+def auto_train(runtime: Runtime) -> bool:
     policy: TrainerPolicy = runtime.policy.section("trainer")
-
-    async def on_train_requested(data: bytes, _msg: Any) -> None:
-        req = request_from_event(events_pb2.TrainRequested.FromString(data))
-        outcome = await run_training(runtime, req)
-        log.info("training job %s %s %s", outcome.job_id, outcome.status, outcome.model_name or outcome.reason)
-
-    async def on_dataset_ready(data: bytes, _msg: Any) -> None:
-        ready = events_pb2.DatasetReady.FromString(data)
-        req = events_pb2.TrainRequested(job_id=f"train-{ready.dataset_version}", dataset_version=ready.dataset_version)
-        req.requested_at.GetCurrentTime()
-        # The msg id makes a redelivered dataset.ready request the job once.
-        await bus.publish_event(subjects.TRAIN_REQUESTED, req, msg_id=f"train-requested:{ready.dataset_version}")
-
-    tasks = [
-        asyncio.create_task(
-            bus.consume_events(subjects.TRAIN_REQUESTED, SERVE_DURABLE, on_train_requested, stop=stop, ack_wait=600)
-        )
-    ]
-    if policy.auto_train_on_dataset_ready:
-        tasks.append(
-            asyncio.create_task(
-                bus.consume_events(
-                    subjects.DATASET_READY, AUTO_DURABLE, on_dataset_ready, stop=stop, deliver_new_only=True
-                )
-            )
-        )
-    await asyncio.gather(*tasks)
+    return policy.auto_train_on_dataset_ready
 
 
 SPEC = ServiceSpec(
@@ -124,7 +110,13 @@ SPEC = ServiceSpec(
     description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
     order=60,
     policy_model=TrainerPolicy,
-    serve=serve,
+    events={
+        subjects.TRAIN_REQUESTED: EventHandler(subjects.TRAINER_REQUESTS, on_train_requested, ack_wait=600),
+        subjects.DATASET_READY: EventHandler(
+            subjects.TRAINER_AUTO, on_dataset_ready, deliver_new_only=True, enabled=auto_train
+        ),
+    },
+    publishes=(subjects.TRAIN_REQUESTED, subjects.TRAIN_PROGRESS, subjects.MODEL_TRAINED),
     register_cli=deferred("crucible.trainer.cli:register"),
     benches={
         "train": deferred(
