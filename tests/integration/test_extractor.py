@@ -19,7 +19,7 @@ from crucible.common.config import Settings, load_policy
 from crucible.common.embedded import EmbeddedNats
 from crucible.common.runtime import Runtime
 from crucible.common.serving import consume_events
-from crucible.extractor.demo_db import write_demo
+from crucible.extractor.demo.generator import write_demo
 from crucible.extractor.extraction import extract
 from crucible.extractor.mapping import record_id
 from crucible.extractor.service import SPEC, extract_hook

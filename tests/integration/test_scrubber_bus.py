@@ -22,11 +22,11 @@ from crucible.common.bus import H_DETAIL, H_REASON
 from crucible.common.worker import StageWorker
 from crucible.v1 import records_pb2
 
-pytest.importorskip("crucible.extractor.demo_db")
+pytest.importorskip("crucible.extractor.demo.generator")
 
 
 def _demo_records(tmp_path: Path, users: int, run_id: str) -> list[records_pb2.Record]:
-    from crucible.extractor.demo_db import write_demo
+    from crucible.extractor.demo.generator import write_demo
     from crucible.extractor.mapping import ExtractionContext, map_rows
     from crucible.extractor.source import SOURCE_TABLES, SourceDatabase, assemble
 

@@ -14,11 +14,11 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-extractor = pytest.importorskip("crucible.extractor.demo_db")
+extractor = pytest.importorskip("crucible.extractor.demo.generator")
 
 
 def _demo_records(tmp_path: Path, users: int) -> list:
-    from crucible.extractor.demo_db import write_demo
+    from crucible.extractor.demo.generator import write_demo
     from crucible.extractor.mapping import ExtractionContext, map_rows
     from crucible.extractor.source import SOURCE_TABLES, SourceDatabase, assemble
 

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from crucible.extractor.demo_db import generate_demo, small_edit, write_demo
+from crucible.extractor.demo.generator import generate_demo, small_edit, write_demo
 
 ANCHOR = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
@@ -125,3 +125,30 @@ def test_feedback_follows_the_quality_of_the_reply(demo):
     short = [h for n, h in rated if n < 40]
     full = [h for n, h in rated if n >= 40]
     assert short and full and sum(short) / len(short) + 2 < sum(full) / len(full)
+
+
+def test_the_text_fragments_are_package_data_read_once_and_frozen() -> None:
+    from importlib.resources import files
+
+    from crucible.extractor.demo.fragments import fragments
+
+    assert files("crucible.extractor.demo").joinpath("fragments.json").is_file()
+    txt = fragments()
+    assert fragments() is txt
+    assert isinstance(txt.TOPICS, tuple) and isinstance(txt.POSITIVE_MOODS, frozenset)
+    assert all(isinstance(v, tuple) for v in txt.CHECKIN_EVENTS.values())
+    assert all(isinstance(pair, tuple) and len(pair) == 2 for pair in txt.CONVO_FOLLOWUPS)
+
+
+def test_extraction_code_never_imports_the_demo() -> None:
+    import ast
+    from pathlib import Path
+
+    import crucible.extractor
+
+    root = Path(crucible.extractor.__file__).parent
+    for name in ("extraction.py", "mapping.py", "source.py", "watermarks.py"):
+        for node in ast.walk(ast.parse((root / name).read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(n.startswith("crucible.extractor.demo") for n in names), (name, names)

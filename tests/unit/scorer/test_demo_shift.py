@@ -15,7 +15,7 @@ def test_resource_replies_are_crisis_and_everyday_replies_are_not() -> None:
 
 def test_detected_crisis_rows_match_what_the_generator_planted() -> None:
     # Tests may look inside the generator (the scorer itself never imports another service).
-    from crucible.extractor import demo_db
+    from crucible.extractor.demo import generator as demo_db
 
     planted = demo_db.generate_demo(users=40, seed=7).planted
     messages = demo_messages(users=40, seed=7)

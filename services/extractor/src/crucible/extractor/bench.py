@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from crucible.extractor import __version__
-from crucible.extractor.demo_db import write_demo
+from crucible.extractor.demo.generator import write_demo
 from crucible.extractor.extraction import record_batches
 from crucible.extractor.mapping import ExtractionContext, map_rows
 from crucible.extractor.source import SOURCE_TABLES, SourceDatabase, assemble

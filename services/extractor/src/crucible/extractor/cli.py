@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a realistic demo database of a relationship-coaching app (PII included):
         users, couples, check-ins, activities, quizzes, coaching conversations, feedback."""
-        from crucible.extractor.demo_db import write_demo
+        from crucible.extractor.demo.generator import write_demo
 
         summary = write_demo(out, users, seed)
         typer.echo(json.dumps(summary, indent=2))
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         from crucible.common.cli_support import runtime_from_env
         from crucible.common.tracing import setup_tracing
         from crucible.extractor.extraction import resolve_source_url
-        from crucible.extractor.service import extract_hook
+        from crucible.extractor.service import ensure_demo_source, extract_hook
         from crucible.extractor.source import database_label
         from crucible.extractor.watermarks import reset_watermarks as reset
 
@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         runtime = runtime_from_env(policy)
         setup_tracing("extractor")
+        ensure_demo_source(runtime, source)
         url = resolve_source_url(runtime, source)
         if reset_watermarks:
             n = reset(runtime.registry, database_label(url), selected or None)

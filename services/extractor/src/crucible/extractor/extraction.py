@@ -26,7 +26,7 @@ from crucible.common.bus import H_DELIVERIES, H_DETAIL, H_REASON, H_RECORD_ID, H
 from crucible.common.tracing import inject_trace_headers, tracer
 from crucible.extractor import __version__
 from crucible.extractor.mapping import STAGE, ExtractionContext, MappedRows, MappingFailure, as_utc, map_rows
-from crucible.extractor.source import SOURCE_TABLES, USERS, SourceDatabase, SourceSchemaError, assemble
+from crucible.extractor.source import SOURCE_TABLES, USERS, SourceDatabase, SourceSchemaError, assemble, target_url
 from crucible.extractor.watermarks import Cursor, load_watermark, save_watermark
 from crucible.v1 import records_pb2
 
@@ -36,8 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEMO_USERS = 200
-DEMO_SEED = 7
+DEMO_DB = "demo.db"  # in CRUCIBLE_HOME: the source when none is configured (`service.ensure_demo_source`)
 # Rows read, mapped and published per step; the watermark moves after each step.
 MESSAGES_PER_STEP = 8
 
@@ -105,17 +104,18 @@ class ExtractionReport:
 
 def resolve_source_url(runtime: Runtime, source: str | None = None) -> str:
     """`source` (URL or SQLite path), else CRUCIBLE_SOURCE_URL, else the demo database in
-    CRUCIBLE_HOME (generated on first use)."""
-    from crucible.extractor.demo_db import target_url, write_demo
-
+    CRUCIBLE_HOME (which the service shell generates on first use: extraction knows nothing
+    of the demo)."""
     if source:
         return target_url(source)
     if runtime.settings.source_url:
         return target_url(runtime.settings.source_url)
-    path = Path(runtime.settings.home) / "demo.db"
+    path = Path(runtime.settings.home) / DEMO_DB
     if not path.exists():
-        log.info("no source configured: generating the demo app database at %s", path)
-        write_demo(path, DEMO_USERS, DEMO_SEED)
+        raise FileNotFoundError(
+            f"no source configured (CRUCIBLE_SOURCE_URL) and no demo database at {path}: "
+            f"run `crucible demo-db --out {path}` or set a source"
+        )
     return target_url(path)
 
 

@@ -24,9 +24,24 @@ log = logging.getLogger(__name__)
 
 def demo_db(path: Path, users: int = 200, seed: int = 7) -> dict[str, Any]:
     """hooks["demo_db"]: write the demo app database to `path` (SQLite) or a SQLAlchemy URL."""
-    from crucible.extractor.demo_db import write_demo
+    from crucible.extractor.demo.generator import write_demo
 
     return write_demo(path, users, seed)
+
+
+def ensure_demo_source(runtime: Runtime, source: str | None = None) -> None:
+    """No source given or configured: the demo database in CRUCIBLE_HOME, generated on first use."""
+    from crucible.extractor.extraction import DEMO_DB
+
+    if source or runtime.settings.source_url:
+        return
+    path = Path(runtime.settings.home) / DEMO_DB
+    if not path.exists():
+        from crucible.extractor.demo import DEFAULT_SEED, DEFAULT_USERS
+        from crucible.extractor.demo.generator import write_demo
+
+        log.info("no source configured: generating the demo app database at %s", path)
+        write_demo(path, DEFAULT_USERS, DEFAULT_SEED)
 
 
 async def extract_and_announce(
@@ -40,6 +55,7 @@ async def extract_and_announce(
     from crucible.extractor.extraction import extract
     from crucible.v1 import events_pb2
 
+    ensure_demo_source(runtime, source)
     report = await extract(
         runtime,
         bus,

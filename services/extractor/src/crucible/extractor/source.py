@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,6 +74,12 @@ class SourceSchemaError(LookupError):
     def __init__(self, table: str, message: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+def target_url(target: str | Path) -> str:
+    """A path becomes a SQLite URL; a URL is kept."""
+    text = str(target)
+    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
 def database_label(url: str) -> str:

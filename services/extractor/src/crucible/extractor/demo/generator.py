@@ -8,6 +8,11 @@ to a SQLite file or any SQLAlchemy URL (PostgreSQL included).
 What the later stages are tested on is planted at fixed rates and counted in `planted`:
 near-duplicates, low-quality replies, crisis content, non-English text, personal details
 inside free text, deleted accounts whose rows remain, and a few malformed rows.
+
+One module (about 700 lines) on purpose: `_Generator` draws every table from one random
+stream in a fixed order, and that order is what makes a seed give the same database; split
+across modules, the order would be easy to change without noticing. The text it assembles
+is data (`fragments.json`), not code.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crucible.extractor import demo_schema as schema
-from crucible.extractor import demo_text as txt
+from crucible.extractor.demo import schema
+from crucible.extractor.demo.fragments import fragments
+from crucible.extractor.source import target_url
+
+txt = fragments()
 
 WINDOW_DAYS = 45
 
@@ -669,12 +677,6 @@ def generate_demo(users: int = 200, seed: int = 7, anchor: dt.datetime | None = 
     gen.feedback({p.id: p for p in persons})
     gen.delete_accounts(persons)
     return DemoData(tables=gen.tables, planted=gen.planted, anchor=anchor)
-
-
-def target_url(target: str | Path) -> str:
-    """A path becomes a SQLite URL; a URL is kept."""
-    text = str(target)
-    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
 def write_demo(
