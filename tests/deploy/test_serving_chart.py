@@ -191,11 +191,12 @@ def test_schema_rejects_bad_serving_values(bad: str) -> None:
 
 def test_production_policy_runs_the_loop_without_a_person(tgi: list[dict[str, Any]], tmp_path: Path) -> None:
     from crucible.common.config import load_policy
+    from crucible.common.services import installed_policy_models
 
     [config] = [o for o in tgi if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{RELEASE}-policy"]
     path = tmp_path / "crucible.yaml"
     path.write_text(config["data"]["crucible.yaml"])
-    policy = load_policy(path)  # every key is one the services know
+    policy = load_policy(path, installed_policy_models())  # every key is one the services know
     trainer, evaluator = policy.section("trainer"), policy.section("evaluator")
     assert trainer.auto_train_on_dataset_ready is True
     assert trainer.init_from == "serving"

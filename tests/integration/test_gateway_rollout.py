@@ -11,6 +11,7 @@ from crucible.common import lifecycle
 from crucible.common.config import load_policy
 from crucible.common.registry import ModelVersion
 from crucible.common.runtime import Runtime
+from crucible.common.services import installed_policy_models
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +22,7 @@ def test_embedded_rollout_runs_to_a_decision(settings, nats_url, tiny_base_model
 
     policy = load_policy(
         None,
+        installed_policy_models(),
         overrides={
             "gateway.embedded.stage_duration_seconds": 2.0,
             "gateway.embedded.analysis_interval_seconds": 0.5,

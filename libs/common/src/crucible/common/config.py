@@ -168,7 +168,8 @@ def load_policy(
     unknown = set(raw) - COMMON_SECTIONS - set(section_models)
     if unknown:
         allowed = sorted(COMMON_SECTIONS | set(section_models))
-        raise ConfigError(f"unknown policy section(s) {sorted(unknown)}; allowed: {allowed}")
+        hint = "" if section_models else " (services' sections need their models: services.installed_policy_models())"
+        raise ConfigError(f"unknown policy section(s) {sorted(unknown)}; allowed: {allowed}{hint}")
     common_raw = {k: v for k, v in raw.items() if k in COMMON_SECTIONS}
     common = validate_section("", CommonPolicy, common_raw)
     assert isinstance(common, CommonPolicy)
