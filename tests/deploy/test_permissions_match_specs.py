@@ -26,7 +26,7 @@ def expected_row(spec: ServiceSpec) -> dict[str, set[Any]]:
     if spec.build_stage is not None and spec.consumes:
         consume.add((subjects.stream_for(subjects.records(spec.consumes)), subjects.durable(spec.name)))
     consume.update((subjects.STREAM_EVENTS, handler.durable) for handler in spec.events.values())
-    if spec.produces or consume:  # a stage, the extractor's unmappable rows, a failed event handler
+    if consume:  # a stage's poison records, a failed event handler (the extractor's unmappable rows too)
         publish.add(subjects.dlq(spec.name))
     return {"publish": publish, "consume": consume}
 

@@ -191,7 +191,7 @@ def test_schema_rejects_bad_serving_values(bad: str) -> None:
 
 def test_production_policy_runs_the_loop_without_a_person(tgi: list[dict[str, Any]], tmp_path: Path) -> None:
     from crucible.common.config import load_policy
-    from crucible.common.services import installed_policy_models
+    from crucible.common.plugins import installed_policy_models
 
     [config] = [o for o in tgi if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{RELEASE}-policy"]
     path = tmp_path / "crucible.yaml"

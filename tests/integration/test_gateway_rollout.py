@@ -9,9 +9,9 @@ import pytest
 
 from crucible.common import lifecycle
 from crucible.common.config import load_policy
+from crucible.common.plugins import installed_policy_models
 from crucible.common.registry import ModelVersion
 from crucible.common.runtime import Runtime
-from crucible.common.services import installed_policy_models
 
 pytestmark = pytest.mark.slow
 

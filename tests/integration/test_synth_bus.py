@@ -15,12 +15,13 @@ from crucible.common import subjects
 from crucible.common.config import load_policy
 from crucible.common.registry import CuratedRecord, DatasetVersion
 from crucible.common.runtime import Runtime
+from crucible.common.serving import consume_events
 from crucible.synthesizer.admission import decide, review_items
 from crucible.synthesizer.conversation import generation_facts
 from crucible.synthesizer.ledger import Ledger
 from crucible.synthesizer.loopback import loopback_provider
 from crucible.synthesizer.policy import SynthesizerPolicy
-from crucible.synthesizer.service import serve
+from crucible.synthesizer.service import SPEC
 from crucible.synthesizer.synthesis import admit, generate, plan_latest, settle
 from crucible.v1 import events_pb2, records_pb2
 from tests.integration.bus_reading import batch_records, drain_messages
@@ -120,7 +121,7 @@ def test_dataset_ready_with_deficits_publishes_validated_synthetic_records(setti
 
     async def scenario() -> list[records_pb2.Record]:
         bus = await rt.connect(embedded_nats.url)
-        task = asyncio.create_task(serve(rt))
+        task = asyncio.create_task(consume_events(rt, SPEC, asyncio.Event()))
         event = events_pb2.DatasetReady(dataset_version="v1_20261204", manifest_uri=manifest_uri)
         await bus.publish_event(subjects.DATASET_READY, event)
         plan = plan_latest(rt)

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from crucible.common.config import ConfigError, load_policy
+from crucible.common.plugins import installed_policy_models
 
 
 class ToySection(BaseModel):
@@ -67,7 +68,7 @@ def test_overrides_apply_dotted_keys_and_are_validated() -> None:
 
 def test_the_repository_policy_file_is_valid() -> None:
     root = Path(__file__).resolve().parents[3]
-    policy = load_policy(root / "crucible.yaml")
+    policy = load_policy(root / "crucible.yaml", installed_policy_models())
     assert policy.extraction.days == 30
 
 

@@ -1,6 +1,5 @@
 """What every CLI command needs, in one place: a Runtime from the environment with the
-policy validated (every installed service's section: this is where services are discovered
-for configuration, so `config.py` never imports one), logging set up, and a bad value turned
+policy validated (every installed service's section), logging set up, and a bad value turned
 into exit code 2 naming the key."""
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ from typing import Annotated
 
 import typer
 
-from crucible.common.config import ConfigError, Policy, Settings, default_policy_path, load_policy
+from crucible.common.config import ConfigError, Settings
 from crucible.common.runtime import Runtime
-from crucible.common.services import installed_policy_models
 from crucible.common.telemetry import setup_logging
 
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
@@ -26,12 +24,7 @@ def runtime_from_env(policy_file: Path | None = None) -> Runtime:
         settings.policy_file = policy_file
     setup_logging(settings.log_level, json_logs=settings.log_json and not sys.stderr.isatty())
     try:
-        return Runtime.create(settings, installed_policy(settings))
+        return Runtime.create(settings)
     except ConfigError as err:
         typer.echo(f"configuration error: {err}", err=True)
         raise typer.Exit(2) from None
-
-
-def installed_policy(settings: Settings) -> Policy:
-    """The policy file of `settings`, validated against every installed service's section."""
-    return load_policy(default_policy_path(settings), installed_policy_models())

@@ -144,10 +144,9 @@ def load_policy(
     """Load and validate the policy file.
 
     `section_models` maps a service's section name to its model (from the service specs:
-    `services.installed_policy_models()`); None means the platform's own sections only.
-    Discovering services is the caller's business (the CLI's), so configuration never
-    imports a service. Unknown top-level keys are errors, so a typo never silently falls
-    back to a default.
+    `plugins.installed_policy_models()`, as `Runtime.create` passes them); None means the
+    platform's own sections only. Configuration never looks services up itself. Unknown
+    top-level keys are errors, so a typo never silently falls back to a default.
     """
     section_models = section_models or {}
     raw: dict[str, Any] = {}
@@ -168,7 +167,7 @@ def load_policy(
     unknown = set(raw) - COMMON_SECTIONS - set(section_models)
     if unknown:
         allowed = sorted(COMMON_SECTIONS | set(section_models))
-        hint = "" if section_models else " (services' sections need their models: services.installed_policy_models())"
+        hint = "" if section_models else " (services' sections need their models: plugins.installed_policy_models())"
         raise ConfigError(f"unknown policy section(s) {sorted(unknown)}; allowed: {allowed}{hint}")
     common_raw = {k: v for k, v in raw.items() if k in COMMON_SECTIONS}
     common = validate_section("", CommonPolicy, common_raw)

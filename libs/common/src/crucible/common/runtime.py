@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from crucible.common.artifacts import ArtifactStore
 from crucible.common.config import Policy, Settings, default_policy_path, load_policy
+from crucible.common.plugins import installed_policy_models
 from crucible.common.registry import Registry
 
 if TYPE_CHECKING:
@@ -39,11 +40,10 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings | None = None, policy: Policy | None = None, *, migrate: bool = True) -> Runtime:
-        """Without `policy`, the policy file is read for the platform's own sections only;
-        commands get every installed service's section from `cli_support.runtime_from_env`."""
+        """Without `policy`, the policy file is validated against every installed service's section."""
         settings = settings or Settings()
         settings.home.mkdir(parents=True, exist_ok=True)
-        policy = policy or load_policy(default_policy_path(settings))
+        policy = policy or load_policy(default_policy_path(settings), installed_policy_models())
         registry = Registry(settings.resolved_database_url())
         if migrate:
             registry.migrate()

@@ -1,12 +1,7 @@
-"""Service discovery: each service registers a `ServiceSpec` in the `crucible.services`
-entry-point group, so the CLI and `crucible run` find services without importing them
-statically (`crucible.common` never imports a service).
-
-A service package declares, in its pyproject.toml:
-
-    [project.entry-points."crucible.services"]
-    scrubber = "crucible.scrubber.service:SPEC"
-"""
+"""`ServiceSpec`, what a service offers the platform, and `discover_services()`: each service
+registers its spec in the `crucible.services` entry-point group (`plugins.py`), so the CLI and
+`crucible run` find services without importing them statically (`crucible.common` never
+imports a service)."""
 
 from __future__ import annotations
 
@@ -14,19 +9,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import import_module
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from crucible.common.plugins import load_entry_points
 from crucible.common.stage import StageBlock
 
 if TYPE_CHECKING:
     import typer
 
     from crucible.common.runtime import Runtime
-
-ENTRY_POINT_GROUP = "crucible.services"
 
 C = TypeVar("C")
 
@@ -114,26 +107,12 @@ def deferred(target: str, doc: str | None = None) -> Callable[..., Any]:
     return call
 
 
-class ServiceLoadError(RuntimeError):
-    """An installed service's entry point cannot be imported (a broken install)."""
-
-
 def discover_services() -> dict[str, ServiceSpec]:
     """Installed services by name, in pipeline order. A broken plugin is an error, not a skip."""
     specs: list[ServiceSpec] = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            spec = ep.load()
-        except Exception as exc:
-            raise ServiceLoadError(f"service plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
+    for name, value, spec in load_entry_points():
         if not isinstance(spec, ServiceSpec):
-            raise TypeError(f"entry point {ep.name} = {ep.value} is not a ServiceSpec")
+            raise TypeError(f"entry point {name} = {value} is not a ServiceSpec")
         specs.append(spec)
     specs.sort(key=lambda s: (s.order, s.name))
     return {s.name: s for s in specs}
-
-
-def installed_policy_models(specs: Mapping[str, ServiceSpec] | None = None) -> dict[str, type[BaseModel]]:
-    """Each installed service's policy section model by section name (for `load_policy`)."""
-    specs = discover_services() if specs is None else specs
-    return {s.name: s.policy_model for s in specs.values() if s.policy_model is not None}

@@ -57,6 +57,7 @@ TRAINER_REQUESTS = durable("trainer")  # train.requested
 TRAINER_AUTO = durable("trainer-auto")  # dataset.ready, when the policy trains on it
 EVALUATOR_TRAINED = durable("evaluator")  # model.trained
 GATEWAY_EVALUATED = durable("gateway")  # model.evaluated
+SYNTHESIZER_READY = durable("synthesizer")  # dataset.ready, when the policy plans on it
 
 
 def stream_for(subject: str) -> str:

@@ -46,6 +46,7 @@ SPEC = ServiceSpec(
     version="0.1.0",
     description="web console: review queue, human rating, runs, datasets, models and rollouts",
     order=95,
+    produces="records.scored",  # a review approval publishes the record, as `crucible review approve` does
     serve=serve,
     register_cli=deferred("crucible.console.cli:register_cli"),
     benches={

@@ -78,7 +78,7 @@ def pipeline_pass(records: list[records_pb2.Record], home: Path, min_quality: fl
     from crucible.common.services import discover_services
 
     runtime = Runtime.create(Settings(home=home, subject_secret="bench", log_json=False))
-    specs = {s.consumes: s for s in discover_services().values() if s.make_stage is not None and s.consumes}
+    specs = {s.consumes: s for s in discover_services().values() if s.build_stage is not None and s.consumes}
     batch, subject, stages, rejected = [], "records.raw", [], Counter()
     for record in records:
         copy = records_pb2.Record()
@@ -88,7 +88,7 @@ def pipeline_pass(records: list[records_pb2.Record], home: Path, min_quality: fl
     try:
         while subject in specs and batch:
             spec = specs[subject]
-            result = spec.make_stage(runtime).process(batch)
+            result = spec.build_stage(runtime).stage.process(batch)
             for r in result.rejected:
                 rejected[f"{spec.name}:{r.reason}"] += 1
             rejected[f"{spec.name}:held"] += len(result.held)

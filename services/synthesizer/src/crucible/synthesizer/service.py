@@ -4,7 +4,6 @@ the CLI (`crucible synth plan|run|review|admit`) and the bench are registered de
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -13,7 +12,7 @@ import fsspec
 
 from crucible.common import subjects
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.synthesizer import VERSION
 from crucible.synthesizer.ledger import Ledger, list_plans
 from crucible.synthesizer.plan import plan_from_manifest
@@ -22,7 +21,6 @@ from crucible.synthesizer.synthesis import generate, settle, synth_policy
 from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
-DURABLE = subjects.durable("synthesizer")
 
 
 async def on_dataset_ready(runtime: Runtime, event: events_pb2.DatasetReady) -> dict[str, Any] | None:
@@ -51,20 +49,9 @@ async def on_dataset_ready(runtime: Runtime, event: events_pb2.DatasetReady) -> 
     return state
 
 
-async def serve(runtime: Runtime) -> None:
-    """Handle `dataset.ready` events, one at a time (the shape the other services use; it becomes
-    one `events={DATASET_READY: ...}` entry once ServiceSpec declares consumers as data)."""
-    bus = runtime.require_bus()
-    stop = asyncio.Event()
-
-    async def handle(data: bytes, _msg: Any) -> None:
-        await on_dataset_ready(runtime, events_pb2.DatasetReady.FromString(data))
-
-    try:
-        await bus.consume_events(subjects.DATASET_READY, DURABLE, handle, stop=stop)
-    except asyncio.CancelledError:
-        stop.set()
-        raise
+async def on_dataset_ready_event(runtime: Runtime, payload: bytes) -> None:
+    """`dataset.ready`, one at a time (a failed plan is redelivered with back-off)."""
+    await on_dataset_ready(runtime, events_pb2.DatasetReady.FromString(payload))
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -85,7 +72,7 @@ SPEC = ServiceSpec(
     order=60,
     produces="records.raw",
     policy_model=SynthesizerPolicy,
-    serve=serve,
+    events={subjects.DATASET_READY: EventHandler(subjects.SYNTHESIZER_READY, on_dataset_ready_event)},
     register_cli=deferred("crucible.synthesizer.cli:register"),
     benches={
         "synth": deferred(
