@@ -4,7 +4,7 @@
   the rollout loop, up while `on_model_evaluated` starts a rollout for each `model.evaluated` that passed.
 - `hooks["rollout"](runtime, candidate_model)` (`crucible run`): the embedded rollout with tgi-dev
   backends and the built-in load generator, to its end.
-Both start rollouts through `rollout.start_rollout_for_model`.
+Both start rollouts through `RolloutController.start_for_model`.
 """
 
 from __future__ import annotations
