@@ -5,6 +5,9 @@ A `SourceRow` is one row of an extractable table plus what the shell looked up f
 mapping follows docs/developing.md "Record conventions". A row that cannot be mapped
 raises `MappingError` with a short stable reason (a metric label) and a detail that names
 columns and values but never personal data.
+
+About 400 lines on purpose: one mapping per source table (check-ins, activities, quizzes,
+conversations), each next to the shared record-building steps it uses.
 """
 
 from __future__ import annotations

@@ -181,3 +181,14 @@ def openai_backend_body(body: dict[str, Any], default_max_tokens: int) -> dict[s
     if not out.get("max_tokens") and not out.get("max_completion_tokens"):
         out["max_tokens"] = default_max_tokens
     return out
+
+
+def tgi_backend_parameters(params: dict[str, Any], default_max_new_tokens: int) -> dict[str, Any]:
+    """Checked TGI parameters as the backend gets them: always a `max_new_tokens` (unset means "up
+    to the context limit" to TGI) and `details` (the gateway counts tokens; stripped again for
+    clients that did not ask)."""
+    out = dict(params)
+    if not out.get("max_new_tokens"):
+        out["max_new_tokens"] = default_max_new_tokens
+    out["details"] = True
+    return out
