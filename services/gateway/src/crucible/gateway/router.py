@@ -299,52 +299,39 @@ class Router:
         self._record(route, Outcome(True, 200, started, prompt, text_of(out), tokens))
         return out
 
-    async def chat_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
-        body, n = self._checked(check_chat, body, self.policy.limits, set(self.policy.openai_passthrough))
+    def chat_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        return self._openai_stream(body, user_id, chat=True)
+
+    def complete_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        return self._openai_stream(body, user_id, chat=False)
+
+    async def _openai_stream(
+        self, body: Any, user_id: str, *, chat: bool
+    ) -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        check = check_chat if chat else check_completion
+        body, n = self._checked(check, body, self.policy.limits, set(self.policy.openai_passthrough))
         if n > 1:
             self._checked(responses.no_streamed_choices, n)
-        decision = guarding.check_chat(body)  # serving safety guard: no backend on a risky prompt
-        if decision is not None:
+        prompt = responses.chat_prompt(body) if chat else body["prompt"]
+        decision = guarding.check_chat(body) if chat else guarding.check_inputs(prompt)
+        if decision is not None:  # serving safety guard: no backend on a risky prompt
             guarded = Route(**guarding.route_fields(decision))
-            async for event in guarding.chat_stream(decision, guarded.response_id):
+            template = guarding.chat_stream if chat else guarding.completion_stream
+            async for event in template(decision, guarded.response_id):
                 yield guarded, event
             return
         call = {
             **openai_backend_body(body, self.policy.default_max_new_tokens),
             "stream_options": {"include_usage": True},
         }
-        route = self.route(user_id)
+        method = "chat_stream" if chat else "complete_stream"
+        piece = responses.chat_piece if chat else responses.completion_piece
 
         def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
-            return self.backends[r.variant].chat_stream(call)
+            stream: AsyncIterator[dict[str, Any]] = getattr(self.backends[r.variant], method)(call)
+            return stream
 
-        async for item in self._stream(
-            route, open_stream, responses.chat_prompt(body), responses.chat_piece, responses.usage_tokens
-        ):
-            yield item
-
-    async def complete_stream(self, body: Any, user_id: str = "") -> AsyncIterator[tuple[Route, dict[str, Any]]]:
-        body, n = self._checked(check_completion, body, self.policy.limits, set(self.policy.openai_passthrough))
-        if n > 1:
-            self._checked(responses.no_streamed_choices, n)
-        decision = guarding.check_inputs(body["prompt"])
-        if decision is not None:
-            guarded = Route(**guarding.route_fields(decision))
-            async for event in guarding.completion_stream(decision, guarded.response_id):
-                yield guarded, event
-            return
-        call = {
-            **openai_backend_body(body, self.policy.default_max_new_tokens),
-            "stream_options": {"include_usage": True},
-        }
-        route = self.route(user_id)
-
-        def open_stream(r: Route) -> AsyncIterator[dict[str, Any]]:
-            return self.backends[r.variant].complete_stream(call)
-
-        async for item in self._stream(
-            route, open_stream, body["prompt"], responses.completion_piece, responses.usage_tokens
-        ):
+        async for item in self._stream(self.route(user_id), open_stream, prompt, piece, responses.usage_tokens):
             yield item
 
     # ---------------------------------------------------------------- streaming, shared
