@@ -279,10 +279,52 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
             ends.pop()
     if not tokens:
         return None
+    if tokens[-1].lower().rstrip(".") in _LEGAL_FORMS:
+        return None  # "48 Factoring Inc" is a company
+    # A contact block ("Name\nJob title\nCompany\n338 17 St Omers Road"): lines without a number
+    # before the first line that has one are a title or a company, not part of the address, unless
+    # they name a street.
+    start = _first_address_line(text, start, ends, tokens, lex)
     end = ends[-1]
     if _looks_like_address(tokens, text[start:end], lex, cued):
         return Span(start, end, "STREET_ADDRESS")
     return None
+
+
+_LEGAL_FORMS = frozenset({"inc", "llc", "ltd", "corp", "co", "plc", "gmbh", "lp", "llp", "pllc", "pty"})
+
+
+def _first_address_line(text: str, start: int, ends: list[int], tokens: list[str], lex: Lexicon) -> int:
+    first_digit = next((k for k, t in enumerate(tokens) if t[0].isdigit() or t.upper() in ("PSC", "PO", "P.O.")), None)
+    if first_digit is None or first_digit == 0:
+        return start
+    tok_start = ends[first_digit] - len(tokens[first_digit])
+    head = text[start:tok_start]
+    cut = head.rfind("\n")
+    if cut == -1:
+        return start
+    if any(_is_street_word(t.lower(), lex) or t.lower() in UNIT_WORDS for t in tokens[:first_digit]):
+        return start
+    return start + cut + 1 + (len(head) - cut - 1 - len(head[cut + 1 :].lstrip()))
+
+
+def contact_block_orgs(text: str, addresses: list[Span]) -> Iterator[Span]:
+    """In a contact block (a name line, a job-title line, then a company line right above the
+    address), the line right above the address is the company."""
+    for span in addresses:
+        line_start = text.rfind("\n", 0, span.start) + 1
+        if text[line_start : span.start].strip() or line_start == 0:
+            continue
+        lines_before = text[: line_start - 1].split("\n")
+        if len(lines_before) < 3 or not all(x.strip() for x in lines_before[-3:]):
+            continue
+        company = lines_before[-1]
+        words = company.split()
+        if not 1 <= len(words) <= 6 or any(c.isdigit() or c in "@:.!?" for c in company.rstrip(".")):
+            continue
+        begin = line_start - 1 - len(company)
+        lead = len(company) - len(company.lstrip())
+        yield Span(begin + lead, begin + len(company.rstrip()), "ORGANIZATION")
 
 
 def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:

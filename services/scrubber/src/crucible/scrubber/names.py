@@ -15,7 +15,17 @@ from collections.abc import Iterator
 
 import regex
 
-from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, ORG_SUFFIXES, PARTICLES, Lexicon
+from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
+from crucible.scrubber.orgs import (
+    PEOPLE_LIST_CUE,
+    PERSON_PREPS,
+    SUBJECT_ORG,
+    WORKPLACE_AFTER,
+    cue_before,
+    extend_back,
+    find_of_orgs,
+    has_designator,
+)
 from crucible.scrubber.spans import Span
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
@@ -37,20 +47,11 @@ PERSON_CUE = re.compile(
     rf"mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?,?)\s+$",
     re.IGNORECASE,
 )
-WORK_CUE = re.compile(
-    r"\b(?:work(?:s|ed|ing)?|intern(?:s|ed|ing)?|volunteer(?:s|ed|ing)?|job|position|role|shifts?|employed|hired|"
-    r"boss|manager|supervisor|colleagues?|co-?workers?|office|team|employer|company|promoted|fired|quit)\s+"
-    r"(?:at|for|by|with|from)\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
-# "the Avalara office", "the Brightwater headquarters": a workplace named by what follows it.
-WORKPLACE_AFTER = re.compile(r" (?:office|offices|headquarters|hq|branch|store|factory|warehouse|plant|staff)\b", re.I)
 ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
 )
 # The last word before a run decides whether a cue regex can match at all (a set lookup is far
 # cheaper than searching the window with the full pattern).
-_WORK_CUE_ENDS = frozenset({"at", "for", "by", "with", "from", "the"})
 _PERSON_CUE_ENDS = frozenset(
     {w for w in _RELATIONS.replace("\\", "").replace("(", "|").replace(")", "|").split("|") if w.isalpha()}
     | {"in-law", "mother-in-law", "father-in-law", "co-worker", "fiance", "fiancee", "fiancé", "fiancée"}
@@ -113,6 +114,22 @@ def _at_line_start(text: str, start: int) -> bool:
     return not before or before[-1] == "\n"
 
 
+# "St. Luke's Hospital", "Children's Mercy": a possessive joins a run only towards a designator.
+_ABBREVIATED = frozenset({"St", "Mt", "Ft"})
+_POSSESSIVE_GAPS = frozenset({"'s ", "’s "})
+
+
+def _possessive_joins(tokens: list[tuple[int, int, str]], k: int) -> bool:
+    """True when the capitalised words from `k` on (joined by single spaces) end in a designator."""
+    while k < len(tokens):
+        if has_designator(tokens[k][2], tokens[k - 1][2]):
+            return True
+        if k + 1 >= len(tokens) or tokens[k + 1][0] - tokens[k][1] != 1:
+            return False
+        k += 1
+    return False
+
+
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles.
 
@@ -129,7 +146,11 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         j = i
         while j + 1 < len(tokens):
             gap = text[tokens[j][1] : tokens[j + 1][0]]
-            if gap in (" ", "  ") or (gap == ". " and len(tokens[j][2]) == 1):
+            if (
+                gap in (" ", "  ")
+                or (gap == ". " and (len(tokens[j][2]) == 1 or tokens[j][2] in _ABBREVIATED))
+                or (gap in _POSSESSIVE_GAPS and j + 1 < len(tokens) and _possessive_joins(tokens, j + 1))
+            ):
                 run.append(tokens[j + 1])
                 j += 1
                 continue
@@ -251,11 +272,27 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in ORG_FORMAT.finditer(text):
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
-            yield Span(m.start(), m.end(), "ORGANIZATION")
+            if m.lastindex and PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start()):
+                for k in range(1, 4):
+                    yield Span(m.start(k), m.end(k), "PERSON")
+            else:
+                yield Span(m.start(), m.end(), "ORGANIZATION")
+    for start, end in find_of_orgs(text):
+        yield Span(extend_back(text, start), end, "ORGANIZATION")
     for run in _runs(text):
         span = _classify_run(text, run, lex)
         if span is not None:
             yield span
+
+
+def _reads_as_person(words: list[str], classes: list[str], lex: Lexicon) -> bool:
+    """ "an interview with Sarah Hall": a first name (and a surname or initial) and no designator."""
+    return (
+        len(words) <= 3
+        and words[0].lower() in lex.first_names
+        and classes[0] in (LISTED, AMBIGUOUS)
+        and not has_designator(words[-1], words[-2] if len(words) > 1 else "")
+    )
 
 
 def _ends_with_suffix(value: str, lex: Lexicon) -> bool:
@@ -283,13 +320,18 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
     last_word = preceding.rstrip(" ,").rsplit(None, 1)[-1].lower().rstrip(".,") if preceding.strip() else ""
-    if (last_word in _WORK_CUE_ENDS and WORK_CUE.search(preceding)) or (
-        preceding.lower().endswith("the ") and WORKPLACE_AFTER.match(text, run[-1][1]) is not None
-    ):
-        return Span(start, run[-1][1], "ORGANIZATION")
     last = len(run) - 1
-    if last > first and words[last].lower() in ORG_SUFFIXES:
-        return Span(start, run[last][1], "ORGANIZATION")
+    # The cue is read before the whole run: "I work for Us News Schools" keeps its first word.
+    org_cue = cue_before(text, run[0][0])
+    if org_cue is not None and not (org_cue in PERSON_PREPS and _reads_as_person(words[first:], classes[first:], lex)):
+        return Span(extend_back(text, run[0][0]), run[-1][1], "ORGANIZATION")
+    end = run[-1][1]
+    if (WORKPLACE_AFTER.match(text, end) is not None and not _reads_as_person(words[first:], classes[first:], lex)) or (
+        _at_sentence_start(text, start) and SUBJECT_ORG.match(text, end) is not None
+    ):
+        return Span(start, end, "ORGANIZATION")
+    if last > first and has_designator(words[last], words[last - 1]):
+        return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
     cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):
