@@ -183,7 +183,8 @@ START_CUE = re.compile(
 )
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
-    r"(?P<tok>\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
+    r"(?P<tok>\([^\W\d_]+(?: [^\W\d_]+)?\)"
+    r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
@@ -219,7 +220,7 @@ _SUFFIX_CACHE: dict[int, tuple[frozenset[str], tuple[int, ...]]] = {}
 
 
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
-    if tok[0].isdigit() or tok[0] == "#":
+    if tok[0].isdigit() or tok[0] in "#(":
         return True
     if tok[0].isupper():
         return True
@@ -260,6 +261,8 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         m = TOKEN.match(text, pos)
         if m is None or not _accept(m.group("tok"), lex, corner):
             break
+        if m.group("tok")[0] == "(" and (not tokens or "\n" in m.group()):
+            break  # "(Greek)" after a place name belongs to it; never opens an address or a line
         if text.startswith(":", m.end()):
             break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
         tokens.append(m.group("tok"))
@@ -286,11 +289,31 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
     # they name a street.
     start = _first_address_line(text, start, ends, tokens, lex)
     end = ends[-1]
+    tail = _country_tail(lex).match(text, end)
+    if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
+        end = tail.end()
     if _looks_like_address(tokens, text[start:end], lex, cued):
         return Span(start, end, "STREET_ADDRESS")
     return None
 
 
+def _country_tail(lex: Lexicon) -> re.Pattern[str]:
+    """A country closing an address after a comma or line break, with up to three place words
+    before it and an optional "(Greek)" and postcode after it: ", belfast, south africa",
+    "\n Cyprus (Greek) 26933"."""
+    cached = _COUNTRY_CACHE.get(id(lex))
+    if cached is None:
+        names = "|".join(re.escape(c) for c in sorted(lex.countries, key=len, reverse=True))
+        sep = r"[ \t]*(?:,[ \t]*\n?|\n)[ \t]*,?[ \t]*"
+        cached = re.compile(
+            rf"(?:{sep}[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*)?){{0,2}}{sep}(?P<country>(?i:{names}))\b"
+            r"(?:[ \t]*\([^\W\d_]+(?: [^\W\d_]+)?\))?(?:[ \t]*,?[ \t]*[A-Z0-9]{2,4}[ -]?[A-Z0-9]{2,5}\b)?"
+        )
+        _COUNTRY_CACHE[id(lex)] = cached
+    return cached
+
+
+_COUNTRY_CACHE: dict[int, re.Pattern[str]] = {}
 _LEGAL_FORMS = frozenset({"inc", "llc", "ltd", "corp", "co", "plc", "gmbh", "lp", "llp", "pllc", "pty"})
 
 

@@ -260,9 +260,42 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             yield Span(start, end, "PERSON")
 
 
+_LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
+# In a message typed all in lower case a name has no capital to show it: a listed first name
+# that is not an everyday word, then an optional initial, then a listed or unknown surname.
+_LOWER_FIRST_MAX_ZIPF = 4.6
+_LOWER_LAST_MAX_ZIPF = 4.6
+
+
+def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    words = [(m.start(), m.end(), m.group()) for m in _LOWER_WORD.finditer(text)]
+    i = 0
+    while i < len(words) - 1:
+        s, e, w = words[i]
+        if w in lex.first_names and w not in NEVER_NAMES and lex.frequency(w) < _LOWER_FIRST_MAX_ZIPF:
+            j = i + 1
+            if len(words[j][2].rstrip(".")) == 1 and j + 1 < len(words) and _gap_is_space(text, e, words[j][0]):
+                j += 1
+            s2, _, w2 = words[j]
+            bare = w2.rstrip(".").removesuffix("'s").removesuffix("’s")
+            freq = lex.frequency(bare)
+            surname = (lex.is_name(bare) and freq < _LOWER_LAST_MAX_ZIPF) or (freq < COMMON_ZIPF and len(bare) > 2)
+            if surname and bare not in NEVER_NAMES and _gap_is_space(text, words[j - 1][1], s2):
+                yield Span(s, s2 + len(bare), "PERSON")
+                i = j + 1
+                continue
+        i += 1
+
+
+def _gap_is_space(text: str, a: int, b: int) -> bool:
+    return 0 < b - a <= 2 and text[a:b].isspace()
+
+
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`."""
     yield from _lower_case_names(text, lex)
+    if text.islower():
+        yield from _all_lower_names(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
             end = m.end()
