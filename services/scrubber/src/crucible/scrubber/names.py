@@ -25,6 +25,7 @@ from crucible.scrubber.orgs import (
     extend_back,
     find_of_orgs,
     has_designator,
+    is_coined_brand,
 )
 from crucible.scrubber.spans import Span
 
@@ -173,6 +174,7 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
 
 _CAP = r"\p{Lu}[\p{L}\p{M}'’.-]*"
 _JOIN = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - |-)"
+_JOIN_FIRMS = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - )"
 
 
 def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[str], frozenset[str]]:
@@ -190,7 +192,8 @@ def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[st
             rf"|(?<![\p{{L}}\p{{M}}])(?:{prefixes}) {names}"
         )
         # "I work at Eriksson & Norberg": joined names right after a workplace preposition
-        joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN}{run})+)")
+        # (a bare hyphen there joins a double-barrelled surname, "Amina Michiels-Zaal", not two firms)
+        joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN_FIRMS}{run})+)")
         keys = frozenset(x.split()[0].rstrip(".") for x in (*lex.company_suffixes, *lex.company_prefixes))
         cached = (legal, joined, keys)
         _COMPANY_CACHE[id(lex)] = cached
@@ -359,7 +362,10 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     if org_cue is not None and not (org_cue in PERSON_PREPS and _reads_as_person(words[first:], classes[first:], lex)):
         return Span(extend_back(text, run[0][0]), run[-1][1], "ORGANIZATION")
     end = run[-1][1]
-    if (WORKPLACE_AFTER.match(text, end) is not None and not _reads_as_person(words[first:], classes[first:], lex)) or (
+    named = all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(
+        words[first:], classes[first:], lex
+    )
+    if (WORKPLACE_AFTER.match(text, end) is not None and not named) or (
         _at_sentence_start(text, start) and SUBJECT_ORG.match(text, end) is not None
     ):
         return Span(start, end, "ORGANIZATION")
@@ -395,4 +401,6 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     else:
         while last > first and classes[last] == STOP:
             last -= 1
+    if first == last and classes[first] == UNKNOWN and not cued and is_coined_brand(words[first], lex.zipf):
+        return Span(run[first][0], run[last][1], "ORGANIZATION")
     return Span(run[first][0], run[last][1], "PERSON")

@@ -190,10 +190,18 @@ _MEMBER = (
     r"member\w*|joined|join|belong\w*|congregation|parish|church|club|league|donat\w*|bank|banking|"
     r"account|insured|insurance|customer|policy|loan|mortgage|pastor|priest|minister|coach"
 )
+# A company in business news or a customer's account ("the CEO of", "shares of", "a customer of").
+_BUSINESS = (
+    r"ceo|cfo|cto|founder|co-?founder|president|chairman|chairwoman|executive|executives|employees?|"
+    r"customers?|clients?|shares?|stocks?|stake|invest\w*|acqui\w*|merg\w*|subsidiary|partnered|partnership|"
+    r"owned|sponsor\w*|vendor|supplier|contractor|startup|start-up|spokes\w*|headquarters|subscription|"
+    r"order|orders|delivery|refund|warranty|support|membership|loyalty|account|card"
+)
 _PREP = r"at|for|with|by|from|to|of|into|through"
 # A cue word, then at most five more words in the same clause, then the preposition before the name.
 ORG_CUE = re.compile(
-    rf"\b(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER})\b(?:[ ,'’]+[\w'’-]+){{0,5}}?[ ,]+(?:{_PREP})\s+(?:the\s+)?$",
+    rf"\b(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER}|{_BUSINESS})\b"
+    rf"(?:[ ,'’]+[\w'’-]+){{0,5}}?[ ,]+(?:{_PREP})\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
 # A cue verb whose object is the organisation itself ("I quit Walmart", "she attends Lincoln High").
@@ -202,7 +210,7 @@ CUE_ENDS = frozenset({"at", "for", "with", "by", "from", "to", "of", "into", "th
 OBJECT_ENDS = frozenset({"quit", "attend", "attends", "attended", "attending", "left", "the"})
 # Prepositions that also introduce people ("an interview with Sarah", "my shift for Tom"): after
 # these, a run that reads as a first name (and surname) stays a person.
-PERSON_PREPS = frozenset({"with", "for", "by", "to"})
+PERSON_PREPS = frozenset({"with", "for", "by", "to", "from"})
 # Words before a designator-ended name that belong to it: "St. Luke's Hospital", "Children's".
 # A number that starts a name right after a workplace preposition: "I work for 48 Factoring Inc".
 _BACK = regex.compile(r"(?:(?<=\b(?:at|for|with|by|from) )\d{1,4} )?(?:(?:St|Mt|Ft)\. |\p{Lu}[\p{L}\p{M}]*['’]s )*$")
@@ -232,6 +240,21 @@ def cue_before(text: str, start: int) -> str | None:
 _PAIRED = {"union": frozenset({"credit", "federal", "workers", "teachers", "students", "student"})}
 
 
+# Both halves of a coined brand name are everyday words ("Hellowallet", "Opencounter").
+_BRAND_PART_ZIPF = 3.5
+
+
+def is_coined_brand(word: str, zipf: dict[str, float]) -> bool:
+    """A single unknown word made of two everyday English words reads as a brand, not a surname."""
+    low = word.lower()
+    if not low.isalpha() or len(low) < 8:
+        return False
+    return any(
+        zipf.get(low[:k], 0.0) >= _BRAND_PART_ZIPF and zipf.get(low[k:], 0.0) >= _BRAND_PART_ZIPF
+        for k in range(3, len(low) - 2)
+    )
+
+
 def has_designator(word: str, before: str = "") -> bool:
     low = word.lower()
     if low in _PAIRED:
@@ -244,7 +267,9 @@ def has_designator(word: str, before: str = "") -> bool:
 WORKPLACE_AFTER = re.compile(
     r" (?:office|offices|headquarters|hq|branch|store|factory|warehouse|plant|staff|employees|resignation|"
     r"layoffs?|shift|shifts|job|internship|interview|badge|uniform|paycheck|payroll|hr|ceo|cfo|founders?|"
-    r"co-?founders?|coworkers|colleagues|recruiter|hiring|onboarding)\b",
+    r"co-?founders?|coworkers|colleagues|recruiter|hiring|onboarding|stock|shares|share price|announced|"
+    r"reported|spokesperson|spokesman|spokeswoman|executives|customer service|customers|subscription|"
+    r"app|website|account|loyalty card|headquarters)\b",
     re.IGNORECASE,
 )
 # A name that is the subject of a sentence about a company ("Verdafero is the brainchild of ...",
