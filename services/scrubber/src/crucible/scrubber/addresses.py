@@ -160,6 +160,11 @@ LOWER_OK = frozenset(
         "den",
         "na",
         "y",
+        "i",
+        "an",
+        "am",
+        "im",
+        "sur",
     ]
 )
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
@@ -184,7 +189,8 @@ START_CUE = re.compile(
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
     r"(?P<tok>\([^\W\d_]+(?: [^\W\d_]+)?\)"
-    r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
+    r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b(?:\.(?=[ \t]*[,\n]))?"
+    r"|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
@@ -222,6 +228,8 @@ _SUFFIX_CACHE: dict[int, tuple[frozenset[str], tuple[int, ...]]] = {}
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
     if tok[0].isdigit() or tok[0] in "#(":
         return True
+    if tok.lower() in _SIGN_OFFS:
+        return False
     if tok[0].isupper():
         return True
     low = tok.lower()
@@ -317,8 +325,14 @@ _COUNTRY_CACHE: dict[int, re.Pattern[str]] = {}
 _LEGAL_FORMS = frozenset({"inc", "llc", "ltd", "corp", "co", "plc", "gmbh", "lp", "llp", "pllc", "pty"})
 
 
+# Words that open an address line without a house number (military and PO addresses).
+_OPENERS = frozenset({"PSC", "PO", "P.O.", "FPO", "APO", "DPO", "USNS", "USS", "USNV", "USCGC"})
+# A sign-off on the line after an address is the message's, not the address's.
+_SIGN_OFFS = frozenset({"thanks", "thank", "regards", "cheers", "best", "sincerely", "love", "kind", "warm", "bye"})
+
+
 def _first_address_line(text: str, start: int, ends: list[int], tokens: list[str], lex: Lexicon) -> int:
-    first_digit = next((k for k, t in enumerate(tokens) if t[0].isdigit() or t.upper() in ("PSC", "PO", "P.O.")), None)
+    first_digit = next((k for k, t in enumerate(tokens) if t[0].isdigit() or t.upper() in _OPENERS), None)
     if first_digit is None or first_digit == 0:
         return start
     tok_start = ends[first_digit] - len(tokens[first_digit])
@@ -326,9 +340,17 @@ def _first_address_line(text: str, start: int, ends: list[int], tokens: list[str
     cut = head.rfind("\n")
     if cut == -1:
         return start
-    if any(_is_street_word(t.lower(), lex) or t.lower() in UNIT_WORDS for t in tokens[:first_digit]):
-        return start
-    return start + cut + 1 + (len(head) - cut - 1 - len(head[cut + 1 :].lstrip()))
+    line_start = start + cut + 1
+    if not text[line_start:tok_start].strip():
+        # The number opens its line: the street may be the line above ("Via Roma\n12"), but only
+        # when that line names one.
+        above = text[start:line_start].rstrip("\n").rsplit("\n", 1)
+        above_start = line_start - 1 - len(above[-1])
+        if any(_is_street_word(w.lower(), lex) for w in above[-1].split()):
+            line_start = max(start, above_start)
+    while line_start < tok_start and text[line_start] in " \t":
+        line_start += 1
+    return line_start
 
 
 def contact_block_orgs(text: str, addresses: list[Span]) -> Iterator[Span]:
@@ -383,7 +405,15 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     house number."""
     tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
-    candidates = sorted({i for j in numbers for i in range(max(0, j - 4), j) if tokens[i][1][0].isupper()})
+    # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
+    candidates = sorted(
+        {
+            i
+            for j in numbers
+            for i in range(max(0, j - 4), j)
+            if tokens[i][1][0].isupper() or tokens[i][1].lower() in lex.street_prefixes
+        }
+    )
     for i in candidates:
         start, tok = tokens[i]
         low = tok.lower()

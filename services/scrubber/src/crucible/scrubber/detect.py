@@ -80,7 +80,7 @@ def _merge_adjacent(spans: list[Span], text: str) -> list[Span]:
             prev is not None
             and prev.entity_type == span.entity_type
             and span.entity_type in _MERGED_TYPES
-            and text[prev.end : span.start].isspace()
+            and text[prev.end : span.start].strip(" ") == ""
         ):
             out[-1] = Span(prev.start, span.end, span.entity_type, max(prev.score, span.score))
         else:
