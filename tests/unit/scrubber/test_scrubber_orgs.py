@@ -67,3 +67,24 @@ def test_contact_block_company_line(detector: Detector) -> None:
 )
 def test_everyday_sentences_have_no_workplace(detector: Detector, text: str) -> None:
     assert [t for _, t in _typed(detector, text) if t == "ORGANIZATION"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("After my shift at Home Depot I just want to sleep.", "Home Depot"),
+        ("Best Buy offered me the manager position.", "Best Buy"),
+        ("Started my new job with Little Caesars today.", "Little Caesars"),
+        ("I've been at Dollar General for two years.", "Dollar General"),
+        ("I just bought shares in Clean Power Finance.", "Clean Power Finance"),
+    ],
+)
+def test_employers_by_other_cues(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Sarah offered me the job.", "I lived with Sarah for two years.", "I got a card from Sarah."]
+)
+def test_people_in_the_same_frames_stay_people(detector: Detector, text: str) -> None:
+    assert _typed(detector, text) == [("Sarah", "PERSON")]

@@ -20,6 +20,7 @@ from crucible.scrubber.orgs import (
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
     SUBJECT_ORG,
+    TENURE_AFTER,
     WORKPLACE_AFTER,
     cue_before,
     extend_back,
@@ -360,13 +361,18 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     # The cue is read before the whole run: "I work for Us News Schools" keeps its first word.
     org_cue = cue_before(text, run[0][0])
     if org_cue is not None and not (org_cue in PERSON_PREPS and _reads_as_person(words[first:], classes[first:], lex)):
-        return Span(extend_back(text, run[0][0]), run[-1][1], "ORGANIZATION")
+        org_last = len(run) - 1
+        while org_last > 0 and classes[org_last] == STOP:  # "after my shift at Home Depot I ..."
+            org_last -= 1
+        return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
     end = run[-1][1]
     named = all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(
         words[first:], classes[first:], lex
     )
-    if (WORKPLACE_AFTER.match(text, end) is not None and not named) or (
-        _at_sentence_start(text, start) and SUBJECT_ORG.match(text, end) is not None
+    if (
+        (WORKPLACE_AFTER.match(text, end) is not None and not named)
+        or (last_word == "at" and not named and TENURE_AFTER.match(text, end) is not None)
+        or (not named and _at_sentence_start(text, start) and SUBJECT_ORG.match(text, end) is not None)
     ):
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):

@@ -204,6 +204,8 @@ ORG_CUE = re.compile(
     rf"(?:[ ,'’]+[\w'’-]+){{0,5}}?[ ,]+(?:{_PREP})\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
+# "in" introduces a company only after money put into it ("shares in", "invested in", "a stake in").
+ORG_IN_CUE = re.compile(r"\b(?:shares?|stocks?|stake|invest\w*|equity|position)\s+in\s+(?:the\s+)?$", re.IGNORECASE)
 # A cue verb whose object is the organisation itself ("I quit Walmart", "she attends Lincoln High").
 ORG_OBJECT_CUE = re.compile(r"\b(?:quit|attends?|attended|attending|left)\s+(?:the\s+)?$", re.IGNORECASE)
 CUE_ENDS = frozenset({"at", "for", "with", "by", "from", "to", "of", "into", "through", "the"})
@@ -229,7 +231,10 @@ def cue_before(text: str, start: int) -> str | None:
         if m is not None:
             words = m.group().lower().split()
             preps = [w for w in words if w in CUE_ENDS and w != "the"]
-            return preps[-1] if preps else "at"
+            prep = preps[-1] if preps else "at"
+            return "strong" if prep in PERSON_PREPS and STRONG_EMPLOY.search(m.group()) else prep
+    if last == "in" and ORG_IN_CUE.search(window):
+        return "in"
     if last in OBJECT_ENDS and ORG_OBJECT_CUE.search(window):
         return "object"
     return None
@@ -277,8 +282,22 @@ WORKPLACE_AFTER = re.compile(
 SUBJECT_ORG = re.compile(
     r" (?:is|was|has been) (?:(?:the|a|an|our|my) )?(?:\w+ )?(?:brainchild|company|startup|start-up|firm|"
     r"business|employer|nonprofit|non-profit|charity|corporation|brand|manufacturer|retailer|provider|"
-    r"founded|headquartered|incorporated|hiring)\b",
+    r"founded|headquartered|incorporated|hiring)\b"
+    r"| (?:offered|gave) me (?:a|an|the) (?:[\w-]+ ){0,2}(?:job|position|role|shift|contract|promotion|raise)\b"
+    r"| (?:hired|promoted|fired|interviewed|rejected|laid off|let go of) me\b",
     re.IGNORECASE,
+)
+# "I've been at X for two years": a stay counted in years or months at a place is a job or a school.
+TENURE_AFTER = re.compile(
+    r" for (?:almost |over |nearly |about |like )?(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"several|many|a few|a couple of) (?:years?|months?)\b",
+    re.IGNORECASE,
+)
+# Nouns after which "with" introduces an employer, not a person ("a job with Little Caesars").
+STRONG_EMPLOY = re.compile(
+    r"\b(?:job|jobs|position|career|contract|internship|employment|employed|hired|gig|apprenticeship|paycheck|"
+    r"salary|payslip|paystub|offer)\b",
+    re.I,
 )
 # People listed after a plural relation ("our 3 founders: Eklund, Michael and Hodge").
 PEOPLE_LIST_CUE = re.compile(
