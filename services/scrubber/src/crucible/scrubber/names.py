@@ -366,13 +366,13 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             org_last -= 1
         return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
     end = run[-1][1]
-    named = all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(
-        words[first:], classes[first:], lex
-    )
+    # A cue after the name (cheap matches first; whether the run reads as a person only then).
     if (
-        (WORKPLACE_AFTER.match(text, end) is not None and not named)
-        or (last_word == "at" and not named and TENURE_AFTER.match(text, end) is not None)
-        or (not named and _at_sentence_start(text, start) and SUBJECT_ORG.match(text, end) is not None)
+        WORKPLACE_AFTER.match(text, end) is not None
+        or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
+        or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+    ) and not (
+        all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(words[first:], classes[first:], lex)
     ):
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):

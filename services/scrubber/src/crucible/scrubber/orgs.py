@@ -13,6 +13,7 @@ read as a person.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import regex
 
@@ -166,6 +167,8 @@ OF_HEADS = (
 )
 _CAPWORD = r"\p{Lu}[\p{L}\p{M}'’&-]*"
 OF_ORG = regex.compile(rf"(?<![\p{{L}}\p{{M}}])(?:{_CAPWORD} )*(?:{OF_HEADS}) of (?:the )?{_CAPWORD}(?: {_CAPWORD})*")
+# A plain search for the head is far cheaper than OF_ORG's scan from every capital.
+_OF_GATE = re.compile(rf"\b(?:{OF_HEADS}) of ")
 # "City of", "State of", "County of" only count after an employment cue ("I work for the City of Austin").
 _PLACE_HEADS = frozenset({"City", "County", "State", "Town", "Village", "Office", "Division", "Board"})
 
@@ -198,12 +201,25 @@ _BUSINESS = (
     r"order|orders|delivery|refund|warranty|support|membership|loyalty|account|card"
 )
 _PREP = r"at|for|with|by|from|to|of|into|through"
-# A cue word, then at most five more words in the same clause, then the preposition before the name.
-ORG_CUE = re.compile(
-    rf"\b(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER}|{_BUSINESS})\b"
-    rf"(?:[ ,'’]+[\w'’-]+){{0,5}}?[ ,]+(?:{_PREP})\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
+_CUE_WORD = re.compile(rf"(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER}|{_BUSINESS}|laid)", re.IGNORECASE)
+_PREPS = frozenset(_PREP.split("|"))
+_CLAUSE_WORD = re.compile(r"[\w'’-]+")
+_CLAUSE_END = re.compile(r"[.!?;:\n\"“”()]")
+# A cue word may stand at most five words before the preposition ("a cashier at", "my second
+# interview at", "I just got a promotion at").
+_CUE_REACH = 6
+_CUE_CACHE: dict[str, bool] = {}
+
+
+def _is_cue_word(word: str) -> bool:
+    hit = _CUE_CACHE.get(word)
+    if hit is None:
+        if len(_CUE_CACHE) > 100_000:
+            _CUE_CACHE.clear()
+        hit = _CUE_CACHE[word] = _CUE_WORD.fullmatch(word) is not None
+    return hit
+
+
 # "in" introduces a company only after money put into it ("shares in", "invested in", "a stake in").
 ORG_IN_CUE = re.compile(r"\b(?:shares?|stocks?|stake|invest\w*|equity|position)\s+in\s+(?:the\s+)?$", re.IGNORECASE)
 # A cue verb whose object is the organisation itself ("I quit Walmart", "she attends Lincoln High").
@@ -221,18 +237,22 @@ _BACK = regex.compile(r"(?:(?<=\b(?:at|for|with|by|from) )\d{1,4} )?(?:(?:St|Mt|
 def cue_before(text: str, start: int) -> str | None:
     """The preposition (or verb) that introduces an organisation right before `start`, if the
     clause before it holds an employment, study, care or membership cue."""
-    window = text[max(0, start - 80) : start]
-    stripped = window.rstrip(" ,")
-    if not stripped:
+    tail = text[max(0, start - 16) : start].rstrip(" ,")
+    last = tail[max(tail.rfind(" "), tail.rfind("\n")) + 1 :].lower() if tail else ""
+    if last not in CUE_ENDS and last not in OBJECT_ENDS and last != "in":
         return None
-    last = stripped.rsplit(None, 1)[-1].lower()
+    window = text[max(0, start - 80) : start]
     if last in CUE_ENDS:
-        m = ORG_CUE.search(window)
-        if m is not None:
-            words = m.group().lower().split()
-            preps = [w for w in words if w in CUE_ENDS and w != "the"]
-            prep = preps[-1] if preps else "at"
-            return "strong" if prep in PERSON_PREPS and STRONG_EMPLOY.search(m.group()) else prep
+        ends = [m.end() for m in _CLAUSE_END.finditer(window)]
+        words = _CLAUSE_WORD.findall(window[ends[-1] if ends else 0 :].lower())
+        if words and words[-1] == "the":
+            words.pop()
+        if len(words) >= 2 and words[-1] in _PREPS:
+            prep = words[-1]
+            for k in range(len(words) - 2, max(-1, len(words) - 2 - _CUE_REACH), -1):
+                if _is_cue_word(words[k]):
+                    strong = prep in PERSON_PREPS and any(w in STRONG_WORDS for w in words[k:])
+                    return "strong" if strong else prep
     if last == "in" and ORG_IN_CUE.search(window):
         return "in"
     if last in OBJECT_ENDS and ORG_OBJECT_CUE.search(window):
@@ -249,15 +269,25 @@ _PAIRED = {"union": frozenset({"credit", "federal", "workers", "teachers", "stud
 _BRAND_PART_ZIPF = 3.5
 
 
+@lru_cache(maxsize=65536)
+def _coined(low: str, zipf_id: int) -> bool:
+    zipf = _ZIPF[zipf_id]
+    return any(
+        zipf.get(low[:k], 0.0) >= _BRAND_PART_ZIPF and zipf.get(low[k:], 0.0) >= _BRAND_PART_ZIPF
+        for k in range(3, len(low) - 2)
+    )
+
+
+_ZIPF: dict[int, dict[str, float]] = {}
+
+
 def is_coined_brand(word: str, zipf: dict[str, float]) -> bool:
     """A single unknown word made of two everyday English words reads as a brand, not a surname."""
     low = word.lower()
     if not low.isalpha() or len(low) < 8:
         return False
-    return any(
-        zipf.get(low[:k], 0.0) >= _BRAND_PART_ZIPF and zipf.get(low[k:], 0.0) >= _BRAND_PART_ZIPF
-        for k in range(3, len(low) - 2)
-    )
+    _ZIPF.setdefault(id(zipf), zipf)
+    return _coined(low, id(zipf))
 
 
 def has_designator(word: str, before: str = "") -> bool:
@@ -294,10 +324,25 @@ TENURE_AFTER = re.compile(
     re.IGNORECASE,
 )
 # Nouns after which "with" introduces an employer, not a person ("a job with Little Caesars").
-STRONG_EMPLOY = re.compile(
-    r"\b(?:job|jobs|position|career|contract|internship|employment|employed|hired|gig|apprenticeship|paycheck|"
-    r"salary|payslip|paystub|offer)\b",
-    re.I,
+STRONG_WORDS = frozenset(
+    [
+        "job",
+        "jobs",
+        "position",
+        "career",
+        "contract",
+        "internship",
+        "employment",
+        "employed",
+        "hired",
+        "gig",
+        "apprenticeship",
+        "paycheck",
+        "salary",
+        "payslip",
+        "paystub",
+        "offer",
+    ]
 )
 # People listed after a plural relation ("our 3 founders: Eklund, Michael and Hodge").
 PEOPLE_LIST_CUE = re.compile(
@@ -316,7 +361,7 @@ def extend_back(text: str, start: int) -> int:
 
 def find_of_orgs(text: str, cued_only: bool = False) -> list[tuple[int, int]]:
     """(start, end) of "University of Oregon"-shaped names; "City of X" only after a workplace cue."""
-    if " of " not in text:
+    if " of " not in text or _OF_GATE.search(text) is None:
         return []
     out = []
     for m in OF_ORG.finditer(text):
