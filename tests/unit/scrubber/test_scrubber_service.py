@@ -79,3 +79,18 @@ def test_quick_bench_reports_quality_throughput_and_known_entities() -> None:
     tp = result["throughput"]
     assert tp["scrubber_records_per_s"] > 0 and tp["baseline_presidio_analyzer_records_per_s"] > 0
     assert result["known_entities"]["surviving"] == 0 and result["known_entities"]["mentions_planted"] > 0
+    assert tp["baseline_presidio_spacy_sm_records_per_s"] > 0 and tp["ratio_vs_presidio_spacy_sm"] > 0
+    clean = result["clean_control"]
+    assert clean["scrubber"]["messages"] >= 200
+    assert 0.0 <= clean["scrubber"]["over_redaction"] <= 1.0
+    assert clean["presidio_spacy_sm"]["messages"] == clean["scrubber"]["messages"]
+
+
+def test_over_redaction_counts_messages_and_letters() -> None:
+    from crucible.scrubber.control import clean_messages, over_redaction
+
+    messages = ["I went home.", "Call Anna later.", "List:\nmilk"]
+    figures = over_redaction(messages, [[], [(5, 9, "PERSON")], []])
+    assert figures["messages_with_redaction"] == 1 and figures["over_redaction"] == round(1 / 3, 4)
+    assert figures["chars_redacted"] == round(4 / sum(c.isalnum() for m in messages for c in m), 4)
+    assert any("\n" in m for m in clean_messages()) and not any(m.startswith("#") for m in clean_messages())

@@ -160,6 +160,11 @@ LOWER_OK = frozenset(
         "den",
         "na",
         "y",
+        "i",
+        "an",
+        "am",
+        "im",
+        "sur",
     ]
 )
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
@@ -183,7 +188,9 @@ START_CUE = re.compile(
 )
 TOKEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
-    r"(?P<tok>\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
+    r"(?P<tok>\([^\W\d_]+(?: [^\W\d_]+)?\)"
+    r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b(?:\.(?=[ \t]*[,\n]))?"
+    r"|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
@@ -219,8 +226,10 @@ _SUFFIX_CACHE: dict[int, tuple[frozenset[str], tuple[int, ...]]] = {}
 
 
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
-    if tok[0].isdigit() or tok[0] == "#":
+    if tok[0].isdigit() or tok[0] in "#(":
         return True
+    if tok.lower() in _SIGN_OFFS:
+        return False
     if tok[0].isupper():
         return True
     low = tok.lower()
@@ -260,6 +269,8 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         m = TOKEN.match(text, pos)
         if m is None or not _accept(m.group("tok"), lex, corner):
             break
+        if m.group("tok")[0] == "(" and (not tokens or "\n" in m.group()):
+            break  # "(Greek)" after a place name belongs to it; never opens an address or a line
         if text.startswith(":", m.end()):
             break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
         tokens.append(m.group("tok"))
@@ -279,10 +290,86 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
             ends.pop()
     if not tokens:
         return None
+    if tokens[-1].lower().rstrip(".") in _LEGAL_FORMS:
+        return None  # "48 Factoring Inc" is a company
+    # A contact block ("Name\nJob title\nCompany\n338 17 St Omers Road"): lines without a number
+    # before the first line that has one are a title or a company, not part of the address, unless
+    # they name a street.
+    start = _first_address_line(text, start, ends, tokens, lex)
     end = ends[-1]
+    tail = _country_tail(lex).match(text, end)
+    if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
+        end = tail.end()
     if _looks_like_address(tokens, text[start:end], lex, cued):
         return Span(start, end, "STREET_ADDRESS")
     return None
+
+
+def _country_tail(lex: Lexicon) -> re.Pattern[str]:
+    """A country closing an address after a comma or line break, with up to three place words
+    before it and an optional "(Greek)" and postcode after it: ", belfast, south africa",
+    "\n Cyprus (Greek) 26933"."""
+    cached = _COUNTRY_CACHE.get(id(lex))
+    if cached is None:
+        names = "|".join(re.escape(c) for c in sorted(lex.countries, key=len, reverse=True))
+        sep = r"[ \t]*(?:,[ \t]*\n?|\n)[ \t]*,?[ \t]*"
+        cached = re.compile(
+            rf"(?:{sep}[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*)?){{0,2}}{sep}(?P<country>(?i:{names}))\b"
+            r"(?:[ \t]*\([^\W\d_]+(?: [^\W\d_]+)?\))?(?:[ \t]*,?[ \t]*[A-Z0-9]{2,4}[ -]?[A-Z0-9]{2,5}\b)?"
+        )
+        _COUNTRY_CACHE[id(lex)] = cached
+    return cached
+
+
+_COUNTRY_CACHE: dict[int, re.Pattern[str]] = {}
+_LEGAL_FORMS = frozenset({"inc", "llc", "ltd", "corp", "co", "plc", "gmbh", "lp", "llp", "pllc", "pty"})
+
+
+# Words that open an address line without a house number (military and PO addresses).
+_OPENERS = frozenset({"PSC", "PO", "P.O.", "FPO", "APO", "DPO", "USNS", "USS", "USNV", "USCGC"})
+# A sign-off on the line after an address is the message's, not the address's.
+_SIGN_OFFS = frozenset({"thanks", "thank", "regards", "cheers", "best", "sincerely", "love", "kind", "warm", "bye"})
+
+
+def _first_address_line(text: str, start: int, ends: list[int], tokens: list[str], lex: Lexicon) -> int:
+    first_digit = next((k for k, t in enumerate(tokens) if t[0].isdigit() or t.upper() in _OPENERS), None)
+    if first_digit is None or first_digit == 0:
+        return start
+    tok_start = ends[first_digit] - len(tokens[first_digit])
+    head = text[start:tok_start]
+    cut = head.rfind("\n")
+    if cut == -1:
+        return start
+    line_start = start + cut + 1
+    if not text[line_start:tok_start].strip():
+        # The number opens its line: the street may be the line above ("Via Roma\n12"), but only
+        # when that line names one.
+        above = text[start:line_start].rstrip("\n").rsplit("\n", 1)
+        above_start = line_start - 1 - len(above[-1])
+        if any(_is_street_word(w.lower(), lex) for w in above[-1].split()):
+            line_start = max(start, above_start)
+    while line_start < tok_start and text[line_start] in " \t":
+        line_start += 1
+    return line_start
+
+
+def contact_block_orgs(text: str, addresses: list[Span]) -> Iterator[Span]:
+    """In a contact block (a name line, a job-title line, then a company line right above the
+    address), the line right above the address is the company."""
+    for span in addresses:
+        line_start = text.rfind("\n", 0, span.start) + 1
+        if text[line_start : span.start].strip() or line_start == 0:
+            continue
+        lines_before = text[: line_start - 1].split("\n")
+        if len(lines_before) < 3 or not all(x.strip() for x in lines_before[-3:]):
+            continue
+        company = lines_before[-1]
+        words = company.split()
+        if not 1 <= len(words) <= 6 or any(c.isdigit() or c in "@:.!?" for c in company.rstrip(".")):
+            continue
+        begin = line_start - 1 - len(company)
+        lead = len(company) - len(company.lstrip())
+        yield Span(begin + lead, begin + len(company.rstrip()), "ORGANIZATION")
 
 
 def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
@@ -318,7 +405,15 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     house number."""
     tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
-    candidates = sorted({i for j in numbers for i in range(max(0, j - 4), j) if tokens[i][1][0].isupper()})
+    # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
+    candidates = sorted(
+        {
+            i
+            for j in numbers
+            for i in range(max(0, j - 4), j)
+            if tokens[i][1][0].isupper() or tokens[i][1].lower() in lex.street_prefixes
+        }
+    )
     for i in candidates:
         start, tok = tokens[i]
         low = tok.lower()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crucible.scrubber.addresses import find_addresses
+from crucible.scrubber.addresses import contact_block_orgs, find_addresses
 from crucible.scrubber.known import NameMatcher, fold
 from crucible.scrubber.lexicon import Lexicon, lexicon
 from crucible.scrubber.names import find_names
@@ -22,6 +22,8 @@ from crucible.scrubber.spans import Span, resolve_overlaps
 from crucible.scrubber.structured import find_structured
 
 SOFT_TYPES = frozenset({"PHONE_NUMBER", "STREET_ADDRESS", "PERSON", "ORGANIZATION"})
+# Phones stay apart: two numbers side by side are two numbers.
+_MERGED_TYPES = frozenset({"PERSON", "ORGANIZATION"})
 _URL_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -47,9 +49,13 @@ class Detector:
             hard.extend(matcher.find(text, folded))
         hard.extend(find_identifiers(folded, identifiers))
         soft.extend(find_names(text, self.lex))
-        soft.extend(find_addresses(text, self.lex))
+        addresses = list(find_addresses(text, self.lex))
+        soft.extend(addresses)
+        if "\n" in text and addresses:
+            soft.extend(contact_block_orgs(text, addresses))
         fixed = resolve_overlaps(hard)
-        return sorted(fixed + resolve_overlaps(_settle_phones_and_addresses(_cut_around(soft, fixed, text), text)))
+        spans = sorted(fixed + resolve_overlaps(_settle_phones_and_addresses(_cut_around(soft, fixed, text), text)))
+        return _merge_adjacent(spans, text)
 
     def _url_carries_name(self, url: str, matchers: Sequence[NameMatcher]) -> bool:
         from crucible.scrubber.structured import SOCIAL_URL
@@ -62,6 +68,24 @@ class Detector:
                 return True
         words = _URL_WORDS.findall(url.split("//", 1)[-1])
         return any(len(w) >= 4 and w.lower() in self.lex.first_names for w in words)
+
+
+def _merge_adjacent(spans: list[Span], text: str) -> list[Span]:
+    """Two spans of one type with only spaces between them are one mention ("The Shepherd Ltd."
+    + "Orchestra"): one placeholder, as presidio-anonymizer would write it."""
+    out: list[Span] = []
+    for span in spans:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.entity_type == span.entity_type
+            and span.entity_type in _MERGED_TYPES
+            and text[prev.end : span.start].strip(" ") == ""
+        ):
+            out[-1] = Span(prev.start, span.end, span.entity_type, max(prev.score, span.score))
+        else:
+            out.append(span)
+    return out
 
 
 def find_identifiers(folded: str, identifiers: Sequence[str]) -> Iterable[Span]:

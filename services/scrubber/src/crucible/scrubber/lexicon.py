@@ -128,6 +128,9 @@ NEVER_NAMES = frozenset(
         "personal",
         "info",
         "street",
+        "st",
+        "rd",
+        "ave",
         "avenue",
         "road",
         "lane",
@@ -334,6 +337,7 @@ class Lexicon:
     street_prefixes: frozenset[str] = frozenset()  # "rue", "calle", "jalan", "ul." (lowercased)
     company_suffixes: tuple[str, ...] = ()  # "GmbH & Co. KG", "Sp. z o.o.", "e figli", "Inc." (as written)
     company_prefixes: tuple[str, ...] = ()  # "Grupa", "Fundacja", "PT", "UD"
+    countries: frozenset[str] = frozenset()  # "Cyprus", "South Africa" (Faker's English country names)
 
     def is_name(self, word: str) -> bool:
         w = word.lower()
@@ -417,6 +421,12 @@ def _faker_company_words() -> tuple[set[str], set[str]]:
     return suffixes, prefixes
 
 
+def _faker_countries() -> frozenset[str]:
+    from faker.providers.address.en import Provider
+
+    return frozenset(c for c in Provider.countries if _is_latin(c))
+
+
 _STREET_EVERYDAY = frozenset(
     ["street", "road", "avenue", "lane", "drive", "court", "place", "way", "square", "boulevard", "terrace"]
 )
@@ -449,4 +459,5 @@ def lexicon() -> Lexicon:
         street_suffixes=frozenset(suffixes),
         street_suffixes_all=suffixes_all,
         street_prefixes=frozenset(prefixes),
+        countries=_faker_countries(),
     )

@@ -15,7 +15,19 @@ from collections.abc import Iterator
 
 import regex
 
-from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, ORG_SUFFIXES, PARTICLES, Lexicon
+from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
+from crucible.scrubber.orgs import (
+    PEOPLE_LIST_CUE,
+    PERSON_PREPS,
+    SUBJECT_ORG,
+    TENURE_AFTER,
+    WORKPLACE_AFTER,
+    cue_before,
+    extend_back,
+    find_of_orgs,
+    has_designator,
+    is_coined_brand,
+)
 from crucible.scrubber.spans import Span
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
@@ -37,20 +49,11 @@ PERSON_CUE = re.compile(
     rf"mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?,?)\s+$",
     re.IGNORECASE,
 )
-WORK_CUE = re.compile(
-    r"\b(?:work(?:s|ed|ing)?|intern(?:s|ed|ing)?|volunteer(?:s|ed|ing)?|job|position|role|shifts?|employed|hired|"
-    r"boss|manager|supervisor|colleagues?|co-?workers?|office|team|employer|company|promoted|fired|quit)\s+"
-    r"(?:at|for|by|with|from)\s+(?:the\s+)?$",
-    re.IGNORECASE,
-)
-# "the Avalara office", "the Brightwater headquarters": a workplace named by what follows it.
-WORKPLACE_AFTER = re.compile(r" (?:office|offices|headquarters|hq|branch|store|factory|warehouse|plant|staff)\b", re.I)
 ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
 )
 # The last word before a run decides whether a cue regex can match at all (a set lookup is far
 # cheaper than searching the window with the full pattern).
-_WORK_CUE_ENDS = frozenset({"at", "for", "by", "with", "from", "the"})
 _PERSON_CUE_ENDS = frozenset(
     {w for w in _RELATIONS.replace("\\", "").replace("(", "|").replace(")", "|").split("|") if w.isalpha()}
     | {"in-law", "mother-in-law", "father-in-law", "co-worker", "fiance", "fiancee", "fiancé", "fiancée"}
@@ -113,6 +116,22 @@ def _at_line_start(text: str, start: int) -> bool:
     return not before or before[-1] == "\n"
 
 
+# "St. Luke's Hospital", "Children's Mercy": a possessive joins a run only towards a designator.
+_ABBREVIATED = frozenset({"St", "Mt", "Ft"})
+_POSSESSIVE_GAPS = frozenset({"'s ", "’s "})
+
+
+def _possessive_joins(tokens: list[tuple[int, int, str]], k: int) -> bool:
+    """True when the capitalised words from `k` on (joined by single spaces) end in a designator."""
+    while k < len(tokens):
+        if has_designator(tokens[k][2], tokens[k - 1][2]):
+            return True
+        if k + 1 >= len(tokens) or tokens[k + 1][0] - tokens[k][1] != 1:
+            return False
+        k += 1
+    return False
+
+
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Maximal runs of capitalised words joined by single spaces, initials ("D.") or particles.
 
@@ -129,7 +148,11 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         j = i
         while j + 1 < len(tokens):
             gap = text[tokens[j][1] : tokens[j + 1][0]]
-            if gap in (" ", "  ") or (gap == ". " and len(tokens[j][2]) == 1):
+            if (
+                gap in (" ", "  ")
+                or (gap == ". " and (len(tokens[j][2]) == 1 or tokens[j][2] in _ABBREVIATED))
+                or (gap in _POSSESSIVE_GAPS and j + 1 < len(tokens) and _possessive_joins(tokens, j + 1))
+            ):
                 run.append(tokens[j + 1])
                 j += 1
                 continue
@@ -152,6 +175,7 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
 
 _CAP = r"\p{Lu}[\p{L}\p{M}'’.-]*"
 _JOIN = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - |-)"
+_JOIN_FIRMS = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - )"
 
 
 def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[str], frozenset[str]]:
@@ -169,7 +193,8 @@ def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[st
             rf"|(?<![\p{{L}}\p{{M}}])(?:{prefixes}) {names}"
         )
         # "I work at Eriksson & Norberg": joined names right after a workplace preposition
-        joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN}{run})+)")
+        # (a bare hyphen there joins a double-barrelled surname, "Amina Michiels-Zaal", not two firms)
+        joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN_FIRMS}{run})+)")
         keys = frozenset(x.split()[0].rstrip(".") for x in (*lex.company_suffixes, *lex.company_prefixes))
         cached = (legal, joined, keys)
         _COMPANY_CACHE[id(lex)] = cached
@@ -239,9 +264,42 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             yield Span(start, end, "PERSON")
 
 
+_LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
+# In a message typed all in lower case a name has no capital to show it: a listed first name
+# that is not an everyday word, then an optional initial, then a listed or unknown surname.
+_LOWER_FIRST_MAX_ZIPF = 4.6
+_LOWER_LAST_MAX_ZIPF = 4.6
+
+
+def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    words = [(m.start(), m.end(), m.group()) for m in _LOWER_WORD.finditer(text)]
+    i = 0
+    while i < len(words) - 1:
+        s, e, w = words[i]
+        if w in lex.first_names and w not in NEVER_NAMES and lex.frequency(w) < _LOWER_FIRST_MAX_ZIPF:
+            j = i + 1
+            if len(words[j][2].rstrip(".")) == 1 and j + 1 < len(words) and _gap_is_space(text, e, words[j][0]):
+                j += 1
+            s2, _, w2 = words[j]
+            bare = w2.rstrip(".").removesuffix("'s").removesuffix("’s")
+            freq = lex.frequency(bare)
+            surname = (lex.is_name(bare) and freq < _LOWER_LAST_MAX_ZIPF) or (freq < COMMON_ZIPF and len(bare) > 2)
+            if surname and bare not in NEVER_NAMES and _gap_is_space(text, words[j - 1][1], s2):
+                yield Span(s, s2 + len(bare), "PERSON")
+                i = j + 1
+                continue
+        i += 1
+
+
+def _gap_is_space(text: str, a: int, b: int) -> bool:
+    return 0 < b - a <= 2 and text[a:b].isspace()
+
+
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`."""
     yield from _lower_case_names(text, lex)
+    if text.islower():
+        yield from _all_lower_names(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
             end = m.end()
@@ -251,11 +309,27 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in ORG_FORMAT.finditer(text):
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
-            yield Span(m.start(), m.end(), "ORGANIZATION")
+            if m.lastindex and PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start()):
+                for k in range(1, 4):
+                    yield Span(m.start(k), m.end(k), "PERSON")
+            else:
+                yield Span(m.start(), m.end(), "ORGANIZATION")
+    for start, end in find_of_orgs(text):
+        yield Span(extend_back(text, start), end, "ORGANIZATION")
     for run in _runs(text):
         span = _classify_run(text, run, lex)
         if span is not None:
             yield span
+
+
+def _reads_as_person(words: list[str], classes: list[str], lex: Lexicon) -> bool:
+    """ "an interview with Sarah Hall": a first name (and a surname or initial) and no designator."""
+    return (
+        len(words) <= 3
+        and words[0].lower() in lex.first_names
+        and classes[0] in (LISTED, AMBIGUOUS)
+        and not has_designator(words[-1], words[-2] if len(words) > 1 else "")
+    )
 
 
 def _ends_with_suffix(value: str, lex: Lexicon) -> bool:
@@ -283,13 +357,26 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
     last_word = preceding.rstrip(" ,").rsplit(None, 1)[-1].lower().rstrip(".,") if preceding.strip() else ""
-    if (last_word in _WORK_CUE_ENDS and WORK_CUE.search(preceding)) or (
-        preceding.lower().endswith("the ") and WORKPLACE_AFTER.match(text, run[-1][1]) is not None
-    ):
-        return Span(start, run[-1][1], "ORGANIZATION")
     last = len(run) - 1
-    if last > first and words[last].lower() in ORG_SUFFIXES:
-        return Span(start, run[last][1], "ORGANIZATION")
+    # The cue is read before the whole run: "I work for Us News Schools" keeps its first word.
+    org_cue = cue_before(text, run[0][0])
+    if org_cue is not None and not (org_cue in PERSON_PREPS and _reads_as_person(words[first:], classes[first:], lex)):
+        org_last = len(run) - 1
+        while org_last > 0 and classes[org_last] == STOP:  # "after my shift at Home Depot I ..."
+            org_last -= 1
+        return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
+    end = run[-1][1]
+    # A cue after the name (cheap matches first; whether the run reads as a person only then).
+    if (
+        WORKPLACE_AFTER.match(text, end) is not None
+        or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
+        or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+    ) and not (
+        all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(words[first:], classes[first:], lex)
+    ):
+        return Span(start, end, "ORGANIZATION")
+    if last > first and has_designator(words[last], words[last - 1]):
+        return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
     cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):
@@ -320,4 +407,6 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     else:
         while last > first and classes[last] == STOP:
             last -= 1
+    if first == last and classes[first] == UNKNOWN and not cued and is_coined_brand(words[first], lex.zipf):
+        return Span(run[first][0], run[last][1], "ORGANIZATION")
     return Span(run[first][0], run[last][1], "PERSON")

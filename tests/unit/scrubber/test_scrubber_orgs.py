@@ -1,0 +1,90 @@
+"""Organisations by any cue: whole names with their designators, typed ORGANIZATION, not PERSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from crucible.scrubber.detect import Detector
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.create()
+
+
+def _typed(detector: Detector, text: str) -> list[tuple[str, str]]:
+    return [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("I finally got promoted at Harbor Freight Tools last week!", "Harbor Freight Tools"),
+        ("Had my second interview at Mercy Health today.", "Mercy Health"),
+        ("She works as a cashier at Flores Elementary.", "Flores Elementary"),
+        ("I bank with Lake Kathleenside Credit Union.", "Lake Kathleenside Credit Union"),
+        ("My mom is a patient at Riverside Medical Center.", "Riverside Medical Center"),
+        ("Closing shift at St. Luke's Clinic tonight, ugh.", "St. Luke's Clinic"),
+        ("I got an offer from Wagner Construction!", "Wagner Construction"),
+        ("I just got a promotion at University of Georgia.", "University of Georgia"),
+        ("I work for 48 Factoring Inc", "48 Factoring Inc"),
+        ("I work for Us News Schools", "Us News Schools"),
+        ("We're members of Grace Community Church.", "Grace Community Church"),
+        ("I quit Obrien Logistics after six years.", "Obrien Logistics"),
+        ("Verdafero is the brainchild of our founders.", "Verdafero"),
+        ("She read her Allianz resignation letter aloud.", "Allianz"),
+    ],
+)
+def test_workplaces_are_whole_and_typed(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+def test_a_person_after_an_ambiguous_preposition_stays_a_person(detector: Detector) -> None:
+    assert _typed(detector, "I had an interview with Sarah Hall today.") == [("Sarah Hall", "PERSON")]
+
+
+def test_founders_listed_are_people(detector: Detector) -> None:
+    text = "Acme is the brainchild of our 3 founders: Eklund, Michael and Hodge."
+    found = _typed(detector, text)
+    assert ("Eklund", "PERSON") in found and ("Hodge", "PERSON") in found
+
+
+def test_contact_block_company_line(detector: Detector) -> None:
+    text = "Thomas Svendsen\nAssistant property manager\nHopstop\nPSC 6477, Box 2981\nAPO AE 83700"
+    found = _typed(detector, text)
+    assert ("Hopstop", "ORGANIZATION") in found
+    assert any(t == "STREET_ADDRESS" and v.startswith("PSC 6477") for v, t in found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I forgot my umbrella at the office.",
+        "We spent Saturday at the beach.",
+        "The Treaty on European Union was signed long ago.",
+        "I'm volunteering at the food bank on Saturdays now.",
+    ],
+)
+def test_everyday_sentences_have_no_workplace(detector: Detector, text: str) -> None:
+    assert [t for _, t in _typed(detector, text) if t == "ORGANIZATION"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("After my shift at Home Depot I just want to sleep.", "Home Depot"),
+        ("Best Buy offered me the manager position.", "Best Buy"),
+        ("Started my new job with Little Caesars today.", "Little Caesars"),
+        ("I've been at Dollar General for two years.", "Dollar General"),
+        ("I just bought shares in Clean Power Finance.", "Clean Power Finance"),
+    ],
+)
+def test_employers_by_other_cues(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Sarah offered me the job.", "I lived with Sarah for two years.", "I got a card from Sarah."]
+)
+def test_people_in_the_same_frames_stay_people(detector: Detector, text: str) -> None:
+    assert _typed(detector, text) == [("Sarah", "PERSON")]
