@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from crucible.common.services import ServiceSpec, deferred
+from crucible.console import __version__
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -43,7 +44,7 @@ async def serve(runtime: Runtime) -> None:
 
 SPEC = ServiceSpec(
     name="console",
-    version="0.1.0",
+    version=__version__,
     description="web console: review queue, human rating, runs, datasets, models and rollouts",
     order=95,
     produces="records.scored",  # a review approval publishes the record, as `crucible review approve` does

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from crucible.common.config import PolicyModel
 
 # With no provider configured the chain's one endpoint is the project's own tgi-dev
 # (`crucible serve tgi-dev`, port 8081): the demo's output is poor and validation says so.
 TGI_DEV = {"name": "tgi-dev", "kind": "tgi", "url": "http://127.0.0.1:8081", "model": "tgi"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class EndpointPolicy(_Strict):
+class EndpointPolicy(PolicyModel):
     """One provider of the fallback chain (tried in list order)."""
 
     name: str = Field(min_length=1, max_length=64, description="Label in accounting, provenance and metrics.")
@@ -41,7 +39,7 @@ class EndpointPolicy(_Strict):
     cost_per_1k_completion_tokens: float = Field(default=0.0, ge=0.0)
 
 
-class ValidationPolicy(_Strict):
+class ValidationPolicy(PolicyModel):
     """The distribution check of a generated batch against real records of the same category."""
 
     # Calibrated on MiniLM (docs/synthesizer.md): two coaching sets written apart ~0.23, coaching vs
@@ -62,14 +60,14 @@ class ValidationPolicy(_Strict):
     reference_records: int = Field(default=300, ge=1, le=100_000, description="Real records sampled per category.")
 
 
-class ReviewPolicy(_Strict):
+class ReviewPolicy(PolicyModel):
     sample_size: int = Field(default=5, ge=0, le=1000, description="Records of each batch a person reviews first.")
     auto_admit: bool = Field(
         default=False, description="Publish a validated batch without review (tests, demos; off in production)."
     )
 
 
-class SynthesizerPolicy(_Strict):
+class SynthesizerPolicy(PolicyModel):
     endpoints: list[EndpointPolicy] = Field(
         default_factory=lambda: [EndpointPolicy(**TGI_DEV)], min_length=1, description="The chain, in order."
     )
