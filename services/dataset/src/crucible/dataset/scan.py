@@ -1,0 +1,99 @@
+"""One pass over the curated store: each record reduced to the columns selection, splitting and the
+audit need (a few short strings and numbers), in Arrow batches for DuckDB.
+
+The record itself stays a serialized blob beside its columns: it is parsed again only when its
+training lines are written, so no step ever holds the store's records as Python objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from crucible.dataset.audit import audit_context, dimension_value
+from crucible.dataset.intake import has_reply
+from crucible.dataset.selection import seeded_hash
+from crucible.v1 import records_pb2
+
+BATCH_ROWS = 20_000
+
+
+def order_key(seed: int, record_id: str) -> int:
+    """Position of a record in its split's files (the files list records in a seeded shuffled order)."""
+    return seeded_hash(seed, "order\x00" + record_id)
+
+
+def candidate_schema(dimensions: Sequence[str]) -> pa.Schema:
+    fields = [
+        pa.field("i", pa.int64()),
+        pa.field("rid", pa.string()),
+        pa.field("subj", pa.string()),
+        pa.field("clu", pa.string()),
+        pa.field("cat", pa.string()),
+        pa.field("q", pa.float64()),
+        pa.field("syn", pa.bool_()),
+        pa.field("tb", pa.uint64()),
+        pa.field("ord", pa.uint64()),
+    ]
+    fields += [pa.field(f"d{k}", pa.string()) for k in range(len(dimensions))]
+    return pa.schema(fields)
+
+
+BLOB_SCHEMA = pa.schema([pa.field("i", pa.int64()), pa.field("blob", pa.binary())])
+
+
+@dataclass
+class ScanCounts:
+    records_in_store: int = 0
+    usable: int = 0
+
+
+def scan_batches(
+    blobs: Iterable[bytes], seed: int, dimensions: Sequence[str], counts: ScanCounts, batch_rows: int = BATCH_ROWS
+) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
+    """(columns, blobs) batches of the usable records; `counts` tallies every record seen."""
+    schema = candidate_schema(dimensions)
+    cols: list[list[object]] = [[] for _ in schema]
+    kept_blobs: list[bytes] = []
+    ndims = len(dimensions)
+    for blob in blobs:
+        record = records_pb2.Record()
+        record.ParseFromString(blob)
+        index = counts.records_in_store
+        counts.records_in_store += 1
+        if not (record.category and has_reply(record)):
+            continue
+        counts.usable += 1
+        rid = record.record_id
+        context = audit_context(record)
+        row = [
+            index,
+            rid,
+            record.subject_token,
+            record.dedup.cluster_id or rid,
+            record.category,
+            float(record.quality.total),
+            record.source.table == "synthetic",
+            seeded_hash(seed, rid),
+            order_key(seed, rid),
+        ]
+        row += [dimension_value(context, dimensions[k]) for k in range(ndims)]
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+        kept_blobs.append(blob)
+        if len(kept_blobs) >= batch_rows:
+            yield _batches(schema, cols, kept_blobs)
+            cols = [[] for _ in schema]
+            kept_blobs = []
+    if kept_blobs:
+        yield _batches(schema, cols, kept_blobs)
+
+
+def _batches(schema: pa.Schema, cols: list[list[object]], blobs: list[bytes]) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    columns = pa.RecordBatch.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema
+    )
+    blob_batch = pa.RecordBatch.from_arrays([columns.column(0), pa.array(blobs, type=pa.binary())], schema=BLOB_SCHEMA)
+    return columns, blob_batch

@@ -1,0 +1,322 @@
+"""The out-of-core build: the same version as `builder.build_version` (byte for byte), with the
+store's records never held in memory.
+
+1. One pass over the store (`scan`): each usable record's columns and its blob go into DuckDB,
+   a database file in a work folder, with a memory limit; DuckDB spills to disk beyond it.
+2. Selection and splits run as queries (`plan`).
+3. Files are written split by split, streaming the chosen blobs in file order out of DuckDB;
+   each record is parsed once more, rendered in every format and written line by line.
+4. The report, then the manifest (its record-id lists streamed), written last. A build that
+   fails at any point removes what it wrote (`FileSink.discard`): never a partial version.
+
+`builder.build_version` stays as the in-memory reference the tests compare this with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import duckdb
+import orjson
+
+from crucible.dataset.audit import bias_audit_counts
+from crucible.dataset.builder import MANIFEST, REPORT, BuiltVersion, DatasetBuildError, Member, file_name
+from crucible.dataset.formats import RENDERERS, to_example
+from crucible.dataset.plan import Plan, plan_version
+from crucible.dataset.policy import SPLITS, DatasetPolicy
+from crucible.dataset.report import render_report
+from crucible.dataset.scan import ScanCounts, candidate_schema, scan_batches
+from crucible.dataset.selection import max_synthetic
+from crucible.v1 import records_pb2
+
+# What the Python side holds per record in the store at its peak (the subject/cluster id arrays
+# and group labels of the leakage step); the rest of the build is bounded by batch sizes.
+PYTHON_BYTES_PER_RECORD = 64
+BASE_MIB = 320  # interpreter, protobuf, DuckDB, Arrow, SciPy loaded
+DUCKDB_MIN_MIB = 256  # below this DuckDB's sorts and joins spill so much the build crawls
+_FETCH_ROWS = 2_000
+_LS, _PS = "\u2028".encode(), "\u2029".encode()
+
+
+class FileSink(Protocol):
+    """Where a version's files go: `open` gives a binary file that is in place once closed without
+    error; `discard` removes everything the build wrote."""
+
+    def open(self, name: str) -> AbstractContextManager[BinaryIO]: ...
+
+    def discard(self) -> None: ...
+
+
+def memory_needed_mib(records: int) -> int:
+    return BASE_MIB + DUCKDB_MIN_MIB + -(-records * PYTHON_BYTES_PER_RECORD // (1 << 20))
+
+
+def check_memory(records: int, limit_mib: int) -> int:
+    """DuckDB's share of the limit; a clear error, before any work, when the limit is too small."""
+    needed = memory_needed_mib(records)
+    if needed > limit_mib:
+        raise DatasetBuildError(
+            f"building from {records} curated records needs about {needed} MiB; dataset.build_memory_mib is "
+            f"{limit_mib}: raise it (or the pod's memory) and build again. Nothing was written."
+        )
+    return limit_mib - needed + DUCKDB_MIN_MIB
+
+
+class _HashingWriter:
+    def __init__(self, fh: BinaryIO) -> None:
+        self.fh, self.sha, self.bytes = fh, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+        self.sha.update(data)
+        self.bytes += len(data)
+
+
+class OutOfCoreBuild:
+    """One build in its own work folder (deleted on exit). `build` writes the version; `members`
+    then streams (record id, subject, split) for the registry."""
+
+    def __init__(self, policy: DatasetPolicy, *, workdir: Path | None = None, memory_mib: int | None = None) -> None:
+        self.policy = policy
+        self.memory_mib = memory_mib if memory_mib is not None else policy.build_memory_mib
+        self._tmp = Path(tempfile.mkdtemp(prefix="crucible-dataset-build-", dir=workdir))
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.names = list(policy.splits.as_dict())
+
+    def __enter__(self) -> OutOfCoreBuild:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _connect(self, records: int) -> duckdb.DuckDBPyConnection:
+        duck_mib = check_memory(records, self.memory_mib)
+        con = duckdb.connect(str(self._tmp / "build.duckdb"))
+        con.execute(f"SET memory_limit = '{duck_mib}MiB'")
+        con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
+        # Every result whose order matters says ORDER BY; without this DuckDB keeps insertion order at a memory cost.
+        con.execute("SET preserve_insertion_order = false")
+        return con
+
+    def build(
+        self,
+        blobs: Iterable[bytes],
+        *,
+        records_in_store: int,
+        version: str,
+        created: dt.date,
+        sink: FileSink,
+    ) -> BuiltVersion:
+        """Build from serialized records (`records_in_store` of them, for the memory check). On any error
+        the sink is discarded and the error re-raised."""
+        self.con = con = self._connect(records_in_store)
+        try:
+            counts = self._load(con, blobs)
+            if counts.usable < self.policy.min_records:
+                raise DatasetBuildError(
+                    f"only {counts.usable} eligible curated records (of {counts.records_in_store} in the store), "
+                    f"dataset.min_records is {self.policy.min_records}: have records reached crucible.records.curated?"
+                )
+            plan = plan_version(
+                con,
+                category_mix=self.policy.category_mix,
+                synthetic_cap=self.policy.synthetic_cap,
+                shares=self.policy.splits.as_dict(),
+            )
+            return self._write(con, counts, plan, version=version, created=created, sink=sink)
+        except BaseException:
+            sink.discard()
+            raise
+
+    def _load(self, con: duckdb.DuckDBPyConnection, blobs: Iterable[bytes]) -> ScanCounts:
+        dims = self.policy.audit.dimensions
+        schema = candidate_schema(dims)
+        cols = ", ".join(f"{f.name} {_duck_type(str(f.type))}" for f in schema)
+        con.execute(f"CREATE TABLE cand ({cols})")
+        con.execute("CREATE TABLE blobs (i BIGINT, blob BLOB)")
+        counts = ScanCounts()
+        for columns, blob_batch in scan_batches(blobs, self.policy.seed, dims, counts):
+            con.register("cand_batch", columns)
+            con.execute("INSERT INTO cand SELECT * FROM cand_batch")
+            con.unregister("cand_batch")
+            con.register("blob_batch", blob_batch)
+            con.execute("INSERT INTO blobs SELECT * FROM blob_batch")
+            con.unregister("blob_batch")
+        return counts
+
+    def _write(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        scan: ScanCounts,
+        plan: Plan,
+        *,
+        version: str,
+        created: dt.date,
+        sink: FileSink,
+    ) -> BuiltVersion:
+        policy = self.policy
+        dims = policy.audit.dimensions
+        total = plan.real + plan.synthetic
+        value_counts: dict[str, dict[str, int]] = {}
+        for k, dim in enumerate(dims):
+            value_counts[dim] = dict(
+                con.execute(f"SELECT d{k}, count(*) FROM final WHERE d{k} <> '' GROUP BY 1").fetchall()
+            )
+        mix_report = plan.mix_report
+        audit = bias_audit_counts(
+            total,
+            value_counts,
+            policy.audit,
+            policy.fairness_target,
+            category_report=mix_report,
+            synthetic_room=max(max_synthetic(plan.real, policy.synthetic_cap) - plan.synthetic, 0),
+        )
+        final_categories = dict(con.execute("SELECT cat, count(*) FROM final GROUP BY cat").fetchall())
+        for category, row in mix_report.items():
+            row["selected"] = final_categories.get(category, 0)
+            row["share"] = round(row["selected"] / total, 6) if total else 0.0
+
+        files: dict[str, dict[str, Any]] = {}
+        for name in SPLITS:
+            files.update(self._write_split(con, name, sink))
+
+        manifest: dict[str, Any] = {
+            "version": version,
+            "created": created.isoformat(),
+            "policy": policy.model_dump(mode="json"),
+            "counts": self._counts(con),
+            "selection": {
+                "records_in_store": scan.records_in_store,
+                "unusable": scan.records_in_store - scan.usable,
+                "eligible_records": scan.usable,
+                "duplicates_dropped": plan.duplicates_dropped,
+                "synthetic_dropped": plan.synthetic_dropped,
+                "category_mix": mix_report,
+                "deficits": {k: v["deficit"] for k, v in mix_report.items() if v["deficit"]},
+            },
+            "audit": audit,
+            "files": files,
+        }
+        report = render_report(manifest).encode("utf-8")
+        with sink.open(REPORT) as fh:
+            fh.write(report)
+        files[REPORT] = {"bytes": len(report), "sha256": hashlib.sha256(report).hexdigest()}
+        manifest_sha256 = self._write_manifest(con, manifest, sink)
+        return BuiltVersion(version=version, manifest=manifest, manifest_sha256=manifest_sha256, members=[])
+
+    def _write_split(self, con: duckdb.DuckDBPyConnection, name: str, sink: FileSink) -> dict[str, dict[str, Any]]:
+        policy = self.policy
+        formats = list(policy.formats)
+        renderers = [RENDERERS[f] for f in formats]
+        system_prompt = policy.system_prompt
+        out: dict[str, dict[str, Any]] = {}
+        with ExitStack() as stack:
+            writers = [_HashingWriter(stack.enter_context(sink.open(file_name(name, f)))) for f in formats]
+            records = 0
+            result = con.execute(
+                "SELECT b.blob FROM final f JOIN blobs b USING (i) WHERE f.split = ? ORDER BY f.ord, f.rid",
+                [self.names.index(name)],
+            )
+            record = records_pb2.Record()
+            while rows := result.fetchmany(_FETCH_ROWS):
+                for (blob,) in rows:
+                    record.ParseFromString(blob)
+                    example = to_example(record)
+                    records += 1
+                    for render, writer in zip(renderers, writers, strict=True):
+                        line = orjson.dumps(render(example, system_prompt))
+                        if _LS in line or _PS in line:
+                            line = line.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
+                        writer.write(line + b"\n")
+        for fmt, writer in zip(formats, writers, strict=True):
+            out[file_name(name, fmt)] = {
+                "split": name,
+                "format": fmt,
+                "records": records,
+                "bytes": writer.bytes,
+                "sha256": writer.sha.hexdigest(),
+            }
+        return out
+
+    def _counts(self, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        splits = {}
+        all_categories: dict[str, int] = {}
+        for name in SPLITS:
+            k = self.names.index(name)
+            n, syn = con.execute(
+                "SELECT count(*), count(*) FILTER (syn) FROM final WHERE split = ?", [k]
+            ).fetchone() or (0, 0)
+            by_category = dict(
+                sorted(con.execute("SELECT cat, count(*) FROM final WHERE split = ? GROUP BY cat", [k]).fetchall())
+            )
+            for cat, m in by_category.items():
+                all_categories[cat] = all_categories.get(cat, 0) + m
+            splits[name] = {
+                "total": n,
+                "synthetic": syn,
+                "synthetic_share": round(syn / n, 6) if n else 0.0,
+                "by_category": by_category,
+            }
+        return {
+            "total": sum(row["total"] for row in splits.values()),
+            "splits": splits,
+            "by_category": dict(sorted(all_categories.items())),
+        }
+
+    def _record_ids(self, con: duckdb.DuckDBPyConnection, name: str) -> Iterator[str]:
+        result = con.execute("SELECT rid FROM final WHERE split = ? ORDER BY ord, rid", [self.names.index(name)])
+        while rows := result.fetchmany(50_000):
+            for (rid,) in rows:
+                yield rid
+
+    def _write_manifest(self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], sink: FileSink) -> str:
+        """The manifest exactly as `json.dumps(indent=2, sort_keys=True)` writes it, with each split's
+        record-id list streamed into its place instead of built in memory."""
+        markers = {name: f"@@crucible-record-ids:{name}@@" for name in SPLITS}
+        text = json.dumps({**manifest, "record_ids": markers}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        with sink.open(MANIFEST) as fh:
+            writer = _HashingWriter(fh)
+            rest = text
+            for name in sorted(markers):
+                quoted = json.dumps(markers[name])
+                if rest.count(quoted) != 1:
+                    raise DatasetBuildError(f"manifest marker {quoted} is not unique; cannot stream record ids")
+                head, rest = rest.split(quoted)
+                writer.write(head.encode("utf-8"))
+                first = True
+                for rid in self._record_ids(con, name):
+                    writer.write(
+                        (("[\n      " if first else ",\n      ") + json.dumps(rid, ensure_ascii=False)).encode("utf-8")
+                    )
+                    first = False
+                writer.write(b"[]" if first else b"\n    ]")
+            writer.write(rest.encode("utf-8"))
+        return writer.sha.hexdigest()
+
+    def members(self) -> Iterator[Member]:
+        """Every record of the version with its subject and split, in file order."""
+        assert self.con is not None, "members() after build()"
+        for name in SPLITS:
+            result = self.con.execute(
+                "SELECT rid, subj FROM final WHERE split = ? ORDER BY ord, rid", [self.names.index(name)]
+            )
+            while rows := result.fetchmany(50_000):
+                for rid, subj in rows:
+                    yield Member(record_id=rid, subject_token=subj, split=name)
+
+
+def _duck_type(arrow_type: str) -> str:
+    return {"int64": "BIGINT", "string": "VARCHAR", "double": "DOUBLE", "bool": "BOOLEAN", "uint64": "UBIGINT"}[
+        arrow_type
+    ]
