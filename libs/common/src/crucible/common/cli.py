@@ -5,6 +5,7 @@ benchmarks through `ServiceSpec.benches` (`crucible bench <name>`)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -171,8 +172,16 @@ def _bench_command(bench_name: str, fn: Callable[..., dict[str, Any]]) -> Callab
     def command(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
         quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
+        records: Annotated[
+            int | None, typer.Option("--records", min=1, help="Input size, for benches that take one.")
+        ] = None,
     ) -> None:
-        result = fn(quick=quick)
+        kwargs: dict[str, Any] = {"quick": quick}
+        if records is not None:
+            if "records" not in inspect.signature(fn).parameters:
+                raise typer.BadParameter(f"bench {bench_name} takes no --records", param_hint="--records")
+            kwargs["records"] = records
+        result = fn(**kwargs)
         if as_json:
             typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
         else:
