@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
+import shutil
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -51,9 +52,17 @@ def _peak_rss_mib() -> float:
 
 def _child_build(home: str) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import logging
+
     from crucible.dataset.versions import build_dataset_version
 
     runtime = _runtime(Path(home))
+    phases: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: phases.append(record.getMessage())  # type: ignore[method-assign]
+    streaming_log = logging.getLogger("crucible.dataset.streaming")
+    streaming_log.addHandler(handler)
+    streaming_log.setLevel(logging.INFO)
     start_rss = _peak_rss_mib()
     t0, c0 = time.perf_counter(), time.process_time()
     built = build_dataset_version(runtime)
@@ -70,6 +79,7 @@ def _child_build(home: str) -> dict[str, Any]:
         "fairness_score": built.fairness_score,
         "files": len(built.manifest["files"]),
         "bytes_written": sum(f["bytes"] for f in built.manifest["files"].values()),
+        "phases": phases,
     }
 
 
@@ -178,6 +188,27 @@ def _encoder_comparison(records: list[Any]) -> dict[str, Any]:
     return out
 
 
+def _intake_cost(records: list[Any], home: Path) -> dict[str, Any]:
+    """CPU-seconds per record of the stage's own work as the bus worker runs it: validate and
+    normalise (`DatasetIntake.process`), then upsert into the curated store (the sink)."""
+    from crucible.dataset.intake import DatasetIntake
+    from crucible.dataset.policy import DatasetPolicy
+    from crucible.dataset.store import upsert_records
+
+    runtime = _runtime(home)
+    stage = DatasetIntake(DatasetPolicy().category_mix)
+    c0 = time.process_time()
+    for start in range(0, len(records), 64):  # 64 records per message, the bus default
+        upsert_records(runtime.registry, stage.process(records[start : start + 64]).kept)
+    cpu = time.process_time() - c0
+    runtime.registry.dispose()
+    return {
+        "records": len(records),
+        "cpu_seconds": round(cpu, 3),
+        "core_seconds_per_record": round(cpu / len(records), 9),
+    }
+
+
 def _in_fresh_process(fn: Any, home: str) -> dict[str, Any]:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         result: dict[str, Any] = pool.submit(fn, home).result()
@@ -194,6 +225,9 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
         runtime.registry.dispose()
         store_mib = (home / "registry.db").stat().st_size / 2**20 if (home / "registry.db").exists() else None
         encoders = _encoder_comparison(sample)
+        intake_home = home / "intake"
+        intake = _intake_cost(sample[:5_000], intake_home)
+        shutil.rmtree(intake_home, ignore_errors=True)
         del sample
         baseline = _in_fresh_process(_child_baseline, str(home))
         build = _in_fresh_process(_child_build, str(home))
@@ -220,6 +254,7 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
         "store_mib": round(store_mib, 1) if store_mib is not None else None,
         "version": {k: build[k] for k in ("version", "records", "split_counts", "fairness_score", "files")},
         "bytes_written": build["bytes_written"],
+        "build_phases": build["phases"],
         "reference": (
             None
             if reference is None
@@ -233,6 +268,7 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
             }
         ),
         "json_encoders": encoders,
+        "intake": intake,
         "target_seconds": TARGET_SECONDS,
         "target_peak_mib": TARGET_PEAK_MIB,
         "meets_targets": build["seconds"] < TARGET_SECONDS and build["peak_rss_mib"] < TARGET_PEAK_MIB,

@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -36,6 +38,8 @@ from crucible.dataset.report import render_report
 from crucible.dataset.scan import ScanCounts, candidate_schema, scan_batches
 from crucible.dataset.selection import max_synthetic
 from crucible.v1 import records_pb2
+
+log = logging.getLogger(__name__)
 
 # What the Python side holds per record in the store at its peak (the subject/cluster id arrays
 # and group labels of the leakage step); the rest of the build is bounded by batch sizes.
@@ -67,6 +71,7 @@ def check_memory(records: int, limit_mib: int) -> int:
             f"building from {records} curated records needs about {needed} MiB; dataset.build_memory_mib is "
             f"{limit_mib}: raise it (or the pod's memory) and build again. Nothing was written."
         )
+    # DuckDB's limit covers its buffers, not Python's arrays: what is left after those and the base.
     return limit_mib - needed + DUCKDB_MIN_MIB
 
 
@@ -121,23 +126,32 @@ class OutOfCoreBuild:
         """Build from serialized records (`records_in_store` of them, for the memory check). On any error
         the sink is discarded and the error re-raised."""
         self.con = con = self._connect(records_in_store)
+        self.phase_seconds: dict[str, float] = {}
         try:
+            t0 = time.perf_counter()
             counts = self._load(con, blobs)
+            self._phase("scan", t0, f"{counts.records_in_store} records read, {counts.usable} usable")
             if counts.usable < self.policy.min_records:
                 raise DatasetBuildError(
                     f"only {counts.usable} eligible curated records (of {counts.records_in_store} in the store), "
                     f"dataset.min_records is {self.policy.min_records}: have records reached crucible.records.curated?"
                 )
+            t0 = time.perf_counter()
             plan = plan_version(
                 con,
                 category_mix=self.policy.category_mix,
                 synthetic_cap=self.policy.synthetic_cap,
                 shares=self.policy.splits.as_dict(),
             )
+            self._phase("plan", t0, f"{plan.real + plan.synthetic} records selected and split")
             return self._write(con, counts, plan, version=version, created=created, sink=sink)
         except BaseException:
             sink.discard()
             raise
+
+    def _phase(self, name: str, t0: float, what: str) -> None:
+        self.phase_seconds[name] = round(time.perf_counter() - t0, 3)
+        log.info("dataset build: %s in %.1f s (%s)", name, self.phase_seconds[name], what)
 
     def _load(self, con: duckdb.DuckDBPyConnection, blobs: Iterable[bytes]) -> ScanCounts:
         dims = self.policy.audit.dimensions
@@ -189,7 +203,9 @@ class OutOfCoreBuild:
 
         files: dict[str, dict[str, Any]] = {}
         for name in SPLITS:
+            t0 = time.perf_counter()
             files.update(self._write_split(con, name, sink))
+            self._phase(f"write_{name}", t0, f"{files[file_name(name, policy.formats[0])]['records']} records")
 
         manifest: dict[str, Any] = {
             "version": version,
@@ -212,7 +228,9 @@ class OutOfCoreBuild:
         with sink.open(REPORT) as fh:
             fh.write(report)
         files[REPORT] = {"bytes": len(report), "sha256": hashlib.sha256(report).hexdigest()}
+        t0 = time.perf_counter()
         manifest_sha256 = self._write_manifest(con, manifest, sink)
+        self._phase("manifest", t0, "written last")
         return BuiltVersion(version=version, manifest=manifest, manifest_sha256=manifest_sha256, members=[])
 
     def _write_split(self, con: duckdb.DuckDBPyConnection, name: str, sink: FileSink) -> dict[str, dict[str, Any]]:
