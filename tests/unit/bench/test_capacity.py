@@ -60,5 +60,5 @@ def test_the_table_has_the_three_sizes(tmp_path: Path) -> None:
 
 
 def test_a_missing_bench_names_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="run_all.py --only extractor"):
+    with pytest.raises(SystemExit, match=r"run_all\.py --only extractor"):
         capacity.load_measured(tmp_path)
