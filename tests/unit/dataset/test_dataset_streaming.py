@@ -116,3 +116,32 @@ def test_a_store_beyond_the_memory_limit_is_refused_before_any_work(tmp_path) ->
     assert "dataset.build_memory_mib is 4096" in str(err.value)
     assert not sink.files
     assert list(tmp_path.iterdir()) == [] or all(not p.exists() for p in tmp_path.iterdir())
+
+
+class FailingSink(MemorySink):
+    """Fails when the nth file is opened, like a full disk half-way through a version."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at, self.opened = fail_at, []
+
+    def open(self, name: str):
+        self.opened.append(name)
+        if len(self.opened) == self.fail_at:
+            raise OSError("No space left on device")
+        return super().open(name)
+
+
+def test_a_build_that_fails_half_way_leaves_nothing_and_never_writes_the_manifest(tmp_path) -> None:
+    records = generate_curated_records(300, seed=6)
+    blobs = [r.SerializeToString(deterministic=True) for r in records]
+    sink = FailingSink(fail_at=6)
+    with OutOfCoreBuild(DatasetPolicy(), workdir=tmp_path) as build, pytest.raises(OSError):
+        build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=sink)
+    assert sink.discarded and not sink.files
+    assert "manifest.json" not in sink.opened
+    # The manifest is the last file of a good build.
+    ok = FailingSink(fail_at=10**6)
+    with OutOfCoreBuild(DatasetPolicy(), workdir=tmp_path) as build:
+        build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=ok)
+    assert ok.opened[-1] == "manifest.json"
