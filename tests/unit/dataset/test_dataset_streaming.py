@@ -14,7 +14,7 @@ from dataset_records import make_record
 from crucible.dataset.builder import DatasetBuildError, build_version
 from crucible.dataset.policy import DatasetPolicy
 from crucible.dataset.sample_records import generate_curated_records
-from crucible.dataset.streaming import OutOfCoreBuild, memory_needed_mib
+from crucible.dataset.streaming import OutOfCoreBuild, default_workers, memory_needed_mib
 
 DAY = dt.date(2026, 12, 4)
 
@@ -35,12 +35,12 @@ class MemorySink:
         self.discarded = True
 
 
-def both(records, policy, tmp_path):
+def both(records, policy, tmp_path, workers=0):
     reference: dict[str, bytes] = {}
     ref = build_version(records, policy, version="v1_20261204", created=DAY, write=reference.__setitem__)
     sink = MemorySink()
     blobs = [r.SerializeToString(deterministic=True) for r in records]
-    with OutOfCoreBuild(policy, workdir=tmp_path) as build:
+    with OutOfCoreBuild(policy, workdir=tmp_path, workers=workers) as build:
         new = build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=sink)
         members = list(build.members())
     return ref, reference, new, sink.files, members
@@ -57,6 +57,12 @@ def assert_identical(ref, reference, new, files, members) -> None:
 def test_generated_store_gives_the_reference_bytes(tmp_path) -> None:
     records = generate_curated_records(3000, seed=5, synthetic_share=0.35, duplicate_share=0.2)
     assert_identical(*both(records, DatasetPolicy(), tmp_path))
+
+
+def test_worker_processes_give_the_same_bytes(tmp_path) -> None:
+    # Scan and rendering on two worker processes, chunks re-assembled in order.
+    records = generate_curated_records(2500, seed=9, synthetic_share=0.2)
+    assert_identical(*both(records, DatasetPolicy(), tmp_path, workers=2))
 
 
 def test_edge_cases_give_the_reference_bytes(tmp_path) -> None:
@@ -112,7 +118,7 @@ def test_a_store_beyond_the_memory_limit_is_refused_before_any_work(tmp_path) ->
     policy = DatasetPolicy(build_memory_mib=4096)
     with OutOfCoreBuild(policy, workdir=tmp_path) as build, pytest.raises(DatasetBuildError) as err:
         build.build(iter(()), records_in_store=records, version="v1_20261204", created=DAY, sink=sink)
-    assert f"needs about {memory_needed_mib(records)} MiB" in str(err.value)
+    assert f"needs about {memory_needed_mib(records, default_workers(records))} MiB" in str(err.value)
     assert "dataset.build_memory_mib is 4096" in str(err.value)
     assert not sink.files
     assert list(tmp_path.iterdir()) == [] or all(not p.exists() for p in tmp_path.iterdir())

@@ -50,26 +50,23 @@ class ScanCounts:
     usable: int = 0
 
 
-def scan_batches(
-    blobs: Iterable[bytes], seed: int, dimensions: Sequence[str], counts: ScanCounts, batch_rows: int = BATCH_ROWS
-) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
-    """(columns, blobs) batches of the usable records; `counts` tallies every record seen."""
+def scan_chunk(
+    blobs: Sequence[bytes], start: int, seed: int, dimensions: Sequence[str]
+) -> tuple[pa.RecordBatch | None, pa.RecordBatch | None, int, int]:
+    """(columns, blobs, records seen, usable) for serialized records at store positions start, start+1, ...
+    Pure and picklable, so worker processes can share the scan."""
     schema = candidate_schema(dimensions)
     cols: list[list[object]] = [[] for _ in schema]
     kept_blobs: list[bytes] = []
-    ndims = len(dimensions)
-    for blob in blobs:
-        record = records_pb2.Record()
+    record = records_pb2.Record()
+    for offset, blob in enumerate(blobs):
         record.ParseFromString(blob)
-        index = counts.records_in_store
-        counts.records_in_store += 1
         if not (record.category and has_reply(record)):
             continue
-        counts.usable += 1
         rid = record.record_id
         context = audit_context(record)
         row = [
-            index,
+            start + offset,
             rid,
             record.subject_token,
             record.dedup.cluster_id or rid,
@@ -79,21 +76,29 @@ def scan_batches(
             seeded_hash(seed, rid),
             order_key(seed, rid),
         ]
-        row += [dimension_value(context, dimensions[k]) for k in range(ndims)]
+        row += [dimension_value(context, dim) for dim in dimensions]
         for col, value in zip(cols, row, strict=True):
             col.append(value)
         kept_blobs.append(blob)
-        if len(kept_blobs) >= batch_rows:
-            yield _batches(schema, cols, kept_blobs)
-            cols = [[] for _ in schema]
-            kept_blobs = []
-    if kept_blobs:
-        yield _batches(schema, cols, kept_blobs)
+    if not kept_blobs:
+        return None, None, len(blobs), 0
+    columns, blob_batch = _batches(schema, cols, kept_blobs)
+    return columns, blob_batch, len(blobs), len(kept_blobs)
+
+
+def chunked(blobs: Iterable[bytes], size: int = BATCH_ROWS) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for blob in blobs:
+        chunk.append(blob)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _batches(schema: pa.Schema, cols: list[list[object]], blobs: list[bytes]) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    columns = pa.RecordBatch.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)], schema=schema
-    )
+    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
+    columns = pa.RecordBatch.from_arrays(arrays, schema=schema)
     blob_batch = pa.RecordBatch.from_arrays([columns.column(0), pa.array(blobs, type=pa.binary())], schema=BLOB_SCHEMA)
     return columns, blob_batch

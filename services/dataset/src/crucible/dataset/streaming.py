@@ -18,11 +18,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -35,7 +38,7 @@ from crucible.dataset.formats import RENDERERS, to_example
 from crucible.dataset.plan import Plan, plan_version
 from crucible.dataset.policy import SPLITS, DatasetPolicy
 from crucible.dataset.report import render_report
-from crucible.dataset.scan import ScanCounts, candidate_schema, scan_batches
+from crucible.dataset.scan import ScanCounts, candidate_schema, chunked, scan_chunk
 from crucible.dataset.selection import max_synthetic
 from crucible.v1 import records_pb2
 
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 PYTHON_BYTES_PER_RECORD = 64
 BASE_MIB = 320  # interpreter, protobuf, DuckDB, Arrow, SciPy loaded
 DUCKDB_MIN_MIB = 256  # below this DuckDB's sorts and joins spill so much the build crawls
+WORKER_MIB = 200  # one worker process (protobuf, Arrow, orjson loaded) with a chunk in flight
+PARALLEL_MIN_RECORDS = 50_000  # below this, starting worker processes costs more than it saves
 _FETCH_ROWS = 2_000
 _LS, _PS = "\u2028".encode(), "\u2029".encode()
 
@@ -59,13 +64,18 @@ class FileSink(Protocol):
     def discard(self) -> None: ...
 
 
-def memory_needed_mib(records: int) -> int:
-    return BASE_MIB + DUCKDB_MIN_MIB + -(-records * PYTHON_BYTES_PER_RECORD // (1 << 20))
+def memory_needed_mib(records: int, workers: int = 0) -> int:
+    return BASE_MIB + DUCKDB_MIN_MIB + workers * WORKER_MIB + -(-records * PYTHON_BYTES_PER_RECORD // (1 << 20))
 
 
-def check_memory(records: int, limit_mib: int) -> int:
+def default_workers(records: int) -> int:
+    """Worker processes that parse and render beside the main one (DuckDB threads on its own)."""
+    return min(os.cpu_count() or 1, 4) if records >= PARALLEL_MIN_RECORDS else 0
+
+
+def check_memory(records: int, limit_mib: int, workers: int = 0) -> int:
     """DuckDB's share of the limit; a clear error, before any work, when the limit is too small."""
-    needed = memory_needed_mib(records)
+    needed = memory_needed_mib(records, workers)
     if needed > limit_mib:
         raise DatasetBuildError(
             f"building from {records} curated records needs about {needed} MiB; dataset.build_memory_mib is "
@@ -89,9 +99,18 @@ class OutOfCoreBuild:
     """One build in its own work folder (deleted on exit). `build` writes the version; `members`
     then streams (record id, subject, split) for the registry."""
 
-    def __init__(self, policy: DatasetPolicy, *, workdir: Path | None = None, memory_mib: int | None = None) -> None:
+    def __init__(
+        self,
+        policy: DatasetPolicy,
+        *,
+        workdir: Path | None = None,
+        memory_mib: int | None = None,
+        workers: int | None = None,
+    ) -> None:
         self.policy = policy
         self.memory_mib = memory_mib if memory_mib is not None else policy.build_memory_mib
+        self.workers = workers  # None: default_workers(records in the store)
+        self._pool: Any = None
         self._tmp = Path(tempfile.mkdtemp(prefix="crucible-dataset-build-", dir=workdir))
         self.con: duckdb.DuckDBPyConnection | None = None
         self.names = list(policy.splits.as_dict())
@@ -100,13 +119,34 @@ class OutOfCoreBuild:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
         if self.con is not None:
             self.con.close()
             self.con = None
         shutil.rmtree(self._tmp, ignore_errors=True)
 
+    def _ordered_map(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        """fn(*item) for each item, results in input order; on the worker pool when there is one, with
+        a bounded number of chunks in flight (memory stays flat however large the store)."""
+        if self._pool is None:
+            for item in items:
+                yield fn(*item)
+            return
+        pending: deque[Any] = deque()
+        for item in items:
+            pending.append(self._pool.apply_async(fn, item))
+            if len(pending) >= 2 * self._pool._processes:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
     def _connect(self, records: int) -> duckdb.DuckDBPyConnection:
-        duck_mib = check_memory(records, self.memory_mib)
+        workers = default_workers(records) if self.workers is None else self.workers
+        duck_mib = check_memory(records, self.memory_mib, workers)
+        if workers:
+            self._pool = get_context("spawn").Pool(workers)
         con = duckdb.connect(str(self._tmp / "build.duckdb"))
         con.execute(f"SET memory_limit = '{duck_mib}MiB'")
         con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
@@ -160,7 +200,19 @@ class OutOfCoreBuild:
         con.execute(f"CREATE TABLE cand ({cols})")
         con.execute("CREATE TABLE blobs (i BIGINT, blob BLOB)")
         counts = ScanCounts()
-        for columns, blob_batch in scan_batches(blobs, self.policy.seed, dims, counts):
+        seed = self.policy.seed
+
+        def chunks() -> Iterator[tuple[Any, ...]]:
+            start = 0
+            for chunk in chunked(blobs):
+                yield (chunk, start, seed, list(dims))
+                start += len(chunk)
+
+        for columns, blob_batch, seen, usable in self._ordered_map(scan_chunk, chunks()):
+            counts.records_in_store += seen
+            counts.usable += usable
+            if columns is None:
+                continue
             con.register("cand_batch", columns)
             con.execute("INSERT INTO cand SELECT * FROM cand_batch")
             con.unregister("cand_batch")
@@ -236,7 +288,6 @@ class OutOfCoreBuild:
     def _write_split(self, con: duckdb.DuckDBPyConnection, name: str, sink: FileSink) -> dict[str, dict[str, Any]]:
         policy = self.policy
         formats = list(policy.formats)
-        renderers = [RENDERERS[f] for f in formats]
         system_prompt = policy.system_prompt
         out: dict[str, dict[str, Any]] = {}
         with ExitStack() as stack:
@@ -246,17 +297,15 @@ class OutOfCoreBuild:
                 "SELECT b.blob FROM final f JOIN blobs b USING (i) WHERE f.split = ? ORDER BY f.ord, f.rid",
                 [self.names.index(name)],
             )
-            record = records_pb2.Record()
-            while rows := result.fetchmany(_FETCH_ROWS):
-                for (blob,) in rows:
-                    record.ParseFromString(blob)
-                    example = to_example(record)
-                    records += 1
-                    for render, writer in zip(renderers, writers, strict=True):
-                        line = orjson.dumps(render(example, system_prompt))
-                        if _LS in line or _PS in line:
-                            line = line.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
-                        writer.write(line + b"\n")
+
+            def chunks() -> Iterator[tuple[Any, ...]]:
+                while rows := result.fetchmany(_FETCH_ROWS):
+                    yield ([blob for (blob,) in rows], formats, system_prompt)
+
+            for n, parts in self._ordered_map(render_chunk, chunks()):
+                records += n
+                for writer, data in zip(writers, parts, strict=True):
+                    writer.write(data)
         for fmt, writer in zip(formats, writers, strict=True):
             out[file_name(name, fmt)] = {
                 "split": name,
@@ -332,6 +381,26 @@ class OutOfCoreBuild:
             while rows := result.fetchmany(50_000):
                 for rid, subj in rows:
                     yield Member(record_id=rid, subject_token=subj, split=name)
+
+
+def render_chunk(blobs: list[bytes], formats: list[str], system_prompt: str) -> tuple[int, list[bytes]]:
+    """Serialized records -> their lines in each format (one bytes per format), as `render_jsonl` writes
+    them. Picklable, so worker processes share the rendering."""
+    renderers = [RENDERERS[f] for f in formats]
+    out: list[list[bytes]] = [[] for _ in formats]
+    record = records_pb2.Record()
+    for blob in blobs:
+        record.ParseFromString(blob)
+        example = to_example(record)
+        for render, lines in zip(renderers, out, strict=True):
+            lines.append(orjson.dumps(render(example, system_prompt)))
+    parts = []
+    for lines in out:
+        data = b"\n".join(lines) + b"\n" if lines else b""
+        if _LS in data or _PS in data:
+            data = data.replace(_LS, b"\\u2028").replace(_PS, b"\\u2029")
+        parts.append(data)
+    return len(blobs), parts
 
 
 def _duck_type(arrow_type: str) -> str:
