@@ -52,12 +52,13 @@ class ScanCounts:
 
 def scan_chunk(
     blobs: Sequence[bytes], start: int, seed: int, dimensions: Sequence[str]
-) -> tuple[pa.RecordBatch | None, pa.RecordBatch | None, int, int]:
-    """(columns, blobs, records seen, usable) for serialized records at store positions start, start+1, ...
-    Pure and picklable, so worker processes can share the scan."""
+) -> tuple[pa.RecordBatch | None, list[int]]:
+    """(columns of the usable records, their offsets in `blobs`) for serialized records at store
+    positions start, start+1, ... Pure and picklable, so worker processes can share the scan; the
+    blobs themselves never travel back (the caller has them)."""
     schema = candidate_schema(dimensions)
     cols: list[list[object]] = [[] for _ in schema]
-    kept_blobs: list[bytes] = []
+    kept: list[int] = []
     record = records_pb2.Record()
     for offset, blob in enumerate(blobs):
         record.ParseFromString(blob)
@@ -79,11 +80,18 @@ def scan_chunk(
         row += [dimension_value(context, dim) for dim in dimensions]
         for col, value in zip(cols, row, strict=True):
             col.append(value)
-        kept_blobs.append(blob)
-    if not kept_blobs:
-        return None, None, len(blobs), 0
-    columns, blob_batch = _batches(schema, cols, kept_blobs)
-    return columns, blob_batch, len(blobs), len(kept_blobs)
+        kept.append(offset)
+    if not kept:
+        return None, []
+    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema), kept
+
+
+def blob_batch(columns: pa.RecordBatch, blobs: Sequence[bytes], kept: Sequence[int]) -> pa.RecordBatch:
+    """The kept records' blobs beside their store position `i`."""
+    return pa.RecordBatch.from_arrays(
+        [columns.column(0), pa.array([blobs[k] for k in kept], type=pa.binary())], schema=BLOB_SCHEMA
+    )
 
 
 def chunked(blobs: Iterable[bytes], size: int = BATCH_ROWS) -> Iterator[list[bytes]]:
@@ -95,10 +103,3 @@ def chunked(blobs: Iterable[bytes], size: int = BATCH_ROWS) -> Iterator[list[byt
             chunk = []
     if chunk:
         yield chunk
-
-
-def _batches(schema: pa.Schema, cols: list[list[object]], blobs: list[bytes]) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    arrays = [pa.array(c, type=f.type) for c, f in zip(cols, schema, strict=True)]
-    columns = pa.RecordBatch.from_arrays(arrays, schema=schema)
-    blob_batch = pa.RecordBatch.from_arrays([columns.column(0), pa.array(blobs, type=pa.binary())], schema=BLOB_SCHEMA)
-    return columns, blob_batch

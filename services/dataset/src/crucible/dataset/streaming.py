@@ -38,7 +38,7 @@ from crucible.dataset.formats import RENDERERS, to_example
 from crucible.dataset.plan import Plan, plan_version
 from crucible.dataset.policy import SPLITS, DatasetPolicy
 from crucible.dataset.report import render_report
-from crucible.dataset.scan import ScanCounts, candidate_schema, chunked, scan_chunk
+from crucible.dataset.scan import ScanCounts, blob_batch, candidate_schema, chunked, scan_chunk
 from crucible.dataset.selection import max_synthetic
 from crucible.v1 import records_pb2
 
@@ -127,20 +127,24 @@ class OutOfCoreBuild:
             self.con = None
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def _ordered_map(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
-        """fn(*item) for each item, results in input order; on the worker pool when there is one, with
+    def _ordered_map(
+        self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]
+    ) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        """(item, fn(*item)) for each item, in input order; on the worker pool when there is one, with
         a bounded number of chunks in flight (memory stays flat however large the store)."""
         if self._pool is None:
             for item in items:
-                yield fn(*item)
+                yield item, fn(*item)
             return
-        pending: deque[Any] = deque()
+        pending: deque[tuple[tuple[Any, ...], Any]] = deque()
         for item in items:
-            pending.append(self._pool.apply_async(fn, item))
+            pending.append((item, self._pool.apply_async(fn, item)))
             if len(pending) >= 2 * self._pool._processes:
-                yield pending.popleft().get()
+                done, future = pending.popleft()
+                yield done, future.get()
         while pending:
-            yield pending.popleft().get()
+            done, future = pending.popleft()
+            yield done, future.get()
 
     def _connect(self, records: int) -> duckdb.DuckDBPyConnection:
         workers = default_workers(records) if self.workers is None else self.workers
@@ -208,15 +212,15 @@ class OutOfCoreBuild:
                 yield (chunk, start, seed, list(dims))
                 start += len(chunk)
 
-        for columns, blob_batch, seen, usable in self._ordered_map(scan_chunk, chunks()):
-            counts.records_in_store += seen
-            counts.usable += usable
+        for (chunk, *_), (columns, kept) in self._ordered_map(scan_chunk, chunks()):
+            counts.records_in_store += len(chunk)
+            counts.usable += len(kept)
             if columns is None:
                 continue
             con.register("cand_batch", columns)
             con.execute("INSERT INTO cand SELECT * FROM cand_batch")
             con.unregister("cand_batch")
-            con.register("blob_batch", blob_batch)
+            con.register("blob_batch", blob_batch(columns, chunk, kept))
             con.execute("INSERT INTO blobs SELECT * FROM blob_batch")
             con.unregister("blob_batch")
         return counts
@@ -302,7 +306,7 @@ class OutOfCoreBuild:
                 while rows := result.fetchmany(_FETCH_ROWS):
                     yield ([blob for (blob,) in rows], formats, system_prompt)
 
-            for n, parts in self._ordered_map(render_chunk, chunks()):
+            for _, (n, parts) in self._ordered_map(render_chunk, chunks()):
                 records += n
                 for writer, data in zip(writers, parts, strict=True):
                     writer.write(data)
