@@ -54,6 +54,7 @@ def _child_build(home: str) -> dict[str, Any]:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import logging
 
+    from crucible.dataset.streaming import default_workers
     from crucible.dataset.versions import build_dataset_version
 
     runtime = _runtime(Path(home))
@@ -63,14 +64,21 @@ def _child_build(home: str) -> dict[str, Any]:
     streaming_log = logging.getLogger("crucible.dataset.streaming")
     streaming_log.addHandler(handler)
     streaming_log.setLevel(logging.INFO)
+    workers = default_workers(_store_count(runtime))
     start_rss = _peak_rss_mib()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0, c0 = time.perf_counter(), time.process_time()
     built = build_dataset_version(runtime)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = (children.ru_utime - children0.ru_utime) + (children.ru_stime - children0.ru_stime)
     runtime.registry.dispose()
     return {
         "seconds": seconds,
-        "cpu_seconds": cpu,
+        "cpu_seconds": cpu + workers_cpu,
+        "main_cpu_seconds": cpu,
+        "workers_cpu_seconds": workers_cpu,
+        "workers_peak_rss_mib": children.ru_maxrss / 1024.0,  # the largest worker (Linux: KiB)
         "peak_rss_mib": _peak_rss_mib(),
         "rss_before_build_mib": start_rss,
         "version": built.version,
@@ -80,7 +88,14 @@ def _child_build(home: str) -> dict[str, Any]:
         "files": len(built.manifest["files"]),
         "bytes_written": sum(f["bytes"] for f in built.manifest["files"].values()),
         "phases": phases,
+        "workers": workers,
     }
+
+
+def _store_count(runtime: Any) -> int:
+    from crucible.dataset.store import count_records
+
+    return count_records(runtime.registry)
 
 
 def _child_baseline(home: str) -> dict[str, Any]:
@@ -238,6 +253,11 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
         "peak_rss_mib": round(build["peak_rss_mib"], 1),
         "rss_before_build_mib": round(build["rss_before_build_mib"], 1),
         "build_cpu_seconds": round(build["cpu_seconds"], 3),
+        "build_main_cpu_seconds": round(build["main_cpu_seconds"], 3),
+        "build_workers_cpu_seconds": round(build["workers_cpu_seconds"], 3),
+        "build_workers_peak_rss_mib": round(build["workers_peak_rss_mib"], 1),
+        # The main process's peak plus every worker at the largest worker's peak: an upper bound.
+        "peak_rss_mib_with_workers": round(build["peak_rss_mib"] + build["workers"] * build["workers_peak_rss_mib"], 1),
         "baseline_seconds": round(baseline["seconds"], 3),
         "baseline_cpu_seconds": round(baseline["cpu_seconds"], 3),
         "baseline_peak_rss_mib": round(baseline["peak_rss_mib"], 1),

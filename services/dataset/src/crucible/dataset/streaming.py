@@ -120,7 +120,13 @@ class OutOfCoreBuild:
 
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
-            self._pool.terminate()
+            # A clean exit lets the workers finish and be reaped, so their CPU time and peak memory
+            # show in this process's RUSAGE_CHILDREN (the bench reports them).
+            if exc[0] is None:
+                self._pool.close()
+            else:
+                self._pool.terminate()
+            self._pool.join()
             self._pool = None
         if self.con is not None:
             self.con.close()
