@@ -3,7 +3,8 @@
 Each benchmark prints its figure with a baseline measured in the same run (so a ratio
 means something on a noisy machine). Results go to bench/results/<name>.json and a
 one-line summary per bench is printed. `--only a,b` runs a subset; `--quick` the small
-versions used in tests.
+versions used in tests. A full run ends with the capacity model (`bench/capacity.py`), which
+reads the results and writes bench/results/capacity.json.
 """
 
 from __future__ import annotations
@@ -49,6 +50,33 @@ def main() -> int:
         result = json.loads(proc.stdout)
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"{name:<10} ok in {seconds:.0f}s -> {RESULTS / (name + '.json')}")
+    if not args.only:
+        # The bus path at scale (a script: it spans four stages, which no one service may import).
+        cmd = [sys.executable, str(Path(__file__).parent / "bus_scale.py"), "--json"]
+        if args.quick:
+            cmd += ["--records", "20000"]
+        t0 = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode == 0:
+            (RESULTS / "bus_scale.json").write_text(proc.stdout)
+            print(f"{'bus_scale':<10} ok in {time.monotonic() - t0:.0f}s -> {RESULTS / 'bus_scale.json'}")
+        else:
+            failed.append("bus_scale")
+            print(f"{'bus_scale':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+    if not args.only and not failed:
+        # The capacity model turns the figures just measured into replicas, memory and GPU-hours.
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).parent / "capacity.py"), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        ok = proc.returncode == 0
+        print(f"{'capacity':<10} {'ok' if ok else 'FAILED'} -> {RESULTS / 'capacity.json'}")
+        if not ok:
+            print(proc.stderr.strip())
+            failed.append("capacity")
     return 1 if failed else 0
 
 

@@ -17,7 +17,7 @@ from crucible.dataset.forget import forget_subject
 from crucible.dataset.policy import DatasetPolicy
 from crucible.dataset.sample_records import generate_curated_records
 from crucible.dataset.store import count_records, upsert_records
-from crucible.dataset.versions import build_dataset_version
+from crucible.dataset.versions import build_dataset_version, version_members
 
 pytestmark = pytest.mark.postgres
 
@@ -54,7 +54,7 @@ def test_upsert_build_and_forget_on_postgres(pg_runtime: Runtime) -> None:
     assert count_records(pg_runtime.registry) == 400
 
     built = build_dataset_version(pg_runtime, today=dt.date(2026, 11, 22))
-    token = next(m.subject_token for m in built.members)
+    token = next(m.subject_token for m in version_members(pg_runtime.registry, built.version))
     report = forget_subject(pg_runtime.registry, token)
     assert report.removed_records and report.marked_versions == [built.version]
     with pg_runtime.registry.session() as s:

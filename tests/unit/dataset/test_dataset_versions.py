@@ -110,3 +110,12 @@ def test_quick_bench_reports_its_figures() -> None:
     assert result["build_seconds"] > 0 and result["baseline_seconds"] > 0
     assert result["peak_rss_mib"] > 0
     assert result["json_encoders"]["same_bytes"] is True
+
+
+def test_a_store_beyond_the_memory_limit_builds_nothing(rt) -> None:
+    upsert_records(rt.registry, generate_curated_records(60, seed=4))
+    rt.policy.section("dataset").build_memory_mib = 256
+    with pytest.raises(DatasetBuildError, match=r"needs about \d+ MiB; dataset.build_memory_mib is 256"):
+        build_dataset_version(rt, today=DAY)
+    assert list_versions(rt.registry) == []
+    assert rt.artifacts.list("datasets") == []

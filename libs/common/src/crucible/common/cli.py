@@ -171,8 +171,18 @@ def _bench_command(bench_name: str, fn: Callable[..., dict[str, Any]]) -> Callab
     def command(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
         quick: Annotated[bool, typer.Option("--quick", help="A smaller, faster run (for tests).")] = False,
+        records: Annotated[
+            int | None, typer.Option("--records", min=1, help="Input size, for benches that take one.")
+        ] = None,
     ) -> None:
-        result = fn(quick=quick)
+        # Benches are deferred (imported on call), so whether one takes a size shows only when called.
+        kwargs: dict[str, Any] = {"quick": quick} if records is None else {"quick": quick, "records": records}
+        try:
+            result = fn(**kwargs)
+        except TypeError as exc:
+            if records is not None and "'records'" in str(exc):
+                raise typer.BadParameter(f"bench {bench_name} takes no --records", param_hint="--records") from exc
+            raise
         if as_json:
             typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
         else:

@@ -61,8 +61,14 @@ def records_to_parity_floor(count: int, known: int, floor_share: float) -> int:
 
 
 def audit_dimension(values: Sequence[str], expected: Sequence[str], policy: AuditPolicy) -> dict[str, Any]:
-    total = len(values)
-    counts = Counter(v for v in values if v)
+    return audit_dimension_counts(len(values), Counter(v for v in values if v), expected, policy)
+
+
+def audit_dimension_counts(
+    total: int, known_counts: Mapping[str, int], expected: Sequence[str], policy: AuditPolicy
+) -> dict[str, Any]:
+    """One dimension from the number of records and the count of each known value ("" excluded)."""
+    counts = Counter(known_counts)
     for group in expected:
         counts.setdefault(group.strip().lower(), 0)
     known = sum(counts.values())
@@ -104,16 +110,39 @@ def bias_audit(
 ) -> dict[str, Any]:
     """Audit the records of one version. Pure; the result goes into the manifest and the report."""
     contexts = [audit_context(r) for r in records]
+    value_counts = {dim: Counter(v for c in contexts if (v := dimension_value(c, dim))) for dim in policy.dimensions}
+    return bias_audit_counts(
+        len(records),
+        value_counts,
+        policy,
+        fairness_target,
+        category_report=category_report,
+        synthetic_room=synthetic_room,
+    )
+
+
+def bias_audit_counts(
+    records: int,
+    value_counts: Mapping[str, Mapping[str, int]],
+    policy: AuditPolicy,
+    fairness_target: float,
+    *,
+    category_report: Mapping[str, Mapping[str, Any]] | None = None,
+    synthetic_room: int | None = None,
+) -> dict[str, Any]:
+    """The audit from the count of each known value per dimension (what an out-of-core build can
+    aggregate without holding the records)."""
     dimensions = {}
     for dim in policy.dimensions:
-        values = [dimension_value(c, dim) for c in contexts]
-        dimensions[dim] = audit_dimension(values, policy.expected_values.get(dim, []), policy)
+        dimensions[dim] = audit_dimension_counts(
+            records, value_counts.get(dim, {}), policy.expected_values.get(dim, []), policy
+        )
     audited = [d for d in dimensions.values() if d["audited"]]
     score = sum(d["score"] for d in audited) / len(audited) if audited else 0.0
     score = round(score, 2)
     return {
         "formula": FORMULA,
-        "records": len(records),
+        "records": records,
         "dimensions": dimensions,
         "audited_dimensions": [name for name, d in dimensions.items() if d["audited"]],
         "fairness_score": score,

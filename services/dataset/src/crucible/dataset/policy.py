@@ -95,6 +95,11 @@ class DatasetPolicy(PolicyModel):
     min_records: int = Field(default=10, ge=1, description="A build with fewer eligible records fails.")
     system_prompt: str = Field(default=DEFAULT_SYSTEM_PROMPT, min_length=1)
     formats: list[FormatName] = Field(default=list(ALL_FORMATS), min_length=1)
+    build_memory_mib: int = Field(
+        default=4096,
+        ge=256,
+        description="Memory the out-of-core build may use (MiB); a store that needs more is refused before any work.",
+    )
     seed: int = Field(default=42, ge=0, description="Seed of every sampling decision (byte-identical rebuilds).")
     audit: AuditPolicy = AuditPolicy()
 

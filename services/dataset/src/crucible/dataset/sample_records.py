@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 
 from crucible.v1 import records_pb2
 
@@ -62,17 +63,42 @@ def generate_curated_records(
     duplicate_share: float = 0.05,
     category_weights: Mapping[str, float] = DEFAULT_CATEGORY_WEIGHTS,
 ) -> list[records_pb2.Record]:
+    return list(
+        iter_curated_records(
+            n,
+            seed=seed,
+            subjects=subjects,
+            synthetic_share=synthetic_share,
+            duplicate_share=duplicate_share,
+            category_weights=category_weights,
+        )
+    )
+
+
+def iter_curated_records(
+    n: int,
+    *,
+    seed: int = 0,
+    subjects: int | None = None,
+    synthetic_share: float = 0.1,
+    duplicate_share: float = 0.05,
+    category_weights: Mapping[str, float] = DEFAULT_CATEGORY_WEIGHTS,
+) -> Iterator[records_pb2.Record]:
+    """The same records as `generate_curated_records`, one at a time: what a near-duplicate points
+    at is kept as two small integers per record, so 10 M records fit the bench's memory."""
     rng = random.Random(seed)
     subjects = subjects or max(n // 20, 1)
     categories = list(category_weights)
     weights = list(category_weights.values())
-    out: list[records_pb2.Record] = []
+    tables = ["checkins", "activities", "quizzes", "conversations", "synthetic"]
+    table_of = array("B")  # table index of each record (its id is a hash of table, seed, index)
+    root_of = array("q")  # the record whose id is each record's cluster id
     for i in range(n):
         synthetic = rng.random() < synthetic_share
         table = "synthetic" if synthetic else rng.choice(["checkins", "activities", "quizzes", "conversations"])
         topic = rng.choice(_TOPICS)
         record = records_pb2.Record(
-            record_id=hashlib.sha256(f"{table}:{seed}:{i}".encode()).hexdigest()[:32],
+            record_id=_record_id(table, seed, i),
             subject_token=_token(rng.randrange(subjects)) if not synthetic else _token(10**9 + i),
             kind=records_pb2.RECORD_KIND_CONVERSATION,
             category=rng.choices(categories, weights)[0],
@@ -92,10 +118,17 @@ def generate_curated_records(
             record.provenance.add(stage=stage, version="0.1.0")
         record.dedup.cluster_id = record.record_id
         record.dedup.similarity = 1.0
-        if out and rng.random() < duplicate_share:
-            first = out[rng.randrange(len(out))]
-            record.dedup.cluster_id = first.dedup.cluster_id
-            record.dedup.duplicate_of = first.record_id
+        root = i
+        if i and rng.random() < duplicate_share:
+            first = rng.randrange(i)
+            root = root_of[first]
+            record.dedup.cluster_id = _record_id(tables[table_of[root]], seed, root)
+            record.dedup.duplicate_of = _record_id(tables[table_of[first]], seed, first)
             record.dedup.similarity = round(rng.uniform(0.85, 0.99), 3)
-        out.append(record)
-    return out
+        table_of.append(tables.index(table))
+        root_of.append(root)
+        yield record
+
+
+def _record_id(table: str, seed: int, i: int) -> str:
+    return hashlib.sha256(f"{table}:{seed}:{i}".encode()).hexdigest()[:32]

@@ -119,35 +119,41 @@ def apply_category_mix(
         by_category[c.category].append(c)
     targets = apportion(len(cands), mix)
     kept: list[Candidate] = []
+    for category in mix:
+        kept.extend(sorted(by_category.get(category, []), key=lambda c: c.rank)[: targets[category]])
+    kept.sort(key=lambda c: c.record_id)
+    return kept, category_mix_report({k: len(v) for k, v in by_category.items()}, targets, mix)
+
+
+def category_mix_report(
+    available: Mapping[str, int], targets: Mapping[str, int], mix: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """The mix table of the manifest from the records available per category and each target."""
     report: dict[str, dict[str, Any]] = {}
     for category, share in mix.items():
-        pool = sorted(by_category.get(category, []), key=lambda c: c.rank)
-        target = targets[category]
-        chosen = pool[:target]
-        kept.extend(chosen)
+        have, target = available.get(category, 0), targets[category]
         report[category] = {
             "target_share": share,
             "target": target,
-            "available": len(pool),
-            "selected": len(chosen),
-            "downsampled": max(len(pool) - target, 0),
-            "deficit": max(target - len(pool), 0),
+            "available": have,
+            "selected": min(have, target),
+            "downsampled": max(have - target, 0),
+            "deficit": max(target - have, 0),
         }
     # Categories outside the mix (possible only if the policy changed after intake) are left out.
-    for category in sorted(set(by_category) - set(mix)):
+    for category in sorted(set(available) - set(mix)):
         report[category] = {
             "target_share": 0.0,
             "target": 0,
-            "available": len(by_category[category]),
+            "available": available[category],
             "selected": 0,
-            "downsampled": len(by_category[category]),
+            "downsampled": available[category],
             "deficit": 0,
         }
-    total = len(kept)
+    total = sum(row["selected"] for row in report.values())
     for row in report.values():
         row["share"] = round(row["selected"] / total, 6) if total else 0.0
-    kept.sort(key=lambda c: c.record_id)
-    return kept, report
+    return report
 
 
 def category_counts(cands: Iterable[Candidate]) -> dict[str, int]:

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
+from crucible.common.artifacts import ArtifactStore
 from crucible.common.registry import DatasetMember, DatasetVersion, Registry, utcnow
 from crucible.common.runtime import Runtime
-from crucible.dataset.builder import MANIFEST, BuiltVersion, build_version, version_name
+from crucible.dataset.builder import MANIFEST, BuiltVersion, Member, version_name
 from crucible.dataset.policy import DatasetPolicy
-from crucible.dataset.store import iter_eligible_records
+from crucible.dataset.store import copy_rows, count_records, iter_eligible_blobs
+from crucible.dataset.streaming import OutOfCoreBuild
 from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
-_MEMBER_CHUNK = 5000
 
 
 def dataset_policy(runtime: Runtime) -> DatasetPolicy:
@@ -38,30 +41,55 @@ def artifact_prefix(version: str) -> str:
     return f"datasets/{version}"
 
 
+class ArtifactSink:
+    """A version's files in the artifact store: each is written to `<name>.partial` and moved into
+    place when complete; `discard` removes the version's folder (a failed build leaves nothing)."""
+
+    def __init__(self, artifacts: ArtifactStore, prefix: str) -> None:
+        self.artifacts, self.prefix = artifacts, prefix
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        target = self.artifacts.path(f"{self.prefix}/{name}")
+        self.artifacts.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        with self.artifacts.fs.open(target + ".partial", "wb") as fh:
+            yield fh
+        self.artifacts.fs.mv(target + ".partial", target)
+
+    def discard(self) -> None:
+        self.artifacts.delete(self.prefix)
+
+
 def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> BuiltVersion:
-    """Build the next version from the curated store (forgotten subjects excluded)."""
+    """Build the next version from the curated store (forgotten subjects excluded), out of core."""
     policy = dataset_policy(runtime)
     # The version is stamped with the moment its store snapshot was taken, so records written
     # during the build still count as new for the next automatic build.
     started_at = utcnow()
-    records = list(iter_eligible_records(runtime.registry))
+    in_store = count_records(runtime.registry)
     seq = next_seq(runtime.registry)
     day = today or dt.datetime.now(dt.UTC).date()
     version = version_name(seq, day)
     prefix = artifact_prefix(version)
-    log.info("building dataset %s from %d curated records", version, len(records))
-
-    def write(name: str, data: bytes) -> None:
-        runtime.artifacts.write_bytes(f"{prefix}/{name}", data)
-
-    built = build_version(records, policy, version=version, created=day, write=write)
-    register_version(
-        runtime.registry,
-        built,
-        seq=seq,
-        manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
-        created_at=started_at,
-    )
+    log.info("building dataset %s from %d curated records", version, in_store)
+    workdir = runtime.settings.home / "tmp"
+    workdir.mkdir(parents=True, exist_ok=True)
+    with OutOfCoreBuild(policy, workdir=workdir) as build:
+        built = build.build(
+            iter_eligible_blobs(runtime.registry),
+            records_in_store=in_store,
+            version=version,
+            created=day,
+            sink=ArtifactSink(runtime.artifacts, prefix),
+        )
+        register_version(
+            runtime.registry,
+            built,
+            seq=seq,
+            manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
+            created_at=started_at,
+            members=build.members(),
+        )
     log.info(
         "dataset %s: %s, fairness %.1f",
         version,
@@ -72,8 +100,15 @@ def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> 
 
 
 def register_version(
-    registry: Registry, built: BuiltVersion, *, seq: int, manifest_uri: str, created_at: dt.datetime | None = None
+    registry: Registry,
+    built: BuiltVersion,
+    *,
+    seq: int,
+    manifest_uri: str,
+    created_at: dt.datetime | None = None,
+    members: Iterable[Member] | None = None,
 ) -> None:
+    """The version row and its members, in one transaction (members streamed; COPY on PostgreSQL)."""
     counts = built.manifest["counts"]
     with registry.session() as session:
         session.add(
@@ -95,12 +130,22 @@ def register_version(
             )
         )
         session.flush()
-        rows = [
-            {"version": built.version, "record_id": m.record_id, "split": m.split, "subject_token": m.subject_token}
-            for m in built.members
-        ]
-        for start in range(0, len(rows), _MEMBER_CHUNK):
-            session.connection().execute(insert(DatasetMember.__table__), rows[start : start + _MEMBER_CHUNK])
+        rows = (
+            (built.version, m.record_id, m.split, m.subject_token)
+            for m in (built.members if members is None else members)
+        )
+        copy_rows(session, DatasetMember.__table__, ("version", "record_id", "split", "subject_token"), rows)
+
+
+def version_members(registry: Registry, version: str) -> list[Member]:
+    """The records of one version with their subject and split (from the registry)."""
+    with registry.session() as session:
+        rows = session.execute(
+            select(DatasetMember.record_id, DatasetMember.subject_token, DatasetMember.split)
+            .where(DatasetMember.version == version)
+            .order_by(DatasetMember.record_id)
+        ).all()
+    return [Member(record_id=r, subject_token=t, split=s) for r, t, s in rows]
 
 
 def version_summary(built: BuiltVersion, manifest_uri: str) -> dict[str, Any]:
