@@ -63,7 +63,7 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 def _held_pii_record(runtime: Runtime) -> str:
     """A raw record with a planted name, through the real scrubber, then held by the scorer's own sink."""
     from crucible.scorer.store import ScorerSink
-    from crucible.scrubber.service import make_stage
+    from crucible.scrubber.service import build_stage
 
     raw = records_pb2.Record(record_id="pii-held", subject_token="tok-pii")
     raw.turns.add(role="user", text=f"I'm {PLANTED[0]} ({PLANTED[2]}). My partner hides my phone and I feel unsafe.")
@@ -71,7 +71,7 @@ def _held_pii_record(runtime: Runtime) -> str:
     raw.private_context["known_entities"] = json.dumps({"User": [PLANTED[0], "Tomasz", PLANTED[1]]})
     raw.private_context["known_identifiers"] = json.dumps([PLANTED[2]])
     assert PLANTED[1] in raw.turns[0].text  # the name is really there before scrubbing
-    (scrubbed,) = make_stage(None).process([raw]).kept
+    (scrubbed,) = build_stage(runtime).stage.process([raw]).kept
     detail = {"total": 6.8, "threshold": 7.0, "components": {"engagement": 2.0}, "issues": [],
               "category": "safety_ethics", "review": ["safety:unsafe_environment"],
               "safety": {"unsafe_environment": 0.91}}  # fmt: skip
