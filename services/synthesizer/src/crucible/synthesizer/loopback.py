@@ -160,6 +160,20 @@ def _fault_response(state: LoopbackState, fault: str) -> web.Response | None:
     return None
 
 
+async def _answer(state: LoopbackState, prompt: Any, seed: Any) -> tuple[web.Response | None, str]:
+    """What both protocols do for one request: the scripted fault (or its delay), the endpoint's
+    latency, then the scenario or conversation text for this seed."""
+    fault, step = _serve(state, prompt, seed)
+    if fault == "timeout":
+        await asyncio.sleep(state.hang)
+    await asyncio.sleep(state.latency)
+    failed = _fault_response(state, fault)
+    if failed is not None:
+        return failed, ""
+    n = int(seed or 0)
+    return None, scenario_text(n) if step == "scenario" else conversation_text(n)
+
+
 def make_app(state: LoopbackState) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         try:
@@ -169,15 +183,9 @@ def make_app(state: LoopbackState) -> web.Application:
         except (ValueError, KeyError, IndexError, TypeError):
             return web.json_response({"error": {"message": "bad request", "type": "invalid_request_error"}}, status=400)
         seed = body.get("seed")
-        fault, step = _serve(state, messages, seed)
-        if fault == "timeout":
-            await asyncio.sleep(state.hang)
-        await asyncio.sleep(state.latency)
-        failed = _fault_response(state, fault)
+        failed, text = await _answer(state, messages, seed)
         if failed is not None:
             return failed
-        n = int(seed or 0)
-        text = scenario_text(n) if step == "scenario" else conversation_text(n)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(text.split())
         return web.json_response(
@@ -204,15 +212,9 @@ def make_app(state: LoopbackState) -> web.Application:
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "bad request", "error_type": "validation"}, status=422)
         seed = params.get("seed")
-        fault, step = _serve(state, inputs, seed)
-        if fault == "timeout":
-            await asyncio.sleep(state.hang)
-        await asyncio.sleep(state.latency)
-        failed = _fault_response(state, fault)
+        failed, text = await _answer(state, inputs, seed)
         if failed is not None:
             return failed
-        n = int(seed or 0)
-        text = scenario_text(n) if step == "scenario" else conversation_text(n)
         return web.json_response(
             {
                 "generated_text": text,
