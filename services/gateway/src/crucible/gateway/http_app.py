@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route as Path
 
 from crucible.gateway import __version__
 from crucible.gateway.responses import Route, Served
@@ -85,31 +87,31 @@ async def _first_then_rest(
     return route, first, stream
 
 
-def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str, Any]]]) -> FastAPI:
-    app = FastAPI(
-        title="crucible model-gateway",
-        version=VERSION,
-        docs_url=None,
-        redoc_url=None,
-        default_response_class=_JSONResponse,
-        # FastAPI's own OpenTelemetry hooks otherwise run on every request (and build a span per
-        # request whenever a tracer provider is installed, as `crucible serve` does): spans only
-        # when they are exported; request metrics are the gateway's Prometheus ones.
-        telemetry={
-            "tracing": bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
-            "metrics": False,
-            "logs": False,
-            "operation_spans": False,
-        },
-    )
+def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+    """The ASGI app. Plain Starlette: a proxy's cost is its CPU per request, and every handler
+    takes the raw `Request` and returns a `Response`, so a framework's dependency solving, body
+    limits and exit stacks per request would be pure overhead (issue 17 measures it against a
+    bare relay). Spans per request only when traces are exported (`tracing_middleware`)."""
+    paths: list[Path] = []
+    started_at = time.time()
 
     def post(path: str) -> Callable[[Endpoint], Endpoint]:
-        """A plain Starlette route: these handlers take the raw `Request` and return a `Response`,
-        so FastAPI's per-request dependency solving and query parsing would be pure overhead."""
-
         def register(endpoint: Endpoint) -> Endpoint:
-            app.router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+            paths.append(Path(path, endpoint, methods=["POST"]))
             return endpoint
+
+        return register
+
+    def get(path: str) -> Callable[[Callable[[], Awaitable[Any]]], Callable[[], Awaitable[Any]]]:
+        """A GET route whose handler takes nothing and returns a Response or a JSON-able value."""
+
+        def register(handler: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+            async def endpoint(_: Request) -> Response:
+                out = await handler()
+                return out if isinstance(out, Response) else _JSONResponse(out)
+
+            paths.append(Path(path, endpoint, methods=["GET"]))
+            return handler
 
         return register
 
@@ -240,14 +242,14 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
         wants_details = bool((payload.get("parameters") or {}).get("details"))
         return _JSONResponse([_client_body(served.body, wants_details)], headers=_headers(served.route))
 
-    @app.get("/health")
+    @get("/health")
     async def health() -> Response:
         backend = gateway.backends.get("stable")
         if backend is not None and await backend.health():
             return Response(status_code=200)
         return _error(503, "stable backend unavailable", "unhealthy")
 
-    @app.get("/info")
+    @get("/info")
     async def info() -> dict[str, Any]:
         stable = gateway.state.stable
         return {
@@ -292,10 +294,10 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
     async def completions(request: Request) -> Response:
         return await openai_call(request, gateway.complete, gateway.complete_stream, "text")
 
-    @app.get("/v1/models")
+    @get("/v1/models")
     async def models() -> dict[str, Any]:
         """What a client may name: the stable and canary variants' models (and what serves)."""
-        created = int(app.state.started_at)
+        created = int(started_at)
         names = list(dict.fromkeys(b.spec.model for b in gateway.backends.values()))
         return {
             "object": "list",
@@ -318,15 +320,19 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
             return _error(422, str(exc), "validation")
         return _JSONResponse({"accepted": accepted})
 
-    @app.get("/rollout")
+    @get("/rollout")
     async def rollout() -> dict[str, Any]:
         return await rollout_status()
 
-    @app.get("/metrics")
+    @get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.state.started_at = time.time()
+    app = Starlette(routes=paths)
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from crucible.gateway.http_tracing import TracingMiddleware
+
+        app.add_middleware(TracingMiddleware)
     return app
 
 
