@@ -120,3 +120,24 @@ def test_report_has_a_category_chart_and_the_audit() -> None:
 def test_too_few_records_is_a_clear_error() -> None:
     with pytest.raises(DatasetBuildError, match="min_records"):
         build([make_record("only")])
+
+
+def test_each_split_counts_its_synthetic_records_per_category() -> None:
+    records = [make_record(f"r{i}", subject=f"s{i}", category="empathetic_dialogue") for i in range(60)]
+    records += [
+        make_record(f"g{i}", subject=f"g{i}", category=c, synthetic=True)
+        for i, c in enumerate(["empathetic_dialogue"] * 6 + ["safety_ethics"] * 4)
+    ]
+    built, files = build(records)
+    category = {r.record_id: r.category for r in records if r.source.table == "synthetic"}
+    splits = built.manifest["counts"]["splits"]
+    for name, row in splits.items():
+        expected: dict[str, int] = {}
+        for rid in built.manifest["record_ids"][name]:
+            if rid in category:
+                expected[category[rid]] = expected.get(category[rid], 0) + 1
+        assert row["synthetic_by_category"] == dict(sorted(expected.items()))
+        assert sum(row["synthetic_by_category"].values()) == row["synthetic"]
+        assert row["synthetic"] <= 0.3 * row["total"] + 1e-9
+    assert sum(row["synthetic"] for row in splits.values()) > 0
+    assert "synthetic by category" in files["report.md"].decode()

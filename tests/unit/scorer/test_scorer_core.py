@@ -90,6 +90,26 @@ def test_the_run_threshold_overrides_the_policy(scorer_models) -> None:
     assert scored.threshold == 0.5 and scored.outcome in ("kept", "held")
 
 
+def test_a_synthetic_record_meets_the_same_bar_on_the_points_it_can_earn(scorer_models) -> None:
+    """No app signals can exist for a generated conversation (4 of the 10 points): its bar is 7.0 on
+    the other 6 (4.2), so the same conversation passes as synthetic and not as a real record
+    whose user gave no signals; a run's own min_quality still wins."""
+    real = make_record("real", "I feel like my partner doesn't listen to me when I talk about work.", EMPATHIC,
+                       context=CTX)  # fmt: skip
+    synthetic = make_record("syn", "I feel like my partner doesn't listen to me when I talk about work.", EMPATHIC,
+                            context=CTX)  # fmt: skip
+    synthetic.source.table = "synthetic"
+    for record in (real, synthetic):  # a longer exchange: the turns point too
+        record.turns.add(role="user", text="I feel like my partner doesn't listen to me when I talk about work.")
+        record.turns.add(role="assistant", text=EMPATHIC)
+    scored_real, scored_synthetic = stage(scorer_models, review_margin=0.0).score([real, synthetic])
+    assert scored_real.threshold == 7.0 and scored_synthetic.threshold == pytest.approx(4.2)
+    assert scored_real.record.quality.total == scored_synthetic.record.quality.total < 7.0
+    assert scored_real.outcome == "rejected" and scored_synthetic.outcome == "kept", scored_synthetic.detail
+    synthetic.extraction.min_quality = 6.5
+    assert stage(scorer_models).score([synthetic])[0].threshold == 6.5
+
+
 def test_bad_signals_and_empty_records_never_crash(scorer_models) -> None:
     bad = make_record("bad", "What should we do this weekend?", "Try a picnic in the park with a book.",
                       satisfaction=42.0, helpfulness=-1.0)  # fmt: skip

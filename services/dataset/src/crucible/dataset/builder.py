@@ -182,6 +182,7 @@ def _counts(ordered: dict[str, list[Candidate]]) -> dict[str, Any]:
             "synthetic": syn,
             "synthetic_share": round(syn / n, 6) if n else 0.0,
             "by_category": dict(sorted(Counter(c.category for c in cands).items())),
+            "synthetic_by_category": dict(sorted(Counter(c.category for c in cands if c.synthetic).items())),
         }
     all_cands = [c for cands in ordered.values() for c in cands]
     return {

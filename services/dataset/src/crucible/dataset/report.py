@@ -39,11 +39,12 @@ def render_report(manifest: Mapping[str, Any]) -> str:
         "",
         "## Splits",
         "",
-        "| split | records | synthetic | synthetic share |",
-        "|---|---:|---:|---:|",
+        "| split | records | synthetic | synthetic share | synthetic by category |",
+        "|---|---:|---:|---:|---|",
     ]
     for split, row in counts["splits"].items():
-        out.append(f"| {split} | {row['total']} | {row['synthetic']} | {row['synthetic_share']:.1%} |")
+        by_category = ", ".join(f"{k} {v}" for k, v in row.get("synthetic_by_category", {}).items()) or "-"
+        out.append(f"| {split} | {row['total']} | {row['synthetic']} | {row['synthetic_share']:.1%} | {by_category} |")
     out += [
         "",
         "## Category mix",

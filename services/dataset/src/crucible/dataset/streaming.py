@@ -339,6 +339,11 @@ class OutOfCoreBuild:
             by_category = dict(
                 sorted(con.execute("SELECT cat, count(*) FROM final WHERE split = ? GROUP BY cat", [k]).fetchall())
             )
+            synthetic_by_category = dict(
+                sorted(
+                    con.execute("SELECT cat, count(*) FROM final WHERE split = ? AND syn GROUP BY cat", [k]).fetchall()
+                )
+            )
             for cat, m in by_category.items():
                 all_categories[cat] = all_categories.get(cat, 0) + m
             splits[name] = {
@@ -346,6 +351,7 @@ class OutOfCoreBuild:
                 "synthetic": syn,
                 "synthetic_share": round(syn / n, 6) if n else 0.0,
                 "by_category": by_category,
+                "synthetic_by_category": synthetic_by_category,
             }
         return {
             "total": sum(row["total"] for row in splits.values()),

@@ -28,7 +28,7 @@ from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
 from crucible.scorer.models import ScorerModels
-from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
+from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy, app_signal_share
 from crucible.scorer.quality import Measures, breakdown, quality_score
 from crucible.scorer.record_view import RecordView, check_signals, effective_threshold, view_record
 from crucible.v1 import records_pb2
@@ -189,7 +189,7 @@ class ScorerStage:
         for label, score in sorted(labels.items(), key=lambda kv: -kv[1]):
             scored.safety.add(label=label, score=round(float(score), 4))
 
-        threshold = effective_threshold(record, policy.threshold)
+        threshold = effective_threshold(record, policy.threshold, app_signal_share(policy))
         reasons = [f"safety:{label}" for label in labels if label in policy.safety.review_labels]
         if policy.review_margin > 0 and abs(quality.total - threshold) <= policy.review_margin + 1e-9:
             reasons.append("near_threshold")

@@ -132,3 +132,12 @@ def max_points(policy: ScorerPolicy) -> float:
         + d.underrepresented_points
         + d.unique_context_points
     )
+
+
+def app_signal_share(policy: ScorerPolicy) -> float:
+    """The share of the quality points that only the app's own signals can earn (satisfaction,
+    action taken, positive outcome): what a synthetic conversation can never have."""
+    e, o = policy.engagement, policy.outcome
+    total = max_points(policy)
+    signals = e.satisfaction_points + o.action_taken_points + o.positive_outcome_points
+    return signals / total if total > 0 else 0.0

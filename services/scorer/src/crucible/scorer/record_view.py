@@ -102,9 +102,21 @@ def check_signals(record: records_pb2.Record) -> CheckedSignals:
     return CheckedSignals(satisfaction, action, outcome, issues, invalid, from_helpfulness)
 
 
-def effective_threshold(record: records_pb2.Record, default: float) -> float:
-    """The extraction run's own threshold wins when it set one (min_quality > 0)."""
+SYNTHETIC_TABLE = "synthetic"
+
+
+def effective_threshold(record: records_pb2.Record, default: float, app_signal_share: float = 0.0) -> float:
+    """The extraction run's own threshold wins when it set one (min_quality > 0).
+
+    Otherwise `default`, except for a synthetic record (`source.table == "synthetic"`): it can
+    never carry the app's signals (satisfaction, action taken, positive outcome), which hold
+    `app_signal_share` of the points, so its bar is the same share of the points it can earn
+    (7.0 of 10 becomes 4.2 of the 6 a generated conversation can reach). Without this no
+    generated record could pass, however good; with it, it meets real data's bar, not a lower one.
+    """
     min_quality = record.extraction.min_quality if record.HasField("extraction") else 0.0
     if math.isfinite(min_quality) and 0 < min_quality <= 10:
         return float(min_quality)
+    if record.source.table == SYNTHETIC_TABLE:
+        return round(default * (1.0 - app_signal_share), 4)
     return default

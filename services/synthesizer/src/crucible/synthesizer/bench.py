@@ -33,8 +33,6 @@ from crucible.v1 import records_pb2
 LATENCY = 0.2
 ENDPOINT_LIMIT = 30.0  # requests/s the endpoint serves; below what 8 clients at 200 ms could ask (40/s)
 CONCURRENCY = 8
-# The scorer's 7.0 on the 6 of 10 points a record without app signals can earn (synthesizer.min_quality).
-SCALED_MIN_QUALITY = 4.2
 
 
 async def _flood(url: str, seconds: float) -> float:
@@ -129,7 +127,6 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
         conv_per_s = report["generated"] / report["seconds"] if report["seconds"] else 0.0
         limit_conv_per_s = baseline_rps / 2
         pipeline = pipeline_pass(records, Path(tmp) / "home")
-        scaled = pipeline_pass(records, Path(tmp) / "home", SCALED_MIN_QUALITY)
     return {
         "bench": "synth",
         "conversations": n,
@@ -148,7 +145,4 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
         "seconds": report["seconds"],
         "pipeline": pipeline,
         "pipeline_pass_share": pipeline["share"],
-        "pipeline_scaled_threshold": SCALED_MIN_QUALITY,
-        "pipeline_pass_share_scaled_threshold": scaled["share"],
-        "pipeline_scaled": scaled,
     }
