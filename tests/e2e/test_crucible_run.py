@@ -127,3 +127,24 @@ def test_the_candidate_is_delivered_into_the_running_server_and_the_registry_say
         assert statuses == {"tiny-base": "retired", model: "serving"}
     else:
         assert statuses == {"tiny-base": "serving", model: "rolled_back"}
+
+
+def test_synthesis_reports_what_it_made_and_why_it_was_refused_and_no_split_passes_the_cap(finished_run) -> None:
+    """On the embedded defaults the chain is tgi-dev serving the tiny base: its text is poor, and
+    generation, validation or the scorer must say so by reason; whatever is admitted goes through
+    the stages and the version is built again, never over 30 % synthetic in a split."""
+    _, summary, _ = finished_run
+    control = summary["control_plane"]
+    synth = control["synthesizer"]
+    assert "error" not in synth, synth
+    assert isinstance(synth["deficits_before"], dict)
+    if "skipped" not in synth:
+        generation, admission = synth["generation"], synth["admission"]
+        assert generation["items"] == generation["generated"] + sum(generation["rejected"].values())
+        assert admission["generated"] == generation["generated"]
+        drifted = admission["rejected"].get("distribution_drift", 0)
+        assert admission["admissible"] + drifted == admission["generated"], admission
+    versions = [control["dataset"]] + ([control["dataset_after_synthesizer"]] if synth.get("published") else [])
+    for version in versions:
+        for split, row in version["synthetic"].items():
+            assert row["synthetic_share"] <= 0.30 + 1e-9, (version["dataset_version"], split, row)

@@ -5,8 +5,9 @@
 3. generate the demo app database when no source is configured, and extract from it;
 4. wait until every stage's consumer is drained (nothing pending, nothing un-acked);
 5. drive the control-plane steps of the installed services in order — dataset build,
-   training, evaluation, rollout — through their `hooks` (the same functions their
-   `serve` loops call on events);
+   synthesis, training, evaluation, rollout — through their `hooks` (the same functions their
+   `serve` loops call on events); when synthesis publishes records, the stages run again until
+   drained and the dataset is built again, so training sees the version with them;
 6. print a table of counts per stage and write `$CRUCIBLE_HOME/runs/<run_id>/summary.json`.
 
 Stages that are not installed are simply absent from the summary: nothing is faked.
@@ -21,7 +22,7 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,10 +63,21 @@ class Carried:
     dataset: DatasetBuilt | None = None
     model: ModelTrained | None = None
     evaluation: ModelEvaluated | None = None
+    base_model: str = ""  # a local folder a server can load (the trainer's base), once asked for
 
 
 def _build_args(carried: Carried) -> tuple[Any, ...] | str:
     return ()
+
+
+def _synthesize_args(carried: Carried) -> tuple[Any, ...] | str:
+    if carried.dataset is None:
+        return "no dataset version was built"
+    return (carried.dataset.dataset_version, carried.base_model)
+
+
+def _carry_base(carried: Carried, result: dict[str, Any]) -> None:
+    carried.base_model = str(result.get("path", ""))
 
 
 def _train_args(carried: Carried) -> tuple[Any, ...] | str:
@@ -112,11 +124,20 @@ class ControlStep:
     hook: str
     arguments: Callable[[Carried], tuple[Any, ...] | str]
     carry: Callable[[Carried, dict[str, Any]], None]
+    key: str = ""  # its entry in the summary (default: the service's name)
+    serves: str = ""  # runs only for this later step (when that service is installed and asked for)
+    feeds_stages: bool = False  # may publish records: the stages run again and the dataset is rebuilt
+
+    @property
+    def name(self) -> str:
+        return self.key or self.service
 
 
 # After the data plane drains, in this order.
 CONTROL_STEPS: tuple[ControlStep, ...] = (
     ControlStep("dataset", "build", _build_args, _carry_dataset),
+    ControlStep("trainer", "base_model", lambda _: (), _carry_base, key="base_model", serves="synthesizer"),
+    ControlStep("synthesizer", "synthesize", _synthesize_args, _carry_nothing, feeds_stages=True),
     ControlStep("trainer", "train", _train_args, _carry_model),
     ControlStep("evaluator", "evaluate", _evaluate_args, _carry_evaluation),
     ControlStep("gateway", "rollout", _rollout_args, _carry_nothing),
@@ -195,25 +216,23 @@ async def run_pipeline(
         async with nats_url_for(runtime) as url:
             summary["bus"] = {"url": url, "embedded": runtime.settings.nats_url is None}
             await runtime.connect(url)
-            stop = asyncio.Event()
             data_plane = [s for s in specs.values() if s.build_stage is not None and s.consumes]
-            running = await run_services(runtime, data_plane, stop)
-            workers = running.workers
-            try:
+
+            async def extract() -> None:
                 summary["extraction"] = await _extract(runtime, specs, users, seed, days, min_quality, note)
-                note("draining", {})
-                await wait_drained(runtime, workers, progress=progress)
-            finally:
-                stop.set()
-                await asyncio.gather(*running.tasks, return_exceptions=True)
-            summary["stages"] = [w.stats.as_dict() for w in workers]
-            summary["dlq"] = {w.stage.name: sum(w.stats.dlq.values()) for w in workers}
+
+            summary["stages"] = await _feed_stages(runtime, data_plane, extract, note, progress)
+            summary["dlq"] = {row["stage"]: sum(row.get("dlq", {}).values()) for row in summary["stages"]}
             for spec in specs.values():
                 if spec.run_summary is not None:
                     summary.setdefault("details", {})[spec.name] = await call_hook(
                         spec.run_summary, runtime, runtime.run_id
                     )
-            summary["control_plane"] = await _control_plane(runtime, specs, steps, note)
+
+            async def refeed() -> list[dict[str, Any]]:
+                return await _feed_stages(runtime, data_plane, None, note, progress)
+
+            summary["control_plane"] = await _control_plane(runtime, specs, steps, note, refeed)
             failed = [k for k, v in summary["control_plane"].items() if isinstance(v, dict) and v.get("error")]
             summary["status"] = "failed" if failed else "succeeded"
             await runtime.require_bus().close()
@@ -235,6 +254,28 @@ async def run_pipeline(
                 run.finished_at = dt.datetime.now(dt.UTC)
                 run.summary = {k: v for k, v in summary.items() if k != "summary_path"}
     return summary
+
+
+async def _feed_stages(
+    runtime: Runtime,
+    data_plane: list[ServiceSpec],
+    publish: Callable[[], Awaitable[None]] | None,
+    note: Progress,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Run every data-plane stage, let `publish` feed the first one (or take what is already
+    waiting on the streams), and return each stage's counts once all are drained."""
+    stop = asyncio.Event()
+    running = await run_services(runtime, data_plane, stop)
+    try:
+        if publish is not None:
+            await publish()
+        note("draining", {})
+        await wait_drained(runtime, running.workers, progress=progress)
+    finally:
+        stop.set()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+    return [w.stats.as_dict() for w in running.workers]
 
 
 async def _extract(
@@ -264,34 +305,61 @@ async def _extract(
 
 
 async def _control_plane(
-    runtime: Runtime, specs: dict[str, ServiceSpec], steps: list[str] | None, note: Progress
+    runtime: Runtime,
+    specs: dict[str, ServiceSpec],
+    steps: list[str] | None,
+    note: Progress,
+    refeed: Callable[[], Awaitable[list[dict[str, Any]]]],
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     carried = Carried()
+
+    def wanted(service: str) -> bool:
+        spec = specs.get(service)
+        return spec is not None and (steps is None or service in steps)
+
     for step in CONTROL_STEPS:
         spec = specs.get(step.service)
         if spec is None or step.hook not in spec.hooks:
             continue
-        if steps is not None and step.service not in steps:
-            results[step.service] = {"skipped": "not requested"}
+        if step.serves and not wanted(step.serves):
+            continue
+        if steps is not None and step.service not in steps and not step.serves:
+            results[step.name] = {"skipped": "not requested"}
             continue
         args = step.arguments(carried)
         if isinstance(args, str):
-            results[step.service] = {"skipped": args}
+            results[step.name] = {"skipped": args}
             continue
-        note(step.service, {"hook": step.hook})
-        t0 = time.monotonic()
-        try:
-            result = await call_hook(spec.hooks[step.hook], runtime, *args) or {}
-        except Exception as exc:
-            log.exception("%s.%s failed", step.service, step.hook)
-            results[step.service] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+        result = await _run_step(spec, step, runtime, args, note)
+        results[step.name] = result
+        if result.get("error"):
             break
-        result = dict(result)
-        result.setdefault("seconds", round(time.monotonic() - t0, 2))
-        results[step.service] = result
         step.carry(carried, result)
+        if step.feeds_stages and result.get("published") and wanted("dataset"):
+            note("stages", {"after": step.name, "published": result["published"]})
+            result["stages"] = await refeed()
+            rebuilt = await _run_step(specs["dataset"], CONTROL_STEPS[0], runtime, (), note)
+            results[f"dataset_after_{step.name}"] = rebuilt
+            if rebuilt.get("error"):
+                break
+            _carry_dataset(carried, rebuilt)
     return results
+
+
+async def _run_step(
+    spec: ServiceSpec, step: ControlStep, runtime: Runtime, args: tuple[Any, ...], note: Progress
+) -> dict[str, Any]:
+    """One hook call: its summary (with the seconds it took), or the error that stopped it."""
+    note(step.name, {"hook": step.hook})
+    t0 = time.monotonic()
+    try:
+        result = dict(await call_hook(spec.hooks[step.hook], runtime, *args) or {})
+    except Exception as exc:
+        log.exception("%s.%s failed", step.service, step.hook)
+        return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+    result.setdefault("seconds", round(time.monotonic() - t0, 2))
+    return result
 
 
 def stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

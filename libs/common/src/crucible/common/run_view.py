@@ -85,6 +85,11 @@ class RunView:
         for name, result in (summary.get("control_plane") or {}).items():
             shown = {k: v for k, v in result.items() if k != "trace"} if isinstance(result, dict) else result
             self.console.print(f"[bold]{name}[/bold]: {json.dumps(shown, default=str)[:2000]}")
+        synth = (summary.get("control_plane") or {}).get("synthesizer")
+        if isinstance(synth, dict) and "deficits_before" in synth:
+            after = (summary.get("control_plane") or {}).get("dataset_after_synthesizer")
+            for line in synthesis_lines(synth, after if isinstance(after, dict) else None):
+                self.console.print(line, soft_wrap=True)
         gateway = (summary.get("control_plane") or {}).get("gateway")
         if isinstance(gateway, dict) and "delivery" in gateway:
             for line in rollout_lines(gateway):
@@ -93,6 +98,24 @@ class RunView:
         self.console.print(f"[{colour}]status: {summary.get('status')}[/{colour}] in {summary.get('seconds')} s")
         self.console.print(f"summary: {summary.get('summary_path')}")
         self.console.print(f"artifacts: {self.runtime.settings.resolved_artifacts_url()}")
+
+
+def synthesis_lines(result: dict[str, Any], rebuilt: dict[str, Any] | None) -> list[str]:
+    """What the synthesis step made of the version's deficits, in a few plain lines."""
+    lines = [f"synthesis: category deficits before {json.dumps(result.get('deficits_before', {}))}"]
+    if "skipped" in result:
+        return [*lines, f"synthesis skipped: {result['skipped']}"]
+    gen, adm = result.get("generation") or {}, result.get("admission") or {}
+    lines.append(
+        f"synthesis: {gen.get('generated', 0)} of {gen.get('items', 0)} conversations generated "
+        f"(refused at generation: {json.dumps(gen.get('rejected', {}))}); validation refused "
+        f"{json.dumps(adm.get('rejected', {}))}; {adm.get('status', '')}, {result.get('published', 0)} published"
+    )
+    if rebuilt is not None and "deficits" in rebuilt:
+        lines.append(
+            f"synthesis: rebuilt {rebuilt.get('dataset_version')}: deficits after {json.dumps(rebuilt['deficits'])}"
+        )
+    return lines
 
 
 def rollout_lines(result: dict[str, Any]) -> list[str]:

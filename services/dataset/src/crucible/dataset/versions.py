@@ -161,6 +161,10 @@ def version_summary(built: BuiltVersion, manifest_uri: str) -> dict[str, Any]:
         "below_fairness_target": built.below_fairness_target,
         "duplicates_dropped": built.manifest["selection"]["duplicates_dropped"],
         "synthetic_dropped": built.manifest["selection"]["synthetic_dropped"],
+        "synthetic": {
+            split: {k: row.get(k) for k in ("synthetic", "synthetic_share", "synthetic_by_category")}
+            for split, row in built.manifest["counts"]["splits"].items()
+        },
         "recommendations": built.manifest["audit"]["recommendations"],
     }
 

@@ -14,6 +14,7 @@ from crucible.common import subjects
 from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.synthesizer import VERSION
+from crucible.synthesizer.embedded import synthesize_hook
 from crucible.synthesizer.ledger import Ledger, list_plans
 from crucible.synthesizer.plan import plan_from_manifest
 from crucible.synthesizer.policy import SynthesizerPolicy
@@ -82,4 +83,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
+    hooks={"synthesize": synthesize_hook},
 )

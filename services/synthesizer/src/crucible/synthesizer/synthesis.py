@@ -41,10 +41,13 @@ def synth_policy(runtime: Runtime) -> SynthesizerPolicy:
     return policy
 
 
-def latest_manifest(runtime: Runtime) -> dict[str, Any] | None:
-    """The newest dataset version's manifest (as the dataset service wrote it), or None."""
+def latest_manifest(runtime: Runtime, version: str | None = None) -> dict[str, Any] | None:
+    """The newest dataset version's manifest (or `version`'s), as the dataset service wrote it, or None."""
     with runtime.registry.session() as s:
-        row = s.scalars(select(DatasetVersion).order_by(DatasetVersion.seq.desc()).limit(1)).first()
+        query = select(DatasetVersion).order_by(DatasetVersion.seq.desc()).limit(1)
+        if version:
+            query = select(DatasetVersion).where(DatasetVersion.version == version)
+        row = s.scalars(query).first()
         uri = row.manifest_uri if row else ""
     if not uri:
         return None
@@ -65,8 +68,15 @@ def plan_latest(runtime: Runtime) -> Plan | None:
     return plan_from_manifest(manifest, seed=policy.seed, max_items=policy.max_per_plan, cap=policy.synthetic_cap)
 
 
-async def generate(runtime: Runtime, plan: Plan, *, progress: Callable[[int, int], None] | None = None) -> RunReport:
-    policy = synth_policy(runtime)
+async def generate(
+    runtime: Runtime,
+    plan: Plan,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    policy: SynthesizerPolicy | None = None,
+) -> RunReport:
+    """Generate the plan's missing items (`policy`: the section, unless the caller changed its chain)."""
+    policy = policy or synth_policy(runtime)
     templates = load_templates(policy.templates)
     ledger = Ledger(runtime.artifacts, plan.plan_id)
     async with FallbackChain(policy.endpoints) as chain:
@@ -88,9 +98,11 @@ def _default_embedder() -> Embedder:
     return embed
 
 
-async def settle(runtime: Runtime, plan_id: str, *, embed: Embedder | None = None) -> dict[str, Any]:
+async def settle(
+    runtime: Runtime, plan_id: str, *, embed: Embedder | None = None, policy: SynthesizerPolicy | None = None
+) -> dict[str, Any]:
     """Validate the plan's generated records; then publish them (auto-admit) or queue a review sample."""
-    policy = synth_policy(runtime)
+    policy = policy or synth_policy(runtime)
     ledger = Ledger(runtime.artifacts, plan_id)
     state = ledger.read_state("admission") or {}
     if state.get("status") in {"admitted", "refused"}:

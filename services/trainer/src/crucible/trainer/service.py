@@ -70,6 +70,15 @@ async def train_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
     return outcome.as_dict()
 
 
+async def base_model_hook(runtime: Runtime) -> dict[str, Any]:
+    """`crucible run`: the base model training will start from (the tiny model is built on demand),
+    for a step that needs a model to serve before training, such as the synthesizer's tgi-dev."""
+    from crucible.trainer.hf_training import resolve_base_model
+
+    path, name = await asyncio.to_thread(resolve_base_model, runtime, runtime.policy.section("trainer"))
+    return {"path": path, "name": name}
+
+
 def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
     return TrainRequest(
         job_id=msg.job_id or new_job_id(),
@@ -124,5 +133,5 @@ SPEC = ServiceSpec(
             doc="Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run.",
         )
     },
-    hooks={"train": train_hook},
+    hooks={"train": train_hook, "base_model": base_model_hook},
 )
