@@ -121,7 +121,8 @@ class FeedbackDesk:
                     text=fb.text,
                     user_id=fb.user_id,
                     secret=self.subject_secret,
-                )
+                ),
+                answered_at=issued.expires_at - self.router.ids.ttl,
             )
         FEEDBACK.labels(ACCEPTED).inc()
         return FeedbackVerdict(True)

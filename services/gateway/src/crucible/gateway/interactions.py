@@ -24,9 +24,12 @@ import contextlib
 import contextvars
 import datetime as dt
 import hashlib
+import heapq
 import hmac
+import itertools
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -175,6 +178,7 @@ class InteractionLog:
         subject_secret: bytes,
         *,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self._publish = publish
@@ -184,6 +188,9 @@ class InteractionLog:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._clock = clock
+        self._later: list[tuple[float, int, records_pb2.Record]] = []  # feedback records by due time
+        self._order = itertools.count()
         self.published = 0
 
     # ---------------------------------------------------------------- the router's calls
@@ -204,10 +211,22 @@ class InteractionLog:
         """Queue a served exchange whose response id says it is published (O(1), no I/O)."""
         self._enqueue(exchange)
 
-    def feedback_update(self, record: records_pb2.Record) -> None:
-        """Queue a late-feedback record behind the exchanges already waiting (so, from this replica,
-        it reaches RAW after the exchange it updates)."""
-        self._enqueue(record)
+    def feedback_update(self, record: records_pb2.Record, answered_at: float) -> None:
+        """Queue a late-feedback record, to be published once `feedback_settle_seconds` have passed
+        since its answer (`answered_at`, time.time()), so the exchange it updates is through the
+        scrubber and scorer first (the scorer merges the two)."""
+        due = answered_at + self.policy.feedback_settle_seconds
+        if due <= self._clock():
+            self._enqueue(record)
+        elif len(self._later) >= self.policy.buffer_records:
+            INTERACTIONS.labels("dropped").inc()
+        else:
+            heapq.heappush(self._later, (due, next(self._order), record))
+
+    def _release_due(self) -> None:
+        now = self._clock()
+        while self._later and self._later[0][0] <= now:
+            self._enqueue(heapq.heappop(self._later)[2])
 
     def _enqueue(self, item: Exchange | records_pb2.Record) -> None:
         if len(self._buffer) >= self.policy.buffer_records:
@@ -224,7 +243,11 @@ class InteractionLog:
             self._task = asyncio.create_task(self._run(), name="interaction-publisher")
 
     async def close(self) -> None:
-        """Publish what is buffered, then stop."""
+        """Publish what is buffered, then stop. Feedback records not yet due are published too
+        (the scorer rejects, with a reason, one whose exchange it cannot find)."""
+        self._later, pending = [], self._later
+        for _, _, record in sorted(pending):
+            self._enqueue(record)
         self._closing = True
         self._wake.set()
         if self._task is not None:
@@ -233,7 +256,8 @@ class InteractionLog:
             self._task = None
 
     async def flush(self) -> int:
-        """Publish everything buffered now; returns how many records went out."""
+        """Publish everything buffered now (and feedback records that are due); returns how many went out."""
+        self._release_due()
         sent = 0
         while self._buffer:
             sent += await self._publish_batch()

@@ -84,6 +84,13 @@ class InteractionPolicy(_Strict):
     )
     batch_records: int = Field(default=256, ge=1, le=100_000, description="Records per published message.")
     flush_seconds: float = Field(default=0.5, gt=0, le=60, description="Longest a record waits in the buffer.")
+    feedback_settle_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=DAY,
+        description="A feedback record is published no sooner than this after its answer, so the exchange it "
+        "updates is through the scrubber and scorer first (feedback comes late by design).",
+    )
 
 
 class FeedbackPolicy(_Strict):
