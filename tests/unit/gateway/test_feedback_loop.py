@@ -209,3 +209,47 @@ def test_rate_limit_and_client_tokens(new_stack, loop_thread) -> None:
             assert out.generated_text
     finally:
         loop_thread.run(stack.stop())
+
+
+def test_the_canary_analysis_rolls_back_on_an_advice_acceptance_drop() -> None:
+    from crucible.gateway.decision import HOLD, ROLLBACK, rollout_decision
+    from crucible.gateway.figures import Summary
+
+    stable = Summary(requests=500, feedback_count=100, mean_satisfaction=8.0, advice_acceptance=0.70)
+    policy = GatewayPolicy(stage_duration_seconds=100)
+
+    def decide(acceptance: float) -> Any:
+        canary = Summary(requests=100, feedback_count=20, mean_satisfaction=8.0, advice_acceptance=acceptance)
+        return rollout_decision(
+            stable=stable, canary=canary, stage_index=0, stage_count=4, stage_elapsed_seconds=1, policy=policy
+        )
+
+    assert decide(0.45).action == ROLLBACK and "advice acceptance" in decide(0.45).reason
+    assert decide(0.55).action == HOLD  # 15 points lower: within the default 20
+
+
+def test_rollout_status_shows_the_ab_figures(stack, loop_thread, capsys) -> None:
+    from crucible.gateway.cli import _print_status
+    from crucible.gateway.state import BackendSpec
+
+    loop_thread.run(stack.rollout.start_rollout(BackendSpec(model="cand", url=stack.canary.url)))
+    with httpx.Client(base_url=stack.url, timeout=10) as http:
+        for i in range(40):
+            r = http.post("/generate", json={"inputs": "hi"}, headers={"x-crucible-user": f"u{i}"})
+            if i % 2 == 0:
+                fb = {"response_id": r.headers["x-crucible-response-id"], "rating": 8, "advice_accepted": i % 4 == 0}
+                assert http.post("/feedback", json={**fb, "positive_outcome": i % 8 == 0}).json()["accepted"]
+    loop_thread.run(stack.router.flush_figures())
+    status = loop_thread.run(stack.rollout.status())
+    both = {f["variant"]: f for f in status["figures"]}
+    total_ratings = sum(f["feedback_count"] for f in both.values())
+    assert total_ratings == 20
+    for f in both.values():
+        if f["feedback_count"]:
+            assert 0.0 <= f["advice_acceptance"] <= 1.0 and f["outcome_reports"] == f["feedback_count"]
+            assert f["feedback_rate"] == pytest.approx(f["feedback_count"] / f["requests"])
+    accepted = sum(f["advice_acceptance"] * f["feedback_count"] for f in both.values())
+    assert round(accepted) == 10
+    _print_status(status, as_json=False)
+    out = capsys.readouterr().out
+    assert "advice%" in out and "fb/req%" in out and "outcome+%" in out

@@ -404,6 +404,10 @@ class Router:
     ) -> None:
         """Attribute a verified rating to the variant (and stage) that produced the response."""
         instruments.variant_children(issued.variant)[2].observe(rating)
+        if advice_accepted:
+            instruments.FEEDBACK_ADVICE_ACCEPTED.labels(issued.variant).inc()
+        if positive_outcome is not None:
+            instruments.FEEDBACK_OUTCOMES.labels(issued.variant, "positive" if positive_outcome else "negative").inc()
         if issued.rollout_id:
             key = (issued.rollout_id, issued.stage_index)
             if key not in self._figures:
