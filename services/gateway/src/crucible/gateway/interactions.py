@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import contextvars
 import datetime as dt
+import functools
 import hashlib
 import heapq
 import hmac
@@ -73,6 +74,8 @@ def note_opt_out(header: str | None, body: dict[str, object] | None = None) -> N
     if (header is not None and header.strip().lower() in _YES) or field is True or str(field).lower() in _YES:
         OPT_OUT.set(True)
 
+
+_BUILD_SLICE = 32  # records built between two yields to the event loop
 
 # (records) -> published; raises on failure. The service publishes a RecordBatch to RAW.
 PublishRecords = Callable[[list[records_pb2.Record]], Awaitable[None]]
@@ -141,31 +144,36 @@ def feedback_record(
 
 def exchange_record(ex: Exchange, secret: bytes) -> records_pb2.Record:
     """The interaction record of an exchange: the caller's words and the model's answer as turns,
-    where it was served as context, the caller as a subject token (never the id they sent)."""
+    where it was served as context, the caller as a subject token (never the id they sent).
+    Built in the background publisher, never on the request path (about 30 µs)."""
     record = records_pb2.Record(
         record_id=interaction_record_id(ex.route.response_id),
         kind=records_pb2.RECORD_KIND_INTERACTION,
-        subject_token=subject_token(secret, ex.user_id) if ex.user_id else "",
-    )
-    record.source.table = SOURCE_TABLE
-    record.source.key = ex.route.response_id
-    record.source.database = SOURCE_DATABASE
-    record.turns.add(role="user", text=ex.prompt, speaker="user")
-    record.turns.add(role="assistant", text=ex.answer, speaker="model")
-    record.context.update(
-        {
+        subject_token=_cached_subject_token(secret, ex.user_id) if ex.user_id else "",
+        source=records_pb2.Source(table=SOURCE_TABLE, key=ex.route.response_id, database=SOURCE_DATABASE),
+        turns=[
+            records_pb2.Turn(role="user", text=ex.prompt, speaker="user"),
+            records_pb2.Turn(role="assistant", text=ex.answer, speaker="model"),
+        ],
+        context={
             "variant": ex.route.variant,
             "model": ex.route.model,
             "rollout_id": ex.route.rollout_id,
             "latency_ms": f"{ex.latency_s * 1000:.1f}",
             "generated_tokens": str(ex.tokens),
-        }
+        },
     )
-    when = dt.datetime.fromtimestamp(ex.at, dt.UTC)
-    record.created_at.FromDatetime(when)
+    nanos = int(ex.at * 1e9)
+    record.created_at.FromNanoseconds(nanos)  # FromDatetime costs several times more
     record.extraction.run_id = RUN_ID
-    record.extraction.extracted_at.FromDatetime(when)
+    record.extraction.extracted_at.FromNanoseconds(nanos)
     return record
+
+
+@functools.lru_cache(maxsize=65_536)
+def _cached_subject_token(secret: bytes, user_id: str) -> str:
+    """Returning users are most of the traffic: one HMAC per user, not per exchange."""
+    return subject_token(secret, user_id)
 
 
 class InteractionLog:
@@ -278,7 +286,14 @@ class InteractionLog:
     async def _publish_batch(self) -> int:
         n = min(len(self._buffer), self.policy.batch_records)
         items = [self._buffer.popleft() for _ in range(n)]
-        records = [i if isinstance(i, records_pb2.Record) else exchange_record(i, self._secret) for i in items]
+        records: list[records_pb2.Record] = []
+        for start in range(0, n, _BUILD_SLICE):
+            if start:
+                await asyncio.sleep(0)  # let waiting requests run between slices: no 10 ms stall
+            records.extend(
+                i if isinstance(i, records_pb2.Record) else exchange_record(i, self._secret)
+                for i in items[start : start + _BUILD_SLICE]
+            )
         try:
             await self._publish(records)
         except Exception:
