@@ -253,3 +253,38 @@ def test_rollout_status_shows_the_ab_figures(stack, loop_thread, capsys) -> None
     _print_status(status, as_json=False)
     out = capsys.readouterr().out
     assert "advice%" in out and "fb/req%" in out and "outcome+%" in out
+
+
+def test_the_service_wires_the_shared_secret_store_and_publisher() -> None:
+    """`crucible serve gateway`'s wiring: ids signed with the configured secret verify on another
+    router configured alike; the desk stores to the runtime's registry; publishing only when on."""
+    import tempfile
+    from pathlib import Path
+
+    from crucible.common.config import Settings, load_policy
+    from crucible.common.runtime import Runtime
+    from crucible.gateway.policy import GatewaySettings
+    from crucible.gateway.router import Router
+    from crucible.gateway.service import wire_feedback_loop
+    from crucible.gateway.store import MemoryStore
+
+    with tempfile.TemporaryDirectory() as home:
+        runtime = Runtime.create(
+            Settings(home=Path(home), subject_secret="s", log_json=False), policy=load_policy(None, {})
+        )
+        settings = GatewaySettings(response_secret="shared", client_tokens="app=t1,console=t2")
+
+        async def wire(enabled: bool) -> tuple[Router, Any]:
+            router = Router(GatewayPolicy(interactions=InteractionPolicy(enabled=enabled)), MemoryStore())
+            clients = wire_feedback_loop(router, runtime, settings, bus=object())
+            if router.interactions is not None:
+                await router.interactions.close()
+            return router, clients
+
+        on, clients = asyncio.run(wire(True))
+        off, _ = asyncio.run(wire(False))
+        assert on.interactions is not None and off.interactions is None
+        assert not isinstance(off.ids.verify(on.ids.mint("r", 0, "canary")), str)
+        assert on.desk.registry is runtime.registry and on.desk.subject_secret == b"s"
+        assert clients.client_of("Bearer t2") == "console" and clients.client_of("Bearer t3") is None
+        runtime.registry.dispose()

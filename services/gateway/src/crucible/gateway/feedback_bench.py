@@ -116,9 +116,9 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
             for name in ("off", "on") * PAIRS:
                 cpu0 = _cpu_seconds(gateways[name].pid)
                 m = await _measure(generate(name, keep=name == "on"), CONCURRENCY, seconds / PAIRS)
-                m["gateway_cpu_ms_per_request"] = round(
-                    1000 * (_cpu_seconds(gateways[name].pid) - cpu0) / max(m["requests"], 1), 3
-                )
+                gateway_cpu = _cpu_seconds(gateways[name].pid) - cpu0
+                m["gateway_cpu_ms_per_request"] = round(1000 * gateway_cpu / max(m["requests"], 1), 3)
+                m["gateway_core_busy"] = round(gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2)
                 rounds[name].append(m)
             for name, rows in rounds.items():
                 requests = sum(r["requests"] for r in rows)
@@ -132,6 +132,7 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
                     "gateway_cpu_ms_per_request": round(
                         sum(r["gateway_cpu_ms_per_request"] * r["requests"] for r in rows) / max(requests, 1), 3
                     ),
+                    "gateway_core_busy_max": max(r["gateway_core_busy"] for r in rows),
                     "rounds": rows,
                 }
             # Each on round against the off round just before it: drift on a shared machine moves both.
