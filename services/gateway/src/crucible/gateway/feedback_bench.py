@@ -19,6 +19,7 @@ import asyncio
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ async def _raw_records(nats_url: str) -> int:
         await nc.close()
 
 
-async def _run(seconds: float, placement: Placement, nats_url: str, registry_url: str) -> dict[str, Any]:
+async def _run(seconds: float, placement: Placement, nats_url: str, registry_url: str, nats_pid: int) -> dict[str, Any]:
     backend_port = _free_port()
     ports = {name: (_free_port(), _free_port()) for name in ("off", "on")}
     backend = _spawn(
@@ -115,8 +116,15 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
             rounds: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
             for name in ("off", "on") * PAIRS:
                 cpu0 = _cpu_seconds(gateways[name].pid)
+                load0 = time.process_time() + _cpu_seconds(backend.pid)
+                bus0 = _cpu_seconds(nats_pid)
                 m = await _measure(generate(name, keep=name == "on"), CONCURRENCY, seconds / PAIRS)
                 gateway_cpu = _cpu_seconds(gateways[name].pid) - cpu0
+                bus_cpu = _cpu_seconds(nats_pid) - bus0
+                load_cpu = time.process_time() + _cpu_seconds(backend.pid) - load0 + bus_cpu
+                # 1.0: the load cores (client, backend, and here the bus) are the limit, not the gateway.
+                m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
+                m["bus_cpu_ms_per_request"] = round(1000 * bus_cpu / max(m["requests"], 1), 3)
                 m["gateway_cpu_ms_per_request"] = round(1000 * gateway_cpu / max(m["requests"], 1), 3)
                 m["gateway_core_busy"] = round(gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2)
                 rounds[name].append(m)
@@ -133,6 +141,10 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
                         sum(r["gateway_cpu_ms_per_request"] * r["requests"] for r in rows) / max(requests, 1), 3
                     ),
                     "gateway_core_busy_max": max(r["gateway_core_busy"] for r in rows),
+                    "load_cores_busy_min": min(r["load_cores_busy"] for r in rows),
+                    "bus_cpu_ms_per_request": round(
+                        sum(r["bus_cpu_ms_per_request"] * r["requests"] for r in rows) / max(requests, 1), 3
+                    ),
                     "rounds": rows,
                 }
             # Each on round against the off round just before it: drift on a shared machine moves both.
@@ -203,8 +215,9 @@ def bench_feedback(quick: bool = False) -> dict[str, Any]:
         registry.dispose()
         with EmbeddedNats(Path(tmp) / "nats") as server, _pinned_self(placement.load_cpus):
             # The bus runs on other machines in production: keep it off the gateway's core.
-            _pin(server.proc.pid, placement.load_cpus)
-            result = asyncio.run(_run(seconds, placement, server.url, registry_url))
+            _pin(server.proc.pid, placement.load_cpus)  # type: ignore[union-attr]
+            assert server.proc is not None
+            result = asyncio.run(_run(seconds, placement, server.url, registry_url, server.proc.pid))
     return {
         **result,
         "backend_delay_ms": BACKEND_DELAY * 1000,
