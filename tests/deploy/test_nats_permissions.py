@@ -61,7 +61,7 @@ def test_only_the_extractor_and_synthesizer_publish_raw_only_the_scrubber_reads_
 ) -> None:
     users = _users(_auth_conf(default_objects))
     # The synthesizer's generated records enter where real ones do, so the scrubber sees them too.
-    assert _who_may_publish(users, "crucible.records.raw") == {"crucible-extractor", "crucible-synthesizer"}
+    assert _who_may_publish(users, "crucible.records.raw") == {"crucible-extractor", "crucible-synthesizer", "crucible-gateway"}
     # Reading a stream means pulling from or acking one of its consumers, or creating one.
     for subject in (
         "$JS.API.CONSUMER.MSG.NEXT.RAW.crucible-scrubber",

@@ -76,6 +76,7 @@ async def make_stack(
     store: StateStore | None = None,
     admin_token: str | None = ADMIN_TOKEN,
     run_loop: bool = False,
+    clients: Any = None,
 ) -> Stack:
     stable_be = await FakeBackend(stable or FakeBehaviour(delay_seconds=0.0)).start()
     canary_be = await FakeBackend(canary or FakeBehaviour(delay_seconds=0.0)).start()
@@ -93,7 +94,7 @@ async def make_stack(
 
     rollout = RolloutController(router, publish=publish, clock=lambda: now[0], resolve=resolve)
     await rollout.configure_stable(BackendSpec(model="base", url=stable_be.url))
-    running = await start_gateway(rollout, admin_token=admin_token, run_loop=run_loop)
+    running = await start_gateway(rollout, admin_token=admin_token, run_loop=run_loop, clients=clients)
     return Stack(stable_be, canary_be, router, rollout, running, events, now)
 
 

@@ -273,6 +273,27 @@ def gateway() -> dict[str, Any]:
                     [("crucible:gateway_slow_ratio:rate1h", "1h"), ("crucible:gateway_slow_ratio:rate6h", "6h")],
                     {"unit": "percentunit"},
                 ),
+                (
+                    "A/B by variant: advice acceptance, feedback rate, positive outcomes",
+                    [
+                        (
+                            "sum by (variant) (rate(crucible_gateway_feedback_advice_accepted_total[1h]))"
+                            " / sum by (variant) (rate(crucible_gateway_feedback_score_count[1h]))",
+                            "advice accepted {{variant}}",
+                        ),
+                        (
+                            "sum by (variant) (rate(crucible_gateway_feedback_score_count[1h]))"
+                            " / sum by (variant) (rate(crucible_gateway_requests_total[1h]))",
+                            "feedback rate {{variant}}",
+                        ),
+                        (
+                            'sum by (variant) (rate(crucible_gateway_feedback_outcomes_total{outcome="positive"}[1h]))'
+                            " / sum by (variant) (rate(crucible_gateway_feedback_outcomes_total[1h]))",
+                            "positive outcomes {{variant}}",
+                        ),
+                    ],
+                    {"unit": "percentunit"},
+                ),
             ]
         ),
         "Serving: stable vs canary traffic, errors, latency, time to first token, satisfaction, rollout decisions.",

@@ -69,11 +69,18 @@ class WorkerStats:
 
 def output_msg_id(records: Sequence[records_pb2.Record], stage: str) -> str:
     """`<record_id>:<stage>` for one record; for a batch, the first id plus a digest of all ids,
-    so the same input batch always maps to the same id."""
+    so the same input batch always maps to the same id. A record that is a later version of one
+    already sent (context `revision`, e.g. an interaction with its late feedback merged) gets
+    its own ids, or JetStream's duplicate window would drop it as the earlier version."""
     if len(records) == 1:
-        return f"{records[0].record_id}:{stage}"
-    digest = hashlib.sha1("\n".join(r.record_id for r in records).encode()).hexdigest()[:16]
-    return f"{records[0].record_id}+{len(records) - 1}.{digest}:{stage}"
+        return f"{_msg_key(records[0])}:{stage}"
+    digest = hashlib.sha1("\n".join(_msg_key(r) for r in records).encode()).hexdigest()[:16]
+    return f"{_msg_key(records[0])}+{len(records) - 1}.{digest}:{stage}"
+
+
+def _msg_key(record: records_pb2.Record) -> str:
+    revision = record.context.get("revision")
+    return f"{record.record_id}@{revision}" if revision else record.record_id
 
 
 def stamp(record: records_pb2.Record, stage: Stage) -> None:

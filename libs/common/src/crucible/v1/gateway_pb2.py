@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rucible/v1/gateway.proto\x12\x0b\x63rucible.v1\"\x89\x02\n\x14GenerationParameters\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\tdo_sample\x18\x05 \x01(\x08\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x03\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x08 \x01(\x01H\x04\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"i\n\x0fGenerateRequest\x12\x0e\n\x06inputs\x18\x01 \x01(\t\x12\x35\n\nparameters\x18\x02 \x01(\x0b\x32!.crucible.v1.GenerationParameters\x12\x0f\n\x07user_id\x18\x03 \x01(\t\"\x90\x01\n\x10GenerateResponse\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x16\n\x0egenerated_text\x18\x02 \x01(\t\x12\x0f\n\x07variant\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10generated_tokens\x18\x05 \x01(\x05\x12\x15\n\rfinish_reason\x18\x06 \x01(\t\"\xb3\x01\n\x16GenerateStreamResponse\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x12\n\ntoken_text\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\x05\x12\x0f\n\x07special\x18\x04 \x01(\x08\x12\x16\n\x0egenerated_text\x18\x05 \x01(\t\x12\x0f\n\x07variant\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"]\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x0e\n\x06rating\x18\x02 \x01(\x05\x12\x17\n\x0f\x61\x64vice_accepted\x18\x03 \x01(\x08\x12\x0c\n\x04text\x18\x04 \x01(\t\"$\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"\x13\n\x11GetRolloutRequest\"\xea\x01\n\x0eVariantFigures\x12\x0f\n\x07variant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\x1b\n\x13p95_latency_seconds\x18\x06 \x01(\x01\x12\x18\n\x10p95_ttft_seconds\x18\x07 \x01(\x01\x12\x19\n\x11mean_satisfaction\x18\x08 \x01(\x01\x12\x16\n\x0e\x66\x65\x65\x64\x62\x61\x63k_count\x18\t \x01(\x03\x12\x18\n\x10safety_incidents\x18\n \x01(\x03\"R\n\x0fRolloutDecision\x12\n\n\x02\x61t\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0bstage_index\x18\x04 \x01(\x05\"\xec\x01\n\rRolloutStatus\x12\x12\n\nrollout_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0cstable_model\x18\x03 \x01(\t\x12\x17\n\x0f\x63\x61ndidate_model\x18\x04 \x01(\t\x12\x13\n\x0bstage_index\x18\x05 \x01(\x05\x12\x15\n\rcanary_weight\x18\x06 \x01(\x01\x12,\n\x07\x66igures\x18\x07 \x03(\x0b\x32\x1b.crucible.v1.VariantFigures\x12/\n\tdecisions\x18\x08 \x03(\x0b\x32\x1c.crucible.v1.RolloutDecision\"E\n\x13StartRolloutRequest\x12\x17\n\x0f\x63\x61ndidate_model\x18\x01 \x01(\t\x12\x15\n\rcandidate_url\x18\x02 \x01(\t\" \n\x0ePromoteRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\x0c\x41\x62ortRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t2\x99\x04\n\x0cModelGateway\x12G\n\x08Generate\x12\x1c.crucible.v1.GenerateRequest\x1a\x1d.crucible.v1.GenerateResponse\x12U\n\x0eGenerateStream\x12\x1c.crucible.v1.GenerateRequest\x1a#.crucible.v1.GenerateStreamResponse0\x01\x12M\n\x0eSubmitFeedback\x12\x1c.crucible.v1.FeedbackRequest\x1a\x1d.crucible.v1.FeedbackResponse\x12H\n\nGetRollout\x12\x1e.crucible.v1.GetRolloutRequest\x1a\x1a.crucible.v1.RolloutStatus\x12L\n\x0cStartRollout\x12 .crucible.v1.StartRolloutRequest\x1a\x1a.crucible.v1.RolloutStatus\x12\x42\n\x07Promote\x12\x1b.crucible.v1.PromoteRequest\x1a\x1a.crucible.v1.RolloutStatus\x12>\n\x05\x41\x62ort\x12\x19.crucible.v1.AbortRequest\x1a\x1a.crucible.v1.RolloutStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rucible/v1/gateway.proto\x12\x0b\x63rucible.v1\"\x89\x02\n\x14GenerationParameters\x12\x16\n\x0emax_new_tokens\x18\x01 \x01(\x05\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\tdo_sample\x18\x05 \x01(\x08\x12\x0c\n\x04stop\x18\x06 \x03(\t\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x03\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x08 \x01(\x01H\x04\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x07\n\x05_seedB\x15\n\x13_repetition_penalty\"y\n\x0fGenerateRequest\x12\x0e\n\x06inputs\x18\x01 \x01(\t\x12\x35\n\nparameters\x18\x02 \x01(\x0b\x32!.crucible.v1.GenerationParameters\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06no_log\x18\x04 \x01(\x08\"\x90\x01\n\x10GenerateResponse\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x16\n\x0egenerated_text\x18\x02 \x01(\t\x12\x0f\n\x07variant\x18\x03 \x01(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x18\n\x10generated_tokens\x18\x05 \x01(\x05\x12\x15\n\rfinish_reason\x18\x06 \x01(\t\"\xb3\x01\n\x16GenerateStreamResponse\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x12\n\ntoken_text\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\x05\x12\x0f\n\x07special\x18\x04 \x01(\x08\x12\x16\n\x0egenerated_text\x18\x05 \x01(\t\x12\x0f\n\x07variant\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\"\xbd\x01\n\x0f\x46\x65\x65\x64\x62\x61\x63kRequest\x12\x13\n\x0bresponse_id\x18\x01 \x01(\t\x12\x0e\n\x06rating\x18\x02 \x01(\x05\x12\x17\n\x0f\x61\x64vice_accepted\x18\x03 \x01(\x08\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x1d\n\x10positive_outcome\x18\x05 \x01(\x08H\x00\x88\x01\x01\x12\x19\n\x0c\x61\x63tion_taken\x18\x06 \x01(\x08H\x01\x88\x01\x01\x42\x13\n\x11_positive_outcomeB\x0f\n\r_action_taken\"4\n\x10\x46\x65\x65\x64\x62\x61\x63kResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x13\n\x11GetRolloutRequest\"\xd4\x02\n\x0eVariantFigures\x12\x0f\n\x07variant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x03\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\x1b\n\x13p95_latency_seconds\x18\x06 \x01(\x01\x12\x18\n\x10p95_ttft_seconds\x18\x07 \x01(\x01\x12\x19\n\x11mean_satisfaction\x18\x08 \x01(\x01\x12\x16\n\x0e\x66\x65\x65\x64\x62\x61\x63k_count\x18\t \x01(\x03\x12\x18\n\x10safety_incidents\x18\n \x01(\x03\x12\x19\n\x11\x61\x64vice_acceptance\x18\x0b \x01(\x01\x12\x15\n\rfeedback_rate\x18\x0c \x01(\x01\x12\x1d\n\x15positive_outcome_rate\x18\r \x01(\x01\x12\x17\n\x0foutcome_reports\x18\x0e \x01(\x03\"R\n\x0fRolloutDecision\x12\n\n\x02\x61t\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0bstage_index\x18\x04 \x01(\x05\"\xec\x01\n\rRolloutStatus\x12\x12\n\nrollout_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x14\n\x0cstable_model\x18\x03 \x01(\t\x12\x17\n\x0f\x63\x61ndidate_model\x18\x04 \x01(\t\x12\x13\n\x0bstage_index\x18\x05 \x01(\x05\x12\x15\n\rcanary_weight\x18\x06 \x01(\x01\x12,\n\x07\x66igures\x18\x07 \x03(\x0b\x32\x1b.crucible.v1.VariantFigures\x12/\n\tdecisions\x18\x08 \x03(\x0b\x32\x1c.crucible.v1.RolloutDecision\"E\n\x13StartRolloutRequest\x12\x17\n\x0f\x63\x61ndidate_model\x18\x01 \x01(\t\x12\x15\n\rcandidate_url\x18\x02 \x01(\t\" \n\x0ePromoteRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\x0c\x41\x62ortRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t2\x99\x04\n\x0cModelGateway\x12G\n\x08Generate\x12\x1c.crucible.v1.GenerateRequest\x1a\x1d.crucible.v1.GenerateResponse\x12U\n\x0eGenerateStream\x12\x1c.crucible.v1.GenerateRequest\x1a#.crucible.v1.GenerateStreamResponse0\x01\x12M\n\x0eSubmitFeedback\x12\x1c.crucible.v1.FeedbackRequest\x1a\x1d.crucible.v1.FeedbackResponse\x12H\n\nGetRollout\x12\x1e.crucible.v1.GetRolloutRequest\x1a\x1a.crucible.v1.RolloutStatus\x12L\n\x0cStartRollout\x12 .crucible.v1.StartRolloutRequest\x1a\x1a.crucible.v1.RolloutStatus\x12\x42\n\x07Promote\x12\x1b.crucible.v1.PromoteRequest\x1a\x1a.crucible.v1.RolloutStatus\x12>\n\x05\x41\x62ort\x12\x19.crucible.v1.AbortRequest\x1a\x1a.crucible.v1.RolloutStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +34,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATIONPARAMETERS']._serialized_start=43
   _globals['_GENERATIONPARAMETERS']._serialized_end=308
   _globals['_GENERATEREQUEST']._serialized_start=310
-  _globals['_GENERATEREQUEST']._serialized_end=415
-  _globals['_GENERATERESPONSE']._serialized_start=418
-  _globals['_GENERATERESPONSE']._serialized_end=562
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=565
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=744
-  _globals['_FEEDBACKREQUEST']._serialized_start=746
-  _globals['_FEEDBACKREQUEST']._serialized_end=839
-  _globals['_FEEDBACKRESPONSE']._serialized_start=841
-  _globals['_FEEDBACKRESPONSE']._serialized_end=877
-  _globals['_GETROLLOUTREQUEST']._serialized_start=879
-  _globals['_GETROLLOUTREQUEST']._serialized_end=898
-  _globals['_VARIANTFIGURES']._serialized_start=901
-  _globals['_VARIANTFIGURES']._serialized_end=1135
-  _globals['_ROLLOUTDECISION']._serialized_start=1137
-  _globals['_ROLLOUTDECISION']._serialized_end=1219
-  _globals['_ROLLOUTSTATUS']._serialized_start=1222
-  _globals['_ROLLOUTSTATUS']._serialized_end=1458
-  _globals['_STARTROLLOUTREQUEST']._serialized_start=1460
-  _globals['_STARTROLLOUTREQUEST']._serialized_end=1529
-  _globals['_PROMOTEREQUEST']._serialized_start=1531
-  _globals['_PROMOTEREQUEST']._serialized_end=1563
-  _globals['_ABORTREQUEST']._serialized_start=1565
-  _globals['_ABORTREQUEST']._serialized_end=1595
-  _globals['_MODELGATEWAY']._serialized_start=1598
-  _globals['_MODELGATEWAY']._serialized_end=2135
+  _globals['_GENERATEREQUEST']._serialized_end=431
+  _globals['_GENERATERESPONSE']._serialized_start=434
+  _globals['_GENERATERESPONSE']._serialized_end=578
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=581
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=760
+  _globals['_FEEDBACKREQUEST']._serialized_start=763
+  _globals['_FEEDBACKREQUEST']._serialized_end=952
+  _globals['_FEEDBACKRESPONSE']._serialized_start=954
+  _globals['_FEEDBACKRESPONSE']._serialized_end=1006
+  _globals['_GETROLLOUTREQUEST']._serialized_start=1008
+  _globals['_GETROLLOUTREQUEST']._serialized_end=1027
+  _globals['_VARIANTFIGURES']._serialized_start=1030
+  _globals['_VARIANTFIGURES']._serialized_end=1370
+  _globals['_ROLLOUTDECISION']._serialized_start=1372
+  _globals['_ROLLOUTDECISION']._serialized_end=1454
+  _globals['_ROLLOUTSTATUS']._serialized_start=1457
+  _globals['_ROLLOUTSTATUS']._serialized_end=1693
+  _globals['_STARTROLLOUTREQUEST']._serialized_start=1695
+  _globals['_STARTROLLOUTREQUEST']._serialized_end=1764
+  _globals['_PROMOTEREQUEST']._serialized_start=1766
+  _globals['_PROMOTEREQUEST']._serialized_end=1798
+  _globals['_ABORTREQUEST']._serialized_start=1800
+  _globals['_ABORTREQUEST']._serialized_end=1830
+  _globals['_MODELGATEWAY']._serialized_start=1833
+  _globals['_MODELGATEWAY']._serialized_end=2370
 # @@protoc_insertion_point(module_scope)

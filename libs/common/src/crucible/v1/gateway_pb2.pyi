@@ -86,9 +86,12 @@ class GenerateRequest(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     PARAMETERS_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    NO_LOG_FIELD_NUMBER: _builtins.int
     inputs: _builtins.str
     user_id: _builtins.str
     """for sticky canary assignment; hashed, never a label"""
+    no_log: _builtins.bool
+    """opt out: this exchange is never published as an interaction"""
     @_builtins.property
     def parameters(self) -> Global___GenerationParameters: ...
     def __init__(
@@ -97,10 +100,11 @@ class GenerateRequest(_message.Message):
         inputs: _builtins.str = ...,
         parameters: Global___GenerationParameters | None = ...,
         user_id: _builtins.str = ...,
+        no_log: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["parameters", b"parameters"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "parameters", b"parameters", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs", "no_log", b"no_log", "parameters", b"parameters", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -192,11 +196,17 @@ class FeedbackRequest(_message.Message):
     RATING_FIELD_NUMBER: _builtins.int
     ADVICE_ACCEPTED_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    POSITIVE_OUTCOME_FIELD_NUMBER: _builtins.int
+    ACTION_TAKEN_FIELD_NUMBER: _builtins.int
     response_id: _builtins.str
     rating: _builtins.int
     """1..10"""
     advice_accepted: _builtins.bool
     text: _builtins.str
+    """user text: reaches the data only through the scrubber"""
+    positive_outcome: _builtins.bool
+    """outcome signals the app observed after the answer"""
+    action_taken: _builtins.bool
     def __init__(
         self,
         *,
@@ -204,12 +214,21 @@ class FeedbackRequest(_message.Message):
         rating: _builtins.int = ...,
         advice_accepted: _builtins.bool = ...,
         text: _builtins.str = ...,
+        positive_outcome: _builtins.bool | None = ...,
+        action_taken: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_action_taken", b"_action_taken", "_positive_outcome", b"_positive_outcome", "action_taken", b"action_taken", "positive_outcome", b"positive_outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advice_accepted", b"advice_accepted", "rating", b"rating", "response_id", b"response_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_action_taken", b"_action_taken", "_positive_outcome", b"_positive_outcome", "action_taken", b"action_taken", "advice_accepted", b"advice_accepted", "positive_outcome", b"positive_outcome", "rating", b"rating", "response_id", b"response_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__action_taken: _TypeAlias = _typing.Literal["action_taken"]  # noqa: Y015
+    _WhichOneofArgType__action_taken: _TypeAlias = _typing.Literal["_action_taken", b"_action_taken"]  # noqa: Y015
+    _WhichOneofReturnType__positive_outcome: _TypeAlias = _typing.Literal["positive_outcome"]  # noqa: Y015
+    _WhichOneofArgType__positive_outcome: _TypeAlias = _typing.Literal["_positive_outcome", b"_positive_outcome"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__action_taken) -> _WhichOneofReturnType__action_taken | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__positive_outcome) -> _WhichOneofReturnType__positive_outcome | None: ...
 
 Global___FeedbackRequest: _TypeAlias = FeedbackRequest  # noqa: Y015
 
@@ -218,15 +237,19 @@ class FeedbackResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCEPTED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     accepted: _builtins.bool
+    reason: _builtins.str
+    """why not: unsigned | forged | expired | duplicate | rate_limited | ..."""
     def __init__(
         self,
         *,
         accepted: _builtins.bool = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -261,6 +284,10 @@ class VariantFigures(_message.Message):
     MEAN_SATISFACTION_FIELD_NUMBER: _builtins.int
     FEEDBACK_COUNT_FIELD_NUMBER: _builtins.int
     SAFETY_INCIDENTS_FIELD_NUMBER: _builtins.int
+    ADVICE_ACCEPTANCE_FIELD_NUMBER: _builtins.int
+    FEEDBACK_RATE_FIELD_NUMBER: _builtins.int
+    POSITIVE_OUTCOME_RATE_FIELD_NUMBER: _builtins.int
+    OUTCOME_REPORTS_FIELD_NUMBER: _builtins.int
     variant: _builtins.str
     model: _builtins.str
     requests: _builtins.int
@@ -271,6 +298,13 @@ class VariantFigures(_message.Message):
     mean_satisfaction: _builtins.float
     feedback_count: _builtins.int
     safety_incidents: _builtins.int
+    advice_acceptance: _builtins.float
+    """share of ratings with advice_accepted"""
+    feedback_rate: _builtins.float
+    """ratings per request"""
+    positive_outcome_rate: _builtins.float
+    """share of outcome reports that were positive"""
+    outcome_reports: _builtins.int
     def __init__(
         self,
         *,
@@ -284,10 +318,14 @@ class VariantFigures(_message.Message):
         mean_satisfaction: _builtins.float = ...,
         feedback_count: _builtins.int = ...,
         safety_incidents: _builtins.int = ...,
+        advice_acceptance: _builtins.float = ...,
+        feedback_rate: _builtins.float = ...,
+        positive_outcome_rate: _builtins.float = ...,
+        outcome_reports: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_rate", b"error_rate", "errors", b"errors", "feedback_count", b"feedback_count", "mean_satisfaction", b"mean_satisfaction", "model", b"model", "p95_latency_seconds", b"p95_latency_seconds", "p95_ttft_seconds", b"p95_ttft_seconds", "requests", b"requests", "safety_incidents", b"safety_incidents", "variant", b"variant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advice_acceptance", b"advice_acceptance", "error_rate", b"error_rate", "errors", b"errors", "feedback_count", b"feedback_count", "feedback_rate", b"feedback_rate", "mean_satisfaction", b"mean_satisfaction", "model", b"model", "outcome_reports", b"outcome_reports", "p95_latency_seconds", b"p95_latency_seconds", "p95_ttft_seconds", b"p95_ttft_seconds", "positive_outcome_rate", b"positive_outcome_rate", "requests", b"requests", "safety_incidents", b"safety_incidents", "variant", b"variant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

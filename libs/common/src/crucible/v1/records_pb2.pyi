@@ -34,6 +34,10 @@ class _RecordKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RecordKind
     RECORD_KIND_QUIZ: _RecordKind.ValueType  # 3
     RECORD_KIND_CONVERSATION: _RecordKind.ValueType  # 4
     RECORD_KIND_FEEDBACK: _RecordKind.ValueType  # 5
+    RECORD_KIND_INTERACTION: _RecordKind.ValueType  # 6
+    """An exchange the model-gateway served (prompt, answer), published when policy opts in; its
+    late feedback arrives as a record of the same kind with context `feedback_update` = "1".
+    """
 
 class RecordKind(_RecordKind, metaclass=_RecordKindEnumTypeWrapper): ...
 
@@ -43,6 +47,10 @@ RECORD_KIND_ACTIVITY: RecordKind.ValueType  # 2
 RECORD_KIND_QUIZ: RecordKind.ValueType  # 3
 RECORD_KIND_CONVERSATION: RecordKind.ValueType  # 4
 RECORD_KIND_FEEDBACK: RecordKind.ValueType  # 5
+RECORD_KIND_INTERACTION: RecordKind.ValueType  # 6
+"""An exchange the model-gateway served (prompt, answer), published when policy opts in; its
+late feedback arrives as a record of the same kind with context `feedback_update` = "1".
+"""
 Global___RecordKind: _TypeAlias = RecordKind  # noqa: Y015
 
 @_typing.final

@@ -65,14 +65,16 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
     if figures:
         typer.echo(
             f"{'variant':<8} {'model':<32} {'requests':>8} {'err%':>6} {'p95 ms':>7} {'ttft ms':>7} "
-            f"{'rating':>6} {'ratings':>7} {'safety':>6}"
+            f"{'rating':>6} {'ratings':>7} {'safety':>6} {'advice%':>7} {'fb/req%':>7} {'outcome+%':>9}"
         )
         for f in figures:
             typer.echo(
                 f"{f['variant']:<8} {str(f['model'])[:32]:<32} {int(f.get('requests', 0)):>8} "
                 f"{100 * float(f.get('error_rate', 0)):>6.1f} {1000 * float(f.get('p95_latency_seconds', 0)):>7.0f} "
                 f"{1000 * float(f.get('p95_ttft_seconds', 0)):>7.0f} {float(f.get('mean_satisfaction', 0)):>6.2f} "
-                f"{int(f.get('feedback_count', 0)):>7} {int(f.get('safety_incidents', 0)):>6}"
+                f"{int(f.get('feedback_count', 0)):>7} {int(f.get('safety_incidents', 0)):>6} "
+                f"{100 * float(f.get('advice_acceptance', 0)):>7.1f} {100 * float(f.get('feedback_rate', 0)):>7.1f} "
+                f"{_outcomes(f):>9}"
             )
     decisions = status.get("decisions") or []
     if decisions:
@@ -81,6 +83,12 @@ def _print_status(status: dict[str, Any], as_json: bool) -> None:
             typer.echo(
                 f"  {d.get('at')}  stage {int(d.get('stage_index', 0)) + 1}  {d.get('action'):<9} {d.get('reason')}"
             )
+
+
+def _outcomes(f: dict[str, Any]) -> str:
+    """Share of positive outcome reports, with how many there were ("-" when none)."""
+    n = int(f.get("outcome_reports", 0) or 0)
+    return f"{100 * float(f.get('positive_outcome_rate', 0)):.0f} ({n})" if n else "-"
 
 
 @rollout_app.command("status")

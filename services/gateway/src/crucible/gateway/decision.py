@@ -4,7 +4,8 @@ Inputs are figures (canary: this stage; stable: the whole rollout so far, so the
 100 % still has a baseline), where the rollout stands, and the policy. Output is one action:
 
 - rollback  — a seed criterion is crossed (any safety incident; satisfaction drop > 0.5;
-              error-rate increase > 5 points). Acts at once, at any time in a stage.
+              error-rate increase > 5 points; advice acceptance lower than stable's by
+              more than the policy's points). Acts at once, at any time in a stage.
 - hold      — the stage is still running, or it ended without the minimum sample
               (low traffic must never promote on no data).
 - pause     — inconclusive: the canary is slower than the policy allows, or the stage ran
@@ -68,6 +69,15 @@ def rollout_decision(
                 f"(drop {drop:.2f} > {crit.max_satisfaction_drop:g})",
             )
 
+    if canary.feedback_count >= MIN_RATINGS_FOR_SATISFACTION and stable.feedback_count >= MIN_RATINGS_FOR_SATISFACTION:
+        fewer = (stable.advice_acceptance - canary.advice_acceptance) * 100.0
+        if fewer > crit.max_advice_acceptance_drop_points:
+            return Decision(
+                ROLLBACK,
+                f"advice acceptance: canary {canary.advice_acceptance:.1%} vs stable {stable.advice_acceptance:.1%} "
+                f"(-{fewer:.1f} points > {crit.max_advice_acceptance_drop_points:g})",
+            )
+
     duration = policy.stage_duration_seconds
     if stage_elapsed_seconds < duration:
         return Decision(HOLD, f"stage running: {stage_elapsed_seconds:.0f}s of {duration:.0f}s")
@@ -115,6 +125,7 @@ def _healthy(canary: Summary, stable: Summary) -> str:
     return (
         f"{canary.requests} canary requests, errors {canary.error_rate:.1%} vs {stable.error_rate:.1%}, "
         f"satisfaction {canary.mean_satisfaction:.2f} vs {stable.mean_satisfaction:.2f} "
-        f"({canary.feedback_count} ratings), p95 {canary.p95_latency_seconds * 1000:.0f} ms vs "
+        f"({canary.feedback_count} ratings), advice accepted {canary.advice_acceptance:.0%} vs "
+        f"{stable.advice_acceptance:.0%}, p95 {canary.p95_latency_seconds * 1000:.0f} ms vs "
         f"{stable.p95_latency_seconds * 1000:.0f} ms, 0 safety incidents"
     )

@@ -67,6 +67,10 @@ def embedded_policy(policy: GatewayPolicy) -> GatewayPolicy:
             "min_feedback_per_stage": e.min_feedback_per_stage,
             "default_max_new_tokens": e.max_new_tokens,
             "latency_slack_seconds": e.latency_slack_seconds,
+            # One load generator speaks for all the simulated users, from one address.
+            "feedback": policy.feedback.model_copy(
+                update={"rate_per_second": max(policy.feedback.rate_per_second, 10_000.0), "burst": 10_000}
+            ),
         }
     )
 

@@ -53,6 +53,8 @@ class VariantFigures:
     advice_accepted: int = 0
     safety_checked: int = 0
     safety_incidents: int = 0
+    outcome_reports: int = 0
+    positive_outcomes: int = 0
 
     def record_request(self, *, ok: bool, latency_s: float, ttft_s: float | None, tokens: int) -> None:
         self.requests += 1
@@ -63,10 +65,13 @@ class VariantFigures:
         _add(self.ttft, latency_s if ttft_s is None else ttft_s)
         self.generated_tokens += tokens
 
-    def record_feedback(self, rating: int, advice_accepted: bool) -> None:
+    def record_feedback(self, rating: int, advice_accepted: bool, positive_outcome: bool | None = None) -> None:
         self.rating_sum += rating
         self.rating_count += 1
         self.advice_accepted += int(advice_accepted)
+        if positive_outcome is not None:
+            self.outcome_reports += 1
+            self.positive_outcomes += int(positive_outcome)
 
     def record_safety(self, *, flagged: bool) -> None:
         self.safety_checked += 1
@@ -84,6 +89,8 @@ class VariantFigures:
             advice_accepted=self.advice_accepted + other.advice_accepted,
             safety_checked=self.safety_checked + other.safety_checked,
             safety_incidents=self.safety_incidents + other.safety_incidents,
+            outcome_reports=self.outcome_reports + other.outcome_reports,
+            positive_outcomes=self.positive_outcomes + other.positive_outcomes,
         )
         for src, dst in ((other.latency, out.latency), (other.ttft, out.ttft)):
             for k, v in src.items():
@@ -100,6 +107,10 @@ class VariantFigures:
             mean_satisfaction=self.rating_sum / self.rating_count if self.rating_count else 0.0,
             feedback_count=self.rating_count,
             safety_incidents=self.safety_incidents,
+            advice_acceptance=self.advice_accepted / self.rating_count if self.rating_count else 0.0,
+            feedback_rate=self.rating_count / self.requests if self.requests else 0.0,
+            positive_outcome_rate=self.positive_outcomes / self.outcome_reports if self.outcome_reports else 0.0,
+            outcome_reports=self.outcome_reports,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -114,6 +125,8 @@ class VariantFigures:
             "advice_accepted": self.advice_accepted,
             "safety_checked": self.safety_checked,
             "safety_incidents": self.safety_incidents,
+            "outcome_reports": self.outcome_reports,
+            "positive_outcomes": self.positive_outcomes,
         }
 
     @classmethod
@@ -129,6 +142,8 @@ class VariantFigures:
             advice_accepted=int(data.get("advice_accepted", 0)),
             safety_checked=int(data.get("safety_checked", 0)),
             safety_incidents=int(data.get("safety_incidents", 0)),
+            outcome_reports=int(data.get("outcome_reports", 0)),
+            positive_outcomes=int(data.get("positive_outcomes", 0)),
         )
 
 
@@ -144,6 +159,12 @@ class Summary:
     mean_satisfaction: float = 0.0
     feedback_count: int = 0
     safety_incidents: int = 0
+    # The seeds' A/B figures: share of ratings whose advice was accepted, ratings per request,
+    # share of outcome reports that were positive (and how many there were).
+    advice_acceptance: float = 0.0
+    feedback_rate: float = 0.0
+    positive_outcome_rate: float = 0.0
+    outcome_reports: int = 0
 
 
 @dataclass

@@ -16,6 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from crucible.gateway import state as st
+from crucible.gateway.client_auth import ClientAuth, peer_address
+from crucible.gateway.feedback_desk import RATE_LIMITED, UNAUTHENTICATED, FeedbackInput
+from crucible.gateway.interactions import OPT_OUT_HEADER, note_opt_out
 from crucible.gateway.rollout import RolloutController
 from crucible.gateway.router import Router
 from crucible.gateway.transport import BackendError
@@ -71,6 +74,10 @@ def status_message(status: dict[str, Any]) -> gateway_pb2.RolloutStatus:
             mean_satisfaction=f["mean_satisfaction"],
             feedback_count=f["feedback_count"],
             safety_incidents=f["safety_incidents"],
+            advice_acceptance=f.get("advice_acceptance", 0.0),
+            feedback_rate=f.get("feedback_rate", 0.0),
+            positive_outcome_rate=f.get("positive_outcome_rate", 0.0),
+            outcome_reports=f.get("outcome_reports", 0),
         )
     for d in status["decisions"]:
         msg.decisions.add(at=d["at"], action=d["action"], reason=d["reason"], stage_index=d["stage_index"])
@@ -78,10 +85,23 @@ def status_message(status: dict[str, Any]) -> gateway_pb2.RolloutStatus:
 
 
 class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
-    def __init__(self, router: Router, rollout: RolloutController, admin_token: str | None) -> None:
+    def __init__(
+        self, router: Router, rollout: RolloutController, admin_token: str | None, clients: ClientAuth | None = None
+    ) -> None:
         self.gateway = router
         self.rollout = rollout
         self.admin_token = admin_token
+        self.clients = clients or ClientAuth({})
+
+    async def _client_gate(self, context: grpc.aio.ServicerContext, required: bool) -> str:
+        """Note the caller's opt-out; refuse a missing client token where policy requires one.
+        Returns the caller's rate-limit key."""
+        metadata = dict(context.invocation_metadata() or ())
+        note_opt_out(str(metadata[OPT_OUT_HEADER]) if OPT_OUT_HEADER in metadata else None)
+        authorization = str(metadata.get("authorization", ""))
+        if required and self.clients.client_of(authorization) is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client token is required (authorization: Bearer)")
+        return self.clients.caller(authorization, peer_address(context.peer() or ""))
 
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
         if not self.admin_token:
@@ -94,6 +114,9 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "wrong admin token")
 
     async def Generate(self, request: gateway_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> Any:
+        await self._client_gate(context, self.gateway.policy.feedback.require_client_token_for_generation)
+        if request.no_log:
+            note_opt_out("1")
         try:
             served = await self.gateway.generate(request.inputs, _parameters(request.parameters), request.user_id)
         except BackendError as exc:
@@ -111,6 +134,9 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
     async def GenerateStream(
         self, request: gateway_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.GenerateStreamResponse]:
+        await self._client_gate(context, self.gateway.policy.feedback.require_client_token_for_generation)
+        if request.no_log:
+            note_opt_out("1")
         try:
             async for route, event in self.gateway.generate_stream(
                 request.inputs, _parameters(request.parameters), request.user_id
@@ -131,11 +157,29 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
             await context.abort(grpc_status(exc), str(exc))
 
     async def SubmitFeedback(self, request: gateway_pb2.FeedbackRequest, context: grpc.aio.ServicerContext) -> Any:
+        metadata = dict(context.invocation_metadata() or ())
+        authorization = str(metadata.get("authorization", ""))
+        if self.gateway.policy.feedback.require_client_token and self.clients.client_of(authorization) is None:
+            self.gateway.desk.refuse(UNAUTHENTICATED)
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client token is required (authorization: Bearer)")
+        fb = FeedbackInput(
+            response_id=request.response_id,
+            rating=request.rating,
+            advice_accepted=request.advice_accepted,
+            text=request.text,
+            positive_outcome=request.positive_outcome if request.HasField("positive_outcome") else None,
+            action_taken=request.action_taken if request.HasField("action_taken") else None,
+            user_id=str(metadata.get("x-crucible-user", "")),
+        )
         try:
-            accepted = self.gateway.feedback(request.response_id, request.rating, request.advice_accepted, request.text)
+            verdict = await self.gateway.desk.submit(
+                fb, self.clients.caller(authorization, peer_address(context.peer()))
+            )
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return gateway_pb2.FeedbackResponse(accepted=accepted)
+        if verdict.reason == RATE_LIMITED:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "feedback rate limit: try again later")
+        return gateway_pb2.FeedbackResponse(accepted=verdict.accepted, reason=verdict.reason)
 
     async def GetRollout(self, request: gateway_pb2.GetRolloutRequest, context: grpc.aio.ServicerContext) -> Any:
         return status_message(await self.rollout.status())
@@ -176,10 +220,13 @@ async def start_grpc_server(
     admin_token: str | None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    clients: ClientAuth | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Start the server; returns it and the bound port (port 0 picks a free one)."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(ModelGatewayServicer(router, rollout, admin_token), server)
+    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(
+        ModelGatewayServicer(router, rollout, admin_token, clients), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

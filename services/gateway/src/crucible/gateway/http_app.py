@@ -3,7 +3,10 @@
 Routes (shapes from TGI's router): `POST /generate`, `POST /generate_stream` (SSE), `POST /`
 (the compatibility route the Hugging Face clients use: a JSON list, or SSE when `"stream": true`),
 `GET /health`, `GET /info`, `POST /v1/chat/completions` (streaming too), `GET /metrics`.
-Gateway additions: `POST /feedback` and `GET /rollout`.
+Gateway additions: `POST /feedback` (`{"response_id", "rating", "advice_accepted", "text",
+"positive_outcome", "action_taken"}` -> `{"accepted"}` or `{"accepted": false, "reason"}`) and
+`GET /rollout` (figures; the rollout id only with the admin token). A request with
+`X-Crucible-No-Log: 1` (or `"no_log": true` in the body) is never published as an interaction.
 
 Sticky assignment needs a user id: the `X-Crucible-User` header (or OpenAI's `user` field).
 Every answer carries `X-Crucible-Response-Id` (quote it in `/feedback`) and `X-Crucible-Variant`;
@@ -12,6 +15,7 @@ the OpenAI `id` field is the response id too.
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +29,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
 
 from crucible.gateway import __version__
+from crucible.gateway.client_auth import ClientAuth, RequireClientToken
+from crucible.gateway.feedback_desk import UNAUTHENTICATED, FeedbackInput
+from crucible.gateway.interactions import OPT_OUT_HEADER, note_opt_out
 from crucible.gateway.responses import Route, Served
 from crucible.gateway.router import Router
 from crucible.gateway.transport import BackendError
@@ -87,11 +94,21 @@ async def _first_then_rest(
     return route, first, stream
 
 
-def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def create_app(
+    gateway: Router,
+    rollout_status: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    admin_token: str | None = None,
+    clients: ClientAuth | None = None,
+) -> Any:
     """The ASGI app. Plain Starlette: a proxy's cost is its CPU per request, and every handler
     takes the raw `Request` and returns a `Response`, so a framework's dependency solving, body
     limits and exit stacks per request would be pure overhead (issue 17 measures it against a
-    bare relay). Spans per request only when traces are exported (`tracing_middleware`)."""
+    bare relay). Spans per request only when traces are exported (`http_tracing.py`)."""
     paths: list[Path] = []
     started_at = time.time()
 
@@ -209,6 +226,7 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
             data = None
         if not isinstance(data, dict):
             return _error(422, "the body must be a JSON object", "validation")
+        note_opt_out(request.headers.get(OPT_OUT_HEADER), data)
         return data
 
     @post("/generate")
@@ -304,31 +322,58 @@ def create_app(gateway: Router, rollout_status: Callable[[], Awaitable[dict[str,
             "data": [{"id": n, "object": "model", "created": created, "owned_by": "crucible"} for n in names],
         }
 
+    clients = clients or ClientAuth({})
+
     @post("/feedback")
     async def feedback(request: Request) -> Response:
         payload = await read_json(request)
         if isinstance(payload, Response):
             return payload
+        authorization = request.headers.get("authorization", "")
+        if gateway.policy.feedback.require_client_token and clients.client_of(authorization) is None:
+            gateway.desk.refuse(UNAUTHENTICATED)
+            return _JSONResponse({"accepted": False, "reason": UNAUTHENTICATED}, status_code=401)
         try:
-            accepted = gateway.feedback(
-                str(payload.get("response_id", "")),
-                int(payload.get("rating", 0)),
-                bool(payload.get("advice_accepted", False)),
-                str(payload.get("text", "")),
+            verdict = await gateway.desk.submit(
+                FeedbackInput(
+                    response_id=str(payload.get("response_id", "")),
+                    rating=int(payload.get("rating", 0)),
+                    advice_accepted=bool(payload.get("advice_accepted", False)),
+                    text=str(payload.get("text", "")),
+                    positive_outcome=_optional_bool(payload.get("positive_outcome")),
+                    action_taken=_optional_bool(payload.get("action_taken")),
+                    user_id=request.headers.get(USER_HEADER) or str(payload.get("user") or ""),
+                ),
+                clients.caller(authorization, request.client.host if request.client else ""),
             )
         except (TypeError, ValueError) as exc:
             return _error(422, str(exc), "validation")
-        return _JSONResponse({"accepted": accepted})
+        body: dict[str, Any] = {"accepted": verdict.accepted}
+        if not verdict.accepted:
+            body["reason"] = verdict.reason
+        return _JSONResponse(body, status_code=429 if verdict.reason == "rate_limited" else 200)
 
-    @get("/rollout")
-    async def rollout() -> dict[str, Any]:
-        return await rollout_status()
+    async def rollout(request: Request) -> Response:
+        """Figures for anyone; the rollout id only for the admin token's holder."""
+        status = await rollout_status()
+        given = request.headers.get("authorization", "")
+        if (
+            admin_token
+            and given.startswith("Bearer ")
+            and hmac.compare_digest(given[7:].encode(), admin_token.encode())
+        ):
+            return _JSONResponse(status)
+        return _JSONResponse({k: v for k, v in status.items() if k != "rollout_id"})
+
+    paths.append(Path("/rollout", rollout, methods=["GET"]))
 
     @get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app = Starlette(routes=paths)
+    if gateway.policy.feedback.require_client_token_for_generation:
+        app.add_middleware(RequireClientToken, clients=clients)
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from crucible.gateway.http_tracing import TracingMiddleware
 

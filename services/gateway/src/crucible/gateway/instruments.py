@@ -39,6 +39,16 @@ FEEDBACK_SCORE = Histogram(
     ["variant"],
     buckets=tuple(float(x) for x in range(1, 11)),
 )
+FEEDBACK_ADVICE_ACCEPTED = Counter(
+    "crucible_gateway_feedback_advice_accepted_total",
+    "Ratings whose advice the user accepted, by variant (divide by the feedback score count: advice acceptance).",
+    ["variant"],
+)
+FEEDBACK_OUTCOMES = Counter(
+    "crucible_gateway_feedback_outcomes_total",
+    "Outcome signals sent with feedback, by variant and outcome (positive | negative).",
+    ["variant", "outcome"],
+)
 ROLLOUT_WEIGHT = Gauge("crucible_rollout_weight", "Traffic weight in percent, by variant.", ["variant"])
 ROLLOUT_STATE = Gauge("crucible_rollout_state", "1 for the rollout's current state, 0 for the others.", ["state"])
 DELIVERIES = Counter(

@@ -153,7 +153,9 @@ async def run_load(
                         gateway_pb2.FeedbackRequest(response_id=rid, rating=rating, advice_accepted=rating >= 7)
                     )
                 else:
-                    await http.post("/feedback", json={"response_id": rid, "rating": rating})
+                    await http.post(
+                        "/feedback", json={"response_id": rid, "rating": rating, "advice_accepted": rating >= 7}
+                    )
                 report.feedback += 1
 
         async def worker(offset: int) -> None:

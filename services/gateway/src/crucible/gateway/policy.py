@@ -28,6 +28,13 @@ class RollbackCriteria(_Strict):
         default=5.0, ge=0.0, le=100.0, description="Roll back when canary error rate exceeds stable's by more (points)."
     )
     max_safety_incidents: int = Field(default=0, ge=0, le=1000, description="Roll back above this many incidents.")
+    max_advice_acceptance_drop_points: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=100.0,
+        description="Roll back when the share of canary ratings with advice accepted is lower than stable's by more "
+        "(percentage points; needs 5 ratings on each side).",
+    )
 
 
 class EmbeddedRollout(_Strict):
@@ -64,6 +71,40 @@ class RequestLimits(_Strict):
     max_new_tokens: int = Field(default=4096, ge=1, le=1_000_000, description="Largest max_new_tokens/max_tokens.")
     max_stop_sequences: int = Field(default=4, ge=0, le=64)
     max_n: int = Field(default=8, ge=1, le=128, description="Most OpenAI choices per request (`n`).")
+
+
+class InteractionPolicy(_Strict):
+    """Served exchanges published as `interaction` records on crucible.records.raw (issue 18).
+    Off by default: an operator opts the deployment in, and any caller can opt a request out."""
+
+    enabled: bool = Field(default=False, description="Publish served exchanges as interaction records.")
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of eligible exchanges published.")
+    buffer_records: int = Field(
+        default=10_000, ge=1, le=10_000_000, description="Exchanges waiting to be published; beyond, dropped (counted)."
+    )
+    batch_records: int = Field(default=256, ge=1, le=100_000, description="Records per published message.")
+    flush_seconds: float = Field(default=0.5, gt=0, le=60, description="Longest a record waits in the buffer.")
+    feedback_settle_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=DAY,
+        description="A feedback record is published no sooner than this after its answer, so the exchange it "
+        "updates is through the scrubber and scorer first (feedback comes late by design).",
+    )
+
+
+class FeedbackPolicy(_Strict):
+    """Who may send feedback, how often, and for how long after the answer (issue 25 item 2)."""
+
+    response_id_ttl_seconds: float = Field(
+        default=7 * DAY, gt=0, le=365 * DAY, description="Feedback on an older response id is refused (expired)."
+    )
+    rate_per_second: float = Field(default=50.0, gt=0, le=1_000_000, description="Feedback per caller per second.")
+    burst: int = Field(default=200, ge=1, le=1_000_000, description="Feedback a caller may send at once.")
+    require_client_token: bool = Field(
+        default=False, description="Feedback needs `Authorization: Bearer <client token>` (CLIENT_TOKENS)."
+    )
+    require_client_token_for_generation: bool = Field(default=False, description="Generation needs a client token too.")
 
 
 class GatewayPolicy(_Strict):
@@ -103,6 +144,8 @@ class GatewayPolicy(_Strict):
         "response_format, ...); any other such field is refused with 400 instead of silently ignored.",
     )
     embedded: EmbeddedRollout = EmbeddedRollout()
+    interactions: InteractionPolicy = InteractionPolicy()
+    feedback: FeedbackPolicy = FeedbackPolicy()
 
     @field_validator("stages")
     @classmethod
@@ -161,6 +204,27 @@ class GatewaySettings(BaseSettings):
     def _comma_separated(cls, v: object) -> object:
         if isinstance(v, str):  # CRUCIBLE_GATEWAY_RESTART_DEPLOYMENTS=tgi-a,tgi-b
             return [name.strip() for name in v.split(",") if name.strip()]
+        return v
+
+    response_secret: str | None = Field(
+        default=None,
+        description="HMAC key that signs response ids; every replica needs the same one (unset: a random key "
+        "per process, so feedback only verifies on the replica that answered).",
+    )
+    client_tokens: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Client credentials as `name=token,name2=token2`: the name is the caller in rate limits "
+        "and on stored feedback.",
+    )
+
+    @field_validator("client_tokens", mode="before")
+    @classmethod
+    def _name_token_pairs(cls, v: object) -> object:
+        if isinstance(v, str):  # CRUCIBLE_GATEWAY_CLIENT_TOKENS=app=s3cret,console=t0ken
+            pairs = [p.strip().split("=", 1) for p in v.split(",") if p.strip()]
+            if any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
+                raise ValueError("client tokens are `name=token` pairs separated by commas")
+            return {name: token for name, token in pairs}
         return v
 
     kv_bucket: str = "crucible_gateway"

@@ -2,16 +2,15 @@
 
 `Route` (where a request went, with the response id feedback will quote), `Served` (the answer),
 `Outcome` (how one backend call went, as the router measures it), response ids, and the small
-readers of TGI and OpenAI bodies and stream events the router measures with.
+readers of TGI and OpenAI bodies and stream events the router measures with. Response ids are
+minted and verified by `response_ids.py` (signed).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from crucible.gateway.assignment import CANARY, STABLE
 from crucible.gateway.transport import BackendError
 from crucible.gateway.validation import RequestRefused
 
@@ -23,6 +22,8 @@ class Route:
     model: str
     rollout_id: str
     stage_index: int
+    published: bool = False  # published as an interaction record (the response id says so too)
+    user_id: str = ""  # the caller's user id, kept only when published (its subject token goes on the record)
 
 
 @dataclass
@@ -47,20 +48,6 @@ class Outcome:
 
 def failed(exc: BackendError, started: float, prompt: str, ttft: float | None = None) -> Outcome:
     return Outcome(False, exc.status, started, prompt, ttft=ttft, client_error=exc.client_error)
-
-
-def encode_response_id(rollout_id: str, stage_index: int, variant: str) -> str:
-    """The response id carries where it was produced, so any replica can attribute feedback."""
-    # 64 random bits, as uuid4().hex[:16] gave, without building a UUID per request.
-    return f"{rollout_id or 'none'}.{stage_index}.{variant[0]}.{os.urandom(8).hex()}"
-
-
-def decode_response_id(response_id: str) -> tuple[str, int, str] | None:
-    parts = response_id.split(".")
-    if len(parts) != 4 or parts[2] not in ("s", "c") or not parts[1].isdigit():
-        return None
-    rollout_id = "" if parts[0] == "none" else parts[0]
-    return rollout_id, int(parts[1]), CANARY if parts[2] == "c" else STABLE
 
 
 def tgi_piece(event: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 import uuid
@@ -25,9 +26,12 @@ from crucible.gateway import guarding, instruments, responses
 from crucible.gateway import state as st
 from crucible.gateway.assignment import CANARY, STABLE, assign_variant
 from crucible.gateway.backends import Backend, make_backend
+from crucible.gateway.feedback_desk import FeedbackDesk
 from crucible.gateway.figures import StageFigures, VariantFigures
+from crucible.gateway.interactions import Exchange, InteractionLog
 from crucible.gateway.policy import GatewayPolicy
-from crucible.gateway.responses import Outcome, Route, Served, decode_response_id, encode_response_id
+from crucible.gateway.response_ids import IssuedResponse, ResponseIds
+from crucible.gateway.responses import Outcome, Route, Served
 from crucible.gateway.safety import KeywordSafetyCheck, SafetyCheck
 from crucible.gateway.store import StateStore
 from crucible.gateway.transport import BackendError, HttpClient, new_http_client
@@ -64,6 +68,11 @@ class Router:
         self._client: HttpClient | None = None
         self._figures: dict[tuple[str, int], StageFigures] = {}
         self._rng = random.Random()
+        # Feedback loop (issue 18/25): signed response ids, the interaction publisher (None = off),
+        # feedback intake. The service replaces the per-process key with the configured secret.
+        self.ids = ResponseIds(os.urandom(32), policy.feedback.response_id_ttl_seconds)
+        self.interactions: InteractionLog | None = None
+        self.desk = FeedbackDesk(self, policy.feedback)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -73,6 +82,8 @@ class Router:
 
     async def close(self) -> None:
         await self.flush_figures()
+        if self.interactions is not None:
+            await self.interactions.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -110,21 +121,26 @@ class Router:
         uid = user_id or uuid.uuid4().hex  # anonymous requests are spread at random
         variant = assign_variant(s.rollout_id, uid, s.canary_weight) if CANARY in self.backends else STABLE
         rid = s.rollout_id if s.state in st.ACTIVE else ""
+        published = self.interactions is not None and self.interactions.sample()
         return Route(
-            response_id=encode_response_id(rid, s.stage_index, variant),
+            response_id=self.ids.mint(rid, s.stage_index, variant, published),
             variant=variant,
             model=self.backends[variant].spec.model,
             rollout_id=rid,
             stage_index=s.stage_index,
+            published=published,
+            user_id=user_id if published else "",
         )
 
     def _fallback(self, route: Route) -> Route:
         return Route(
-            response_id=encode_response_id(route.rollout_id, route.stage_index, STABLE),
+            response_id=self.ids.mint(route.rollout_id, route.stage_index, STABLE, route.published),
             variant=STABLE,
             model=self.backends[STABLE].spec.model,
             rollout_id=route.rollout_id,
             stage_index=route.stage_index,
+            published=route.published,
+            user_id=route.user_id,
         )
 
     def _may_retry(self, route: Route, exc: BackendError) -> bool:
@@ -155,6 +171,10 @@ class Router:
         instruments.requests_child(route.variant, route.model, str(outcome.code)).inc()
         if outcome.client_error:  # never an error of the variant: not in its figures or latency
             return
+        if outcome.ok and route.published and self.interactions is not None:
+            self.interactions.served(
+                Exchange(route, route.user_id, outcome.prompt, outcome.text, elapsed, outcome.tokens, time.time())
+            )
         figures = self._stage_figures(route)
         if outcome.ok:
             duration, first_token, _ = instruments.variant_children(route.variant)
@@ -375,20 +395,35 @@ class Router:
     # ---------------------------------------------------------------- feedback
 
     def feedback(self, response_id: str, rating: int, advice_accepted: bool = False, text: str = "") -> bool:
-        """Attribute a rating to the variant (and stage) that produced the response."""
-        if not 1 <= rating <= 10:
-            raise ValueError(f"rating must be 1..10, got {rating}")
-        decoded = decode_response_id(response_id)
-        if decoded is None:
-            return False
-        rollout_id, stage_index, variant = decoded
-        instruments.variant_children(variant)[2].observe(rating)
-        if rollout_id:
-            key = (rollout_id, stage_index)
+        """Count a rating in this replica's figures, once per signed response id (tests and rigs;
+        the front ends go through `self.desk.submit`, which also limits, stores and publishes)."""
+        return self.desk.submit_local(response_id, rating, advice_accepted)
+
+    def attribute_feedback(
+        self, issued: IssuedResponse, rating: int, advice_accepted: bool, positive_outcome: bool | None
+    ) -> None:
+        """Attribute a verified rating to the variant (and stage) that produced the response."""
+        instruments.variant_children(issued.variant)[2].observe(rating)
+        if advice_accepted:
+            instruments.FEEDBACK_ADVICE_ACCEPTED.labels(issued.variant).inc()
+        if positive_outcome is not None:
+            instruments.FEEDBACK_OUTCOMES.labels(issued.variant, "positive" if positive_outcome else "negative").inc()
+        if issued.rollout_id:
+            key = (issued.rollout_id, issued.stage_index)
             if key not in self._figures:
                 self._figures[key] = StageFigures()
-            self._figures[key].variant(variant).record_feedback(rating, advice_accepted)
-        return True
+            self._figures[key].variant(issued.variant).record_feedback(rating, advice_accepted, positive_outcome)
+
+    def model_of(self, variant: str, rollout_id: str = "") -> str:
+        """The model a variant served (the rollout's candidate or baseline while it is the current one)."""
+        s = self.state
+        if rollout_id and rollout_id == s.rollout_id:
+            if variant == CANARY and s.candidate is not None:
+                return s.candidate.model
+            if variant == STABLE:
+                return s.baseline_model or (s.stable.model if s.stable else "")
+        backend = self.backends.get(variant)
+        return backend.spec.model if backend is not None else ""
 
     # ---------------------------------------------------------------- figures
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crucible.gateway.client_auth import ClientAuth
 from crucible.gateway.grpc_server import start_grpc_server
 from crucible.gateway.http_app import create_app
 from crucible.gateway.rollout import RolloutController
@@ -76,10 +77,13 @@ async def start_gateway(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     run_loop: bool = True,
+    clients: ClientAuth | None = None,
 ) -> RunningGateway:
     """Start HTTP, gRPC and (unless `run_loop` is False) the rollout loop. `router.start()` first."""
     router = rollout.router
-    http_server, http_task, bound_http = await start_http(create_app(router, rollout.status), http_host, http_port)
+    http_server, http_task, bound_http = await start_http(
+        create_app(router, rollout.status, admin_token=admin_token, clients=clients), http_host, http_port
+    )
     grpc_server, bound_grpc = await start_grpc_server(
         router,
         rollout,
@@ -88,6 +92,7 @@ async def start_gateway(
         admin_token=admin_token,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        clients=clients,
     )
     running = RunningGateway(
         router=router,

@@ -54,6 +54,7 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
             settings, policy, runtime.artifacts, url=url, base_model=base, scratch=launcher.scratch
         )
         router = Router(policy, store)
+        clients = wire_feedback_loop(router, runtime, settings, bus)
         await router.start()
         controller = RolloutController(
             router,
@@ -76,6 +77,7 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
             grpc_port=settings.grpc_port,
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
+            clients=clients,
         )
         freeze_startup_heap()
         yield controller
@@ -83,6 +85,31 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
         if running is not None:
             await running.stop()
         launcher.stop_all()
+
+
+def wire_feedback_loop(router: Any, runtime: Runtime, settings: GatewaySettings, bus: Any) -> Any:
+    """Signed response ids with the shared secret, the feedback store, and (when policy opts in)
+    the interaction publisher; returns the client credentials for the front ends."""
+    import os
+
+    from crucible.gateway.client_auth import ClientAuth
+    from crucible.gateway.interactions import InteractionLog, bus_record_publisher
+    from crucible.gateway.response_ids import ResponseIds
+
+    policy: GatewayPolicy = router.policy
+    if settings.response_secret:
+        secret = settings.response_secret.encode()
+    else:
+        log.warning("CRUCIBLE_GATEWAY_RESPONSE_SECRET is unset: response ids verify only on this replica")
+        secret = os.urandom(32)
+    router.ids = ResponseIds(secret, policy.feedback.response_id_ttl_seconds)
+    router.desk.registry = runtime.registry
+    router.desk.subject_secret = runtime.subject_secret()
+    if policy.interactions.enabled:
+        router.interactions = InteractionLog(policy.interactions, bus_record_publisher(bus), runtime.subject_secret())
+        router.interactions.start()
+        log.info("publishing interactions to RAW (sample rate %g)", policy.interactions.sample_rate)
+    return ClientAuth(settings.client_tokens)
 
 
 async def on_model_evaluated(controller: RolloutController, payload: bytes) -> None:
@@ -101,6 +128,7 @@ SPEC = ServiceSpec(
     description="gRPC + TGI/OpenAI front door; eval-gated canary rollout with automatic rollback",
     order=90,
     policy_model=GatewayPolicy,
+    produces="records.raw",  # interaction and feedback records (when policy opts in), as the synthesizer's
     lifespan=serve,
     # A new durable starts at new events: history is in the registry, not in a replay.
     events={
@@ -112,7 +140,11 @@ SPEC = ServiceSpec(
         "gateway": deferred(
             "crucible.gateway.bench:bench_gateway",
             doc="Gateway overhead vs direct to a fake 20 ms / 0 ms backend (HTTP and gRPC, concurrency 1 and 32).",
-        )
+        ),
+        "feedback": deferred(
+            "crucible.gateway.feedback_bench:bench_feedback",
+            doc="Gateway throughput with interaction publishing on vs off (20 ms backend), feedback ingest rate.",
+        ),
     },
     hooks={"rollout": rollout_hook},
 )

@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 
 def build_stage(runtime: Runtime) -> StageBlock:
     """The scorer (its models loaded or trained, its diversity counts seeded from the curated
-    store) and the sink that keeps rejected and held records in the registry."""
+    store, late interaction feedback merged in front of it) and the sink that keeps rejected and
+    held records in the registry."""
     from crucible.scorer.core import ScorerStage
+    from crucible.scorer.feedback_merge import FeedbackMergingStage, registry_lookup
     from crucible.scorer.models import load_models
     from crucible.scorer.store import ScorerSink, seed_distribution
 
@@ -33,7 +35,10 @@ def build_stage(runtime: Runtime) -> StageBlock:
     models = load_models(runtime.artifacts, policy)
     distribution = seed_distribution(runtime.registry, policy.diversity)
     log.info("scorer: models %s; diversity seeded from %d curated record(s)", models.model_key, distribution.total)
-    return StageBlock(ScorerStage(policy, models, distribution), ScorerSink(runtime.registry, runtime.run_id))
+    core = ScorerStage(policy, models, distribution)
+    # Late feedback on a gateway interaction is merged into the interaction first (issue 18).
+    stage = FeedbackMergingStage(core, registry_lookup(runtime.registry))
+    return StageBlock(stage, ScorerSink(runtime.registry, runtime.run_id))
 
 
 def run_summary(runtime: Any, run_id: str) -> dict[str, Any]:
