@@ -79,7 +79,7 @@ def test_grpc_serves_tls_with_a_certificate(tmp_path):
 
 
 def test_http_serves_tls_with_the_same_certificate(tmp_path):
-    """One certificate pair: the HTTP port speaks TLS only too (no plaintext fallback)."""
+    """With CRUCIBLE_GATEWAY_HTTP_TLS, one certificate pair: the HTTP port speaks TLS only too."""
     import httpx
 
     from crucible.gateway.server import start_gateway
@@ -92,7 +92,9 @@ def test_http_serves_tls_with_the_same_certificate(tmp_path):
         await gateway.start()
         rollout = RolloutController(gateway)
         await rollout.configure_stable(BackendSpec("base", backend.url))
-        running = await start_gateway(rollout, admin_token=None, tls_cert=cert, tls_key=key, run_loop=False)
+        running = await start_gateway(
+            rollout, admin_token=None, tls_cert=cert, tls_key=key, http_tls=True, run_loop=False
+        )
         try:
             import ssl
 

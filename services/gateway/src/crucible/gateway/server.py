@@ -79,12 +79,13 @@ async def start_gateway(
     grpc_port: int = 0,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    http_tls: bool = False,
     run_loop: bool = True,
 ) -> RunningGateway:
     """Start HTTP, gRPC and (unless `run_loop` is False) the rollout loop. `router.start()` first."""
     router = rollout.router
     http_server, http_task, bound_http = await start_http(
-        create_app(router, rollout.status), http_host, http_port, tls_cert, tls_key
+        create_app(router, rollout.status), http_host, http_port, *((tls_cert, tls_key) if http_tls else ())
     )
     grpc_server, bound_grpc = await start_grpc_server(
         router,

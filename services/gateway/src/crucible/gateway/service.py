@@ -76,6 +76,7 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
             grpc_port=settings.grpc_port,
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
+            http_tls=settings.http_tls,
         )
         freeze_startup_heap()
         yield controller
