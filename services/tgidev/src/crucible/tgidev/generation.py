@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crucible.common.hub import model_source
+
 
 @dataclass(frozen=True)
 class Token:
@@ -54,8 +56,9 @@ class ModelRunner:
 
         self.model_path = Path(model_path)
         self.adapter_path = Path(adapter_path) if adapter_path else None
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+        source = model_source(model_path)  # a hub id is loaded at its pinned commit only
+        self.tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
+        model = AutoModelForCausalLM.from_pretrained(source.path, revision=source.revision, dtype=torch.float32)
         if self.adapter_path is not None:
             from peft import PeftModel
 
