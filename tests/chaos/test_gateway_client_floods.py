@@ -94,6 +94,7 @@ async def main():
     bad, rng, seconds, judged, codes = _bad_requests(), random.Random(25), [], 0, set()
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         print("go", flush=True)
+        began = time.perf_counter()
         async def worker(w):
             nonlocal judged
             i = w
@@ -111,6 +112,7 @@ async def main():
                 i += concurrency
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
     print(json.dumps({"sent": len(seconds), "backend_judged": judged, "codes": sorted(codes),
+                      "rps": round(len(seconds) / (time.perf_counter() - began), 1),
                       "refusal_p99_ms": round(_p99(seconds) * 1000, 2)}), flush=True)
 asyncio.run(main())
 """
@@ -151,8 +153,10 @@ async def _scenario() -> dict[str, Any]:
         async with httpx.AsyncClient(base_url=running.http_url, timeout=60, limits=limits) as client:
             await _valid_phase(client, everyone[:20])  # warm-up: connections, code paths
             alone: list[float] = []
+            began = time.perf_counter()
             while len(alone) < VALID * ROUNDS:
                 alone += await _valid_phase(client, everyone)
+            valid_rps = len(alone) / (time.perf_counter() - began)
             before = await canary_figures()
             calls_before = stable.requests + canary.requests
             flood = await _flood(running.http_url, on_canary, stop)
@@ -181,6 +185,8 @@ async def _scenario() -> dict[str, Any]:
             "valid_p99_ms_during_flood": round(_p99(during) * 1000, 2),
             "valid_p99_ratio": round(_p99(during) / _p99(alone), 3),
             "refusal_p99_ms": flooded["refusal_p99_ms"],
+            "flood_rps": flooded["rps"],
+            "valid_rps_alone": round(valid_rps, 1),
         }
     finally:
         await running.stop()
