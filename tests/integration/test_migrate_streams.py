@@ -28,3 +28,36 @@ def test_migrate_creates_the_streams_and_prints_no_password(embedded_nats, tmp_p
             await nc.close()
 
     assert {"RAW", "RECORDS", "DLQ", "EVENTS"} <= asyncio.run(streams())
+
+
+def test_streams_that_drifted_are_brought_in_line_and_matching_ones_left_alone(embedded_nats) -> None:
+    from nats.js.api import StreamConfig
+
+    from crucible.common.bus import Bus, stream_configs
+    from crucible.common.config import BusPolicy
+
+    async def go() -> tuple[float, int]:
+        policy = BusPolicy(duplicate_window_seconds=300)
+        bus = await Bus.connect(embedded_nats.url, BusPolicy())
+        raw = next(c for c in stream_configs(BusPolicy()) if c.name == "RAW")
+        await bus.js.update_stream(StreamConfig(**{**raw.as_dict(), "duplicate_window": 30.0}))
+        bus.policy = policy
+        updates = 0
+        original = bus.js.update_stream
+
+        async def counting(cfg):  # type: ignore[no-untyped-def]
+            nonlocal updates
+            updates += 1
+            return await original(cfg)
+
+        bus.js.update_stream = counting  # type: ignore[method-assign]
+        await bus.ensure_streams()  # every stream differs from the new window: each updated once
+        first = updates
+        await bus.ensure_streams()  # now all match: no writes at all
+        window = (await bus.js.stream_info("RAW")).config.duplicate_window
+        await bus.close()
+        return window, first * 10 + (updates - first)
+
+    window, counts = asyncio.run(go())
+    assert window == 300
+    assert counts == 40  # four updates the first time, none the second

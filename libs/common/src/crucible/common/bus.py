@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
 from crucible.common import subjects
@@ -146,7 +146,7 @@ class Bus:
                 continue
             try:  # retention cannot change in place; everything else is brought in line
                 await self.js.update_stream(cfg)
-            except (BadRequestError, TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            except (APIError, TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
                 log.warning("stream %s differs from the policy and this user may not update it (%r)", cfg.name, exc)
 
     async def publish(
