@@ -130,17 +130,30 @@ def test_permissions_hold_on_a_real_server(secured_nats: str) -> None:
 
 
 async def _exercise(hostport: str) -> None:
-    from nats.js.api import ConsumerConfig
+    from nats.js.api import ConsumerConfig, StreamConfig
 
-    from crucible.common.bus import Bus
+    from crucible.common.bus import Bus, stream_configs
     from crucible.common.config import BusPolicy
 
     async def connect(user: str) -> Bus:
-        # Bus.connect ensures the four streams: every user may do that.
+        # Bus.connect ensures the four streams: the admin user creates them (`crucible migrate`),
+        # every other user only finds them in place.
         return await Bus.connect(f"nats://crucible-{user}:pw-{user}@{hostport}", BusPolicy(), name=user)
 
+    admin = await connect("admin")
     extractor, scrubber, scorer = await connect("extractor"), await connect("scrubber"), await connect("scorer")
     gateway = await connect("gateway")
+    # What the gateway's user sees if it listens where replies (pull deliveries) go: its own
+    # inbox prefix, the shared default one, the scrubber's.
+    assert gateway.nc._inbox_prefix == bytearray(b"_INBOX_crucible-gateway")
+    overheard: list[bytes] = []
+
+    async def overhear(msg) -> None:
+        overheard.append(msg.data)
+
+    for subject in ("_INBOX.>", "_INBOX_crucible-scrubber.>", "_INBOX_crucible-gateway.>"):
+        await gateway.nc.subscribe(subject, cb=overhear)
+    await gateway.nc.flush()
     try:
         ack = await extractor.publish("crucible.records.raw", b"raw record", msg_id="r1", timeout=3)
         assert ack.stream == "RAW"
@@ -166,6 +179,25 @@ async def _exercise(hostport: str) -> None:
         await msg.ack_sync(timeout=3)
         ack = await scrubber.publish("crucible.records.scrubbed", b"clean record", msg_id="s1", timeout=3)
         assert ack.stream == "RECORDS"
+        await gateway.nc.flush()
+        await asyncio.sleep(0.2)
+        assert b"raw record" not in overheard, "the gateway's user read a RAW delivery"
+
+        # No service may change a stream: not shorten RAW's life, not widen its subjects, not add one.
+        raw = next(c for c in stream_configs(BusPolicy()) if c.name == "RAW")
+        for user in (gateway, scorer, scrubber):
+            quick = user.nc.jetstream(timeout=1.5)
+            for cfg in (
+                StreamConfig(name="RAW", subjects=["crucible.records.raw", "crucible.gossip"], retention=raw.retention),
+                StreamConfig(name="EVENTS", subjects=["crucible.events.>"], max_age=1.0),
+            ):
+                with pytest.raises(Exception):  # a timeout or a permissions error: both mean "no"
+                    await quick.update_stream(cfg)
+            with pytest.raises(Exception):
+                await quick.add_stream(StreamConfig(name="SIPHON", subjects=["crucible.records.>"]))
+        assert (await admin.js.stream_info("RAW")).config.subjects == ["crucible.records.raw"]
+        assert (await admin.js.stream_info("EVENTS")).config.max_age == stream_configs(BusPolicy())[3].max_age
+        await admin.js.update_stream(raw)  # the admin user may
 
         kv = await gateway.key_value("crucible_gateway")
         await kv.put("rollout", b"state")
@@ -173,5 +205,5 @@ async def _exercise(hostport: str) -> None:
         with pytest.raises(Exception):
             await asyncio.wait_for(scorer.key_value("crucible_gateway"), 2)
     finally:
-        for bus in (extractor, scrubber, scorer, gateway):
+        for bus in (extractor, scrubber, scorer, gateway, admin):
             await bus.close()

@@ -80,3 +80,20 @@ def test_endpoints_answer_503_until_ready_then_200(served: tuple[ProbeState, str
     code, body = _get(base + "/metrics")
     assert code == 200 and b"# HELP" in body
     assert _get(base + "/nope")[0] == 404
+
+
+def test_metrics_host_setting_chooses_the_bind_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CRUCIBLE_METRICS_HOST=127.0.0.1 keeps /metrics and the probes off the pod network (issue 25)."""
+    from crucible.common.config import Settings
+    from crucible.gateway.serving_cli import start_probe
+
+    assert Settings().metrics_host == "0.0.0.0"
+    monkeypatch.setenv("CRUCIBLE_METRICS_HOST", "127.0.0.1")
+    host = Settings().metrics_host
+    assert host == "127.0.0.1"
+    for server in (serve_probes(0, ProbeState(), host=host), start_probe(0, 60.0)[0]):
+        try:
+            assert server.server_address[0] == "127.0.0.1"
+        finally:
+            server.shutdown()
+            server.server_close()

@@ -76,3 +76,42 @@ def test_grpc_serves_tls_with_a_certificate(tmp_path):
     out, plaintext_refused = asyncio.run(go())
     assert out.generated_text == FakeBehaviour().text
     assert plaintext_refused
+
+
+def test_http_serves_tls_with_the_same_certificate(tmp_path):
+    """With CRUCIBLE_GATEWAY_HTTP_TLS, one certificate pair: the HTTP port speaks TLS only too."""
+    import httpx
+
+    from crucible.gateway.server import start_gateway
+
+    cert, key = _self_signed(tmp_path)
+
+    async def go():
+        backend = await FakeBackend(FakeBehaviour(delay_seconds=0)).start()
+        gateway = Router(GatewayPolicy(), MemoryStore())
+        await gateway.start()
+        rollout = RolloutController(gateway)
+        await rollout.configure_stable(BackendSpec("base", backend.url))
+        running = await start_gateway(
+            rollout, admin_token=None, tls_cert=cert, tls_key=key, http_tls=True, run_loop=False
+        )
+        try:
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=str(cert))
+            async with httpx.AsyncClient(verify=ctx) as client:
+                secure = await client.post(f"https://localhost:{running.http_port}/generate", json={"inputs": "hi"})
+            async with httpx.AsyncClient() as plain:
+                try:
+                    await plain.post(f"http://127.0.0.1:{running.http_port}/generate", json={"inputs": "hi"})
+                    plaintext_refused = False
+                except httpx.HTTPError:
+                    plaintext_refused = True
+            return secure, plaintext_refused
+        finally:
+            await running.stop()
+            await backend.stop()
+
+    secure, plaintext_refused = asyncio.run(go())
+    assert secure.status_code == 200 and secure.json()["generated_text"] == FakeBehaviour().text
+    assert plaintext_refused

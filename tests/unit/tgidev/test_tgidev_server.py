@@ -105,3 +105,54 @@ def test_stop_sequence_ends_generation(tiny):
         pytest.skip("the random tiny model produced no word to stop on")
     stopped = list(runner.generate("Plan a date night", {"max_new_tokens": 8, "stop": [first_word]}))[-1]
     assert stopped.finish_reason == "stop_sequence" and stopped.generated_text.endswith(first_word)
+
+
+@pytest.mark.parametrize("params", ["temperature=1", [1, 2], {"max_new_tokens": "many"}, {"top_p": "x"}])
+def test_malformed_parameters_are_422_not_500(server, params):
+    with httpx.Client(base_url=server) as http:
+        for path in ("/generate", "/generate_stream", "/"):
+            r = http.post(path, json={"inputs": "hi", "parameters": params})
+            assert r.status_code == 422 and r.json()["error_type"] == "validation", (path, r.text)
+
+
+def test_prompts_longer_than_the_positions_are_refused_before_any_generation(server, tiny, monkeypatch):
+    """TGI's refusal, on every route; a 5 MB prompt is judged by its head, so it costs neither a
+    forward pass nor a tokenization of all of it (issue 25: it made tgi-dev try to allocate 1.8 GB)."""
+    from transformers import AutoConfig
+
+    context = AutoConfig.from_pretrained(str(tiny[0])).max_position_embeddings
+    too_long = "date night ideas " * context  # ~3 tokens a repeat: well past the positions
+    huge = "x y z " * (5 * 1024 * 1024 // 6)
+    with httpx.Client(base_url=server, timeout=60) as http:
+        for prompt in (too_long, huge):
+            for path in ("/generate", "/generate_stream"):
+                r = http.post(path, json={"inputs": prompt, "parameters": {"max_new_tokens": 2}})
+                assert r.status_code == 422, (path, r.status_code)
+                assert f"must have less than {context} tokens" in r.json()["error"]
+            r = http.post("/v1/completions", json={"model": "tgi", "prompt": prompt, "max_tokens": 2})
+            assert r.status_code == 400 and "tokens" in r.text
+            r = http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": prompt}]})
+            assert r.status_code == 422 and "tokens" in r.text
+
+
+def test_the_runner_never_runs_a_forward_pass_past_its_positions(tiny):
+    from crucible.tgidev.generation import PromptTooLong
+
+    runner = ModelRunner(tiny[0])
+    calls = []
+    original = runner.tokenizer.__class__.__call__
+
+    def counting(self, text, *args, **kwargs):
+        calls.append(len(text))
+        return original(self, text, *args, **kwargs)
+
+    long_text = "hello there " * (runner.max_total_tokens * 3)
+    with pytest.raises(PromptTooLong):
+        list(runner.generate(long_text, {"max_new_tokens": 2}))
+    assert runner.prompt_tokens("x y z " * 1_000_000) >= runner.max_total_tokens
+    runner.tokenizer.__class__.__call__ = counting
+    try:
+        runner.prompt_tokens("x y z " * 1_000_000)
+    finally:
+        runner.tokenizer.__class__.__call__ = original
+    assert calls and max(calls) <= runner.max_total_tokens * 16  # the head only, never the 6 MB

@@ -23,11 +23,11 @@ class ArtifactStore:
             Path(self._root).mkdir(parents=True, exist_ok=True)
 
     def uri(self, key: str) -> str:
-        return f"{self.root_url}/{key.lstrip('/')}"
+        return f"{self.root_url}/{safe_key(key)}"
 
     def path(self, key: str) -> str:
         """The file system path (or bucket path) of a key, for libraries that want one."""
-        return f"{self._root}/{key.lstrip('/')}"
+        return f"{self._root}/{safe_key(key)}"
 
     def local_path(self, key: str) -> Path:
         """A local Path for a key; only for the `file://` store (e.g. `save_pretrained`)."""
@@ -91,6 +91,22 @@ class ArtifactStore:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()
+
+
+class ArtifactKeyError(ValueError):
+    """A key that would leave the store's root (`..`, a backslash, a control character)."""
+
+
+def safe_key(key: str) -> str:
+    """`key` relative to the root (leading `/` dropped, as always), refused if any part of it is
+    `..`, or it holds a backslash or a control character: a key must never leave the root,
+    whatever a bus field put into it."""
+    if "\\" in key or any(ord(c) < 32 for c in key):
+        raise ArtifactKeyError(f"artifact key {key[:120]!r} holds a backslash or a control character")
+    parts = key.lstrip("/").split("/")
+    if ".." in parts:
+        raise ArtifactKeyError(f"artifact key {key[:120]!r} leaves the artifact root")
+    return key.lstrip("/")
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

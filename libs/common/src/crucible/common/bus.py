@@ -22,11 +22,12 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
 from crucible.common import subjects
 from crucible.common.config import BusPolicy
+from crucible.common.nats_auth import NatsSecurity, connect_options
 from crucible.common.tracing import inject_trace_headers
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,17 @@ def stream_configs(policy: BusPolicy) -> list[StreamConfig]:
     ]
 
 
+def stream_matches(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """The settings the platform chooses are already in place (the server fills in the rest)."""
+    return (
+        sorted(current.subjects or []) == sorted(wanted.subjects or [])
+        and current.retention == wanted.retention
+        and current.storage == wanted.storage
+        and abs(float(current.max_age or 0) - float(wanted.max_age or 0)) < 1e-3
+        and abs(float(current.duplicate_window or 0) - float(wanted.duplicate_window or 0)) < 1e-3
+    )
+
+
 class PublishError(RuntimeError):
     """A publish was not acknowledged by JetStream (the caller must not ack its inputs)."""
 
@@ -90,7 +102,12 @@ class Bus:
     policy: BusPolicy
 
     @classmethod
-    async def connect(cls, url: str, policy: BusPolicy, *, name: str = "crucible") -> Bus:
+    async def connect(
+        cls, url: str, policy: BusPolicy, *, name: str = "crucible", security: NatsSecurity | None = None
+    ) -> Bus:
+        """Connect with the user's own reply-inbox prefix (`_INBOX_<user>`), TLS and credentials
+        files as `security` says, then make sure the streams exist."""
+
         async def _on_error(exc: Exception) -> None:
             log.warning("nats: %s", exc)
 
@@ -100,19 +117,37 @@ class Bus:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             error_cb=_on_error,
+            **connect_options(url, security),
         )
         bus = cls(nc=nc, js=nc.jetstream(timeout=10), policy=policy)
         await bus.ensure_streams()
         return bus
 
     async def ensure_streams(self) -> None:
-        """Create the streams, or update them to the configured settings (idempotent)."""
+        """Create a missing stream, update one whose settings differ; leave the rest alone.
+
+        Only the admin (migrations) user may create and update streams where NATS permissions are
+        on (`crucible migrate` does it first), so a service looks before it writes: the normal
+        start-up only reads stream info. A service that may not update a stream logs the drift
+        and goes on; a stream that is missing and cannot be created stops start-up."""
         for cfg in stream_configs(self.policy):
             try:
-                await self.js.add_stream(cfg)
-            except BadRequestError:
-                # Exists with other settings: bring it in line; retention cannot change in place.
+                current = (await self.js.stream_info(cfg.name)).config
+            except NotFoundError:
+                try:
+                    await self.js.add_stream(cfg)
+                except Exception as exc:
+                    raise RuntimeError(
+                        f"stream {cfg.name} does not exist and this NATS user may not create it ({exc!r}): "
+                        "run `crucible migrate` as the admin user first"
+                    ) from exc
+                continue
+            if stream_matches(current, cfg):
+                continue
+            try:  # retention cannot change in place; everything else is brought in line
                 await self.js.update_stream(cfg)
+            except (APIError, TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                log.warning("stream %s differs from the policy and this user may not update it (%r)", cfg.name, exc)
 
     async def publish(
         self,

@@ -74,10 +74,24 @@ def run(
 
 @app.command()
 def migrate(policy: PolicyOpt = None) -> None:
-    """Bring the registry schema up to date (every service's Alembic branch) and exit.
-    Run once per release, e.g. as a Helm pre-upgrade Job, so replicas never race for it."""
+    """Bring the registry schema up to date (every service's Alembic branch) and, when
+    CRUCIBLE_NATS_URL is set, create or update the JetStream streams, then exit. Run once per
+    release (the Helm hook Job, as the NATS admin user: the only user allowed to change streams),
+    so replicas never race for either."""
+    from crucible.common.redaction import redact_url
+
     runtime = runtime_from_env(policy)
-    typer.echo(f"registry migrated: {runtime.registry.url.split('@')[-1]}")
+    typer.echo(f"registry migrated: {redact_url(runtime.registry.url)}")
+    if runtime.settings.nats_url:
+        asyncio.run(_ensure_streams(runtime))
+        typer.echo(f"streams ensured on {redact_url(runtime.settings.nats_url)}")
+
+
+async def _ensure_streams(runtime: Any) -> None:
+    try:
+        await runtime.connect(runtime.settings.nats_url)  # Bus.connect ensures the streams
+    finally:
+        await runtime.close()
 
 
 @app.command()
@@ -103,7 +117,7 @@ def serve(
     setup_tracing(service)
     probes = ProbeState()
     if runtime.settings.metrics_port:
-        serve_probes(runtime.settings.metrics_port, probes)
+        serve_probes(runtime.settings.metrics_port, probes, host=runtime.settings.metrics_host)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crucible.common.nats_auth import NatsSecurity
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong. The message names the key and the allowed values."""
@@ -39,6 +41,19 @@ class Settings(BaseSettings):
     subject_secret: str | None = Field(default=None, description="HMAC secret for subject tokens.")
     policy_file: Path | None = Field(default=None, description="Policy YAML; unset = ./crucible.yaml if present.")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus port for `serve`; 0 = off.")
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Address the metrics and probe server binds (127.0.0.1: this host only)."
+    )
+    nats_creds: Path | None = Field(default=None, description="NATS .creds file (user JWT and nkey seed).")
+    nats_nkey: Path | None = Field(default=None, description="NATS nkey seed file (an nkey user).")
+    nats_tls_ca: Path | None = Field(default=None, description="CA bundle that signed the NATS server's cert.")
+    nats_tls_cert: Path | None = Field(default=None, description="Client certificate for NATS mutual TLS.")
+    nats_tls_key: Path | None = Field(default=None, description="Key of the NATS client certificate.")
+    nats_inbox_prefix: str | None = Field(
+        default=None,
+        pattern=r"^_INBOX_[A-Za-z0-9_-]+$",
+        description="Reply-inbox prefix; unset = `_INBOX_<user>` from the URL (set it for .creds/nkey users).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="JSON logs (one object per line).")
 
@@ -46,6 +61,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    def nats_security(self) -> NatsSecurity:
+        """The NATS connection options beyond the URL (credentials files, TLS, inbox prefix)."""
+        return NatsSecurity(
+            creds_file=self.nats_creds,
+            nkey_seed_file=self.nats_nkey,
+            tls_ca_file=self.nats_tls_ca,
+            tls_cert_file=self.nats_tls_cert,
+            tls_key_file=self.nats_tls_key,
+            inbox_prefix=self.nats_inbox_prefix,
+        )
 
     def resolved_artifacts_url(self) -> str:
         if self.artifacts_url:

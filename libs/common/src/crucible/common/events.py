@@ -29,6 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from crucible.common import subjects
 from crucible.common.bus import Bus, backoff_delay
+from crucible.common.contract_ids import event_invalid_ids
 from crucible.common.services import EventHandler
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,10 @@ class EventConsumer:
                 log.debug("unsubscribe of %s failed", self.handler.durable, exc_info=True)
 
     async def _handle(self, context: Any, msg: Msg) -> None:
+        problems = event_invalid_ids(msg.headers, msg.data)
+        if problems:  # an id that could name a path or a header: refused before any handler sees it
+            await self._dead_letter_invalid(msg, problems)
+            return
         keepalive = asyncio.create_task(_keep_in_progress(msg, self.handler.ack_wait / 3))
         try:
             await self.handler.handle(context, msg.data)
@@ -112,6 +117,17 @@ class EventConsumer:
             )  # fmt: skip
             await msg.ack_sync()
         except Exception:  # the DLQ is unreachable too: let JetStream redeliver
+            log.exception("%s: DLQ publish failed; leaving the event for redelivery", self.service)
+
+    async def _dead_letter_invalid(self, msg: Msg, problems: list[str]) -> None:
+        log.error("%s: %s event with invalid id(s), dead-lettered: %s", self.service, self.event, problems)
+        try:
+            await self.bus.dead_letter(
+                self.service, msg.data, reason="invalid_id", detail="; ".join(problems),
+                deliveries=msg.metadata.num_delivered, source_subject=self.subject,
+            )  # fmt: skip
+            await msg.ack_sync()
+        except Exception:  # the DLQ is unreachable: let JetStream redeliver
             log.exception("%s: DLQ publish failed; leaving the event for redelivery", self.service)
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crucible.common.embedded import nats_url_for
+from crucible.common.redaction import redact, redact_url
 from crucible.common.registry import Run
 from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec, discover_services
@@ -214,7 +215,7 @@ async def run_pipeline(
 
     try:
         async with nats_url_for(runtime) as url:
-            summary["bus"] = {"url": url, "embedded": runtime.settings.nats_url is None}
+            summary["bus"] = {"url": redact_url(url), "embedded": runtime.settings.nats_url is None}
             await runtime.connect(url)
             data_plane = [s for s in specs.values() if s.build_stage is not None and s.consumes]
 
@@ -244,6 +245,7 @@ async def run_pipeline(
     finally:
         summary["seconds"] = round(time.monotonic() - started, 2)
         summary["finished_at"] = dt.datetime.now(dt.UTC).isoformat()
+        summary.update(redact(summary))  # an error message or a hook's detail may quote a URL too
         path = runtime.run_dir() / "summary.json"
         path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
         summary["summary_path"] = str(path)

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from crucible.common.pipeline import stage_rows
+from crucible.common.redaction import redact_text, redact_url
 from crucible.common.runtime import Runtime
 
 
@@ -48,10 +49,10 @@ class RunView:
         s = self.runtime.settings
         self.console.rule(f"crucible run {self.runtime.run_id}")
         self.console.print(f"home: {s.home.resolve()}")
-        self.console.print(f"bus: {s.nats_url or 'embedded nats-server'}   registry: {s.resolved_database_url()}")
-        self.console.print(
-            f"source: {s.source_url or 'demo app database (generated)'}   policy: {self.runtime.policy.source}"
-        )
+        bus, registry = redact_url(s.nats_url or "embedded nats-server"), redact_url(s.resolved_database_url())
+        self.console.print(f"bus: {bus}   registry: {registry}")
+        source = redact_url(s.source_url or "demo app database (generated)")
+        self.console.print(f"source: {source}   policy: {self.runtime.policy.source}")
 
     def progress(self, step: str, data: dict[str, Any]) -> None:
         if step == "stages":
@@ -74,7 +75,7 @@ class RunView:
 
     def failed(self, exc: BaseException) -> None:
         self._stop_live()
-        self.console.print(f"[red]run failed:[/red] {type(exc).__name__}: {exc}")
+        self.console.print(f"[red]run failed:[/red] {type(exc).__name__}: {redact_text(str(exc))}")
         self.console.print(f"partial summary: {self.runtime.run_dir() / 'summary.json'}")
 
     def final(self, summary: dict[str, Any]) -> None:
@@ -97,7 +98,7 @@ class RunView:
         colour = "green" if summary.get("status") == "succeeded" else "red"
         self.console.print(f"[{colour}]status: {summary.get('status')}[/{colour}] in {summary.get('seconds')} s")
         self.console.print(f"summary: {summary.get('summary_path')}")
-        self.console.print(f"artifacts: {self.runtime.settings.resolved_artifacts_url()}")
+        self.console.print(f"artifacts: {redact_url(self.runtime.settings.resolved_artifacts_url())}")
 
 
 def synthesis_lines(result: dict[str, Any], rebuilt: dict[str, Any] | None) -> list[str]:

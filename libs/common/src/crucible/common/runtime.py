@@ -53,7 +53,7 @@ class Runtime:
     async def connect(self, url: str) -> Bus:
         from crucible.common.bus import Bus
 
-        self.bus = await Bus.connect(url, self.policy.bus)
+        self.bus = await Bus.connect(url, self.policy.bus, security=self.settings.nats_security())
         return self.bus
 
     def require_bus(self) -> Bus:

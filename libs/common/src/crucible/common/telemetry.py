@@ -12,6 +12,8 @@ import sys
 from prometheus_client import Counter, Gauge, Histogram
 from pythonjsonlogger.json import JsonFormatter
 
+from crucible.common.redaction import RedactingFilter
+
 STAGE_RECORDS = Counter(
     "crucible_stage_records_total",
     "Records seen by a stage, by outcome (in, kept, rejected, held, dlq).",
@@ -50,6 +52,7 @@ def setup_logging(level: str = "INFO", *, json_logs: bool = True, service: str =
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # a URL with a password in an exception or a message never leaves
     root.addHandler(handler)
     root.setLevel(level.upper())
     for noisy in ("nats", "httpx", "urllib3", "presidio-analyzer", "alembic"):

@@ -33,7 +33,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from crucible.common import subjects, telemetry
 from crucible.common.bus import Bus, backoff_delay, dlq_headers
 from crucible.common.config import BusPolicy
-from crucible.common.stage import Sink, Stage, StageResult
+from crucible.common.contract_ids import safe_label, split_invalid_ids
+from crucible.common.stage import Rejection, Sink, Stage, StageResult
 from crucible.common.tracing import extract_trace_context, inject_trace_headers, tracer
 from crucible.v1 import records_pb2
 
@@ -184,15 +185,18 @@ class StageWorker:
         self.stats.batches += 1
         batches: list[tuple[Msg, list[records_pb2.Record]]] = []
         dead: list[tuple[Msg, str]] = []
+        invalid: list[Rejection] = []  # ids that break the contract's pattern: never processed
         for msg in msgs:
             try:
                 batch = records_pb2.RecordBatch.FromString(msg.data)
-                batches.append((msg, list(batch.records)))
+                good, bad = split_invalid_ids(batch.records)
+                batches.append((msg, good))
+                invalid.extend(bad)
             except Exception as exc:  # any decode failure is a poison message
                 dead.append((msg, f"undecodable RecordBatch: {exc!r}"))
         records = [r for _, rs in batches for r in rs]
-        self.stats.records_in += len(records)
-        telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records))
+        self.stats.records_in += len(records) + len(invalid)
+        telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records) + len(invalid))
 
         result, poison = await self._process(batches)
         owner: dict[str, int] = {}
@@ -203,6 +207,7 @@ class StageWorker:
         try:
             if self.sink is not None:
                 await asyncio.to_thread(self.sink.persist, result)
+            result.rejected.extend(invalid)  # after the sink: their ids must reach no key or path
             await self.bus.publish_many(self._outputs(batches, result, owner, poison))
             for msg, reason in dead:
                 await self.bus.dead_letter(
@@ -275,8 +280,8 @@ class StageWorker:
                 (
                     subjects.dlq(name),
                     records_pb2.RecordBatch(records=[record]).SerializeToString(),
-                    f"{record.record_id}:{name}:dlq",
-                    dlq_headers(name, reason, detail, deliveries, self.consumes, record.record_id),
+                    f"{safe_label(record.record_id)}:{name}:dlq",
+                    dlq_headers(name, reason, detail, deliveries, self.consumes, safe_label(record.record_id)),
                 )
             )
         return out

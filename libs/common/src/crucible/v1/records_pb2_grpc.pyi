@@ -3,6 +3,12 @@
 isort:skip_file
 Data-plane contracts: one Record per source row, batched into RecordBatch on the bus.
 Fields are only ever added (never renumbered) so old consumers keep working.
+
+Ids: every string field named `*_id`, and `dataset_version` and `model_name`, matches
+  [A-Za-z0-9][A-Za-z0-9._:=+-]{0,255}
+(no `/`, `\\`, whitespace, `.`/`..`: ids become artifact keys, file names and headers). Checked on
+decode from the bus (crucible.common.contract_ids); a message that breaks it is dead-lettered
+with reason `invalid_id` and never processed.
 """
 
 from collections import abc as _abc

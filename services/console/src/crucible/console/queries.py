@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from crucible.common import review
 from crucible.common.artifacts import ArtifactStore
+from crucible.common.redaction import redact
 from crucible.common.registry import AuditEntry, DatasetVersion, Registry, ReviewItem, Run
 from crucible.common.review import STAGE, detail_of
 from crucible.console.views import ReviewFilter
@@ -100,7 +101,7 @@ def runs(registry: Registry, limit: int = 20) -> list[dict[str, Any]]:
                 "status": r.status,
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
-                "summary": dict(r.summary or {}),
+                "summary": redact(dict(r.summary or {})),  # runs stored before redaction existed
             }
             for r in rows
         ]

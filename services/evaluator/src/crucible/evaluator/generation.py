@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crucible.common.hub import model_source
 from crucible.evaluator.policy import GenerationSettings
 from crucible.evaluator.testset import Example, Message
 
@@ -46,9 +47,12 @@ def load_model(label: str, base_path: str, adapter_dir: Path | None, settings: G
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok_dir = adapter_dir if adapter_dir is not None and (adapter_dir / "tokenizer_config.json").exists() else None
-    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir or base_path))
+    base = model_source(base_path)  # a hub id is loaded at its pinned commit only
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(tok_dir) if tok_dir else base.path, revision=None if tok_dir else base.revision
+    )
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(base.path, revision=base.revision, dtype=torch.float32)
     if adapter_dir is not None:
         from peft import PeftModel
 

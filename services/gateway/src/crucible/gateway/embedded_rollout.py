@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crucible.common.hub import model_source
 from crucible.common.model_view import list_models
 from crucible.common.registry import ModelVersion
 from crucible.gateway import state as st
@@ -41,7 +42,8 @@ def chat_formatter(model_path: Path) -> Callable[[str], str] | None:
     try:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        source = model_source(model_path)
+        tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
     except Exception:  # no tokenizer here: send the question as is
         return None
     if not getattr(tokenizer, "chat_template", None):

@@ -171,6 +171,11 @@ class GatewaySettings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     tls_cert: Path | None = Field(default=None, description="PEM certificate chain: serve gRPC over TLS.")
     tls_key: Path | None = None
+    http_tls: bool = Field(
+        default=False,
+        description="Serve HTTP over TLS too, with the same certificate. Off: HTTP's TLS ends at the ingress or "
+        "mesh (the chart's HTTP readiness probe is plaintext).",
+    )
     stable_url: str | None = Field(default=None, description="Stable backend URL (TGI or OpenAI-compatible).")
     stable_model: str = Field(
         default="tiny-base",

@@ -52,10 +52,14 @@ class RunningGateway:
         await self.router.close()
 
 
-async def start_http(app: Any, host: str, port: int) -> tuple[Any, asyncio.Task, int]:
+async def start_http(
+    app: Any, host: str, port: int, tls_cert: Path | None = None, tls_key: Path | None = None
+) -> tuple[Any, asyncio.Task, int]:
+    """Serve `app`; with a certificate and key, over TLS only (the same pair as gRPC)."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+    tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)} if tls_cert and tls_key else {}
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, **tls)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -76,13 +80,17 @@ async def start_gateway(
     grpc_port: int = 0,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
+    http_tls: bool = False,
     run_loop: bool = True,
     clients: ClientAuth | None = None,
 ) -> RunningGateway:
     """Start HTTP, gRPC and (unless `run_loop` is False) the rollout loop. `router.start()` first."""
     router = rollout.router
     http_server, http_task, bound_http = await start_http(
-        create_app(router, rollout.status, admin_token=admin_token, clients=clients), http_host, http_port
+        create_app(router, rollout.status, admin_token=admin_token, clients=clients),
+        http_host,
+        http_port,
+        *((tls_cert, tls_key) if http_tls else ()),
     )
     grpc_server, bound_grpc = await start_grpc_server(
         router,

@@ -78,6 +78,7 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
             tls_cert=settings.tls_cert,
             tls_key=settings.tls_key,
             clients=clients,
+            http_tls=settings.http_tls,
         )
         freeze_startup_heap()
         yield controller

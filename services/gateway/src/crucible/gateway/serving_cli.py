@@ -274,7 +274,9 @@ class _Probe(BaseHTTPRequestHandler):
 
 def start_probe(port: int, max_age: float) -> tuple[ThreadingHTTPServer, type[_Probe]]:
     handler = type("Probe", (_Probe,), {"status": SyncStatus(), "max_age": max_age})
-    server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    from crucible.common.config import Settings
+
+    server = ThreadingHTTPServer((Settings().metrics_host, port), handler)
     threading.Thread(target=server.serve_forever, name="serving-sync-probe", daemon=True).start()
     return server, handler
 

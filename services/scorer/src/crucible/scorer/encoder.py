@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crucible.common.hub import model_source
+
 if TYPE_CHECKING:
     from crucible.scorer.replies import ReplyEncoder
 
@@ -49,7 +51,8 @@ def export_onnx(out_dir: Path, *, quantized: bool = True) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Plain attention: the SDPA export adds NaN guards and shape arithmetic (~230 more nodes per call).
-    model = AutoModel.from_pretrained(str(minilm_path()), attn_implementation="eager").eval()
+    source = model_source(minilm_path())  # the bundled folder; never a moving hub branch
+    model = AutoModel.from_pretrained(source.path, revision=source.revision, attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:

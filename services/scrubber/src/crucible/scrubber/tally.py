@@ -11,6 +11,7 @@ import hashlib
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from crucible.common.contract_ids import valid_id
 from crucible.common.stage import Sink, StageResult
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ PREFIX = "scrubber/tallies"
 
 def _run_id(result: StageResult) -> str:
     for rec in [*result.kept, *(r.record for r in result.rejected)]:
-        if rec.extraction.run_id:
+        if rec.extraction.run_id and valid_id(rec.extraction.run_id):  # it becomes a folder name
             return rec.extraction.run_id
     return "unknown"
 

@@ -30,6 +30,7 @@ from crucible.tgidev.serving import (
     VERSION,
     UnknownModel,
     ValidationError,
+    check_prompt_length,
     read_json,
     resolve_adapter,
     sse,
@@ -73,8 +74,9 @@ def create_app(runner: ModelRunner, *, runtime_lora_updating: bool | None = None
         inputs = payload.get("inputs")
         if not isinstance(inputs, str) or not inputs:
             raise ValidationError("`inputs` must be a non-empty string")
-        params = validate_parameters(dict(payload.get("parameters") or {}))
+        params = validate_parameters(payload.get("parameters"))
         adapter = tgi_adapter(runner, params)
+        check_prompt_length(runner, inputs)
         started = time.perf_counter()
         toks: list[Token] = []
         done: Finished | None = None
@@ -100,8 +102,9 @@ def create_app(runner: ModelRunner, *, runtime_lora_updating: bool | None = None
         try:
             if not isinstance(inputs, str) or not inputs:
                 raise ValidationError("`inputs` must be a non-empty string")
-            params = validate_parameters(dict(payload.get("parameters") or {}))
+            params = validate_parameters(payload.get("parameters"))
             adapter = tgi_adapter(runner, params)
+            check_prompt_length(runner, inputs)
         except ValidationError as exc:
             REQUESTS.labels(route, "422").inc()
             return _error(422, str(exc), "validation")

@@ -16,6 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crucible.common.hub import model_source
+
+# A head of this many characters per context position holds more tokens than the context in any
+# ordinary text (BPE tokens average 3-5 characters), so its count alone can refuse a long prompt.
+HEAD_CHARS_PER_TOKEN = 16
+
+
+class PromptTooLong(ValueError):
+    """TGI's validation message for a prompt the model's positions cannot hold."""
+
+    def __init__(self, tokens: int, max_total_tokens: int) -> None:
+        super().__init__(f"`inputs` must have less than {max_total_tokens} tokens. Given: {tokens}")
+        self.tokens = tokens
+
 
 @dataclass(frozen=True)
 class Token:
@@ -54,8 +68,9 @@ class ModelRunner:
 
         self.model_path = Path(model_path)
         self.adapter_path = Path(adapter_path) if adapter_path else None
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+        source = model_source(model_path)  # a hub id is loaded at its pinned commit only
+        self.tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
+        model = AutoModelForCausalLM.from_pretrained(source.path, revision=source.revision, dtype=torch.float32)
         if self.adapter_path is not None:
             from peft import PeftModel
 
@@ -81,6 +96,15 @@ class ModelRunner:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def prompt_tokens(self, text: str) -> int:
+        """Tokens in `text`, or a count already past the context when it is: a long text is judged
+        by its head first, so a 5 MB prompt is refused without tokenizing (or running) all of it."""
+        head = text[: self.max_total_tokens * HEAD_CHARS_PER_TOKEN]
+        counted = self.count_tokens(head)
+        if counted >= self.max_total_tokens or len(head) == len(text):
+            return counted
+        return self.count_tokens(text)  # an unusually dense text: count it all (still no model call)
 
     def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
@@ -110,6 +134,8 @@ class ModelRunner:
         with self.lock, self.adapters.active(adapter) as model, torch.inference_mode():
             input_ids = self.tokenizer(inputs, return_tensors="pt")["input_ids"]
             input_length = int(input_ids.shape[1])
+            if input_length >= self.max_total_tokens:  # never a forward pass the positions cannot hold
+                raise PromptTooLong(input_length, self.max_total_tokens)
             max_new = max(1, min(max_new, self.max_total_tokens - input_length))
             past = None
             next_input = input_ids

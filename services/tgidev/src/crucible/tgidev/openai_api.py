@@ -40,6 +40,7 @@ from crucible.tgidev.serving import (
     VERSION,
     UnknownModel,
     ValidationError,
+    check_prompt_length,
     read_json,
     resolve_adapter,
     sse,
@@ -204,6 +205,8 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
             payload = await read_json(request)
             prompts, params = completion_params(payload)
             adapter = resolve_adapter(runner, payload.get("model"))
+            for prompt in prompts:
+                check_prompt_length(runner, prompt)
         except (ValueError, TypeError) as exc:  # ValidationError, and numbers that are not
             REQUESTS.labels("completions", "400").inc()
             return vllm_error(400, str(exc), "BadRequestError")
@@ -309,6 +312,11 @@ def add_openai_routes(app: FastAPI, runner: ModelRunner, *, runtime_lora_updatin
             REQUESTS.labels("chat", "404").inc()
             return unknown_model(str(exc))
         prompt = runner.chat_prompt(messages)
+        try:
+            check_prompt_length(runner, prompt)
+        except ValidationError as exc:
+            REQUESTS.labels("chat", "422").inc()
+            return JSONResponse({"error": str(exc), "error_type": "validation"}, status_code=422)
         created = int(time.time())
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         model_name = payload.get("model") or runner.model_id

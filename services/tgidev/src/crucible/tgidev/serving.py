@@ -12,7 +12,7 @@ from fastapi import Request
 from prometheus_client import Counter, Gauge, Histogram
 
 from crucible.tgidev import __version__
-from crucible.tgidev.generation import Finished, ModelRunner, Token
+from crucible.tgidev.generation import Finished, ModelRunner, PromptTooLong, Token
 from crucible.tgidev.lora import UnknownAdapter
 
 VERSION = __version__
@@ -42,20 +42,41 @@ class UnknownModel(LookupError):
     """A request named an adapter that is not loaded."""
 
 
-def validate_parameters(params: dict[str, Any]) -> dict[str, Any]:
+def validate_parameters(params: Any) -> dict[str, Any]:
+    """TGI's `parameters` (None = defaults) as a fresh dict, or ValidationError (a 422, never a 500:
+    a string or a list where an object belongs, a number that is not one)."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValidationError("`parameters` must be an object")
+    params = dict(params)
     stop = params.get("stop") or []
-    if len(stop) > MAX_STOP_SEQUENCES:
-        raise ValidationError(f"`stop` supports up to {MAX_STOP_SEQUENCES} stop sequences. Given: {len(stop)}")
-    max_new = params.get("max_new_tokens")
-    if max_new is not None and int(max_new) <= 0:
-        raise ValidationError("`max_new_tokens` must be strictly positive")
-    temperature = params.get("temperature")
-    if temperature is not None and float(temperature) < 0:
-        raise ValidationError("`temperature` must be non-negative")
-    top_p = params.get("top_p")
-    if top_p is not None and not 0 < float(top_p) <= 1:
-        raise ValidationError("`top_p` must be > 0.0 and <= 1.0")
+    if isinstance(stop, str):
+        stop = params["stop"] = [stop]
+    if not isinstance(stop, list) or len(stop) > MAX_STOP_SEQUENCES:
+        raise ValidationError(f"`stop` supports up to {MAX_STOP_SEQUENCES} stop sequences (a list of strings)")
+    try:
+        max_new = params.get("max_new_tokens")
+        if max_new is not None and int(max_new) <= 0:
+            raise ValidationError("`max_new_tokens` must be strictly positive")
+        temperature = params.get("temperature")
+        if temperature is not None and float(temperature) < 0:
+            raise ValidationError("`temperature` must be non-negative")
+        top_p = params.get("top_p")
+        if top_p is not None and not 0 < float(top_p) <= 1:
+            raise ValidationError("`top_p` must be > 0.0 and <= 1.0")
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"a parameter is not a number: {exc}") from None
     return params
+
+
+def check_prompt_length(runner: ModelRunner, text: str) -> None:
+    """TGI's refusal of a prompt longer than the model's positions, before any generation."""
+    tokens = runner.prompt_tokens(text)
+    if tokens >= runner.max_total_tokens:
+        raise ValidationError(str(PromptTooLong(tokens, runner.max_total_tokens)))
 
 
 def resolve_adapter(runner: ModelRunner, requested: str | None) -> str | None:

@@ -45,7 +45,7 @@ def _lora_model(path: Path, attention: str = "sdpa") -> Any:
         from crucible.trainer.segment_attention import register
 
         register()
-    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attention)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attention)  # nosec B615: built in this run
     model.config.use_cache = False
     lora = LoraConfig(
         task_type="CAUSAL_LM", r=16, lora_alpha=32, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -187,7 +187,7 @@ def measure_trainers(path: Path, chats: list, samples: list[Any], *, steps: int,
 
     from crucible.trainer.samples import build_rows, make_collator
 
-    tok = AutoTokenizer.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)  # nosec B615: the tiny model built in this run
     common = {
         "max_steps": steps,
         "per_device_train_batch_size": batch,
@@ -299,7 +299,7 @@ def _bench_train(quick: bool) -> dict[str, Any]:
         path = Path(tmp) / "tiny"
         texts, pre_chats = tiny_corpus(None)
         build_tiny_model(path, texts, TinySpec(pretrain_steps=20 if quick else 100), chats=pre_chats)
-        tok = AutoTokenizer.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path)  # nosec B615: built just above
         samples = tokenize_chats(tok, chats, max_len)
         common = {"batch": batch, "max_len": max_len, "pad_id": tok.pad_token_id, "seed": seed}
         runs = {

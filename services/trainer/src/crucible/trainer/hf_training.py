@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from transformers import TrainerCallback
 
 from crucible.common import subjects
+from crucible.common.hub import model_source
 from crucible.trainer.checkpoints import CheckpointUploader, restore_checkpoint
 from crucible.trainer.init_from import choose_init
 from crucible.trainer.inputs import TrainingData, TrainingInputError
@@ -56,6 +57,7 @@ def resolve_base_model(runtime: Runtime, policy: TrainerPolicy) -> tuple[str, st
         if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
             raise TrainingInputError(f"base model path {policy.base_model} has no weights (*.safetensors or *.bin)")
         return str(path), policy.base_model
+    model_source(policy.base_model)  # a hub id must be pinned (org/name@<commit>): refused here, before any work
     return policy.base_model, policy.base_model  # a hub id (production: a reachable hub or a mirror)
 
 
@@ -123,7 +125,8 @@ def train_model(
     bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
     fp16 = device == "cuda" and not bf16
 
-    tokenizer = AutoTokenizer.from_pretrained(load_from)
+    source = model_source(load_from)
+    tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
@@ -149,7 +152,7 @@ def train_model(
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=model_kwargs["dtype"],
         )
-    model = AutoModelForCausalLM.from_pretrained(load_from, **model_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source.path, revision=source.revision, **model_kwargs)
     # No KV cache while training: with a cache the model ignores packed position_ids when masking.
     model.config.use_cache = False
     checkpointing = policy.gradient_checkpointing == "on" or (
@@ -316,9 +319,10 @@ def merge_adapter(base: str, adapter_dir: Path, out: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base_model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    source = model_source(base)
+    base_model = AutoModelForCausalLM.from_pretrained(source.path, revision=source.revision, dtype=torch.float32)
     merged = PeftModel.from_pretrained(base_model, str(adapter_dir)).merge_and_unload()
     shutil.rmtree(out, ignore_errors=True)
     merged.save_pretrained(out)
-    AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(out)
+    AutoTokenizer.from_pretrained(str(adapter_dir)).save_pretrained(out)  # nosec B615 (the job's own local folder)
     return out

@@ -13,8 +13,8 @@ from crucible.common.config import PolicyModel
 class TrainerPolicy(PolicyModel):
     base_model: str = Field(
         default="",
-        description="Hugging Face id or local path of the base causal LM; empty = the tiny Llama built on demand "
-        "at $CRUCIBLE_HOME/models/tiny-base.",
+        description="Local path, or Hugging Face id pinned to a commit (org/name@<sha>), of the base causal LM; "
+        "empty = the tiny Llama built on demand at $CRUCIBLE_HOME/models/tiny-base.",
     )
     epochs: float = Field(default=3.0, gt=0, le=100, description="Training epochs (seed: 3).")
     per_device_batch_size: int = Field(default=4, ge=1, le=1024, description="Rows per device per step (seed: 4).")
