@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,42 @@ async def _exercise(hostport: str) -> None:
     finally:
         for bus in (extractor, scrubber, scorer, gateway):
             await bus.close()
+
+
+def test_admin_runs_the_runbooks_rollout_commands(
+    secured_nats: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/runbooks.md runs `crucible rollout status` and `crucible rollout reset` as crucible-admin: reading the
+    rollout document, listing the figures' keys (an ordered consumer on KV_crucible_gateway) and purging them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from crucible.gateway.cli import rollout_app
+    from crucible.gateway.state import RolloutState
+    from crucible.gateway.store import STATE_KEY
+
+    async def stale_rollout() -> None:
+        from crucible.common.bus import Bus
+        from crucible.common.config import BusPolicy
+
+        gateway = await Bus.connect(f"nats://crucible-gateway:pw-gateway@{secured_nats}", BusPolicy(), name="gw")
+        try:
+            kv = await gateway.key_value("crucible_gateway")
+            done = RolloutState(rollout_id="r-old", state="rolled_back", stages=(0.05, 0.5))
+            await kv.put(STATE_KEY, json.dumps(done.to_json()).encode())
+            await kv.put("figures.r-old.0.replica-1", b"{}")
+        finally:
+            await gateway.close()
+
+    asyncio.run(stale_rollout())
+    monkeypatch.setenv("CRUCIBLE_NATS_URL", f"nats://crucible-admin:pw-admin@{secured_nats}")
+    monkeypatch.setenv("CRUCIBLE_HOME", str(tmp_path))
+    runner = CliRunner()
+    shown = runner.invoke(rollout_app, ["status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["rollout_id"] == "r-old"
+    cleared = runner.invoke(rollout_app, ["reset", "--json"])
+    assert cleared.exit_code == 0, cleared.output
+    after = json.loads(cleared.stdout)
+    assert after["rollout_id"] == "" and after["state"] == "idle" and after["figures"] == []
