@@ -27,6 +27,8 @@ KUBERNETES_VERSIONS = ["1.37.0", "1.30.0"]  # the newest kubernetes-validate kno
 
 def _pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     spec = workload["spec"]
+    if workload["kind"] == "Pod":
+        return spec
     if workload["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
     return spec["template"]["spec"]
@@ -38,7 +40,7 @@ def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _workloads(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {name: o for kind in ("Deployment", "Job", "CronJob") for name, o in by_kind(objs, kind).items()}
+    return {name: o for kind in ("Deployment", "Job", "CronJob", "Pod") for name, o in by_kind(objs, kind).items()}
 
 
 @pytest.mark.parametrize("values", [None, PRODUCTION_VALUES], ids=["default", "production"])
