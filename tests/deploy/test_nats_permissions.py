@@ -215,3 +215,32 @@ def test_admin_runs_the_runbooks_rollout_commands(
     assert cleared.exit_code == 0, cleared.output
     after = json.loads(cleared.stdout)
     assert after["rollout_id"] == "" and after["state"] == "idle" and after["figures"] == []
+
+
+def test_admin_inspects_streams_as_the_runbooks_do(secured_nats: str) -> None:
+    """`nats stream report`, `nats consumer info RECORDS crucible-<stage>` and `nats stream view DLQ` as
+    crucible-admin (docs/runbooks.md): read-only API, a short-lived consumer on DLQ, and nothing on RAW."""
+    asyncio.run(_inspect(secured_nats))
+
+
+async def _inspect(hostport: str) -> None:
+    from crucible.common.bus import Bus
+    from crucible.common.config import BusPolicy
+
+    scorer = await Bus.connect(f"nats://crucible-scorer:pw-scorer@{hostport}", BusPolicy(), name="scorer")
+    admin = await Bus.connect(f"nats://crucible-admin:pw-admin@{hostport}", BusPolicy(), name="admin")
+    try:
+        await scorer.js.pull_subscribe("crucible.records.scrubbed", durable="crucible-scorer", stream="RECORDS")
+        await scorer.publish("crucible.dlq.scorer", b"dead letter", msg_id="dlq-1", timeout=3)
+        jsm = admin.js._jsm
+        assert {s.config.name for s in await jsm.streams_info()} >= {"RAW", "RECORDS", "DLQ", "EVENTS"}
+        assert "crucible-scorer" in {c.name for c in await jsm.consumers_info("RECORDS")}
+        assert (await jsm.consumer_info("RECORDS", "crucible-scorer")).stream_name == "RECORDS"
+        view = await admin.js.subscribe("crucible.dlq.scorer", stream="DLQ", ordered_consumer=True)
+        assert (await view.next_msg(timeout=3)).data == b"dead letter"
+        await view.unsubscribe()
+        with pytest.raises(Exception):  # the raw records stay the scrubber's
+            await asyncio.wait_for(admin.js.subscribe("crucible.records.raw", stream="RAW", ordered_consumer=True), 2)
+    finally:
+        await admin.close()
+        await scorer.close()
