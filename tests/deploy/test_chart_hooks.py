@@ -103,7 +103,7 @@ def test_migrations_without_any_secret_name_the_database_url_first(tmp_path: Pat
     proc = _run_migrations(script, tmp_path / "nothing", fake_crucible)
     assert proc.returncode == 1
     assert "Secret crucible, key database-url (read by migrations," in proc.stderr
-    assert "Secret gw-tls, key tls.key (read by gateway)" in proc.stderr
+    assert "Secret gw-tls, key tls.crt (read by gateway)" in proc.stderr
 
 
 def test_migrations_run_once_the_secrets_are_there(tmp_path: Path, fake_crucible: Path) -> None:
@@ -226,3 +226,24 @@ def test_helm_test_pod_may_reach_the_gateway_through_the_network_policies() -> N
     assert inbound["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "gateway"
     [rule] = inbound["spec"]["ingress"]
     assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "helm-test"
+
+
+def test_migrations_connect_to_nats_as_the_stream_admin(tmp_path: Path, fake_crucible: Path) -> None:
+    """Where only the admin user may create the streams (natsPermissions.admin.manageStreams), the Job waits for
+    that user's password too and hands `crucible migrate` a NATS URL with it."""
+    script = _migrations_script(
+        "--set", "migrations.secretWaitSeconds=0", "--set", "natsPermissions.admin.manageStreams=true"
+    )
+    (fake_crucible / "crucible").write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open({str(tmp_path / 'called.json')!r}, 'w').write(json.dumps(os.environ.get('CRUCIBLE_NATS_URL')))\n"
+    )
+    secrets = tmp_path / "secrets"
+    _all_keys(secrets)
+    proc = _run_migrations(script, secrets, fake_crucible)
+    assert proc.returncode == 1 and "Secret crucible-nats, key admin (read by migrations)" in proc.stderr
+    _secret(secrets, "crucible-nats", "admin", "s3cret")
+    proc = _run_migrations(script, secrets, fake_crucible)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "called.json").read_text()) == "nats://crucible-admin:s3cret@nats:4222"

@@ -195,6 +195,9 @@ def test_admin_runs_the_runbooks_rollout_commands(
         from crucible.common.bus import Bus
         from crucible.common.config import BusPolicy
 
+        # The admin user first: where only it may create the streams, it is the one that makes them.
+        admin = await Bus.connect(f"nats://crucible-admin:pw-admin@{secured_nats}", BusPolicy(), name="admin")
+        await admin.close()
         gateway = await Bus.connect(f"nats://crucible-gateway:pw-gateway@{secured_nats}", BusPolicy(), name="gw")
         try:
             kv = await gateway.key_value("crucible_gateway")
@@ -227,8 +230,8 @@ async def _inspect(hostport: str) -> None:
     from crucible.common.bus import Bus
     from crucible.common.config import BusPolicy
 
-    scorer = await Bus.connect(f"nats://crucible-scorer:pw-scorer@{hostport}", BusPolicy(), name="scorer")
     admin = await Bus.connect(f"nats://crucible-admin:pw-admin@{hostport}", BusPolicy(), name="admin")
+    scorer = await Bus.connect(f"nats://crucible-scorer:pw-scorer@{hostport}", BusPolicy(), name="scorer")
     try:
         await scorer.js.pull_subscribe("crucible.records.scrubbed", durable="crucible-scorer", stream="RECORDS")
         await scorer.publish("crucible.dlq.scorer", b"dead letter", msg_id="dlq-1", timeout=3)
