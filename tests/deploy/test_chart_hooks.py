@@ -76,7 +76,7 @@ def _all_keys(root: Path) -> None:
     _secret(root, "crucible", "console-users", "{}")
     for user in ("extractor", "scrubber", "scorer", "dedup", "dataset", "trainer", "evaluator", "synthesizer"):
         _secret(root, "crucible-nats", user)
-    for user in ("gateway", "console"):
+    for user in ("gateway", "console", "admin"):  # admin: read by the Job where it manages the streams
         _secret(root, "crucible-nats", user)
 
 
@@ -241,6 +241,7 @@ def test_migrations_connect_to_nats_as_the_stream_admin(tmp_path: Path, fake_cru
     )
     secrets = tmp_path / "secrets"
     _all_keys(secrets)
+    (secrets / "crucible-nats" / "admin").unlink()
     proc = _run_migrations(script, secrets, fake_crucible)
     assert proc.returncode == 1 and "Secret crucible-nats, key admin (read by migrations)" in proc.stderr
     _secret(secrets, "crucible-nats", "admin", "s3cret")
