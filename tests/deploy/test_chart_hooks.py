@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
-from .conftest import RELEASE, by_kind, helm_template, objects
+from .conftest import CHART, RELEASE, by_kind, helm_template, objects
 
 SECRETS_ROOT = "/run/crucible-secrets"
 
@@ -70,14 +71,14 @@ def _secret(root: Path, name: str, key: str, value: str = "x") -> None:
 
 
 def _all_keys(root: Path) -> None:
-    for key in ("database-url", "source-url", "subject-secret", "redis-url", "gateway-admin-token"):
-        _secret(root, "crucible", key, f"value-of-{key}")
-    _secret(root, "crucible", "console-session-secret")
-    _secret(root, "crucible", "console-users", "{}")
-    for user in ("extractor", "scrubber", "scorer", "dedup", "dataset", "trainer", "evaluator", "synthesizer"):
-        _secret(root, "crucible-nats", user)
-    for user in ("gateway", "console", "admin"):  # admin: read by the Job where it manages the streams
-        _secret(root, "crucible-nats", user)
+    """Every key values.yaml's workloads read, read from the values (not from the template under test)."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    secrets = values["secrets"]
+    for name, service in values["services"].items():
+        for key_name in service.get("secretEnv", {}).values():
+            _secret(root, secrets["name"], secrets[key_name], f"value-of-{secrets[key_name]}")
+        _secret(root, values["nats"]["auth"]["secretName"], name)
+    _secret(root, values["nats"]["auth"]["secretName"], "admin")  # read where the Job manages the streams
 
 
 def test_migrations_list_every_missing_key_and_who_reads_it(tmp_path: Path, fake_crucible: Path) -> None:
