@@ -92,7 +92,7 @@ $(TOOLS)/helm: tools/install-deploy-tools.sh $(STAMP)
 deploy-tools: $(TOOLS)/helm
 
 manifests: deploy-tools
-	$(TOOLS)/helm template crucible deploy/helm/crucible --namespace crucible > deploy/k8s/crucible.yaml
+	$(TOOLS)/helm template crucible deploy/helm/crucible --namespace crucible --skip-tests > deploy/k8s/crucible.yaml
 
 dashboards: $(STAMP)
 	$(BIN)/python deploy/helm/crucible/dashboards/build.py

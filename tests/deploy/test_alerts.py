@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import ROOT, by_kind, run, tool
+from .conftest import NAMESPACE, RELEASE, ROOT, by_kind, run, tool
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def groups(default_objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    [rule] = by_kind(default_objects, "PrometheusRule").values()
+def groups(operator_objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    [rule] = by_kind(operator_objects, "PrometheusRule").values()
     return rule["spec"]["groups"]
 
 
@@ -78,3 +78,23 @@ def test_alert_and_dashboard_metrics_exist_in_the_code(groups: list[dict[str, An
     used = {m for e in exprs for m in re.findall(r"\b(crucible_[a-z0-9_]+?)(?:_bucket|_count|_sum)?\b", e)}
     missing = used - exported
     assert not missing, f"metrics used but exported by no service: {sorted(missing)}"
+
+
+def test_every_rule_sees_only_its_release(groups: list[dict[str, Any]]) -> None:
+    """Two releases must never add up: every series selector names this release's namespace and job, and every
+    aggregation keeps both labels (so an alert also says which release it is about)."""
+    scope = f'namespace="{NAMESPACE}", job="{RELEASE}"'
+    for rule in (r for g in groups for r in g["rules"]):
+        name = rule.get("alert") or rule["record"]
+        expr = rule["expr"]
+        if expr.startswith("vector("):  # the recorded SLO budgets: labelled by the rule instead
+            assert rule["labels"] == {"namespace": NAMESPACE, "job": RELEASE}, name
+            continue
+        selectors = re.findall(r"(?<![\w:])((?:crucible[_:]|up\b)[\w:]*)(\{[^}]*\})?", expr)
+        assert selectors, name
+        for metric, matchers in selectors:
+            assert matchers.startswith("{" + scope), f"{name}: {metric} is not scoped to the release"
+        for aggregation in re.findall(r"\b(sum|max|min|avg|count)\s*(by\s*\([^)]*\))?\s*\(", expr):
+            assert aggregation[1], f"{name}: {aggregation[0]} without `by (namespace, job, ...)`"
+            kept = {label.strip() for label in aggregation[1][aggregation[1].index("(") + 1 : -1].split(",")}
+            assert {"namespace", "job"} <= kept, f"{name}: {aggregation[0]} {aggregation[1]} drops the release"

@@ -27,6 +27,8 @@ KUBERNETES_VERSIONS = ["1.37.0", "1.30.0"]  # the newest kubernetes-validate kno
 
 def _pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     spec = workload["spec"]
+    if workload["kind"] == "Pod":
+        return spec
     if workload["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
     return spec["template"]["spec"]
@@ -38,7 +40,7 @@ def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _workloads(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {name: o for kind in ("Deployment", "Job", "CronJob") for name, o in by_kind(objs, kind).items()}
+    return {name: o for kind in ("Deployment", "Job", "CronJob", "Pod") for name, o in by_kind(objs, kind).items()}
 
 
 @pytest.mark.parametrize("values", [None, PRODUCTION_VALUES], ids=["default", "production"])
@@ -244,13 +246,21 @@ def test_network_policies_default_deny_and_flows(rendered: list[dict[str, Any]])
     assert sources == {"gateway", "evaluator"}
 
 
-def test_optional_integrations_off_by_default(default_objects: list[dict[str, Any]]) -> None:
-    kinds = {o["kind"] for o in default_objects}
-    assert not kinds & {"ScaledObject", "VirtualService", "HTTPRoute"}
+def test_optional_integrations_off_by_default(
+    default_objects: list[dict[str, Any]], operator_objects: list[dict[str, Any]]
+) -> None:
+    operator_only = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "VirtualService", "HTTPRoute", "GRPCRoute"}
+    # A bare cluster (and `make manifests`): nothing that needs an operator, so it installs anywhere.
+    assert not {o["kind"] for o in default_objects} & operator_only
+    # With the operators there, the defaults switch on monitoring only.
+    kinds = {o["kind"] for o in operator_objects}
+    assert not kinds & {"ScaledObject", "VirtualService", "HTTPRoute", "GRPCRoute", "Ingress"}
     assert {"ServiceMonitor", "PrometheusRule", "HorizontalPodAutoscaler", "NetworkPolicy"} <= kinds
 
 
-def test_monitoring_objects_labelled_for_the_operator(rendered: list[dict[str, Any]], values: dict[str, Any]) -> None:
+@pytest.mark.parametrize("objs", ["operator_objects", "production_objects"])
+def test_monitoring_objects_labelled_for_the_operator(objs: str, request: pytest.FixtureRequest) -> None:
+    rendered = request.getfixturevalue(objs)
     for kind in ("ServiceMonitor", "PrometheusRule"):
         for obj in by_kind(rendered, kind).values():
             assert obj["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -261,6 +271,20 @@ def test_monitoring_objects_labelled_for_the_operator(rendered: list[dict[str, A
         svc = services[f"{RELEASE}-{name}"]
         assert main["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
         assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}
+    # job = the release (the alerts and dashboards select on namespace and job).
+    for monitor in monitors.values():
+        label = monitor["spec"]["jobLabel"]
+        selected = [
+            s
+            for s in services.values()
+            if monitor["spec"]["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()
+        ]
+        assert selected, f"{monitor['metadata']['name']} selects no Service"
+        assert all(s["metadata"]["labels"][label] == RELEASE for s in selected)
+    serving = monitors[f"{RELEASE}-serving"]
+    assert (
+        services[f"{RELEASE}-tgi"]["metadata"]["labels"].items() >= serving["spec"]["selector"]["matchLabels"].items()
+    )
     dashboards = [o for o in rendered if o["kind"] == "ConfigMap" and "-dashboard-" in o["metadata"]["name"]]
     assert len(dashboards) == 3
     for cm in dashboards:

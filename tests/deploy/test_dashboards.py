@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 from .conftest import CHART
 
@@ -51,3 +52,32 @@ def test_dashboards_cover_the_issue() -> None:
             assert needle in text, f"{name} dashboard has no {needle}"
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] == "${datasource}" and panel["targets"]
+
+
+def test_every_query_is_scoped_to_one_release() -> None:
+    """The namespace and job variables pick one release; no Crucible series escapes them, and burn rates divide by
+    the budgets recorded from the chart's values, not by a constant."""
+    module = _build_module()
+    for name, build in module.DASHBOARDS.items():
+        board = build()
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        assert {"datasource", "namespace", "job"} <= set(variables), name
+        assert "$namespace" in variables["job"]["query"], "jobs are listed within the chosen namespace"
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for metric, matchers in re.findall(r"(?<![\w:$])(crucible[_:][\w:]*)(\{[^}]*\})?", expr):
+                    assert matchers.startswith('{namespace="$namespace", job="$job"'), f"{name}: {metric} in {expr}"
+                assert not re.search(r"/\s*0\.\d", expr), f"{name}: a hard-coded threshold in {expr}"
+    burn = [t["expr"] for p in module.gateway()["panels"] if "burn rate" in p["title"].lower() for t in p["targets"]]
+    assert burn and all("crucible:gateway_" in e and "_budget{" in e for e in burn)
+
+
+def test_scoped_adds_the_release_to_plain_promql() -> None:
+    """How a new panel is written: plain PromQL, scoped when the dashboard is built."""
+    scoped = _build_module().scoped
+    assert scoped('sum by (variant) (rate(crucible_gateway_x_total{code=~"5.."}[5m])) / crucible:y_budget') == (
+        'sum by (variant) (rate(crucible_gateway_x_total{namespace="$namespace", job="$job", code=~"5.."}[5m]))'
+        ' / crucible:y_budget{namespace="$namespace", job="$job"}'
+    )
+    assert scoped('avg(DCGM_FI_DEV_GPU_UTIL{pod=~".*trainer.*"})') == 'avg(DCGM_FI_DEV_GPU_UTIL{pod=~".*trainer.*"})'

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,74 @@ async def _exercise(hostport: str) -> None:
     finally:
         for bus in (extractor, scrubber, scorer, gateway, admin):
             await bus.close()
+
+
+def test_admin_runs_the_runbooks_rollout_commands(
+    secured_nats: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/runbooks.md runs `crucible rollout status` and `crucible rollout reset` as crucible-admin: reading the
+    rollout document, listing the figures' keys (an ordered consumer on KV_crucible_gateway) and purging them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from crucible.gateway.cli import rollout_app
+    from crucible.gateway.state import RolloutState
+    from crucible.gateway.store import STATE_KEY
+
+    async def stale_rollout() -> None:
+        from crucible.common.bus import Bus
+        from crucible.common.config import BusPolicy
+
+        # The admin user first: where only it may create the streams, it is the one that makes them.
+        admin = await Bus.connect(f"nats://crucible-admin:pw-admin@{secured_nats}", BusPolicy(), name="admin")
+        await admin.close()
+        gateway = await Bus.connect(f"nats://crucible-gateway:pw-gateway@{secured_nats}", BusPolicy(), name="gw")
+        try:
+            kv = await gateway.key_value("crucible_gateway")
+            done = RolloutState(rollout_id="r-old", state="rolled_back", stages=(0.05, 0.5))
+            await kv.put(STATE_KEY, json.dumps(done.to_json()).encode())
+            await kv.put("figures.r-old.0.replica-1", b"{}")
+        finally:
+            await gateway.close()
+
+    asyncio.run(stale_rollout())
+    monkeypatch.setenv("CRUCIBLE_NATS_URL", f"nats://crucible-admin:pw-admin@{secured_nats}")
+    monkeypatch.setenv("CRUCIBLE_HOME", str(tmp_path))
+    runner = CliRunner()
+    shown = runner.invoke(rollout_app, ["status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["rollout_id"] == "r-old"
+    cleared = runner.invoke(rollout_app, ["reset", "--json"])
+    assert cleared.exit_code == 0, cleared.output
+    after = json.loads(cleared.stdout)
+    assert after["rollout_id"] == "" and after["state"] == "idle" and after["figures"] == []
+
+
+def test_admin_inspects_streams_as_the_runbooks_do(secured_nats: str) -> None:
+    """`nats stream report`, `nats consumer info RECORDS crucible-<stage>` and `nats stream view DLQ` as
+    crucible-admin (docs/runbooks.md): read-only API, a short-lived consumer on DLQ, and nothing on RAW."""
+    asyncio.run(_inspect(secured_nats))
+
+
+async def _inspect(hostport: str) -> None:
+    from crucible.common.bus import Bus
+    from crucible.common.config import BusPolicy
+
+    admin = await Bus.connect(f"nats://crucible-admin:pw-admin@{hostport}", BusPolicy(), name="admin")
+    scorer = await Bus.connect(f"nats://crucible-scorer:pw-scorer@{hostport}", BusPolicy(), name="scorer")
+    try:
+        await scorer.js.pull_subscribe("crucible.records.scrubbed", durable="crucible-scorer", stream="RECORDS")
+        await scorer.publish("crucible.dlq.scorer", b"dead letter", msg_id="dlq-1", timeout=3)
+        jsm = admin.js._jsm
+        assert {s.config.name for s in await jsm.streams_info()} >= {"RAW", "RECORDS", "DLQ", "EVENTS"}
+        assert "crucible-scorer" in {c.name for c in await jsm.consumers_info("RECORDS")}
+        assert (await jsm.consumer_info("RECORDS", "crucible-scorer")).stream_name == "RECORDS"
+        view = await admin.js.subscribe("crucible.dlq.scorer", stream="DLQ", ordered_consumer=True)
+        assert (await view.next_msg(timeout=3)).data == b"dead letter"
+        await view.unsubscribe()
+        with pytest.raises(Exception):  # the raw records stay the scrubber's
+            await asyncio.wait_for(admin.js.subscribe("crucible.records.raw", stream="RAW", ordered_consumer=True), 2)
+    finally:
+        await admin.close()
+        await scorer.close()

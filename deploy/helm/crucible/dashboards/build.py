@@ -1,18 +1,38 @@
 """Generates the Grafana dashboards (pipeline, training, gateway and rollout) as JSON.
 
-Run `python deploy/helm/crucible/dashboards/build.py` after editing; tests/deploy checks the committed JSON
-matches and that every query names a metric the services export. Grafana's sidecar loads the files from the
-ConfigMaps the chart makes of them (label grafana_dashboard).
+Run `make dashboards` (this file) after editing; tests/deploy checks the committed JSON matches and that every
+query names a metric the services export. Grafana's sidecar loads the files from the ConfigMaps the chart makes of
+them (label grafana_dashboard).
+
+Every dashboard has `namespace` and `job` variables (the ServiceMonitors set job = the Helm release), and every
+Crucible series in a query is scoped to them by `scoped()`, applied to each target: write a panel's PromQL plainly,
+e.g. `sum by (variant) (rate(crucible_gateway_x_total[$__rate_interval]))`, and keep `namespace, job` out of it.
+Thresholds come from the chart's values through recording rules (crucible:gateway_error_budget, ...), never as
+constants in a query.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
+SCOPE = 'namespace="$namespace", job="$job"'
+# A Crucible metric or recording rule, with its label matchers if it has any.
+_SERIES = re.compile(r"(?<![\w:$])(crucible[_:][A-Za-z0-9_:]*)(?:\{([^}]*)\})?")
+
+
+def scoped(expr: str) -> str:
+    """Add this dashboard's namespace and job matchers to every Crucible series in `expr`."""
+
+    def add(m: re.Match[str]) -> str:
+        matchers = m.group(2)
+        return f"{m.group(1)}{{{SCOPE}{', ' + matchers if matchers else ''}}}"
+
+    return _SERIES.sub(add, expr)
 
 
 def _panel(
@@ -38,13 +58,31 @@ def _panel(
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "options": {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]}},
         "targets": [
-            {"refId": chr(ord("A") + i), "datasource": DS, "expr": expr, "legendFormat": legend}
+            {"refId": chr(ord("A") + i), "datasource": DS, "expr": scoped(expr), "legendFormat": legend}
             for i, (expr, legend) in enumerate(targets)
         ],
     }
 
 
-def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], description: str) -> dict[str, Any]:
+def _query_variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "sort": 1,
+        "current": {},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+    }
+
+
+def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], description: str, *, anchor: str) -> dict[str, Any]:
+    """`anchor`: a series every release of this dashboard's services exports, to list namespaces and jobs."""
     return {
         "uid": uid,
         "title": title,
@@ -65,7 +103,9 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], description: 
                     "query": "prometheus",
                     "current": {},
                     "hide": 0,
-                }
+                },
+                _query_variable("namespace", "Namespace", f"label_values({anchor}, namespace)"),
+                _query_variable("job", "Release (job)", f'label_values({anchor}{{namespace="$namespace"}}, job)'),
             ]
         },
         "annotations": {"list": []},
@@ -130,6 +170,7 @@ def pipeline() -> dict[str, Any]:
             ]
         ),
         "Records through extractor -> scrubber -> scorer -> dedup -> dataset: throughput, rejections, lag, DLQ.",
+        anchor="crucible_stage_consumer_lag_messages",
     )
 
 
@@ -177,7 +218,9 @@ def training() -> dict[str, Any]:
                 ),
             ]
         ),
-        "LoRA/QLoRA training jobs: loss, throughput, progress; GPU panels need NVIDIA's dcgm-exporter.",
+        "LoRA/QLoRA training jobs: loss, throughput, progress; GPU panels need NVIDIA's dcgm-exporter (its series "
+        "carry the exporter's labels, so they are matched on the trainer pods' names, not on namespace and job).",
+        anchor="crucible_train_step",
     )
 
 
@@ -263,15 +306,30 @@ def gateway() -> dict[str, Any]:
                 (
                     "Error budget burn rate (availability)",
                     [
-                        ("crucible:gateway_error_ratio:rate1h / 0.005", "1h"),
-                        ("crucible:gateway_error_ratio:rate6h / 0.005", "6h"),
+                        (
+                            "crucible:gateway_error_ratio:rate1h / on (namespace, job) crucible:gateway_error_budget",
+                            "1h",
+                        ),
+                        (
+                            "crucible:gateway_error_ratio:rate6h / on (namespace, job) crucible:gateway_error_budget",
+                            "6h",
+                        ),
                     ],
                     {},
                 ),
                 (
-                    "Slow-request ratio (latency SLO)",
-                    [("crucible:gateway_slow_ratio:rate1h", "1h"), ("crucible:gateway_slow_ratio:rate6h", "6h")],
-                    {"unit": "percentunit"},
+                    "Latency budget burn rate (requests slower than the SLO threshold)",
+                    [
+                        (
+                            "crucible:gateway_slow_ratio:rate1h / on (namespace, job) crucible:gateway_latency_budget",
+                            "1h",
+                        ),
+                        (
+                            "crucible:gateway_slow_ratio:rate6h / on (namespace, job) crucible:gateway_latency_budget",
+                            "6h",
+                        ),
+                    ],
+                    {},
                 ),
                 (
                     "A/B by variant: advice acceptance, feedback rate, positive outcomes",
@@ -296,7 +354,9 @@ def gateway() -> dict[str, Any]:
                 ),
             ]
         ),
-        "Serving: stable vs canary traffic, errors, latency, time to first token, satisfaction, rollout decisions.",
+        "Serving: stable vs canary traffic, errors, latency, time to first token, satisfaction, rollout decisions. "
+        "Burn rates divide by the SLO budgets the chart's PrometheusRule records from its values.",
+        anchor="crucible_rollout_weight",
     )
 
 

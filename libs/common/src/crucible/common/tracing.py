@@ -24,7 +24,7 @@ def setup_tracing(service_name: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"crucible-{service_name}"}))
+    provider = TracerProvider(resource=tracing_resource(service_name))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -32,6 +32,13 @@ def setup_tracing(service_name: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def tracing_resource(service_name: str) -> Resource:
+    """`crucible-<service>` unless OTEL_SERVICE_NAME is set: the deployment (the chart) names the service, and
+    attributes given to Resource.create would override the environment's."""
+    own = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": f"crucible-{service_name}"}
+    return Resource.create(own)
 
 
 def tracer(name: str) -> trace.Tracer:
