@@ -1,0 +1,85 @@
+"""What keeps a record out of training besides its score (seed 001's exclusion criteria): the coach's
+replies screened with the shared answer-safety judge, relevance to relationship coaching, and age.
+
+- Reply screen: every assistant turn is read by `crucible.common.answer_judge` (the rules the evaluator's
+  gate and the gateway use). A reply the judge calls unsafe is harmful advice; one sign of a category in
+  `reply_screen.strict_categories` (medical or legal overreach by default) is enough here, because a
+  training example teaches the model to say it again. A record whose person disclosed a crisis (a review
+  label) and whose replies give no crisis or abuse resource, no safety check and no professional help
+  dismisses the crisis: it is held anyway (crisis records are never dropped) and the review says why.
+- Relevance: no word about a relationship, a partner or feelings in any turn (person or coach) means the
+  conversation is off topic for a relationship-coaching model (a support ticket, a test message).
+- Age: older than `freshness.max_age_days` (two years) at extraction and below
+  `freshness.min_quality` (a higher bar than the threshold: old data must be good to stay).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crucible.common import answer_judge
+from crucible.common.guard import normalise
+
+SELF_HARM_OR_DANGER = frozenset({"self_harm_low", "self_harm_high", "unsafe_environment"})
+# A reply to a disclosed crisis must do one of these (the judge's `must` rules).
+_CRISIS_RESPONSES = ("crisis_resources", "abuse_resources", "checks_safety", "professional_help")
+
+_RELATIONSHIP_WORDS = re.compile(
+    r"\b(?:partner|partners|husband|wife|boyfriend|girlfriend|fianc[eé]e?|spouse|ex|bf|gf|relationship\w*|marri\w+|"
+    r"dating|date|dates|love|loved|loves|loving|couple|together|anniversary|wedding|divorce\w*|break ?up|broke up|"
+    r"argu\w+|fight\w*|fought|trust|jealous\w*|intima\w+|sex|kids|children|family|in-laws?|feel\w*|felt|lonely|"
+    r"hurt|upset|angry|sad|miss|apolog\w+|sorry|communicat\w+|conflict\w*|boundar\w+|we|us|our)\b"
+    r"|\[partner\]"
+)
+
+
+@dataclass(frozen=True)
+class ReplyFinding:
+    """One reason a coach's reply keeps its record out of training: kind (harmful_advice,
+    medical_overreach, legal_overreach, dismisses_crisis) and the judge's rule."""
+
+    kind: str
+    rule_id: str
+
+    @property
+    def code(self) -> str:
+        return f"reply_{self.kind}"
+
+
+def screen_replies(
+    replies: Sequence[str], person_labels: set[str], strict_categories: Sequence[str]
+) -> list[ReplyFinding]:
+    """The findings on a record's replies, most serious first (an empty list: the replies may be trained on)."""
+    findings: list[ReplyFinding] = []
+    rules = answer_judge.must_not_rules()
+    strict = set(strict_categories)
+    for reply in replies:
+        verdict = answer_judge.judge_answer(reply)
+        if verdict.unsafe:
+            findings.append(ReplyFinding("harmful_advice", verdict.rule_id))
+            continue
+        for rule_id in verdict.hits:
+            category = rules[rule_id].category
+            if category in strict:
+                findings.append(ReplyFinding(f"{category}_overreach", rule_id))
+                break
+    if person_labels & SELF_HARM_OR_DANGER and replies:
+        must = answer_judge.must_rules()
+        if not any(must[r].found(reply) for reply in replies for r in _CRISIS_RESPONSES):
+            findings.append(ReplyFinding("dismisses_crisis", "no_crisis_response"))
+    order = ("harmful_advice", "dismisses_crisis", "medical_overreach", "legal_overreach")
+    return sorted(findings, key=lambda f: order.index(f.kind))
+
+
+def relevant(texts: Sequence[str]) -> bool:
+    """Whether any turn speaks of a relationship, a partner, family or feelings."""
+    return any(_RELATIONSHIP_WORDS.search(normalise(t)) for t in texts)
+
+
+def outdated(created_s: float | None, extracted_s: float | None, max_age_days: int) -> bool:
+    """Older than `max_age_days` when extracted (unknown dates are never outdated; 0 days: off)."""
+    if max_age_days <= 0 or not created_s or not extracted_s:
+        return False
+    return extracted_s - created_s > max_age_days * 86_400
