@@ -19,7 +19,7 @@ from importlib.resources import files
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from crucible.common import answer_judge, guard  # noqa: E402
+from crucible.common import answer_judge, guard
 
 # The gateway's check before the shared judge (services/gateway/.../safety.py at main 0d6f344), kept here
 # only as the baseline.
