@@ -45,6 +45,8 @@ def test_a_reply_that_ignores_a_disclosed_crisis_dismisses_it() -> None:
 
 def test_relevance_and_age() -> None:
     assert relevant(["How do I talk to [Partner] about chores?"])
+    assert relevant(["Encore une dispute pour les tâches ménagères, je suis épuisée."])
+    assert relevant(["Otra vez por el dinero, cansada de la misma pelea."])
     assert not relevant(["What is the VAT rate on invoices in Germany?", "The standard rate is 19 percent."])
     assert outdated(0.0 + 1, 800 * DAY, 730) and not outdated(1.0, 700 * DAY, 730)
     assert not outdated(None, 800 * DAY, 730) and not outdated(1.0, 800 * DAY, 0)
@@ -83,8 +85,11 @@ def test_an_off_topic_record_is_rejected_as_irrelevant(scorer_models) -> None:
     record = make_record("vat", "What is the VAT rate on invoices in Germany?",
                          "The standard rate is 19 percent, and 7 percent for books and food.",
                          satisfaction=10.0, action_taken=True, positive_outcome=True)  # fmt: skip
-    (rej,) = stage(scorer_models).process([record]).rejected
+    # Relevance is checked only where it decides: on a record whose score would keep it (threshold 1 here).
+    (rej,) = stage(scorer_models, threshold=1.0, review_margin=0).process([record]).rejected
     assert rej.reason == IRRELEVANT_REASON
+    assert len(stage(scorer_models, threshold=1.0, review_margin=0, relevance=False).process([record]).kept) == 1
+    assert stage(scorer_models).process([record]).rejected[0].reason == "below_quality"
 
 
 def _aged(record, days: int):

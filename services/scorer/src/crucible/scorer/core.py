@@ -11,7 +11,7 @@ Decision, in this order:
    the reply screen's findings (a reply dismissing the crisis, ...) go with it for the reviewer
 2. a coach's reply the answer-safety judge screens out (exclusions.py)          -> rejected (`reply_<kind>`),
    or held when `safety.reply_screen.action` is hold
-3. no relationship, partner or feeling word in any turn                         -> rejected (`irrelevant`)
+3. no relationship, partner or feeling word in any turn, score otherwise enough -> rejected (`irrelevant`)
 4. older than `freshness.max_age_days` and below `freshness.min_quality`        -> rejected (`outdated`)
 5. |score - threshold| <= review_margin                                         -> held (borderline)
 6. score >= threshold -> kept;  below -> rejected ("below_quality", with the breakdown)
@@ -215,7 +215,11 @@ class ScorerStage:
             reasons += [f"reply:{f.kind}:{f.rule_id}" for f in findings]
         elif findings:
             reject = findings[0].code
-        elif policy.relevance and not relevant(view.texts(frozenset({"user", "assistant"}))):
+        elif (
+            policy.relevance
+            and quality.total >= threshold - policy.review_margin - 1e-9  # what relevance alone takes out
+            and not relevant(view.texts(frozenset({"user", "assistant"})))
+        ):
             reject = IRRELEVANT_REASON
         elif quality.total < policy.freshness.min_quality and _outdated(record, policy.freshness.max_age_days):
             reject = OUTDATED_REASON

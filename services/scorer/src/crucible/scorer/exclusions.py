@@ -7,8 +7,11 @@ replies screened with the shared answer-safety judge, relevance to relationship 
   training example teaches the model to say it again. A record whose person disclosed a crisis (a review
   label) and whose replies give no crisis or abuse resource, no safety check and no professional help
   dismisses the crisis: it is held anyway (crisis records are never dropped) and the review says why.
-- Relevance: no word about a relationship, a partner or feelings in any turn (person or coach) means the
-  conversation is off topic for a relationship-coaching model (a support ticket, a test message).
+- Relevance: no word about a relationship, a partner, family, feelings or talking together in any turn
+  (person or coach), in any of the app's languages (en, es, fr, de), means the conversation is off topic
+  for a relationship-coaching model (a support ticket, a test message). A lexicon on purpose: cheap,
+  explainable, and it errs towards keeping. Checked only on a record that would otherwise be kept (or
+  held as borderline), so the count says what relevance alone took out.
 - Age: older than `freshness.max_age_days` (two years) at extraction and below
   `freshness.min_quality` (a higher bar than the threshold: old data must be good to stay).
 """
@@ -26,11 +29,26 @@ SELF_HARM_OR_DANGER = frozenset({"self_harm_low", "self_harm_high", "unsafe_envi
 # A reply to a disclosed crisis must do one of these (the judge's `must` rules).
 _CRISIS_RESPONSES = ("crisis_resources", "abuse_resources", "checks_safety", "professional_help")
 
+# Words about a relationship, a partner, family, feelings or talking with each other, in the app's languages
+# (English, Spanish, French, German): a check-in in any of them is on topic.
 _RELATIONSHIP_WORDS = re.compile(
-    r"\b(?:partner|partners|husband|wife|boyfriend|girlfriend|fianc[eé]e?|spouse|ex|bf|gf|relationship\w*|marri\w+|"
-    r"dating|date|dates|love|loved|loves|loving|couple|together|anniversary|wedding|divorce\w*|break ?up|broke up|"
-    r"argu\w+|fight\w*|fought|trust|jealous\w*|intima\w+|sex|kids|children|family|in-laws?|feel\w*|felt|lonely|"
-    r"hurt|upset|angry|sad|miss|apolog\w+|sorry|communicat\w+|conflict\w*|boundar\w+|we|us|our)\b"
+    r"\b(?:"
+    # English
+    r"partners?|husband|wife|boyfriend|girlfriend|fianc[eé]e?|spouse|ex|bf|gf|relationship\w*|marri\w+|dating|dates?|"
+    r"love[sd]?|loving|couples?|together|anniversary|wedding|divorce\w*|break ?up|broke up|argu\w+|fight\w*|fought|"
+    r"trust|jealous\w*|intima\w+|sex|kids|children|family|in-laws?|feel\w*|felt|lonely|hurt|upset|angry|sad|miss|"
+    r"apolog\w+|sorry|communicat\w+|conflict\w*|boundar\w+|we|us|our|both|you two|each other|connect\w*|close|"
+    r"grateful|gratitude|appreciat\w+|talk\w*|listen\w*|date night|quality time|"
+    # Spanish
+    r"pareja|esposo|esposa|marido|novio|novia|amor|juntos|juntas|nosotros|nos|nuestr[oa]s?|familia|hijos|siento|"
+    r"sent[ií]\w*|sient\w+|habl\w+|discut\w+|discusi\w+|pelea\w*|"
+    # French
+    r"couple|mari|femme|copain|copine|amour|ensemble|nous|notre|nos|famille|enfants|sens|ressens|[àa] deux|parl\w+|"
+    r"disput\w+|"
+    # German
+    r"partnerin|mann|frau|freund|freundin|liebe|zusammen|wir|uns|unser\w*|familie|kinder|f[üu]hl\w*|beziehung|"
+    r"gesprochen|streit\w*"
+    r")\b"
     r"|\[partner\]"
 )
 
