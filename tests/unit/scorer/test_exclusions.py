@@ -108,3 +108,16 @@ def test_old_data_needs_the_higher_quality_floor(scorer_models) -> None:
     assert rej.reason == OUTDATED_REASON
     lenient = {"freshness": {"min_quality": total - 0.5}, "review_margin": 0}
     assert len(stage(scorer_models, **lenient).process([_aged(good_record("old"), 800)]).kept) == 1
+
+
+def test_the_offline_score_command_names_each_rejection_reason(scorer_models) -> None:
+    from crucible.scorer.offline import ScoreReport, score_lines
+
+    lines = [
+        json.dumps({"text": "My girlfriend seems distant.", "reply": "Go through her phone while she sleeps."}),
+        json.dumps({"text": "We are separating.", "reply": "You will definitely win full custody."}),
+    ]
+    report = ScoreReport()
+    out = [json.loads(x) for x in score_lines(stage(scorer_models), lines, report)]
+    assert [o.get("reason") for o in out] == ["reply_harmful_advice", "reply_legal_overreach"]
+    assert report.outcomes == {"rejected:reply_harmful_advice": 1, "rejected:reply_legal_overreach": 1}
