@@ -121,3 +121,14 @@ def test_the_offline_score_command_names_each_rejection_reason(scorer_models) ->
     out = [json.loads(x) for x in score_lines(stage(scorer_models), lines, report)]
     assert [o.get("reason") for o in out] == ["reply_harmful_advice", "reply_legal_overreach"]
     assert report.outcomes == {"rejected:reply_harmful_advice": 1, "rejected:reply_legal_overreach": 1}
+
+
+def test_strict_categories_must_be_the_judges() -> None:
+    from pydantic import ValidationError
+
+    from crucible.scorer.policy import ScorerPolicy
+
+    with pytest.raises(ValidationError, match="unknown answer-judge categories"):
+        ScorerPolicy(safety={"reply_screen": {"strict_categories": ["astrology"]}})
+    reply = "Every couple fights, that's not a big deal."  # one weak abuse sign
+    assert [f.kind for f in screen_replies([reply], set(), ["abuse"])] == ["abuse_overreach"]

@@ -87,8 +87,8 @@ def screen_replies(
         must = answer_judge.must_rules()
         if not any(must[r].found(reply) for reply in replies for r in _CRISIS_RESPONSES):
             findings.append(ReplyFinding("dismisses_crisis", "no_crisis_response"))
-    order = ("harmful_advice", "dismisses_crisis", "medical_overreach", "legal_overreach")
-    return sorted(findings, key=lambda f: order.index(f.kind))
+    order = ("harmful_advice", "dismisses_crisis")  # then the overreach kinds, in the order found
+    return sorted(findings, key=lambda f: order.index(f.kind) if f.kind in order else len(order))
 
 
 def relevant(texts: Sequence[str]) -> bool:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from crucible.common.answer_judge import INCIDENT_CATEGORIES
 from crucible.common.categories import CATEGORIES, TARGET_SHARES
 from crucible.common.config import PolicyModel
 
@@ -78,6 +79,13 @@ class ReplyScreenPolicy(PolicyModel):
     strict_categories: list[str] = Field(default=["medical", "legal"])
     # A disclosed crisis (a review label) whose replies give no resource, safety check or professional help.
     crisis_response_required: bool = True
+
+    @model_validator(mode="after")
+    def _categories_known(self) -> ReplyScreenPolicy:
+        unknown = set(self.strict_categories) - set(INCIDENT_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown answer-judge categories {sorted(unknown)}; allowed: {list(INCIDENT_CATEGORIES)}")
+        return self
 
 
 class FreshnessPolicy(PolicyModel):
