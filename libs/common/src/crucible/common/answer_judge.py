@@ -134,7 +134,11 @@ def parse_rules(text: str) -> _RuleSet:
                     compiled_p = re.compile(p)
                 except re.error as err:
                     raise ValueError(f"answer rules: {rid}: bad pattern {p!r}: {err}") from None
-                needles = frozenset(row["needles"]) if "needles" in row else required_literals(compiled_p)
+                # A one-character literal ('@') still beats searching; the rule's own `needles` are the
+                # fallback for a pattern with no literal at all (a phone number: any digit).
+                needles = required_literals(compiled_p) or required_literals(compiled_p, 1)
+                if needles is None and "needles" in row:
+                    needles = frozenset(row["needles"])
                 patterns.append(_Pattern(compiled_p, _scan(p), needles))
             compiled[kind][rid] = AnswerRule(
                 rule_id=rid,
