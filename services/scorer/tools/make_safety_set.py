@@ -18,6 +18,7 @@ from pathlib import Path
 
 from control_and_conflict_messages import rows as control_and_conflict_rows
 from everyday_messages import rows as everyday_rows
+from figurative_and_self_injury_messages import rows as figurative_and_self_injury_rows
 
 OUT = Path(__file__).resolve().parents[1] / "src/crucible/scorer/data/safety.jsonl"
 
@@ -401,6 +402,9 @@ def main() -> None:
     # v3: control and threat without a blow, and mild conflict, in train and validation only.
     seen = {row["text"] for row in rows}
     rows += [row for row in control_and_conflict_rows() if row["text"] not in seen]
+    # v5: figurative death / killing idioms (not crisis) and self-injury by method (crisis), train and val only.
+    seen = {row["text"] for row in rows}
+    rows += [row for row in figurative_and_self_injury_rows() if row["text"] not in seen]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w") as fh:
         for row in rows:

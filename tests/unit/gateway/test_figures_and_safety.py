@@ -1,9 +1,9 @@
-"""Figures merge across replicas; the rule-based safety check flags what it should."""
+"""Figures merge across replicas; the gateway's safety check (the shared answer judge) flags what it should."""
 
 import pytest
 
 from crucible.gateway.figures import StageFigures, VariantFigures, merge_all, percentile
-from crucible.gateway.safety import KeywordSafetyCheck
+from crucible.gateway.safety import JudgeSafetyCheck
 
 
 def test_percentile_from_the_histogram_is_within_five_percent():
@@ -31,13 +31,13 @@ def test_replica_figures_merge_like_one():
     [
         ("Honestly, you should just die.", "self_harm"),
         ("If she yells again, slap her.", "violence"),
-        ("Jealousy means love, so it is fine.", "abuse_normalisation"),
-        ("Go through his phone while he sleeps.", "boundary_violation"),
-        ("Email her at jane.doe@example.com tonight.", "contact_details"),
+        ("Jealousy means love, so it is fine.", "abuse"),
+        ("Go through his phone while he sleeps.", "boundaries"),
+        ("Email her at jane.doe@example.com tonight.", "privacy"),
     ],
 )
 def test_safety_check_flags_unsafe_advice(text, category):
-    verdict = KeywordSafetyCheck().check("", text)
+    verdict = JudgeSafetyCheck().check("", text)
     assert verdict.flagged and verdict.category == category
 
 
@@ -50,34 +50,26 @@ def test_safety_check_flags_unsafe_advice(text, category):
     ],
 )
 def test_safety_check_passes_ordinary_advice(text):
-    assert not KeywordSafetyCheck().check("", text).flagged
+    assert not JudgeSafetyCheck().check("", text).flagged
 
 
 @pytest.mark.parametrize(
-    "text",
+    "text, category",
     [
-        "HONESTLY, YOU SHOULD JUST DIE.",
-        "If She Yells Again, Slap Her.",
-        "JEALOUSY Proves They Care.",
-        "Track Your Partner's Location every night.",
-        "Mail JANE.DOE@EXAMPLE.COM or call 555-123-4567.",
-        "You two could try a short walk together tonight.",
-        "Don't let him see friends; abuse is NORMAL.",
-        "Ça va? Ärger ist normal, but no reason to live is not what I said.",
+        ("HONESTLY, YOU SHOULD JUST DIE.", "self_harm"),
+        ("If She Yells Again, Slap Her.", "violence"),
+        ("JEALOUSY Proves They Care.", "abuse"),
+        ("Track Your Partner\u2019s Location every night.", "boundaries"),
+        ("Mail JANE.DOE@EXAMPLE.COM or call 555-123-4567.", "privacy"),
+        ("You two could try a short walk together tonight.", ""),
     ],
 )
-def test_safety_check_agrees_with_case_insensitive_rules(text):
-    """The lower-case fast path gives the verdicts of the rules run with re.IGNORECASE."""
-    import re
-
-    from crucible.gateway.safety import _RULES
-
-    expected = next((name for name, p in _RULES if re.search(p, text, re.IGNORECASE)), "")
-    verdict = KeywordSafetyCheck().check("", text)
-    assert verdict.flagged == bool(expected)
-    assert verdict.category == expected
+def test_safety_check_ignores_case_and_curly_quotes(text, category):
+    verdict = JudgeSafetyCheck().check("", text)
+    assert verdict.flagged == bool(category) and verdict.category == category
 
 
-def test_safety_rules_must_be_lower_case():
-    with pytest.raises(ValueError, match="lower case"):
-        KeywordSafetyCheck((("odd", r"\bHit\S+"),))
+def test_a_published_hotline_number_is_not_a_leaked_contact():
+    text = "Please call the National Domestic Violence Hotline at 1-800-799-7233, any time."
+    assert not JudgeSafetyCheck().check("", text).flagged
+    assert JudgeSafetyCheck().check("", text + " Or text him on 555-123-4567.").category == "privacy"

@@ -304,6 +304,17 @@ def gateway() -> dict[str, Any]:
                     {"unit": "reqps"},
                 ),
                 (
+                    "Answer safety: incidents by variant and category (shared answer judge)",
+                    [
+                        (
+                            f"sum by (variant, category) (rate(crucible_gateway_safety_incidents_total{rate}))",
+                            "{{variant}} {{category}}",
+                        ),
+                        (f"sum by (variant) (rate(crucible_gateway_safety_checked_total{rate}))", "{{variant}} read"),
+                    ],
+                    {"unit": "reqps"},
+                ),
+                (
                     "Error budget burn rate (availability)",
                     [
                         (

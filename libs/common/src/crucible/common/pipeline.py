@@ -44,6 +44,7 @@ Progress = Callable[[str, dict[str, Any]], None]
 @dataclass(frozen=True)
 class DatasetBuilt:
     dataset_version: str
+    withheld: str = ""  # why the version is not for training (the fairness gate), or ""
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def _carry_base(carried: Carried, result: dict[str, Any]) -> None:
 
 
 def _train_args(carried: Carried) -> tuple[Any, ...] | str:
-    return (carried.dataset.dataset_version,) if carried.dataset else "no dataset version was built"
+    if carried.dataset is None:
+        return "no dataset version was built"
+    return carried.dataset.withheld or (carried.dataset.dataset_version,)
 
 
 def _evaluate_args(carried: Carried) -> tuple[Any, ...] | str:
@@ -99,7 +102,7 @@ def _rollout_args(carried: Carried) -> tuple[Any, ...] | str:
 
 def _carry_dataset(carried: Carried, result: dict[str, Any]) -> None:
     if result.get("dataset_version"):
-        carried.dataset = DatasetBuilt(str(result["dataset_version"]))
+        carried.dataset = DatasetBuilt(str(result["dataset_version"]), str(result.get("withheld") or ""))
 
 
 def _carry_model(carried: Carried, result: dict[str, Any]) -> None:

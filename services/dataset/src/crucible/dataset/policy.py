@@ -88,6 +88,11 @@ class DatasetPolicy(PolicyModel):
     synthetic_cap: float = Field(default=0.30, ge=0.0, le=1.0, description="Max share of synthetic records per split.")
     splits: SplitShares = SplitShares()
     fairness_target: float = Field(default=85.0, ge=0.0, le=100.0, description="Bias audit target score (0-100).")
+    fairness_gate: Literal["enforce", "warn", "off"] = Field(
+        default="enforce",
+        description="Below the target: enforce = built and reported, not published as dataset.ready; warn = "
+        "published, marked; off = published, no warning. Unset on an embedded run (`crucible run`): warn.",
+    )
     auto_build_min_new_records: int = Field(
         default=1000, ge=1, description="`serve` builds a version once this many records arrived since the last one."
     )
@@ -124,3 +129,14 @@ class DatasetPolicy(PolicyModel):
         if len(set(value)) != len(value):
             raise ValueError("formats must not repeat")
         return value
+
+
+def effective_fairness_gate(policy: DatasetPolicy, *, embedded: bool) -> str:
+    """The gate in force. Production (a NATS URL) gets the policy's value, enforce by default. An embedded
+    run (`crucible run` on one machine, the demo) gets warn unless the policy sets the gate: the demo's
+    dataset is a few dozen records whose fairness sits near the target by chance of the generator, and the
+    run exists to show the whole loop; the version is still marked below target in the registry, event
+    and report."""
+    if embedded and "fairness_gate" not in policy.model_fields_set:
+        return "warn"
+    return policy.fairness_gate

@@ -14,7 +14,7 @@ from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
 from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
-from crucible.dataset.policy import DatasetPolicy
+from crucible.dataset.policy import DatasetPolicy, effective_fairness_gate
 from crucible.dataset.store import CuratedSink, count_new_since_last_version
 from crucible.dataset.versions import (
     artifact_prefix,
@@ -35,10 +35,21 @@ def build_stage(runtime: Runtime) -> StageBlock:
 
 
 async def build(runtime: Runtime) -> dict[str, Any]:
-    """Build a version from the curated store; publish `dataset.ready` when a bus is connected."""
+    """Build a version from the curated store; publish `dataset.ready` when a bus is connected and the
+    fairness gate allows (enforce: a version below the target is built and reported, not published for
+    training; the next version that meets the target, after synthesis or new data, is)."""
     built = await asyncio.to_thread(build_dataset_version, runtime)
     manifest_uri = runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json")
     summary = version_summary(built, manifest_uri)
+    gate = effective_fairness_gate(dataset_policy(runtime), embedded=runtime.settings.nats_url is None)
+    summary["fairness_gate"] = gate
+    if built.below_fairness_target and gate != "off":
+        why = f"fairness {built.fairness_score:.1f} is below the target {summary['fairness_target']:g}"
+        if gate == "enforce":
+            summary["withheld"] = f"{why} (dataset.fairness_gate: enforce): not published for training"
+            log.warning("dataset %s withheld: %s", built.version, summary["withheld"])
+            return summary
+        summary["warning"] = f"{why} (dataset.fairness_gate: warn): published anyway"
     if runtime.bus is not None:
         await runtime.bus.publish_event(
             subjects.DATASET_READY, dataset_ready_event(built, manifest_uri), msg_id=f"dataset.ready:{built.version}"

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from crucible.common import guard
+from crucible.common import answer_judge, guard
 from crucible.evaluator import safety_suite
 from crucible.evaluator.safety_classifier import KeywordSafetyClassifier
 
@@ -102,4 +102,9 @@ def bench_guard(quick: bool = False) -> dict[str, Any]:
         cmd = [str(exe) if exe.exists() else "crucible", "demo-db", "--users", str(users), "--out", str(db)]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         demo = demo_db_figures(db)
-    return {"guard_version": guard.GUARD_VERSION, "suite": suite_figures(), "demo_db": {"users": users, **demo}}
+    return {
+        "guard_version": guard.GUARD_VERSION,
+        "answer_judge_version": answer_judge.ANSWER_JUDGE_VERSION,
+        "suite": suite_figures(),
+        "demo_db": {"users": users, **demo},
+    }

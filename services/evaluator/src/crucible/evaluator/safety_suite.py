@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from crucible.common.answer_judge import ANSWER_JUDGE_VERSION
 from crucible.evaluator.safety_classifier import SafetyClassifier
 from crucible.evaluator.safety_rules import MUST_NOT_RULES, MUST_RULES, leaked_pii
 
@@ -111,6 +112,7 @@ def judge_suite(
         "pass_rate": passed / len(verdicts) if verdicts else 0.0,
         "by_category": by_cat,
         "classifier": classifier.name,
+        "answer_judge_version": ANSWER_JUDGE_VERSION,  # the rules every case's must / must_not came from
         "unsafe_threshold": threshold,
         "failures": [
             {"case_id": v.case_id, "category": v.category, "reasons": v.reasons, "answer": a[:500]}

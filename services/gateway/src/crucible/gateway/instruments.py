@@ -56,6 +56,24 @@ DELIVERIES = Counter(
     "Adapter deliveries to the serving fleet, by method (runtime_api|restart|external), outcome and reason.",
     ["method", "outcome", "reason"],
 )
+SAFETY_INCIDENTS = Counter(
+    "crucible_gateway_safety_incidents_total",
+    "Served answers the answer-safety judge found unsafe, by variant (stable|canary) and category.",
+    ["variant", "category"],
+)
+SAFETY_CHECKED = Counter(
+    "crucible_gateway_safety_checked_total",
+    "Served answers read by the answer-safety judge (the sample), by variant.",
+    ["variant"],
+)
+ANSWER_JUDGE_INFO = Gauge(
+    "crucible_gateway_answer_judge_info", "1 for the answer-safety judge version in use.", ["version"]
+)
+
+
+@functools.cache
+def safety_checked_child(variant: str) -> Any:
+    return SAFETY_CHECKED.labels(variant)
 
 
 @functools.cache

@@ -126,7 +126,10 @@ class GatewayPolicy(_Strict):
     )
     rollback: RollbackCriteria = RollbackCriteria()
     safety_sample_rate: float = Field(
-        default=1.0, ge=0.0, le=1.0, description="Share of responses the safety check reads."
+        default=1.0, ge=0.0, le=1.0, description="Share of canary responses the safety check reads."
+    )
+    stable_safety_sample_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of stable responses the safety check reads."
     )
     default_max_new_tokens: int = Field(default=256, ge=1, le=32_768, description="Sent when a client sends none.")
     backend_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)

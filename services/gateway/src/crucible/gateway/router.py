@@ -32,7 +32,7 @@ from crucible.gateway.interactions import Exchange, InteractionLog
 from crucible.gateway.policy import GatewayPolicy
 from crucible.gateway.response_ids import IssuedResponse, ResponseIds
 from crucible.gateway.responses import Outcome, Route, Served
-from crucible.gateway.safety import KeywordSafetyCheck, SafetyCheck
+from crucible.gateway.safety import JudgeSafetyCheck, SafetyCheck
 from crucible.gateway.store import StateStore
 from crucible.gateway.transport import BackendError, HttpClient, new_http_client
 from crucible.gateway.validation import (
@@ -58,7 +58,9 @@ class Router:
     ) -> None:
         self.policy = policy
         self.store = store
-        self.safety = safety or KeywordSafetyCheck()
+        self.safety = safety or JudgeSafetyCheck()
+        self._judge_version = str(getattr(self.safety, "version", type(self.safety).__name__))
+        instruments.ANSWER_JUDGE_INFO.labels(self._judge_version).set(1)
         self.replica_id = replica_id or uuid.uuid4().hex[:8]
         self.refresh_seconds = refresh_seconds
         self.state = st.RolloutState()
@@ -183,15 +185,25 @@ class Router:
             instruments.tokens_child(route.variant, route.model).inc(outcome.tokens)
         if figures is not None:
             figures.record_request(ok=outcome.ok, latency_s=elapsed, ttft_s=outcome.ttft, tokens=outcome.tokens)
-            if (
-                outcome.ok
-                and self.policy.safety_sample_rate > 0
-                and self._rng.random() < self.policy.safety_sample_rate
-            ):
-                verdict = self.safety.check(outcome.prompt, outcome.text)
-                figures.record_safety(flagged=verdict.flagged)
-                if verdict.flagged:
-                    log.warning("safety incident on %s (%s): %s", route.variant, verdict.category, verdict.evidence)
+        if outcome.ok and self._safety_sampled(route.variant):
+            self._judge_answer(route, outcome, figures)
+
+    def _safety_sampled(self, variant: str) -> bool:
+        p = self.policy
+        rate = p.safety_sample_rate if variant == CANARY else p.stable_safety_sample_rate
+        return rate >= 1.0 or (rate > 0 and self._rng.random() < rate)
+
+    def _judge_answer(self, route: Route, outcome: Outcome, figures: VariantFigures | None) -> None:
+        """Stable and canary answers alike: an incident is counted (the alert pages a person); only the
+        canary's rollout figures can trigger the automatic rollback (decision.py reads the canary's)."""
+        verdict = self.safety.check(outcome.prompt, outcome.text)
+        instruments.safety_checked_child(route.variant).inc()
+        if figures is not None:
+            figures.record_safety(flagged=verdict.flagged)
+        if verdict.flagged:
+            instruments.SAFETY_INCIDENTS.labels(route.variant, verdict.category).inc()
+            log.warning("safety incident on %s (%s, judge %s): %s", route.variant, verdict.category,
+                        self._judge_version, verdict.evidence)  # fmt: skip
 
     # ---------------------------------------------------------------- TGI generate
 

@@ -1,6 +1,7 @@
 """`crucible bench score --json`: records/s of the scorer core on one core, where the time goes, the plain
 MiniLM encoder (sentence-transformers, float32) on the same sentences as the same-run baseline, and the
-classifier figures recomputed on held-out data with the models that serve.
+classifier figures recomputed on held-out data with the models that serve (`classifiers.slices`: the
+checked-in idiom and self-injury slices, `crucible.scorer.slices`).
 
 The records are built from the labelled sets: person turns from both sets (one in ten a distress, unsafe
 or self-harm message from the safety set), replies recombined from two replies' sentences so they are
@@ -144,6 +145,10 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         min_coherence=policy.content.min_coherence, min_empathy=policy.content.min_empathy,
         review_labels=policy.safety.review_labels,
     )  # fmt: skip
+    # The checked-in slices for figurative death / killing words and self-injury by method (data/slices/).
+    from crucible.scorer.slices import slice_figures
+
+    figures["slices"] = slice_figures(models, policy)
     eval_s = time.perf_counter() - t
     # The safety decision on the demo app's own messages.
     timings = dict(stage.timings)

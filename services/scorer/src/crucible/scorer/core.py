@@ -7,9 +7,14 @@ vectors, coherence compares each person turn with the reply to it. No I/O: the e
 loaded by the shell and handed in.
 
 Decision, in this order:
-1. any safety label in `safety.review_labels` (self harm, unsafe environment)  -> held (never dropped)
-2. |score - threshold| <= review_margin                                         -> held (borderline)
-3. score >= threshold -> kept;  below -> rejected ("below_quality", with the breakdown)
+1. any safety label in `safety.review_labels` (self harm, unsafe environment)  -> held (never dropped);
+   the reply screen's findings (a reply dismissing the crisis, ...) go with it for the reviewer
+2. a coach's reply the answer-safety judge screens out (exclusions.py)          -> rejected (`reply_<kind>`),
+   or held when `safety.reply_screen.action` is hold
+3. no relationship, partner or feeling word in any turn, score otherwise enough -> rejected (`irrelevant`)
+4. older than `freshness.max_age_days` and below `freshness.min_quality`        -> rejected (`outdated`)
+5. |score - threshold| <= review_margin                                         -> held (borderline)
+6. score >= threshold -> kept;  below -> rejected ("below_quality", with the breakdown)
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crucible.common.answer_judge import ANSWER_JUDGE_VERSION
 from crucible.common.categories import CATEGORIES
 from crucible.common.stage import Rejection, StageResult
 from crucible.scorer import __version__
-from crucible.scorer.crisis import crisis_labels
+from crucible.scorer.crisis import second_opinion
 from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
+from crucible.scorer.exclusions import outdated, relevant, screen_replies
 from crucible.scorer.models import ScorerModels
 from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy, app_signal_share
 from crucible.scorer.quality import Measures, breakdown, quality_score
@@ -36,6 +43,8 @@ from crucible.v1 import records_pb2
 NEUTRAL = SAFETY_LABELS.index("neutral")
 REVIEW_REASON = "flagged_for_review"
 BELOW_REASON = "below_quality"
+IRRELEVANT_REASON = "irrelevant"
+OUTDATED_REASON = "outdated"
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Scored:
     review_reasons: list[str]
     issues: list[str]
     detail: str
+    reason: str = BELOW_REASON  # the rejection's code: below_quality, reply_*, irrelevant, outdated
 
 
 @dataclass
@@ -71,7 +81,7 @@ class ScorerStage:
             elif scored.outcome == "held":
                 result.held.append(Rejection(scored.record, REVIEW_REASON, scored.detail))
             else:
-                result.rejected.append(Rejection(scored.record, BELOW_REASON, scored.detail))
+                result.rejected.append(Rejection(scored.record, scored.reason, scored.detail))
         return result
 
     def score(self, batch: Sequence[records_pb2.Record]) -> list[Scored]:
@@ -161,11 +171,16 @@ class ScorerStage:
             person_text = " ".join(
                 t.text for t in record.turns if t.role.strip().lower() not in ("assistant", "system")
             )
-            for label in sorted(crisis_labels(person_text) - set(labels)):
+            _, added, figurative = second_opinion(person_text, set(labels) - {"neutral"})
+            for label in sorted(added):
                 labels[label] = 1.0
                 extra[f"safety.backstop.{label}"] = 1.0
+            for label in sorted(figurative):  # death or killing words only in figures of speech
+                extra[f"safety.figurative.{label}"] = round(labels.pop(label), 4)
             if len(labels) > 1:
                 labels.pop("neutral", None)
+            if not labels and safety_probs is not None:
+                labels["neutral"] = float(safety_probs[NEUTRAL])
         if safety_probs is None and not labels:
             issues = [*issues, "no person text: no safety labels"]
 
@@ -191,19 +206,47 @@ class ScorerStage:
 
         threshold = effective_threshold(record, policy.threshold, app_signal_share(policy))
         reasons = [f"safety:{label}" for label in labels if label in policy.safety.review_labels]
-        if policy.review_margin > 0 and abs(quality.total - threshold) <= policy.review_margin + 1e-9:
+        screen = policy.safety.reply_screen
+        findings = [] if screen.action == "off" else screen_replies(replies, set(labels), screen.strict_categories)
+        if not screen.crisis_response_required:
+            findings = [f for f in findings if f.kind != "dismisses_crisis"]
+        reject = ""  # an exclusion of seed 001 (the reason code), checked after the crisis hold
+        if reasons or (findings and screen.action == "hold"):
+            reasons += [f"reply:{f.kind}:{f.rule_id}" for f in findings]
+        elif findings:
+            reject = findings[0].code
+        elif (
+            policy.relevance
+            and quality.total >= threshold - policy.review_margin - 1e-9  # what relevance alone takes out
+            and not relevant(view.texts(frozenset({"user", "assistant"})))
+        ):
+            reject = IRRELEVANT_REASON
+        elif quality.total < policy.freshness.min_quality and _outdated(record, policy.freshness.max_age_days):
+            reject = OUTDATED_REASON
+        near = policy.review_margin > 0 and abs(quality.total - threshold) <= policy.review_margin + 1e-9
+        if near and not reasons and not reject:
             reasons.append("near_threshold")
         if reasons:
             outcome = "held"
-        elif quality.total >= threshold - 1e-9:
+        elif not reject and quality.total >= threshold - 1e-9:
             outcome = "kept"
             self.distribution.observe(category, record.context)
         else:
             outcome = "rejected"
+        more: dict[str, object] = {"excluded": reject} if reject else {}
+        if findings:
+            more["replies"] = [{"finding": f.kind, "rule": f.rule_id} for f in findings]
+            more["answer_judge"] = ANSWER_JUDGE_VERSION
         detail = breakdown(
-            quality, threshold, issues, outcome=outcome, review=reasons, category=category, safety=dict(labels)
+            quality, threshold, issues, outcome=outcome, review=reasons, category=category, safety=dict(labels), **more
         )
-        return Scored(scored, outcome, threshold, reasons, issues, detail)
+        return Scored(scored, outcome, threshold, reasons, issues, detail, reject or BELOW_REASON)
+
+
+def _outdated(record: records_pb2.Record, max_age_days: int) -> bool:
+    created = record.created_at.ToSeconds() if record.HasField("created_at") else None
+    extracted = record.extraction.extracted_at.ToSeconds() if record.extraction.HasField("extracted_at") else None
+    return outdated(created, extracted or time.time(), max_age_days)
 
 
 def _mean_unit(vectors: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from crucible.common.categories import CATEGORIES
-from crucible.scorer.crisis import crisis_labels
+from crucible.scorer.crisis import second_opinion
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.heads import CoherenceCalibration, Heads, category_features
 from crucible.scorer.labelled import CategoryExample, SafetyExample
@@ -85,8 +85,10 @@ def evaluate_safety(
     pred = heads.safety.predict(x, [sentences[e.text] for e in test]).astype(int)
     backstop = pred.copy()
     for i, e in enumerate(test):
-        for label in crisis_labels(e.text):
-            backstop[i, SAFETY_LABELS.index(label)] = 1
+        fired = {label for label, on in zip(SAFETY_LABELS, pred[i], strict=True) if on and label != "neutral"}
+        final, _, _ = second_opinion(e.text, fired)
+        for label in SAFETY_LABELS[1:]:
+            backstop[i, SAFETY_LABELS.index(label)] = int(label in final)
 
     def per_label(fn: Any, p: np.ndarray) -> dict[str, float]:
         values = fn(y, p, average=None, zero_division=0)

@@ -7,7 +7,8 @@ An input line is one of:
 - a Record in protobuf JSON (`{"record": {...}}`).
 `signals` keys: satisfaction, helpfulness (1-10), action_taken, positive_outcome (booleans).
 Each output line keeps the input fields and adds `quality` (`total`, `components`, `measures`),
-`category`, `safety` ([{label, score}]), `outcome`, `threshold`, `review` and `issues`.
+`category`, `safety` ([{label, score}]), `outcome` (and `reason` when rejected), `threshold`, `review`
+and `issues`.
 A line that cannot be read is reported with its number and skipped; its content is never echoed.
 """
 
@@ -114,9 +115,12 @@ def _flush(
         item["category"] = scored.record.category
         item["safety"] = [{"label": s.label, "score": s.score} for s in scored.record.safety]
         item["outcome"] = scored.outcome
+        if scored.outcome == "rejected":
+            item["reason"] = scored.reason  # below_quality, reply_<kind>, irrelevant, outdated
         item["threshold"] = scored.threshold
         item["review"] = scored.review_reasons
         item["issues"] = extra_issues + scored.issues
         report.written += 1
-        report.outcomes[scored.outcome] = report.outcomes.get(scored.outcome, 0) + 1
+        key = f"rejected:{scored.reason}" if scored.outcome == "rejected" else scored.outcome
+        report.outcomes[key] = report.outcomes.get(key, 0) + 1
         yield json.dumps(item, ensure_ascii=False)

@@ -3,8 +3,11 @@ formula and the 7.0 threshold; the category mix; seed 003: the safety labels).""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
+from crucible.common.answer_judge import INCIDENT_CATEGORIES
 from crucible.common.categories import CATEGORIES, TARGET_SHARES
 from crucible.common.config import PolicyModel
 
@@ -67,11 +70,37 @@ class DiversityPolicy(PolicyModel):
         return self
 
 
+class ReplyScreenPolicy(PolicyModel):
+    # The coach's replies read by the shared answer-safety judge (crucible.common.answer_judge).
+    action: Literal["reject", "hold", "off"] = Field(
+        default="reject", description="An unsafe reply: reject the record, hold it for a person, or do not screen."
+    )
+    # One sign of these judge categories is enough to screen a reply (serving needs the judge's full threshold).
+    strict_categories: list[str] = Field(default=["medical", "legal"])
+    # A disclosed crisis (a review label) whose replies give no resource, safety check or professional help.
+    crisis_response_required: bool = True
+
+    @model_validator(mode="after")
+    def _categories_known(self) -> ReplyScreenPolicy:
+        unknown = set(self.strict_categories) - set(INCIDENT_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown answer-judge categories {sorted(unknown)}; allowed: {list(INCIDENT_CATEGORIES)}")
+        return self
+
+
+class FreshnessPolicy(PolicyModel):
+    # Seed 001: outdated is older than two years with low quality. 0 days: no age cutoff.
+    max_age_days: int = Field(default=730, ge=0, le=36_500)
+    min_quality: float = Field(default=8.0, ge=0, le=10, description="The quality an outdated record needs to stay.")
+
+
 class SafetyPolicy(PolicyModel):
     # Any of these labels holds the record for review, whatever its score.
     review_labels: list[str] = Field(default=["unsafe_environment", "self_harm_low", "self_harm_high"])
-    # A phrase list that flags crisis wording even if the classifier misses it (defence in depth).
+    # A phrase list that flags crisis wording even if the classifier misses it, and sets aside self-harm
+    # labels on figurative speech about death and killing (the second opinion, crisis.py).
     crisis_backstop: bool = True
+    reply_screen: ReplyScreenPolicy = ReplyScreenPolicy()
 
     @model_validator(mode="after")
     def _labels_known(self) -> SafetyPolicy:
@@ -108,7 +137,9 @@ class ScorerPolicy(PolicyModel):
     diversity: DiversityPolicy = DiversityPolicy()
     safety: SafetyPolicy = SafetyPolicy()
     encoder: EncoderPolicy = EncoderPolicy()
-    model_key: str = Field(default="scorer/models/v4", description="Artifact key of the trained encoder and heads.")
+    freshness: FreshnessPolicy = FreshnessPolicy()
+    relevance: bool = Field(default=True, description="Reject records with no relationship, partner or feeling word.")
+    model_key: str = Field(default="scorer/models/v5", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")
