@@ -158,21 +158,3 @@ def test_a_bad_rules_file_is_rejected() -> None:
         guard.parse_rules(good.replace("  privacy: >-", "  privacy_x: >-"))
     with pytest.raises(ValueError, match="bad pattern"):
         guard.parse_rules(good.replace("'\\bunalive\\b'", "'(unclosed'"))
-
-
-def test_needle_finder_sees_exactly_what_substring_tests_see() -> None:
-    """The Aho-Corasick prefilter is only sound if it finds every needle `in` would, overlapping
-    and nested ones included; `str.__contains__` per needle is the reference."""
-    import random
-
-    from crucible.common.guard import _ruleset, present_needles
-
-    rs = _ruleset()
-    needles = sorted({n for r in rs.rules if r.needles for n in r.needles})
-    rng = random.Random(7)
-    texts = ["", "how do we argue less?", "i want to kill myself tonight", "he tracks my phone"]
-    for _ in range(300):  # needles glued, overlapped and cut, with filler between
-        parts = [rng.choice(needles)[rng.randrange(0, 2) :] for _ in range(rng.randrange(1, 6))]
-        texts.append(rng.choice(["", " ", "x", " and "]).join(parts))
-    for text in texts:
-        assert present_needles(text, rs.needle_finder) == {n for n in needles if n in text}, text

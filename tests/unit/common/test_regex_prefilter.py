@@ -116,3 +116,26 @@ def test_guard_decisions_do_not_change_with_the_prefilter() -> None:
             (r.rule_id for r in rules if r.pattern.search(norm) and not any(u.search(norm) for u in r.unless)), None
         )
         assert (with_prefilter.rule_id if with_prefilter else None) == without, text
+
+
+@pytest.mark.parametrize("module", ["guard", "answer_judge"])
+def test_needle_finder_sees_exactly_what_substring_tests_see(module: str) -> None:
+    """The one-pass prefilter is only sound if it finds every needle `in` would, overlapping and
+    nested ones included; `str.__contains__` per needle is the reference. Checked on the needles
+    of the rules the serving path runs (the prompt guard's and the answer judge's)."""
+    import importlib
+    import random
+
+    from crucible.common.regex_prefilter import NeedleFinder
+
+    rs = importlib.import_module(f"crucible.common.{module}")._ruleset()
+    rules = rs.rules if module == "guard" else [p for r in rs.scored for p in r.patterns]
+    needles = sorted({n for r in rules if r.needles for n in r.needles})
+    finder = NeedleFinder(needles)
+    rng = random.Random(7)
+    texts = ["", "how do we argue less?", "i want to kill myself tonight", "call 555-0100 or mail a@b.io"]
+    for _ in range(300):  # needles glued, overlapped and cut, with filler between
+        parts = [rng.choice(needles)[rng.randrange(0, 2) :] for _ in range(rng.randrange(1, 6))]
+        texts.append(rng.choice(["", " ", "x", " and "]).join(parts))
+    for text in texts:
+        assert finder.present(text) == {n for n in needles if n in text}, text

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from crucible.common.guard import normalise
-from crucible.common.regex_prefilter import required_literals
+from crucible.common.regex_prefilter import NeedleFinder, required_literals
 
 _RULES_FILE = "answer_rules.yaml"
 _MAX_EVIDENCE = 80
@@ -60,6 +60,9 @@ class AnswerRule:
     # searched alone keeps the engine's own literal-prefix scan that an alternation of them loses.
     patterns: tuple[_Pattern, ...]
     allow: frozenset[str] = frozenset()
+    # The union of the patterns' needles (None when one pattern has none): most answers contain
+    # none of a rule's, and one set test skips the whole rule on the serving path.
+    needles: frozenset[str] | None = None
 
     def match(self, normalised: str, present: frozenset[str] | None = None) -> re.Match[str] | None:
         """The first match that counts in already-normalised text, or None. `present`: the rule
@@ -102,7 +105,7 @@ class _RuleSet:
     must: dict[str, AnswerRule]
     must_not: dict[str, AnswerRule]
     scored: tuple[AnswerRule, ...]  # must_not rules with weight > 0, strongest first
-    needles: tuple[str, ...]  # every needle of the scored rules, each once: one pass finds those present
+    needles: NeedleFinder  # every needle of the scored rules: one pass finds those present
 
 
 def parse_rules(text: str) -> _RuleSet:
@@ -148,9 +151,12 @@ def parse_rules(text: str) -> _RuleSet:
                 weight=weight,
                 patterns=tuple(patterns),
                 allow=frozenset(row.get("allow", ())),
+                needles=None
+                if any(p.needles is None for p in patterns)
+                else frozenset().union(*(p.needles for p in patterns if p.needles is not None)),
             )
     scored = tuple(sorted((r for r in compiled["must_not"].values() if r.weight > 0), key=lambda r: -r.weight))
-    needles = tuple(sorted({n for r in scored for p in r.patterns if p.needles is not None for n in p.needles}))
+    needles = NeedleFinder(n for r in scored for p in r.patterns if p.needles is not None for n in p.needles)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     return _RuleSet(
         f"answer-1+{digest}", threshold, categories, compiled["must"], compiled["must_not"], scored, needles
@@ -183,11 +189,13 @@ def judge_answer(answer: str, threshold: float | None = None) -> AnswerVerdict:
     rule and evidence are the strongest rule's (evidence: the matched words, digits masked)."""
     rs = _ruleset()
     text = normalise(answer)
-    present = frozenset([n for n in rs.needles if n in text])
+    present = rs.needles.present(text)
     keep = 1.0
     first: tuple[AnswerRule, re.Match[str]] | None = None
     hits: list[str] = []
     for rule in rs.scored:
+        if rule.needles is not None and rule.needles.isdisjoint(present):
+            continue
         m = rule.match(text, present)
         if m is None:
             continue
