@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from crucible.common.stage import Rejection, StageResult
+from crucible.common.stage import Rejection, StageResult, each_record
 from crucible.scrubber import __version__
 from crucible.scrubber.anonymize import anonymize, placeholder_for
 from crucible.scrubber.detect import Detector
@@ -97,14 +97,12 @@ class Scrubber:
         return cls(detector=Detector.create())
 
     def process(self, batch: Sequence[records_pb2.Record]) -> StageResult:
-        result = StageResult()
-        for record in batch:
-            kept, rejection = self.scrub_record(record)
-            if kept is not None:
-                result.kept.append(kept)
-            if rejection is not None:
-                result.rejected.append(rejection)
-        return result
+        # Record by record: one that raises is reported as failed, the rest are not redone.
+        return each_record(batch, self._one)
+
+    def _one(self, record: records_pb2.Record) -> StageResult:
+        kept, rejection = self.scrub_record(record)
+        return StageResult(kept=[kept] if kept is not None else [], rejected=[rejection] if rejection else [])
 
     def scrub_record(self, record: records_pb2.Record) -> tuple[records_pb2.Record | None, Rejection | None]:
         out = records_pb2.Record()
