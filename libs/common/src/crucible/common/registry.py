@@ -230,6 +230,25 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class DiversitySnapshot(Base):
+    """The scorer's running diversity counts after a batch (version 0: seeded from the curated
+    store). Records are scored against a snapshot, never a moving count, so a redelivered record
+    gets the same answer (`crucible.scorer.diversity_state`)."""
+
+    __tablename__ = "scorer_diversity_snapshots"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DiversityDecision(Base):
+    """The snapshot a record was first scored against (its observation is in every later one)."""
+
+    __tablename__ = "scorer_diversity_decisions"
+    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 

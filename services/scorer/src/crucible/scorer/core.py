@@ -25,6 +25,7 @@ from crucible.common.stage import Rejection, StageResult
 from crucible.scorer import __version__
 from crucible.scorer.crisis import crisis_labels
 from crucible.scorer.diversity import RunningDistribution
+from crucible.scorer.diversity_state import DiversityLedger
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
 from crucible.scorer.models import ScorerModels
@@ -55,6 +56,9 @@ class ScorerStage:
     policy: ScorerPolicy
     models: ScorerModels
     distribution: RunningDistribution | None = None
+    # The versioned state behind the diversity points (`diversity_state`): without one, an
+    # in-memory ledger over `distribution`.
+    ledger: DiversityLedger | None = None
     name: str = "scorer"
     version: str = __version__
     timings: dict[str, float] = field(default_factory=lambda: {"encode_s": 0.0, "heads_s": 0.0, "formula_s": 0.0})
@@ -62,6 +66,8 @@ class ScorerStage:
     def __post_init__(self) -> None:
         if self.distribution is None:
             self.distribution = RunningDistribution(self.policy.diversity)
+        if self.ledger is None:
+            self.ledger = DiversityLedger.in_memory(self.distribution)
 
     def process(self, batch: Sequence[records_pb2.Record]) -> StageResult:
         result = StageResult()
@@ -110,6 +116,12 @@ class ScorerStage:
         category_probs = heads.category.probabilities(features) if views else np.zeros((0, len(CATEGORIES)))
         t2 = time.perf_counter()
 
+        # Every record is scored against one snapshot of the diversity counts (the one it was
+        # first scored against, if this is a redelivery), so the answer does not depend on what
+        # else is in the batch or on what happened before a crash.
+        ledger = self.ledger
+        assert ledger is not None
+        earlier = ledger.basis([r.record_id for r in batch])
         out: list[Scored] = []
         cursor = 0
         for i, (record, view) in enumerate(zip(batch, views, strict=True)):
@@ -123,7 +135,16 @@ class ScorerStage:
                 base = int(offsets[i])
                 cos = [float(embedded.turns[base + u] @ embedded.turns[base + a]) for u, a in view.pairs]
                 coherence = float(np.mean(heads.coherence(np.array(cos))))
-            out.append(self._decide(record, view, category_probs[i], probs, coherence))
+            basis = earlier.get(record.record_id, ledger.current)
+            out.append(self._decide(record, view, category_probs[i], probs, coherence, basis))
+        ledger.propose(
+            [r.record_id for r in batch if r.record_id not in earlier],
+            [
+                (s.record.category, s.record.context)
+                for s in out
+                if s.outcome == "kept" and s.record.record_id not in earlier
+            ],
+        )
         t3 = time.perf_counter()
         self.timings["encode_s"] += t1 - t0
         self.timings["heads_s"] += t2 - t1
@@ -137,9 +158,9 @@ class ScorerStage:
         category_probs: np.ndarray,
         safety_probs: np.ndarray | None,
         coherence: float | None,
+        distribution: RunningDistribution,
     ) -> Scored:
         policy = self.policy
-        assert self.distribution is not None
         signals = check_signals(record)
         issues = view.issues + signals.issues
         scored = records_pb2.Record()
@@ -148,7 +169,7 @@ class ScorerStage:
         category = CATEGORIES[int(np.argmax(category_probs))] if view.turns else ""
         replies = view.texts(frozenset({"assistant"}))
         empathy = float(np.mean([empathy_score(t) for t in replies])) if replies else None
-        verdict = self.distribution.assess(category, record.context)
+        verdict = distribution.assess(category, record.context)
         extra = dict(verdict.measures)
         if category:
             extra[f"category.{category}"] = round(float(category_probs.max()), 4)
@@ -197,7 +218,6 @@ class ScorerStage:
             outcome = "held"
         elif quality.total >= threshold - 1e-9:
             outcome = "kept"
-            self.distribution.observe(category, record.context)
         else:
             outcome = "rejected"
         detail = breakdown(
