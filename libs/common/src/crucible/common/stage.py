@@ -76,8 +76,10 @@ class Stage(Protocol):
 
 class Sink:
     """Side output of a stage, written by the worker *before* it acks the inputs
-    (e.g. rejected records kept for audit, the curated store). Must be idempotent:
-    a redelivered batch is written again."""
+    (e.g. rejected records kept for audit, the curated store). Must be idempotent by record id:
+    a redelivered batch is written again, and after a nats-server restart a record can even
+    arrive a second time in another batch (a work-queue stream forgets the ids of messages it
+    has deleted, so JetStream's duplicate window no longer catches the republish)."""
 
     def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
         raise NotImplementedError
