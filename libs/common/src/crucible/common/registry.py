@@ -242,11 +242,14 @@ class DiversitySnapshot(Base):
 
 
 class DiversityDecision(Base):
-    """The snapshot a record was first scored against (its observation is in every later one)."""
+    """The snapshot a version of a record (`key`: record id, or id@revision) was first scored
+    against, and whether its observation went into the counts (once per record id)."""
 
     __tablename__ = "scorer_diversity_decisions"
-    record_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[int] = mapped_column(Integer, index=True)
+    observed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

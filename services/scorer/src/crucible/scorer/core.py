@@ -15,7 +15,7 @@ Decision, in this order:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,7 @@ from crucible.common.stage import Rejection, StageResult
 from crucible.scorer import __version__
 from crucible.scorer.crisis import crisis_labels
 from crucible.scorer.diversity import RunningDistribution
-from crucible.scorer.diversity_state import DiversityLedger
+from crucible.scorer.diversity_state import Decided, DiversityLedger, decision_key
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
 from crucible.scorer.models import ScorerModels
@@ -121,7 +121,7 @@ class ScorerStage:
         # else is in the batch or on what happened before a crash.
         ledger = self.ledger
         assert ledger is not None
-        earlier = ledger.basis([r.record_id for r in batch])
+        known = ledger.basis(batch)
         out: list[Scored] = []
         cursor = 0
         for i, (record, view) in enumerate(zip(batch, views, strict=True)):
@@ -135,16 +135,21 @@ class ScorerStage:
                 base = int(offsets[i])
                 cos = [float(embedded.turns[base + u] @ embedded.turns[base + a]) for u, a in view.pairs]
                 coherence = float(np.mean(heads.coherence(np.array(cos))))
-            basis = earlier.get(record.record_id, ledger.current)
+            basis = known.snapshots.get(decision_key(record), ledger.current)
             out.append(self._decide(record, view, category_probs[i], probs, coherence, basis))
-        ledger.propose(
-            [r.record_id for r in batch if r.record_id not in earlier],
-            [
-                (s.record.category, s.record.context)
-                for s in out
-                if s.outcome == "kept" and s.record.record_id not in earlier
-            ],
-        )
+        decided: list[Decided] = []
+        observed: list[tuple[str, Mapping[str, str]]] = []
+        counted = set(known.observed)  # a record's observation counts once, whatever its versions
+        for s in out:
+            key = decision_key(s.record)
+            if key in known.snapshots or any(d.key == key for d in decided):
+                continue
+            counts = s.outcome == "kept" and s.record.record_id not in counted
+            decided.append(Decided(key, s.record.record_id, counts))
+            if counts:
+                counted.add(s.record.record_id)
+                observed.append((s.record.category, s.record.context))
+        ledger.propose(decided, observed)
         t3 = time.perf_counter()
         self.timings["encode_s"] += t1 - t0
         self.timings["heads_s"] += t2 - t1

@@ -8,7 +8,9 @@ the batch's other side outputs (before the worker acks). So:
   are scored again against the same snapshot;
 - a batch redelivered after it (a crash between persist and ack) finds its records' versions and is
   scored against those snapshots again, and its observations are not counted twice;
-- a restart loads the newest snapshot instead of re-deriving counts from the curated store.
+- a restart loads the newest snapshot instead of re-deriving counts from the curated store;
+- a record's observation is counted once, whatever arrives again: a second copy after a nats-server
+  restart, or a later version of it (context `revision`), which is scored afresh (`decision_key`).
 Replicas share the snapshots: a replica whose `v+1` is already taken rebases its observations on the
 newest snapshot (counts add up in any order). Snapshots older than `KEEP_SNAPSHOTS` versions are pruned;
 a record redelivered after that long is scored against the newest one (and logged).
@@ -20,16 +22,17 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crucible.common.registry import DiversityDecision, DiversitySnapshot, Registry
 from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.policy import DiversityPolicy
+from crucible.v1 import records_pb2
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +40,36 @@ KEEP_SNAPSHOTS = 500
 _CACHED = 16
 
 
+def decision_key(record: records_pb2.Record) -> str:
+    """A record's decision is kept per version of it: a later version (context `revision`, e.g. an
+    interaction with its late feedback merged) is scored afresh; a redelivery of one is not."""
+    revision = record.context.get("revision")
+    return f"{record.record_id}@{revision}" if revision else record.record_id
+
+
+@dataclass(frozen=True)
+class Decided:
+    key: str
+    record_id: str
+    observed: bool  # its observation went into the counts (counted once per record id)
+
+
 @dataclass
 class Proposal:
-    """A batch's outcome, waiting for the sink: new decisions (record id -> version) and observations."""
+    """A batch's outcome, waiting for the sink: its new decisions and the observations they add."""
 
     base: int
-    decisions: dict[str, int]
+    decisions: list[Decided]
     observed: list[tuple[str, dict[str, str]]]
+
+
+@dataclass
+class Basis:
+    """What the ledger already knows of a batch: the snapshot of each version scored before, and the
+    record ids whose observation is already in the counts."""
+
+    snapshots: dict[str, RunningDistribution]
+    observed: set[str]
 
 
 @dataclass
@@ -54,7 +80,9 @@ class DiversityLedger:
     current: RunningDistribution
     pending: Proposal | None = None
     _snapshots: OrderedDict[int, RunningDistribution] = field(default_factory=OrderedDict)
-    _decided: dict[str, int] = field(default_factory=dict)  # in memory only (no registry)
+    # Without a registry: the decisions in memory.
+    _versions: dict[str, int] = field(default_factory=dict)
+    _observed_ids: set[str] = field(default_factory=set)
 
     @classmethod
     def in_memory(cls, distribution: RunningDistribution) -> DiversityLedger:
@@ -79,27 +107,36 @@ class DiversityLedger:
 
     # -- used by the core, before and after scoring a batch --------------------------------------
 
-    def basis(self, record_ids: Sequence[str]) -> dict[str, RunningDistribution]:
-        """For each record already scored once, the snapshot it was scored against."""
+    def basis(self, records: Sequence[records_pb2.Record]) -> Basis:
+        keys = [decision_key(r) for r in records]
+        ids = list({r.record_id for r in records})
         if self.registry is None:
-            versions = {r: self._decided[r] for r in record_ids if r in self._decided}
+            versions = {k: self._versions[k] for k in keys if k in self._versions}
+            observed = {rid for rid in ids if rid in self._observed_ids}
         else:
             with self.registry.session() as s:
                 rows = s.execute(
-                    select(DiversityDecision.record_id, DiversityDecision.version).where(
-                        DiversityDecision.record_id.in_(list(record_ids))
-                    )
-                )
-                versions = {rid: int(v) for rid, v in rows}
-        return {rid: self.snapshot(v) for rid, v in versions.items()}
+                    select(
+                        DiversityDecision.key,
+                        DiversityDecision.record_id,
+                        DiversityDecision.version,
+                        DiversityDecision.observed,
+                    ).where(or_(DiversityDecision.key.in_(keys), DiversityDecision.record_id.in_(ids)))
+                ).all()
+            wanted = set(keys)
+            versions = {key: int(v) for key, _, v, _ in rows if key in wanted}
+            observed = {rid for _, rid, _, seen in rows if seen}
+        return Basis({k: self.snapshot(v) for k, v in versions.items()}, observed)
 
-    def propose(self, decisions: Iterable[str], observed: list[tuple[str, Mapping[str, str]]]) -> None:
-        """The batch's new records were scored against `current`; `observed` are the kept ones'.
+    def propose(self, decisions: Sequence[Decided], observed: list[tuple[str, Mapping[str, str]]]) -> None:
+        """The batch's new decisions were taken against `current`; `observed` are what they add.
         Without a registry this settles at once; with one, the sink's `commit` settles it."""
-        new = dict.fromkeys(decisions, self.version)
-        self.pending = Proposal(self.version, new, [(c, dict(x)) for c, x in observed])
+        self.pending = Proposal(self.version, list(decisions), [(c, dict(x)) for c, x in observed])
         if self.registry is None:
-            self._decided.update(self.pending.decisions)
+            for d in decisions:
+                self._versions[d.key] = self.version
+                if d.observed:
+                    self._observed_ids.add(d.record_id)
             self._advance(self.version + 1, self.current.plus(self.pending.observed))
 
     # -- used by the sink, inside its transaction ------------------------------------------------
@@ -110,8 +147,8 @@ class DiversityLedger:
         p, self.pending = self.pending, None
         if p is None or self.registry is None:
             return None
-        for rid, version in p.decisions.items():
-            session.merge(DiversityDecision(record_id=rid, version=version))
+        for d in p.decisions:
+            session.merge(DiversityDecision(key=d.key, record_id=d.record_id, version=p.base, observed=d.observed))
         base_version, base = p.base, self.current if p.base == self.version else self.snapshot(p.base)
         while True:
             new = base.plus(p.observed)

@@ -23,14 +23,20 @@ def upgrade() -> None:
     )
     op.create_table(
         "scorer_diversity_decisions",
+        sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("record_id", sa.String(length=128), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("record_id"),
+        sa.Column("observed", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
     )
     op.create_index("ix_scorer_diversity_decisions_version", "scorer_diversity_decisions", ["version"], unique=False)
+    op.create_index(
+        "ix_scorer_diversity_decisions_record_id", "scorer_diversity_decisions", ["record_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scorer_diversity_decisions_record_id", table_name="scorer_diversity_decisions")
     op.drop_index("ix_scorer_diversity_decisions_version", table_name="scorer_diversity_decisions")
     op.drop_table("scorer_diversity_decisions")
     op.drop_table("scorer_diversity_snapshots")
