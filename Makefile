@@ -16,12 +16,13 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export DO_NOT_TRACK ?= 1
 
-.PHONY: run test lint contracts proto proto-check unit integration e2e bench manifests dashboards images deploy-tools deploy-check clean help venv
+.PHONY: run test lint contracts proto proto-check unit integration e2e bench chaos manifests dashboards images deploy-tools deploy-check clean help venv
 
 help:
 	@echo "make run    - set up and run the whole pipeline on embedded defaults"
 	@echo "make test   - set up and run every check (lint, contracts, unit, integration, e2e)"
 	@echo "make bench  - run the benchmarks (JSON with a same-run baseline)"
+	@echo "make chaos  - the long chaos suite (random kills; figures as JSON lines starting CHAOS)"
 	@echo "make proto  - regenerate crucible.v1 from proto/"
 
 $(BIN)/python:
@@ -78,6 +79,14 @@ proto-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# `make test` runs tests/chaos in a short form; this is the long one (override the knobs as needed).
+CHAOS_KILLS ?= 30
+CHAOS_RECORDS ?= 3000
+CHAOS_SEED ?= 25
+chaos: $(STAMP)
+	CRUCIBLE_CHAOS_KILLS=$(CHAOS_KILLS) CRUCIBLE_CHAOS_RECORDS=$(CHAOS_RECORDS) CRUCIBLE_CHAOS_SEED=$(CHAOS_SEED) \
+	  CRUCIBLE_CHAOS_TIMEOUT_S=900 $(BIN)/python -m pytest -q tests/chaos
 
 # --- deploy: images, chart, manifests (tools pinned in tools/install-deploy-tools.sh) ---
 TOOLS := .tools/bin

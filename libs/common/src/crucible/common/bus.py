@@ -68,6 +68,8 @@ def stream_configs(policy: BusPolicy) -> list[StreamConfig]:
             storage=StorageType.FILE,
             max_age=policy.dlq_max_age_days * DAY,
             duplicate_window=dup,
+            # Raw payloads kept by policy expire on their own (`dead_letters.ttl_header`).
+            allow_msg_ttl=True,
         ),
         StreamConfig(
             name=subjects.STREAM_EVENTS,
@@ -122,6 +124,11 @@ class Bus:
         bus = cls(nc=nc, js=nc.jetstream(timeout=10), policy=policy)
         await bus.ensure_streams()
         return bus
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server accepts (its INFO), headers included."""
+        return int(self.nc.max_payload)
 
     async def ensure_streams(self) -> None:
         """Create a missing stream, update one whose settings differ; leave the rest alone.

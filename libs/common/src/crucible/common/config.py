@@ -97,6 +97,12 @@ class BusPolicy(PolicyModel):
     dlq_max_age_days: float = Field(default=14.0, gt=0, le=365)
     events_max_age_days: float = Field(default=90.0, gt=0, le=3650)
     duplicate_window_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    dlq_raw_payload_ttl_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=14 * 86_400,
+        description="How long a raw (unscrubbed) record may rest in a DLQ entry; 0: a content-free reference only.",
+    )
 
 
 class ExtractionPolicy(PolicyModel):

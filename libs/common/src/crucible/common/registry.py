@@ -230,6 +230,28 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class DiversitySnapshot(Base):
+    """The scorer's running diversity counts after a batch (version 0: seeded from the curated
+    store). Records are scored against a snapshot, never a moving count, so a redelivered record
+    gets the same answer (`crucible.scorer.diversity_state`)."""
+
+    __tablename__ = "scorer_diversity_snapshots"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DiversityDecision(Base):
+    """The snapshot a version of a record (`key`: record id, or id@revision) was first scored
+    against, and whether its observation went into the counts (once per record id)."""
+
+    __tablename__ = "scorer_diversity_decisions"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    observed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -259,7 +281,12 @@ class Registry:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as conn:
+        # Several services start at once on a fresh registry: without a lock each sees no
+        # alembic_version and all but one crash on "table already exists" (issue 25).
+        with _migration_lock(self.url), self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Held to the end of this transaction: the other starters wait, then find it done.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
 
@@ -271,6 +298,28 @@ class Registry:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# pg_advisory_xact_lock's key for migrations: any fixed 64-bit number that no other lock uses.
+MIGRATION_LOCK_KEY = 0x43_52_55_43_49_42_4C_45  # "CRUCIBLE"
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    """An exclusive lock beside a SQLite file (SQLite is one host's, so a file lock covers every
+    process that can open it); nothing for other databases (they lock inside the transaction)."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -7,7 +7,7 @@ in benchmarks and in unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -37,11 +37,31 @@ class StageResult:
     # Records the stage holds back for a person to decide on (e.g. the scorer's
     # review queue). They are neither published nor rejected.
     held: list[Rejection] = field(default_factory=list)
+    # Records the core could not process (it raised on them alone; `detail` says how). The
+    # worker dead-letters them as `stage_exception` and the rest of the batch goes on, without
+    # running the batch a second time to find them (`each_record`).
+    failed: list[Rejection] = field(default_factory=list)
 
     def extend(self, other: StageResult) -> None:
         self.kept.extend(other.kept)
         self.rejected.extend(other.rejected)
         self.held.extend(other.held)
+        self.failed.extend(other.failed)
+
+
+STAGE_EXCEPTION = "stage_exception"
+
+
+def each_record(batch: Sequence[records_pb2.Record], step: Callable[[records_pb2.Record], StageResult]) -> StageResult:
+    """Run a per-record core over a batch, turning an exception on one record into a `failed`
+    entry: the culprit is known at once, and no record is processed twice."""
+    result = StageResult()
+    for record in batch:
+        try:
+            result.extend(step(record))
+        except Exception as exc:  # this record is the poison; the others go on
+            result.failed.append(Rejection(record, STAGE_EXCEPTION, f"{type(exc).__name__}: {exc}"))
+    return result
 
 
 @runtime_checkable
@@ -56,8 +76,10 @@ class Stage(Protocol):
 
 class Sink:
     """Side output of a stage, written by the worker *before* it acks the inputs
-    (e.g. rejected records kept for audit, the curated store). Must be idempotent:
-    a redelivered batch is written again."""
+    (e.g. rejected records kept for audit, the curated store). Must be idempotent by record id:
+    a redelivered batch is written again, and after a nats-server restart a record can even
+    arrive a second time in another batch (a work-queue stream forgets the ids of messages it
+    has deleted, so JetStream's duplicate window no longer catches the republish)."""
 
     def persist(self, result: StageResult) -> None:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,13 +1,18 @@
 """The JetStream stage worker: the one place that runs a stage core on the bus.
 
 For each fetched batch of messages (durable pull consumer shared by all replicas):
-1. decode every message (a `RecordBatch`); an undecodable message goes to the DLQ;
-2. run `stage.process(records)` once for the whole batch, in a thread;
-   if it raises, retry record by record so a poison record goes to the DLQ and the rest go on;
-3. persist side outputs through the sink (idempotent: a redelivered batch is written again);
-4. publish one output message per input message with `Nats-Msg-Id` derived from its record ids
-   (JetStream drops a duplicate within its window, so redelivery never duplicates), and the
-   DLQ entries; wait for every PubAck;
+1. decode every message (a `RecordBatch`) record by record: a record that does not decode goes
+   to the DLQ alone, the good records of its message go on (`batching.decode_batch`);
+2. run `stage.process(records)` once for the whole batch, in a thread, marking the messages in
+   progress meanwhile (so a long batch is not redelivered to another replica). A core that
+   reports its failing records (`StageResult.failed`) has them dead-lettered and nothing rerun;
+   a core that raises for the batch is rerun record by record to find the poison;
+3. persist side outputs through the sink (idempotent by record id: a redelivered batch is
+   written again, and after a nats-server restart a record may even arrive twice);
+4. publish one output message per input message (cut to the server's max_payload; a record
+   larger than that is dead-lettered as a reference) with `Nats-Msg-Id` derived from its record
+   ids, and the DLQ entries; wait for every PubAck. A dead letter of a raw (unscrubbed) record
+   is a content-free reference unless policy lets the payload rest, with a TTL (`dead_letters`);
 5. only then ack the inputs. A failure in 3-4 naks the inputs with the policy's back-off; after
    `max_deliver` deliveries their records go to the DLQ with the reason.
 
@@ -31,14 +36,26 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from crucible.common import subjects, telemetry
+from crucible.common.batching import BadPart, chunk_by_size, decode_batch
 from crucible.common.bus import Bus, backoff_delay, dlq_headers
 from crucible.common.config import BusPolicy
 from crucible.common.contract_ids import safe_label, split_invalid_ids
-from crucible.common.stage import Rejection, Sink, Stage, StageResult
+from crucible.common.dead_letters import content_free_reference, raw_payload_ttl, ttl_header
+from crucible.common.stage import STAGE_EXCEPTION, Rejection, Sink, Stage, StageResult
 from crucible.common.tracing import extract_trace_context, inject_trace_headers, tracer
 from crucible.v1 import records_pb2
 
 log = logging.getLogger(__name__)
+
+# One message to publish: subject, payload, Nats-Msg-Id, headers.
+Outgoing = tuple[str, bytes, str | None, dict[str, str]]
+UNDECODABLE = "undecodable"
+OVERSIZED = "oversized"
+# While a batch runs, its messages are marked in progress this often (a fraction of ack_wait),
+# so JetStream does not hand them to another replica meanwhile.
+IN_PROGRESS_FRACTION = 1 / 3
+# Room left under max_payload for an output message's headers (msg id, trace context).
+HEADER_ALLOWANCE = 4096
 
 
 @dataclass
@@ -184,63 +201,80 @@ class StageWorker:
         self.stats.messages_in += len(msgs)
         self.stats.batches += 1
         batches: list[tuple[Msg, list[records_pb2.Record]]] = []
-        dead: list[tuple[Msg, str]] = []
+        dead: list[tuple[Msg, BadPart]] = []
         invalid: list[Rejection] = []  # ids that break the contract's pattern: never processed
         for msg in msgs:
-            try:
-                batch = records_pb2.RecordBatch.FromString(msg.data)
-                good, bad = split_invalid_ids(batch.records)
-                batches.append((msg, good))
-                invalid.extend(bad)
-            except Exception as exc:  # any decode failure is a poison message
-                dead.append((msg, f"undecodable RecordBatch: {exc!r}"))
+            decoded = decode_batch(msg.data)  # a bad record costs only itself, not its message
+            good, bad_ids = split_invalid_ids(decoded.records)
+            batches.append((msg, good))
+            invalid.extend(bad_ids)
+            dead.extend((msg, bad) for bad in decoded.bad)
         records = [r for _, rs in batches for r in rs]
         self.stats.records_in += len(records) + len(invalid)
         telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records) + len(invalid))
 
-        result, poison = await self._process(batches)
-        owner: dict[str, int] = {}
-        for i, (_, rs) in enumerate(batches):
-            for r in rs:
-                owner[r.record_id] = i
-
+        # A batch that outlives a fraction of ack_wait would be redelivered to another replica.
+        keepalive = asyncio.create_task(self._keep_in_progress(msgs))
         try:
-            if self.sink is not None:
-                await asyncio.to_thread(self.sink.persist, result)
-            result.rejected.extend(invalid)  # after the sink: their ids must reach no key or path
-            await self.bus.publish_many(self._outputs(batches, result, owner, poison))
-            for msg, reason in dead:
-                await self.bus.dead_letter(
-                    name, msg.data, reason="undecodable", detail=reason,
-                    deliveries=msg.metadata.num_delivered, source_subject=self.consumes,
-                )  # fmt: skip
-        except Exception as exc:  # transient: redeliver with back-off, or DLQ
-            await self._retry_or_dead_letter(msgs, batches, exc)
-            return
-
-        await asyncio.gather(*(m.ack() for m in msgs))
-        self._count(result, poison, len(dead))
+            result, poison = await self._process(batches)
+            owner: dict[str, int] = {}
+            for i, (_, rs) in enumerate(batches):
+                for r in rs:
+                    owner[r.record_id] = i
+            try:
+                if self.sink is not None:
+                    await asyncio.to_thread(self.sink.persist, result)
+                result.rejected.extend(invalid)  # after the sink: their ids must reach no key or path
+                outputs, oversized = self._outputs(batches, result, owner, poison)
+                outputs.extend(self._undecodable_outputs(dead))
+                await self.bus.publish_many(outputs)
+            except Exception as exc:  # transient: redeliver with back-off, or DLQ
+                await self._retry_or_dead_letter(msgs, batches, exc)
+                return
+            await asyncio.gather(*(m.ack() for m in msgs))
+        finally:
+            keepalive.cancel()
+        self._count(result, poison, len(dead), oversized)
         telemetry.STAGE_BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+    async def _keep_in_progress(self, msgs: Sequence[Msg]) -> None:
+        every = self.policy.ack_wait_seconds * IN_PROGRESS_FRACTION
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.gather(*(m.in_progress() for m in msgs))
+            except Exception:  # connection gone: redelivery will follow, never loss
+                log.debug("stage %s: in_progress failed", self.stage.name, exc_info=True)
+                return
 
     async def _process(
         self, batches: list[tuple[Msg, list[records_pb2.Record]]]
     ) -> tuple[StageResult, list[tuple[records_pb2.Record, str]]]:
+        """Run the core once on the batch. A core that knows its culprits reports them in
+        `failed` (`stage.each_record`): they become poison and nothing runs twice. Only a core
+        that raises for the whole batch has it rerun record by record to find the poison."""
         records = [r for _, rs in batches for r in rs]
         if not records:
             return StageResult(), []
         try:
             result = await asyncio.to_thread(self.stage.process, records)
-            return self._stamped(result), []
+            poison = [(f.record, f.detail) for f in result.failed]
+            for record, reason in poison:
+                log.error("stage %s: record %s is poison: %s", self.stage.name, record.record_id, reason)
+            return self._stamped(result), poison
         except Exception:  # isolate the poison record(s) below
             log.warning("stage %s: batch of %d raised; retrying record by record", self.stage.name, len(records))
         result = StageResult()
-        poison: list[tuple[records_pb2.Record, str]] = []
+        poison = []
         for record in records:
             try:
-                result.extend(await asyncio.to_thread(self.stage.process, [record]))
+                one = await asyncio.to_thread(self.stage.process, [record])
             except Exception as exc:  # this record is the poison
                 log.error("stage %s: record %s is poison: %r", self.stage.name, record.record_id, exc)
                 poison.append((record, f"{type(exc).__name__}: {exc}"))
+                continue
+            poison.extend((f.record, f.detail) for f in one.failed)
+            result.extend(one)
         return self._stamped(result), poison
 
     def _stamped(self, result: StageResult) -> StageResult:
@@ -248,15 +282,22 @@ class StageWorker:
             stamp(r, self.stage)
         return result
 
+    def _payload_limit(self) -> int:
+        return max(self.bus.max_payload - HEADER_ALLOWANCE, 1)
+
     def _outputs(
         self,
         batches: list[tuple[Msg, list[records_pb2.Record]]],
         result: StageResult,
         owner: dict[str, int],
         poison: list[tuple[records_pb2.Record, str]],
-    ) -> list[tuple[str, bytes, str | None, dict[str, str]]]:
+    ) -> tuple[list[Outgoing], int]:
+        """The output messages (cut to the server's max_payload) and DLQ entries; and how many
+        records were too large to publish at all (dead-lettered as references)."""
         name = self.stage.name
-        out: list[tuple[str, bytes, str | None, dict[str, str]]] = []
+        out: list[Outgoing] = []
+        dlq_items: list[tuple[records_pb2.Record, str, str, int, bool]] = []
+        oversized = 0
         if self.produces is not None:
             per_msg: dict[int, list[records_pb2.Record]] = {}
             for r in result.kept:
@@ -267,23 +308,55 @@ class StageWorker:
                 with self._tracer.start_as_current_span(f"{name}.process", context=ctx) as span:
                     span.set_attribute("crucible.records", len(kept))
                     headers = inject_trace_headers({})
-                payload = records_pb2.RecordBatch(records=kept).SerializeToString()
-                out.append((self.produces, payload, output_msg_id(kept, name), headers))
-        dlq_items: list[tuple[records_pb2.Record, str, str, int]] = []
+                groups, too_big = chunk_by_size(kept, self._payload_limit())
+                for group in groups:
+                    payload = records_pb2.RecordBatch(records=group).SerializeToString()
+                    out.append((self.produces, payload, output_msg_id(group, name), headers))
+                for record in too_big:
+                    oversized += 1
+                    detail = f"{record.ByteSize()} bytes; the server accepts {self.bus.max_payload}"
+                    dlq_items.append((record, OVERSIZED, detail, self._deliveries(batches, owner, record), True))
         for rej in result.rejected:
             if rej.dlq:
-                dlq_items.append((rej.record, rej.reason, rej.detail, self._deliveries(batches, owner, rej.record)))
+                deliveries = self._deliveries(batches, owner, rej.record)
+                dlq_items.append((rej.record, rej.reason, rej.detail, deliveries, False))
         for record, reason in poison:
-            dlq_items.append((record, "stage_exception", reason, self._deliveries(batches, owner, record)))
-        for record, reason, detail, deliveries in dlq_items:
-            out.append(
-                (
-                    subjects.dlq(name),
-                    records_pb2.RecordBatch(records=[record]).SerializeToString(),
-                    f"{safe_label(record.record_id)}:{name}:dlq",
-                    dlq_headers(name, reason, detail, deliveries, self.consumes, safe_label(record.record_id)),
-                )
-            )
+            deliveries = self._deliveries(batches, owner, record)
+            dlq_items.append((record, STAGE_EXCEPTION, reason, deliveries, False))
+        for record, reason, detail, deliveries, reference_only in dlq_items:
+            # A stage's own DLQ rejection carries what the stage chose; a failure of the kernel
+            # (exception, size) carries the input, which before the scrubber is raw PII.
+            kernel_failure = reason in (STAGE_EXCEPTION, OVERSIZED)
+            payload, extra = self._dead_letter_payload(record, reference_only, kernel_failure)
+            label = safe_label(record.record_id)
+            headers = dlq_headers(name, reason, detail, deliveries, self.consumes, label)
+            out.append((subjects.dlq(name), payload, f"{label}:{name}:dlq", {**headers, **extra}))
+        return out, oversized
+
+    def _dead_letter_payload(
+        self, record: records_pb2.Record, reference_only: bool, kernel_failure: bool
+    ) -> tuple[bytes, dict[str, str]]:
+        ttl = raw_payload_ttl(self.policy, self.consumes) if kernel_failure else None
+        if reference_only or ttl == 0:
+            return records_pb2.RecordBatch(records=[content_free_reference(record)]).SerializeToString(), {}
+        payload = records_pb2.RecordBatch(records=[record]).SerializeToString()
+        return payload, ttl_header(ttl) if ttl else {}
+
+    def _undecodable_outputs(self, dead: list[tuple[Msg, BadPart]]) -> list[Outgoing]:
+        """One DLQ entry per part that does not decode; before the scrubber, with no bytes of it
+        unless policy lets them rest (they may hold raw PII that no one can even parse)."""
+        name = self.stage.name
+        ttl = raw_payload_ttl(self.policy, self.consumes)
+        out: list[Outgoing] = []
+        for msg, bad in dead:
+            seq = int(msg.metadata.sequence.stream) if msg.metadata.sequence else 0
+            detail = f"{bad.reason}; {len(bad.data)} bytes; stream sequence {seq}"
+            headers = dlq_headers(name, UNDECODABLE, detail, int(msg.metadata.num_delivered), self.consumes)
+            payload = b"" if ttl == 0 else bad.data
+            if ttl:
+                headers.update(ttl_header(ttl))
+            part = "frame" if bad.frame else "record"
+            out.append((subjects.dlq(name), payload, f"{self.stream}.{seq}.{part}{bad.index}:{name}:dlq", headers))
         return out
 
     @staticmethod
@@ -304,11 +377,13 @@ class StageWorker:
                 log.error("stage %s: giving up on a message after %d deliveries: %r", name, delivered, exc)
                 try:
                     for record in by_msg.get(id(msg), []):
-                        await self.bus.dead_letter(
-                            name, records_pb2.RecordBatch(records=[record]).SerializeToString(),
-                            reason="max_deliver_exceeded", detail=repr(exc), deliveries=delivered,
-                            source_subject=self.consumes, record_id=record.record_id,
-                            msg_id=f"{record.record_id}:{name}:dlq",
+                        payload, extra = self._dead_letter_payload(record, False, True)
+                        headers = dlq_headers(
+                            name, "max_deliver_exceeded", repr(exc), delivered, self.consumes, record.record_id
+                        )
+                        await self.bus.publish(
+                            subjects.dlq(name), payload, msg_id=f"{record.record_id}:{name}:dlq",
+                            headers={**headers, **extra},
                         )  # fmt: skip
                         self.stats.dlq["max_deliver_exceeded"] += 1
                         telemetry.STAGE_RECORDS.labels(name, "dlq").inc()
@@ -322,10 +397,17 @@ class StageWorker:
                 telemetry.STAGE_REDELIVERIES.labels(name).inc()
                 await msg.nak(delay=delay)
 
-    def _count(self, result: StageResult, poison: list[tuple[records_pb2.Record, str]], undecodable: int) -> None:
+    def _count(
+        self,
+        result: StageResult,
+        poison: list[tuple[records_pb2.Record, str]],
+        undecodable: int,
+        oversized: int,
+    ) -> None:
         name = self.stage.name
-        self.stats.kept += len(result.kept)
-        telemetry.STAGE_RECORDS.labels(name, "kept").inc(len(result.kept))
+        published = len(result.kept) - oversized
+        self.stats.kept += published
+        telemetry.STAGE_RECORDS.labels(name, "kept").inc(published)
         for rej in result.rejected:
             self.stats.rejected[rej.reason] += 1
             telemetry.STAGE_REJECTIONS.labels(name, rej.reason).inc()
@@ -335,8 +417,8 @@ class StageWorker:
         for held in result.held:
             self.stats.held[held.reason] += 1
             telemetry.STAGE_RECORDS.labels(name, "held").inc()
-        for _ in poison:
-            self.stats.dlq["stage_exception"] += 1
-            telemetry.STAGE_RECORDS.labels(name, "dlq").inc()
-        if undecodable:
-            self.stats.dlq["undecodable"] += undecodable
+        # Every dead letter is counted under outcome="dlq", so the DLQ alert sees all of them.
+        for reason, n in ((STAGE_EXCEPTION, len(poison)), (UNDECODABLE, undecodable), (OVERSIZED, oversized)):
+            if n:
+                self.stats.dlq[reason] += n
+                telemetry.STAGE_RECORDS.labels(name, "dlq").inc(n)

@@ -31,7 +31,7 @@ def _extract_all(db: SourceDatabase, since: dt.datetime, size: int, ctx: Extract
             mapped = map_rows(assemble(db, name, rows), ctx)
             rows_seen += len(rows)
             records += len(mapped.records)
-            nbytes += sum(len(b.SerializeToString()) for b in record_batches(mapped.records, 64))
+            nbytes += sum(len(b.SerializeToString()) for b in record_batches(mapped.records, 64)[0])
     return rows_seen, records, nbytes
 
 

@@ -3,9 +3,10 @@
 Per table: check the schema (a missing table or column is an error for that table only),
 count the rows in the window, read the rows after the table's watermark in (created_at, id)
 order, map them (the pure core), publish them in RecordBatches of
-`policy.bus.records_per_message` and wait for every PubAck, then move the watermark. A row
-that cannot be mapped goes to `crucible.dlq.extractor` as a content-free reference (source
-table and key) with the reason in headers, and is counted; it never stops the run.
+`policy.bus.records_per_message` (and under the server's max_payload) and wait for every PubAck,
+then move the watermark. A row that cannot be mapped, or whose record alone is over max_payload,
+goes to `crucible.dlq.extractor` as a content-free reference (source table and key) with the
+reason in headers, and is counted; it never stops the run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
+from crucible.common.batching import chunk_by_size
 from crucible.common.bus import H_DELIVERIES, H_DETAIL, H_REASON, H_RECORD_ID, H_SOURCE_SUBJECT, H_STAGE
+from crucible.common.dead_letters import content_free_reference
 from crucible.common.tracing import inject_trace_headers, tracer
 from crucible.extractor import __version__
 from crucible.extractor.mapping import STAGE, ExtractionContext, MappedRows, MappingFailure, as_utc, map_rows
@@ -39,6 +42,12 @@ log = logging.getLogger(__name__)
 DEMO_DB = "demo.db"  # in CRUCIBLE_HOME: the source when none is configured (`service.ensure_demo_source`)
 # Rows read, mapped and published per step; the watermark moves after each step.
 MESSAGES_PER_STEP = 8
+# A record whose encoding alone is over the server's max_payload (DLQ reason and failure count).
+OVERSIZED = "oversized"
+# Room left under max_payload for a message's headers (msg id, trace context).
+HEADER_ALLOWANCE = 4096
+# One message to publish: subject, payload, Nats-Msg-Id, headers.
+Outgoing = tuple[str, bytes, str | None, Mapping[str, str]]
 
 
 @dataclass
@@ -125,8 +134,21 @@ def batch_msg_id(records: Sequence[records_pb2.Record]) -> str:
     return f"{STAGE}:{digest}"
 
 
-def record_batches(records: Sequence[records_pb2.Record], per_message: int) -> list[records_pb2.RecordBatch]:
-    return [records_pb2.RecordBatch(records=records[i : i + per_message]) for i in range(0, len(records), per_message)]
+def record_batches(
+    records: Sequence[records_pb2.Record], per_message: int, max_bytes: int | None = None
+) -> tuple[list[records_pb2.RecordBatch], list[records_pb2.Record]]:
+    """RecordBatches of at most `per_message` records and `max_bytes` encoded bytes; and the
+    records that alone exceed `max_bytes` (they can never be published)."""
+    if max_bytes is None:
+        groups, oversized = [list(records)], []
+    else:
+        groups, oversized = chunk_by_size(records, max_bytes)
+    out = [
+        records_pb2.RecordBatch(records=group[i : i + per_message])
+        for group in groups
+        for i in range(0, len(group), per_message)
+    ]
+    return out, oversized
 
 
 def failure_reference(failure: MappingFailure) -> records_pb2.Record:
@@ -140,29 +162,39 @@ def failure_reference(failure: MappingFailure) -> records_pb2.Record:
     )
 
 
-async def _publish(bus: Bus, mapped: MappedRows, per_message: int, source_label: str) -> int:
+def _dead_letter(failure_id: str, reason: str, detail: str, ref: records_pb2.Record) -> Outgoing:
+    headers = {
+        H_REASON: reason,
+        H_DETAIL: detail[:1024].replace("\n", " "),
+        H_STAGE: STAGE,
+        H_DELIVERIES: "0",
+        H_SOURCE_SUBJECT: subjects.RAW,
+        H_RECORD_ID: ref.record_id,
+    }
+    return (subjects.dlq(STAGE), ref.SerializeToString(), f"{failure_id}:{STAGE}:{reason}", headers)
+
+
+async def _publish(bus: Bus, mapped: MappedRows, per_message: int, source_label: str) -> tuple[int, int]:
     """Publish a step's RecordBatches and its failures' DLQ references concurrently; return only
-    when JetStream has acknowledged every one (the caller moves the watermark after this)."""
-    items: list[tuple[str, bytes, str | None, Mapping[str, str]]] = []
-    for batch in record_batches(mapped.records, per_message):
+    when JetStream has acknowledged every one (the caller moves the watermark after this).
+    Batches are cut to the server's max_payload; a record larger than that goes to the DLQ as a
+    reference (a message JetStream refuses would stop the watermark for good). Returns
+    (messages, records too large)."""
+    items: list[Outgoing] = []
+    batches, oversized = record_batches(mapped.records, per_message, bus.max_payload - HEADER_ALLOWANCE)
+    for batch in batches:
         headers = inject_trace_headers({H_STAGE: STAGE, "Crucible-Records": str(len(batch.records))})
         items.append((subjects.RAW, batch.SerializeToString(), batch_msg_id(batch.records), headers))
     messages = len(items)
     for failure in mapped.failures:
         ref = failure_reference(failure)
         ref.source.database = source_label
-        headers = {
-            H_REASON: failure.reason,
-            H_DETAIL: failure.detail[:1024].replace("\n", " "),
-            H_STAGE: STAGE,
-            H_DELIVERIES: "0",
-            H_SOURCE_SUBJECT: subjects.RAW,
-            H_RECORD_ID: ref.record_id,
-        }
-        msg_id = f"{ref.record_id}:{STAGE}:{failure.reason}"
-        items.append((subjects.dlq(STAGE), ref.SerializeToString(), msg_id, headers))
+        items.append(_dead_letter(ref.record_id, failure.reason, failure.detail, ref))
+    for record in oversized:
+        detail = f"{record.ByteSize()} bytes encoded; the server accepts {bus.max_payload} per message"
+        items.append(_dead_letter(record.record_id, OVERSIZED, detail, content_free_reference(record)))
     await bus.publish_many(items)
-    return messages
+    return messages, len(oversized)
 
 
 async def extract_table(
@@ -186,13 +218,16 @@ async def extract_table(
         cursor: Cursor | None = mark
         step = per_message * MESSAGES_PER_STEP
         # One step in flight: step N's PubAcks are awaited while step N+1 is read and mapped.
-        in_flight: tuple[asyncio.Task[int], MappedRows, Cursor] | None = None
+        in_flight: tuple[asyncio.Task[tuple[int, int]], MappedRows, Cursor] | None = None
 
         async def settle() -> None:
             task, mapped, done_cursor = in_flight  # type: ignore[misc]
-            report.messages += await task
-            report.extracted += len(mapped.records)
+            messages, oversized = await task
+            report.messages += messages
+            report.extracted += len(mapped.records) - oversized
             report.failed.update(f.reason for f in mapped.failures)
+            if oversized:
+                report.failed[OVERSIZED] += oversized
             save_watermark(runtime.registry, db.label, table, done_cursor)
 
         try:

@@ -85,6 +85,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     from crucible.common.cli_support import runtime_from_env
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.diversity import RunningDistribution
+    from crucible.scorer.diversity_state import DiversityLedger
     from crucible.scorer.encoder import reference_encode, split_sentences
     from crucible.scorer.evaluation import evaluate_all
     from crucible.scorer.labelled import category_set, safety_set
@@ -102,7 +103,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     records = bench_records(n)
     stage = ScorerStage(policy, models)
     stage.process(records[:BATCH])  # warm-up: first-run allocations in ONNX Runtime
-    stage.distribution = RunningDistribution(policy.diversity)
+    stage.ledger = DiversityLedger.in_memory(RunningDistribution(policy.diversity))
     stage.timings.update({k: 0.0 for k in stage.timings})
     turns = [turn.text for r in records for turn in r.turns]
     reference_encode(turns[:8], max_tokens=policy.encoder.max_tokens)
@@ -152,7 +153,7 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     eval_s = time.perf_counter() - t
     # The safety decision on the demo app's own messages.
     timings = dict(stage.timings)
-    stage.distribution = RunningDistribution(policy.diversity)
+    stage.ledger = DiversityLedger.in_memory(RunningDistribution(policy.diversity))
     shift = _demo_shift(stage, users=30 if quick else 100)
     records_per_s = n / wall
     baseline_records_per_s = base_turns_per_s / turns_per_record

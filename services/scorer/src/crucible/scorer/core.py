@@ -20,7 +20,7 @@ Decision, in this order:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +31,7 @@ from crucible.common.stage import Rejection, StageResult
 from crucible.scorer import __version__
 from crucible.scorer.crisis import second_opinion
 from crucible.scorer.diversity import RunningDistribution
+from crucible.scorer.diversity_state import Decided, DiversityLedger, decision_key
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
 from crucible.scorer.exclusions import outdated, relevant, screen_replies
@@ -65,6 +66,9 @@ class ScorerStage:
     policy: ScorerPolicy
     models: ScorerModels
     distribution: RunningDistribution | None = None
+    # The versioned state behind the diversity points (`diversity_state`): without one, an
+    # in-memory ledger over `distribution`.
+    ledger: DiversityLedger | None = None
     name: str = "scorer"
     version: str = __version__
     timings: dict[str, float] = field(default_factory=lambda: {"encode_s": 0.0, "heads_s": 0.0, "formula_s": 0.0})
@@ -72,6 +76,8 @@ class ScorerStage:
     def __post_init__(self) -> None:
         if self.distribution is None:
             self.distribution = RunningDistribution(self.policy.diversity)
+        if self.ledger is None:
+            self.ledger = DiversityLedger.in_memory(self.distribution)
 
     def process(self, batch: Sequence[records_pb2.Record]) -> StageResult:
         result = StageResult()
@@ -120,6 +126,12 @@ class ScorerStage:
         category_probs = heads.category.probabilities(features) if views else np.zeros((0, len(CATEGORIES)))
         t2 = time.perf_counter()
 
+        # Every record is scored against one snapshot of the diversity counts (the one it was
+        # first scored against, if this is a redelivery), so the answer does not depend on what
+        # else is in the batch or on what happened before a crash.
+        ledger = self.ledger
+        assert ledger is not None
+        known = ledger.basis(batch)
         out: list[Scored] = []
         cursor = 0
         for i, (record, view) in enumerate(zip(batch, views, strict=True)):
@@ -133,7 +145,21 @@ class ScorerStage:
                 base = int(offsets[i])
                 cos = [float(embedded.turns[base + u] @ embedded.turns[base + a]) for u, a in view.pairs]
                 coherence = float(np.mean(heads.coherence(np.array(cos))))
-            out.append(self._decide(record, view, category_probs[i], probs, coherence))
+            basis = known.snapshots.get(decision_key(record), ledger.current)
+            out.append(self._decide(record, view, category_probs[i], probs, coherence, basis))
+        decided: list[Decided] = []
+        observed: list[tuple[str, Mapping[str, str]]] = []
+        counted = set(known.observed)  # a record's observation counts once, whatever its versions
+        for s in out:
+            key = decision_key(s.record)
+            if key in known.snapshots or any(d.key == key for d in decided):
+                continue
+            counts = s.outcome == "kept" and s.record.record_id not in counted
+            decided.append(Decided(key, s.record.record_id, counts))
+            if counts:
+                counted.add(s.record.record_id)
+                observed.append((s.record.category, s.record.context))
+        ledger.propose(decided, observed)
         t3 = time.perf_counter()
         self.timings["encode_s"] += t1 - t0
         self.timings["heads_s"] += t2 - t1
@@ -147,9 +173,9 @@ class ScorerStage:
         category_probs: np.ndarray,
         safety_probs: np.ndarray | None,
         coherence: float | None,
+        distribution: RunningDistribution,
     ) -> Scored:
         policy = self.policy
-        assert self.distribution is not None
         signals = check_signals(record)
         issues = view.issues + signals.issues
         scored = records_pb2.Record()
@@ -158,7 +184,7 @@ class ScorerStage:
         category = CATEGORIES[int(np.argmax(category_probs))] if view.turns else ""
         replies = view.texts(frozenset({"assistant"}))
         empathy = float(np.mean([empathy_score(t) for t in replies])) if replies else None
-        verdict = self.distribution.assess(category, record.context)
+        verdict = distribution.assess(category, record.context)
         extra = dict(verdict.measures)
         if category:
             extra[f"category.{category}"] = round(float(category_probs.max()), 4)
@@ -230,7 +256,6 @@ class ScorerStage:
             outcome = "held"
         elif not reject and quality.total >= threshold - 1e-9:
             outcome = "kept"
-            self.distribution.observe(category, record.context)
         else:
             outcome = "rejected"
         more: dict[str, object] = {"excluded": reject} if reject else {}

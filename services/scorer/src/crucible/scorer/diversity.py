@@ -87,3 +87,38 @@ class RunningDistribution:
             self.observe(category, context)
             n += 1
         return n
+
+    def to_json(self) -> dict[str, object]:
+        """The counts as JSON (tuple keys as lists), for a persisted snapshot."""
+        return {
+            "categories": dict(sorted(self.categories.items())),
+            "relationships": sorted([list(k), n] for k, n in self.relationships.items()),
+            "contexts": sorted([list(k), n] for k, n in self.contexts.items()),
+            "total": self.total,
+            "relationship_total": self.relationship_total,
+        }
+
+    @classmethod
+    def from_json(cls, policy: DiversityPolicy, data: Mapping[str, object]) -> RunningDistribution:
+        dist = cls(policy)
+        dist.categories.update(data.get("categories") or {})  # type: ignore[arg-type]
+        for key, n in data.get("relationships") or []:  # type: ignore[attr-defined]
+            dist.relationships[tuple(key)] = int(n)
+        for key, n in data.get("contexts") or []:  # type: ignore[attr-defined]
+            dist.contexts[tuple(key)] = int(n)
+        dist.total = int(data.get("total") or 0)  # type: ignore[call-overload]
+        dist.relationship_total = int(data.get("relationship_total") or 0)  # type: ignore[call-overload]
+        return dist
+
+    def plus(self, observed: Iterable[tuple[str, Mapping[str, str]]]) -> RunningDistribution:
+        """A copy with `observed` added (this one is left as it is: a snapshot never changes)."""
+        out = RunningDistribution(
+            self.policy,
+            Counter(self.categories),
+            Counter(self.relationships),
+            Counter(self.contexts),
+            self.total,
+            self.relationship_total,
+        )
+        out.seed(observed)
+        return out

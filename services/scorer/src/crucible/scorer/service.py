@@ -23,22 +23,24 @@ log = logging.getLogger(__name__)
 
 
 def build_stage(runtime: Runtime) -> StageBlock:
-    """The scorer (its models loaded or trained, its diversity counts seeded from the curated
-    store, late interaction feedback merged in front of it) and the sink that keeps rejected and
-    held records in the registry."""
+    """The scorer (its models loaded or trained; its diversity counts the newest persisted snapshot,
+    seeded from the curated store on a fresh registry; late interaction feedback merged in front
+    of it) and the sink that keeps rejected and held records, and the diversity snapshots, in the
+    registry."""
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.feedback_merge import FeedbackMergingStage, registry_lookup
     from crucible.scorer.models import load_models
-    from crucible.scorer.store import ScorerSink, seed_distribution
+    from crucible.scorer.store import ScorerSink, diversity_ledger
 
     policy: ScorerPolicy = runtime.policy.section("scorer")
     models = load_models(runtime.artifacts, policy)
-    distribution = seed_distribution(runtime.registry, policy.diversity)
-    log.info("scorer: models %s; diversity seeded from %d curated record(s)", models.model_key, distribution.total)
-    core = ScorerStage(policy, models, distribution)
+    ledger = diversity_ledger(runtime.registry, policy.diversity)
+    log.info("scorer: models %s; diversity snapshot %d (%d record(s))", models.model_key, ledger.version,
+             ledger.current.total)  # fmt: skip
+    core = ScorerStage(policy, models, ledger.current, ledger)
     # Late feedback on a gateway interaction is merged into the interaction first (issue 18).
     stage = FeedbackMergingStage(core, registry_lookup(runtime.registry))
-    return StageBlock(stage, ScorerSink(runtime.registry, runtime.run_id))
+    return StageBlock(stage, ScorerSink(runtime.registry, runtime.run_id, ledger))
 
 
 def run_summary(runtime: Any, run_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from crucible.common import review
 from crucible.common.registry import CuratedRecord, Registry, RejectionRow, ReviewItem
 from crucible.common.stage import Sink, StageResult
 from crucible.scorer.diversity import RunningDistribution
+from crucible.scorer.diversity_state import DiversityLedger
 from crucible.scorer.policy import DiversityPolicy
 from crucible.v1 import records_pb2
 
@@ -20,14 +21,21 @@ PENDING, APPROVED, REJECTED = review.PENDING, review.APPROVED, review.REJECTED
 
 
 class ScorerSink(Sink):
-    def __init__(self, registry: Registry, run_id: str = "") -> None:
+    def __init__(self, registry: Registry, run_id: str = "", ledger: DiversityLedger | None = None) -> None:
         self.registry = registry
         self.run_id = run_id
+        # The diversity snapshot of the batch is written in the same transaction as its
+        # rejections and review items: all of it or none before the worker acks.
+        self.ledger = ledger
 
     def persist(self, result: StageResult) -> None:
-        if not result.rejected and not result.held:
+        pending = self.ledger is not None and self.ledger.pending is not None
+        if not result.rejected and not result.held and not pending:
             return
+        settle = None
         with self.registry.session() as s:
+            if self.ledger is not None:
+                settle = self.ledger.commit(s)
             for rej in result.rejected:
                 s.merge(
                     RejectionRow(
@@ -57,6 +65,8 @@ class ScorerSink(Sink):
                 elif item.status == PENDING:
                     item.reason, item.detail = held.reason, held.detail
                     item.record = held.record.SerializeToString()
+        if settle is not None:
+            settle()
 
 
 def seed_distribution(registry: Registry, policy: DiversityPolicy) -> RunningDistribution:
@@ -68,6 +78,11 @@ def seed_distribution(registry: Registry, policy: DiversityPolicy) -> RunningDis
             record = records_pb2.Record.FromString(blob)
             dist.observe(category or record.category, dict(record.context))
     return dist
+
+
+def diversity_ledger(registry: Registry, policy: DiversityPolicy) -> DiversityLedger:
+    """The persisted diversity state: the newest snapshot, or one seeded from the curated store."""
+    return DiversityLedger.load(registry, policy, lambda: seed_distribution(registry, policy))
 
 
 def review_items(registry: Registry, status: str | None = PENDING, limit: int = 100) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ other's details; split apart, each rule would be read without the others it bala
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 
 from crucible.scrubber.lexicon import COMMON_ZIPF, Lexicon
@@ -386,14 +387,21 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
         if span is not None:
             yield span
     # Later starts inside an address already found would only find (part of) it again.
-    found: list[Span] = []
+    # Found spans by start (they may overlap): one covering `start` began at most `longest` before it.
+    found_starts: list[int] = []
+    found_ends: list[int] = []
+    longest = 0
     starts = [m.start() for rx in (START_MILITARY, START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
     for start in [*starts, *_name_first_starts(text, lex)]:
-        if any(f.start <= start < f.end for f in found):
+        lo, hi = bisect_right(found_starts, start - longest), bisect_right(found_starts, start)
+        if any(found_ends[j] > start for j in range(lo, hi)):
             continue
         span = _scan(text, start, lex, corner=False, cued=False)
         if span is not None:
-            found.append(span)
+            i = bisect_right(found_starts, span.start)
+            found_starts.insert(i, span.start)
+            found_ends.insert(i, span.end)
+            longest = max(longest, span.end - span.start)
             yield span
 
 

@@ -7,15 +7,18 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from crucible.common.stage import Rejection, StageResult
+from crucible.common.stage import Rejection, StageResult, each_record
 from crucible.scrubber import __version__
 from crucible.scrubber.anonymize import anonymize, placeholder_for
 from crucible.scrubber.detect import Detector
 from crucible.scrubber.known import KnownEntitiesError, NameMatcher, parse_known_entities
+from crucible.scrubber.policy import ScrubberPolicy
 from crucible.scrubber.residual import residual_findings
 from crucible.scrubber.spans import Span
 from crucible.v1 import records_pb2
 
+# Rejection reason of a record over policy `scrubber.max_record_chars`.
+TOO_LARGE = "too_large"
 # Names found in one turn are carried to every turn of the conversation; only names with a
 # letter count of at least this are carried (a stray "Al" would hit too much).
 MIN_CARRIED_NAME = 3
@@ -91,26 +94,32 @@ class Scrubber:
     detector: Detector
     name: str = "scrubber"
     version: str = __version__
+    # Policy `scrubber.max_record_chars`: longer records are rejected (`too_large`), not scrubbed.
+    max_record_chars: int = ScrubberPolicy().max_record_chars
 
     @classmethod
-    def create(cls) -> Scrubber:
-        return cls(detector=Detector.create())
+    def create(cls, policy: ScrubberPolicy | None = None) -> Scrubber:
+        return cls(detector=Detector.create(), max_record_chars=(policy or ScrubberPolicy()).max_record_chars)
 
     def process(self, batch: Sequence[records_pb2.Record]) -> StageResult:
-        result = StageResult()
-        for record in batch:
-            kept, rejection = self.scrub_record(record)
-            if kept is not None:
-                result.kept.append(kept)
-            if rejection is not None:
-                result.rejected.append(rejection)
-        return result
+        # Record by record: one that raises is reported as failed, the rest are not redone.
+        return each_record(batch, self._one)
+
+    def _one(self, record: records_pb2.Record) -> StageResult:
+        kept, rejection = self.scrub_record(record)
+        return StageResult(kept=[kept] if kept is not None else [], rejected=[rejection] if rejection else [])
 
     def scrub_record(self, record: records_pb2.Record) -> tuple[records_pb2.Record | None, Rejection | None]:
         out = records_pb2.Record()
         out.CopyFrom(record)
         # Whatever happens next, identifying context never leaves this stage.
         out.ClearField("private_context")
+        chars = sum(len(t.text) for t in record.turns)
+        if chars > self.max_record_chars:
+            for turn in out.turns:
+                turn.text = ""
+            detail = f"{chars} characters of turn text; policy scrubber.max_record_chars is {self.max_record_chars}"
+            return None, Rejection(out, reason=TOO_LARGE, detail=detail)
         try:
             known = parse_known_entities(record.private_context.get("known_entities"))
             identifiers = _identifiers(record)

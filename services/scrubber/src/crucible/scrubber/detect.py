@@ -18,7 +18,7 @@ from crucible.scrubber.addresses import contact_block_orgs, find_addresses
 from crucible.scrubber.known import NameMatcher, fold
 from crucible.scrubber.lexicon import Lexicon, lexicon
 from crucible.scrubber.names import find_names
-from crucible.scrubber.spans import Span, resolve_overlaps
+from crucible.scrubber.spans import Span, SpanIndex, resolve_overlaps
 from crucible.scrubber.structured import find_structured
 
 SOFT_TYPES = frozenset({"PHONE_NUMBER", "STREET_ADDRESS", "PERSON", "ORGANIZATION"})
@@ -124,12 +124,14 @@ def _settle_phones_and_addresses(spans: list[Span], text: str) -> list[Span]:
     phones = [s for s in spans if s.entity_type == "PHONE_NUMBER"]
     if not phones:
         return spans
+    near = SpanIndex(phones)  # only the phones near an address are looked at
     out: list[Span] = []
     for span in spans:
         if span.entity_type == "STREET_ADDRESS":
-            if any(p.start < span.start < p.end < span.end for p in phones):
+            around = [p for _, p in near.overlapping(span.start, span.end)]
+            if any(p.start < span.start < p.end < span.end for p in around):
                 continue
-            cuts = [p.start for p in phones if span.start < p.start < span.end < p.end]
+            cuts = [p.start for p in around if span.start < p.start < span.end < p.end]
             if cuts:
                 end = min(cuts)
                 while end > span.start and not text[end - 1].isalnum():
@@ -144,10 +146,11 @@ def _settle_phones_and_addresses(spans: list[Span], text: str) -> list[Span]:
 def _cut_around(spans: list[Span], fixed: list[Span], text: str) -> list[Span]:
     if not fixed:
         return spans
+    near = SpanIndex(fixed)  # only the fixed spans that overlap, in their given order
     out: list[Span] = []
     for span in spans:
         pieces = [(span.start, span.end)]
-        for f in fixed:
+        for _, f in sorted(near.overlapping(span.start, span.end), key=lambda pair: pair[0]):
             next_pieces = []
             for s, e in pieces:
                 if f.end <= s or f.start >= e:

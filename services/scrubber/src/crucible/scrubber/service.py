@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common.services import ServiceSpec, deferred
 from crucible.scrubber import __version__
+from crucible.scrubber.policy import ScrubberPolicy
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -21,7 +22,7 @@ def build_stage(runtime: Runtime) -> StageBlock:
     from crucible.scrubber.tally import TallySink
 
     use_bundled_suffix_list()
-    return StageBlock(Scrubber.create(), TallySink(runtime.artifacts))
+    return StageBlock(Scrubber.create(runtime.policy.section("scrubber")), TallySink(runtime.artifacts))
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
@@ -38,6 +39,7 @@ SPEC = ServiceSpec(
     order=10,
     consumes="records.raw",
     produces="records.scrubbed",
+    policy_model=ScrubberPolicy,
     build_stage=build_stage,
     register_cli=deferred("crucible.scrubber.cli:register_cli"),
     benches={
