@@ -33,6 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from crucible.common import subjects, telemetry
 from crucible.common.bus import Bus, backoff_delay, dlq_headers
 from crucible.common.config import BusPolicy
+from crucible.common.excluded_subjects import ExcludedSubjects
 from crucible.common.stage import Sink, Stage, StageResult
 from crucible.common.tracing import extract_trace_context, inject_trace_headers, tracer
 from crucible.v1 import records_pb2
@@ -102,6 +103,7 @@ class StageWorker:
         sink: Sink | None = None,
         policy: BusPolicy | None = None,
         fetch_timeout: float = 1.0,
+        excluded: ExcludedSubjects | None = None,
     ) -> None:
         self.stage = stage
         self.bus = bus
@@ -110,6 +112,7 @@ class StageWorker:
         self.sink = sink
         self.policy = policy or bus.policy
         self.fetch_timeout = fetch_timeout
+        self.excluded = excluded
         self.stats = WorkerStats(stage=stage.name)
         self.durable = subjects.durable(stage.name)
         self.stream = subjects.stream_for(self.consumes)
@@ -193,6 +196,8 @@ class StageWorker:
         records = [r for _, rs in batches for r in rs]
         self.stats.records_in += len(records)
         telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records))
+        if self.excluded is not None:
+            batches = self._drop_excluded(batches, self.excluded)
 
         result, poison = await self._process(batches)
         owner: dict[str, int] = {}
@@ -216,6 +221,21 @@ class StageWorker:
         await asyncio.gather(*(m.ack() for m in msgs))
         self._count(result, poison, len(dead))
         telemetry.STAGE_BATCH_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+    def _drop_excluded(
+        self, batches: list[tuple[Msg, list[records_pb2.Record]]], excluded: ExcludedSubjects
+    ) -> list[tuple[Msg, list[records_pb2.Record]]]:
+        """Records of forgotten or opted-out subjects (a redelivery, a message published before
+        the forget) are dropped before the core sees them: counted, never stored, never passed on."""
+        out = []
+        for msg, rs in batches:
+            kept = [r for r in rs if not excluded.excludes(r.subject_token)]
+            dropped = len(rs) - len(kept)
+            if dropped:
+                self.stats.rejected["subject_excluded"] += dropped
+                telemetry.STAGE_RECORDS.labels(self.stage.name, "rejected").inc(dropped)
+            out.append((msg, kept))
+        return out
 
     async def _process(
         self, batches: list[tuple[Msg, list[records_pb2.Record]]]
