@@ -13,6 +13,7 @@ Idempotent: a second run removes anything that arrived since and writes a second
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -63,6 +64,8 @@ async def forget_subject_everywhere(
         "stores": removed,
     }
     append_receipt(runtime.registry, receipt)
+    tables = sorted({t for s in stores for t in s.tables} | {"forgotten_subjects", "privacy_receipts"})
+    await asyncio.to_thread(runtime.registry.erase_deleted, tables)
     log.info("forgot a subject: receipt %s, %d records", receipt["receipt_id"], len(record_ids))
     return receipt
 

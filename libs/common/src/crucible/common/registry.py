@@ -295,6 +295,19 @@ class Registry:
         with self._sessions.begin() as s:
             yield s
 
+    def erase_deleted(self, tables: list[str]) -> None:
+        """Make deleted rows unreadable on disk too (after a forget): SQLite zeroes freed pages
+        (`secure_delete`, set on every connection) and folds the write-ahead log, which still holds
+        the old pages, back into the file; PostgreSQL vacuums the tables (dead tuples go)."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in tables:
+                    conn.exec_driver_sql(f"VACUUM {table}")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -303,4 +316,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten, not left in free pages (the right to deletion, byte for byte).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()

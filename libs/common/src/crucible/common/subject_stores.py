@@ -17,7 +17,7 @@ import datetime as dt
 import inspect
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.json_format import MessageToDict
@@ -61,7 +61,8 @@ class SubjectStore:
     - `record_ids(runtime, token)`: the subject's record ids this store knows (before forgetting);
     - `forget(runtime, ForgetRequest)`: remove the subject; returns what was removed (counts);
     - `export(runtime, token)`: everything the store holds about the subject, JSON-able;
-    - `retention(runtime, RetentionRequest)`: remove (or, dry run, count) what is older than policy.
+    - `retention(runtime, RetentionRequest)`: remove (or, dry run, count) what is older than policy;
+    - `tables`: the registry tables `forget` deletes from (vacuumed afterwards on PostgreSQL).
     Stores run in `order` (lower first): derived stores after the ones they are derived from.
     """
 
@@ -71,7 +72,8 @@ class SubjectStore:
     forget: Fn | None = None
     export: Fn | None = None
     retention: Fn | None = None
-    notes: dict[str, str] = field(default_factory=dict)
+    # Registry tables `forget` deletes from, vacuumed afterwards on PostgreSQL (dead tuples).
+    tables: tuple[str, ...] = ()
 
 
 async def call(fn: Fn, *args: Any) -> Any:
@@ -159,6 +161,7 @@ def _review_retention(runtime: Runtime, request: RetentionRequest) -> dict[str, 
 REVIEW_STORE = SubjectStore(
     name="review",
     order=20,
+    tables=("review_queue", "rejections"),
     record_ids=_review_record_ids,
     forget=_review_forget,
     export=_review_export,

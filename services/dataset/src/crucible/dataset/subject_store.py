@@ -133,6 +133,7 @@ def _delete_archived(runtime: Runtime, version: str) -> None:
 STORE = SubjectStore(
     name="dataset",
     order=40,
+    tables=("curated_records", "dataset_members", "dataset_versions", "models"),
     record_ids=_record_ids,
     forget=_forget,
     export=_export,

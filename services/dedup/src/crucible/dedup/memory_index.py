@@ -157,10 +157,12 @@ class MemoryIndex:
         self._exact_flag.extend(exact)
 
     def without(self, removed: set[str]) -> MemoryIndex:
-        """A new index holding every record but `removed` (forgotten subjects), as if they had
-        never been indexed: a record whose duplicate_of was removed becomes the first of its
-        cluster, clusters follow duplicate_of again, and the key claims are replayed. Returns
-        `self` when none of `removed` is here."""
+        """A new index holding every record but `removed` (forgotten subjects), and no reference
+        to them: in a cluster that a removed record led, the earliest remaining record leads it
+        now (first of its cluster) and the others whose duplicate_of was removed become its
+        duplicates (similarity as estimated against the removed record, not exact); clusters
+        follow duplicate_of again and the key claims are replayed. Returns `self` when none of
+        `removed` is here."""
         if not any(rid in self._pos for rid in removed):
             return self
         n = len(self.ids)
@@ -169,12 +171,18 @@ class MemoryIndex:
         new_of_old = np.full(n, -1, dtype=np.int64)
         new_of_old[old] = np.arange(old.size, dtype=np.int64)
         dup = self._dup.view()[old]
+        old_cluster = self._cluster.view()[old]
         new_dup = np.where(dup >= 0, new_of_old[np.maximum(dup, 0)], -1)
-        orphaned = (dup >= 0) & (new_dup < 0)
         sim = self._sim.view()[old].copy()
         exact = self._exact_flag.view()[old].copy()
-        sim[orphaned] = 1.0
-        exact[orphaned] = False
+        leaders: dict[int, int] = {}
+        for i in np.flatnonzero((dup >= 0) & (new_dup < 0)).tolist():  # orphans, earliest first
+            leader = leaders.setdefault(int(old_cluster[i]), i)
+            exact[i] = False
+            if leader == i:
+                sim[i] = 1.0
+            else:
+                new_dup[i] = leader
         cluster = np.empty(old.size, dtype=np.int64)
         for i, d in enumerate(new_dup.tolist()):  # duplicate_of is always an earlier record
             cluster[i] = i if d < 0 else cluster[d]

@@ -168,7 +168,7 @@ class RedisIndex:
         """Delete the `removed` records (forgotten subjects) and every key that names them: their
         record hashes, the exact and band keys they claimed (freed for the next record), and the
         cluster or duplicate_of of records that pointed at them (such a record becomes the first
-        of its cluster; the rest of the cluster follows it). One SCAN over the index's keys: a
+        of its cluster; the rest follows its duplicate_of). One SCAN over the index's keys: a
         forget is rare, and Redis keeps no reverse index from record id to keys."""
         if not removed:
             return {"records": 0, "keys": 0, "repointed": 0}
@@ -191,15 +191,20 @@ class RedisIndex:
             c, d, q = self.client.hmget(key, "c", "d", "q")
             if c in wanted or d in wanted:
                 pointing.append((int(q or 0), key, c, d))
-        new_root: dict[bytes, bytes] = {}
+        # The memory index's rule (`MemoryIndex.without`): in a cluster a removed record led, the
+        # earliest remaining record leads; others whose duplicate_of is gone become its duplicates;
+        # the rest take the (already rewritten) cluster of their duplicate_of.
+        leaders: dict[bytes, bytes] = {}
         for _, key, c, d in sorted(pointing):
             rid = key[len(self.prefix) + 3 :]
             if d in wanted:
-                # Its duplicate_of is gone: it starts a cluster (the one it shared, renamed).
-                self.client.hset(key, mapping={"d": "", "m": self.params.num_perm, "e": "0"})
-            if c in wanted:
-                root = new_root.setdefault(c, rid)
-                self.client.hset(key, "c", root)
+                leader = leaders.setdefault(c, rid)
+                if leader == rid:
+                    self.client.hset(key, mapping={"c": rid, "d": "", "m": self.params.num_perm, "e": "0"})
+                else:
+                    self.client.hset(key, mapping={"c": leader, "d": leader, "e": "0"})
+            elif c in wanted:
+                self.client.hset(key, "c", self.client.hget(f"{self.prefix}:r:".encode() + d, "c"))
         return {"records": records, "keys": keys, "repointed": len(pointing)}
 
     def clear(self) -> int:
