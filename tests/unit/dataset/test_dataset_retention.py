@@ -31,7 +31,7 @@ def _age(rt: Runtime, version: str, days: float) -> None:
 
 def test_archive_then_delete_by_age_and_dry_run_changes_nothing(settings) -> None:
     rt = Runtime.create(settings, policy=load_policy(None, section_models={"dataset": DatasetPolicy}))
-    upsert_records(rt.registry, generate_curated_records(300, seed=2) + [make_record("p1", subject="tok-p")])
+    upsert_records(rt.registry, [*generate_curated_records(300, seed=2), make_record("p1", subject="tok-p")])
     versions = [build_dataset_version(rt, today=NOW.date()).version for _ in range(3)]
     p = rt.policy.privacy.retention
     _age(rt, versions[0], p.archive_months * 30.4375 + 1)  # past the archive period
@@ -59,5 +59,6 @@ def test_archive_then_delete_by_age_and_dry_run_changes_nothing(settings) -> Non
     # Forget reaches the archived copy too.
     report = forget_subject(rt, "tok-p")
     assert versions[1] in report.redacted_versions
-    assert b"p1" not in b"".join(rt.artifacts.read_bytes(k) for k in rt.artifacts.list(f"archive/datasets/{versions[1]}"))
+    archived = rt.artifacts.list(f"archive/datasets/{versions[1]}")
+    assert b"p1" not in b"".join(rt.artifacts.read_bytes(k) for k in archived)
     rt.registry.dispose()

@@ -122,21 +122,37 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--metrics-file", help="Also write the counts as Prometheus text (textfile collector)."),
         ] = None,
+        pushgateway: Annotated[
+            str | None, typer.Option("--pushgateway", help="Also push the counts to this Prometheus Pushgateway.")
+        ] = None,
+        store: Annotated[
+            list[str] | None, typer.Option("--store", help="Only these subject stores (repeat); default: every one.")
+        ] = None,
         policy: PolicyOpt = None,
         as_json: JsonOpt = False,
         publish: BusOpt = True,
     ) -> None:
         """Apply privacy.retention: raw stream, DLQ, EVENTS, review items, interaction logs, run logs;
         archive old dataset versions and delete archived ones after archive_months."""
-        from crucible.common.retention import run_retention, write_metrics
+        from crucible.common.retention import push_metrics, run_retention, write_metrics
+        from crucible.common.subject_stores import all_stores
 
+        stores = all_stores()
+        if store:
+            unknown = sorted(set(store) - {s.name for s in stores})
+            if unknown:
+                typer.echo(f"unknown store(s) {unknown}; installed: {[s.name for s in stores]}", err=True)
+                raise typer.Exit(2)
+            stores = [s for s in stores if s.name in store]
         runtime = runtime_from_env(policy)
-        summary = _run(runtime, publish, lambda rt: run_retention(rt, dry_run=dry_run))
+        summary = _run(runtime, publish, lambda rt: run_retention(rt, dry_run=dry_run, stores=stores))
         if metrics_file is not None:
             write_metrics(metrics_file)
+        if pushgateway:
+            push_metrics(pushgateway)
         lines = [("would remove" if dry_run else "removed") + f" (policy ages as of {summary['now']}):"]
-        for store, counts in summary["stores"].items():
-            lines.append(f"  {store:<10} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for name, counts in summary["stores"].items():
+            lines.append(f"  {name:<10} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         _echo(summary, as_json, "\n".join(lines))
 
 

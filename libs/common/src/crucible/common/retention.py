@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from crucible.common.forgetting import append_receipt
 from crucible.common.registry import utcnow
@@ -71,3 +71,8 @@ def write_metrics(path: Path) -> None:
     """The run's gauges in Prometheus' text format (node-exporter's textfile collector reads it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), METRICS)
+
+
+def push_metrics(url: str, job: str = "crucible-retention") -> None:
+    """The run's gauges to a Prometheus Pushgateway (a CronJob is gone before any scrape)."""
+    push_to_gateway(url, job=job, registry=METRICS)

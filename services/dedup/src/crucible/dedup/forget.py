@@ -128,11 +128,14 @@ def _forget(runtime: Runtime, request: ForgetRequest) -> dict[str, int]:
 
 
 async def on_forget(runtime: Runtime, payload: bytes) -> None:
-    """`subject.forget`: the running worker's in-memory index drops the subject's records."""
+    """`subject.forget`: the running worker's in-memory index, and the index's stores (Redis,
+    snapshot, run files: already done when `crucible forget` ran with this service installed;
+    idempotent), drop the subject's records."""
     event = events_pb2.SubjectForget.FromString(payload)
-    dropped = await asyncio.to_thread(forget_in_live_indexes, runtime, set(event.record_ids))
-    if dropped:
-        log.info("dedup index: dropped %d record(s) of a forgotten subject", dropped)
+    request = ForgetRequest(subject_token=event.subject_token, record_ids=frozenset(event.record_ids))
+    counts = await asyncio.to_thread(_forget, runtime, request)
+    if any(counts.values()):
+        log.info("dedup: forgot a subject's records: %s", counts)
 
 
 STORE = SubjectStore(name="dedup", order=50, forget=_forget)

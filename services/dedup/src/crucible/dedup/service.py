@@ -166,10 +166,6 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    events={
-        subjects.SUBJECT_FORGET: EventHandler(
-            subjects.DEDUP_FORGET, on_forget, deliver_new_only=True, enabled=lambda rt: not rt.settings.redis_url
-        )
-    },
+    events={subjects.SUBJECT_FORGET: EventHandler(subjects.DEDUP_FORGET, on_forget, deliver_new_only=True)},
     subject_stores=(STORE,),
 )
