@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 
 import pytest
 from sqlalchemy import func, select
@@ -85,7 +84,7 @@ def test_export_round_trips_what_is_stored(runtime) -> None:
     data = json.loads(json.dumps(data))
     item = data["stores"]["review"]["review_items"][0]
     assert item["record_id"] == "rid-1" and item["reason"] == "unsafe"
-    assert records_pb2.Record(**{}).FromString(blob).turns[0].text == item["record"]["turns"][0]["text"]
+    assert records_pb2.Record.FromString(blob).turns[0].text == item["record"]["turns"][0]["text"]
     assert data["opt_out"]["opted_out"] is True and data["subject_token"] == token
 
 
@@ -149,4 +148,42 @@ def test_cli_optout_and_retention_dry_run(runtime, settings, monkeypatch, tmp_pa
     exported = run(app, ["export", "--user-id", "user-11", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
     assert json.loads(out.read_text())["opt_out"]["opted_out"] is True
-    assert os.environ.get("CRUCIBLE_HOME") == str(settings.home)
+
+
+def test_the_gateway_seam_follows_the_events(runtime) -> None:
+    from crucible.common.excluded_subjects import interaction_allowed, on_forget_event, on_optout_event
+
+    token = subject_token(runtime.subject_secret(), "user-21")
+    assert interaction_allowed(runtime, token)
+    optout = events_pb2.SubjectOptOut(subject_digest=subject_digest(token), opted_out=True).SerializeToString()
+    asyncio.run(on_optout_event(runtime, optout))
+    assert not interaction_allowed(runtime, token)
+    asyncio.run(
+        on_optout_event(runtime, events_pb2.SubjectOptOut(subject_digest=subject_digest(token)).SerializeToString())
+    )
+    assert interaction_allowed(runtime, token)
+    asyncio.run(on_forget_event(runtime, events_pb2.SubjectForget(subject_token=token).SerializeToString()))
+    assert not interaction_allowed(runtime, token)
+
+
+def test_cli_forget_prints_a_receipt_without_the_person(runtime, settings, monkeypatch) -> None:
+    from crucible.common.cli import build_app
+
+    monkeypatch.setenv("CRUCIBLE_HOME", str(settings.home))
+    monkeypatch.setenv("CRUCIBLE_SUBJECT_SECRET", settings.subject_secret)
+    for var in ("CRUCIBLE_DATABASE_URL", "CRUCIBLE_ARTIFACTS_URL", "CRUCIBLE_REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    token = subject_token(settings.subject_secret.encode(), "user-12")
+    with runtime.registry.session() as s:
+        s.add(ReviewItem(record_id="rid-zz", stage="scorer", reason="unsafe", subject_token=token,
+                         record=_record("rid-zz", token, "Blorptastic words")))  # fmt: skip
+    result = CliRunner().invoke(build_app(), ["forget", "--user-id", "user-12", "--no-publish", "--json"])
+    assert result.exit_code == 0, result.output
+    receipt = json.loads(result.stdout)
+    assert receipt["stores"]["review"]["review_items"] == 1
+    assert receipt["stores"]["bus"] == {
+        "skipped": "no bus connected (--no-publish)",
+        "forget_event": "not published (no bus)",
+    }
+    for needle in ("user-12", token, "rid-zz", "Blorptastic"):
+        assert needle not in result.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -92,3 +93,38 @@ class ExcludedSubjects:
 
     def __len__(self) -> int:
         return len(self._digests)
+
+
+# --- the gateway's seam ---------------------------------------------------------------------
+# The gateway (and any other producer of interactions or feedback) asks, before publishing an
+# interaction: `interaction_allowed(runtime, subject_token)`. One cached list per process,
+# refreshed every minute and at once by `subject.optout` / `subject.forget`, when the service
+# declares `EventHandler(<its durable>, on_optout_event)` / `EventHandler(<durable>, on_forget_event)`
+# (the handler may be given the runtime or any context with a `.runtime`).
+
+_SHARED: dict[int, ExcludedSubjects] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_excluded(registry: Registry) -> ExcludedSubjects:
+    """The process-wide cached list for a registry."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(id(registry))
+        if found is None or found.registry is not registry:
+            found = _SHARED[id(registry)] = ExcludedSubjects(registry)
+        return found
+
+
+def interaction_allowed(runtime: Any, subject_token: str) -> bool:
+    """False when the subject opted out or was forgotten: their interaction must not be published."""
+    return not shared_excluded(runtime.registry).excludes(subject_token)
+
+
+async def on_optout_event(context: Any, payload: bytes) -> None:
+    runtime = getattr(context, "runtime", context)
+    shared_excluded(runtime.registry).apply_optout_event(payload)
+
+
+async def on_forget_event(context: Any, payload: bytes) -> None:
+    runtime = getattr(context, "runtime", context)
+    shared_excluded(runtime.registry).apply_forget_event(payload)
