@@ -30,9 +30,9 @@ from crucible.common.registry import CuratedRecord, DatasetMember, ModelVersion,
 from crucible.common.runtime import Runtime
 from crucible.common.services import discover_services
 from crucible.common.serving import run_services
+from crucible.common.store_registry import all_stores
 from crucible.common.stream_privacy import stream_messages
 from crucible.common.subject_export import export_subject
-from crucible.common.subject_stores import all_stores
 from crucible.v1 import records_pb2
 
 PHRASE = "zorblaxian pickleball"  # survives scrubbing (not personal), unique to the planted person

@@ -17,8 +17,9 @@ from crucible.common.optout import add_optout, list_optouts, remove_optout
 from crucible.common.privacy_keys import subject_digest, subject_token
 from crucible.common.registry import PrivacyReceipt, RejectionRow, ReviewItem, Run
 from crucible.common.retention import run_retention
+from crucible.common.store_registry import all_stores
 from crucible.common.subject_export import export_subject
-from crucible.common.subject_stores import REVIEW_STORE, RUNS_STORE, all_stores
+from crucible.common.subject_stores import REVIEW_STORE, RUNS_STORE
 from crucible.v1 import events_pb2, records_pb2
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

@@ -25,7 +25,8 @@ from crucible.common import subjects
 from crucible.common.privacy_keys import subject_digest
 from crucible.common.registry import PrivacyReceipt, Registry, utcnow
 from crucible.common.runtime import Runtime
-from crucible.common.subject_stores import ForgetRequest, SubjectStore, all_stores, call
+from crucible.common.store_registry import all_stores
+from crucible.common.subject_stores import ForgetRequest, SubjectStore, call
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """`crucible forget`, `crucible export`, `crucible optout add|remove|list`, `crucible retention run`.
 
-They go through every subject store (`subject_stores.all_stores()`); heavy imports stay inside
+They go through every subject store (`store_registry.all_stores()`); heavy imports stay inside
 the commands so `crucible --help` stays quick. The user id is turned into the subject token
 (HMAC with CRUCIBLE_SUBJECT_SECRET) at once and is never stored or printed."""
 
@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         """Apply privacy.retention: raw stream, DLQ, EVENTS, review items, interaction logs, run logs;
         archive old dataset versions and delete archived ones after archive_months."""
         from crucible.common.retention import push_metrics, run_retention, write_metrics
-        from crucible.common.subject_stores import all_stores
+        from crucible.common.store_registry import all_stores
 
         stores = all_stores()
         if store:

@@ -19,7 +19,8 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_t
 from crucible.common.forgetting import append_receipt
 from crucible.common.registry import utcnow
 from crucible.common.runtime import Runtime
-from crucible.common.subject_stores import RetentionRequest, SubjectStore, all_stores, call
+from crucible.common.store_registry import all_stores
+from crucible.common.subject_stores import RetentionRequest, SubjectStore, call
 
 METRICS = CollectorRegistry()
 RETENTION_ITEMS = Gauge(

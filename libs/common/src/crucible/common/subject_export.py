@@ -12,7 +12,8 @@ from crucible.common.forgetting import receipts_for
 from crucible.common.privacy_keys import subject_digest
 from crucible.common.registry import ForgottenSubject, OptedOutSubject, utcnow
 from crucible.common.runtime import Runtime
-from crucible.common.subject_stores import SubjectStore, all_stores, call
+from crucible.common.store_registry import all_stores
+from crucible.common.subject_stores import SubjectStore, call
 
 EXPORT_FORMAT = "crucible.subject-export/1"
 

@@ -83,21 +83,6 @@ async def call(fn: Fn, *args: Any) -> Any:
     return result
 
 
-def all_stores() -> list[SubjectStore]:
-    """The kernel's stores and every installed service's, in order."""
-    from crucible.common.services import discover_services
-    from crucible.common.stream_privacy import BUS_STORE
-
-    stores = [REVIEW_STORE, RUNS_STORE, BUS_STORE]
-    for spec in discover_services().values():
-        stores.extend(spec.subject_stores)
-    names = [s.name for s in stores]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"subject stores registered twice: {duplicates}")
-    return sorted(stores, key=lambda s: (s.order, s.name))
-
-
 def record_as_json(blob: bytes) -> dict[str, Any]:
     """A stored (serialized) record as the person can read it."""
     return MessageToDict(records_pb2.Record.FromString(blob), preserving_proto_field_name=True)
