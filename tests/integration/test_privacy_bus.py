@@ -108,3 +108,35 @@ def test_retention_removes_exactly_what_is_older_and_dry_run_nothing(runtime, na
         await runtime.close()
 
     asyncio.run(main())
+
+
+def test_forget_queues_a_retrain_on_the_redacted_version_when_policy_says(settings, nats_url: str) -> None:
+    from crucible.common.config import load_policy
+    from crucible.common.registry import ModelVersion
+    from crucible.common.runtime import Runtime
+    from crucible.dataset.policy import DatasetPolicy
+    from crucible.dataset.sample_records import generate_curated_records
+    from crucible.dataset.store import upsert_records
+    from crucible.dataset.subject_store import STORE
+    from crucible.dataset.versions import build_dataset_version
+
+    policy = load_policy(None, {"dataset": DatasetPolicy}, overrides={"privacy.forget.retrain": True})
+    rt = Runtime.create(settings, policy=policy)
+    records = generate_curated_records(300, seed=4)
+    token = records[0].subject_token
+    upsert_records(rt.registry, records)
+    version = build_dataset_version(rt).version
+    with rt.registry.session() as s:
+        s.add(ModelVersion(name="m1", dataset_version=version))
+
+    async def main() -> None:
+        bus = await rt.connect(nats_url)
+        ids = frozenset(r.record_id for r in records if r.subject_token == token)
+        report = await STORE.forget(rt, ForgetRequest(subject_token=token, record_ids=ids))
+        assert report["marked_models"] == ["m1"] and report["retrain_queued"] == [version]
+        subject = subjects.event(subjects.TRAIN_REQUESTED)
+        queued = [events_pb2.TrainRequested.FromString(m.data) async for m in stream_messages(bus, "EVENTS", subject)]
+        assert [q.dataset_version for q in queued] == [version]
+        await rt.close()
+
+    asyncio.run(main())
