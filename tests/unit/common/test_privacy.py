@@ -188,3 +188,30 @@ def test_cli_forget_prints_a_receipt_without_the_person(runtime, settings, monke
     }
     for needle in ("user-12", token, "rid-zz", "Blorptastic"):
         assert needle not in result.output
+
+
+def test_migration_turns_forgotten_tokens_into_digests(tmp_path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from crucible.common.registry import MIGRATIONS_DIR, ForgottenSubject, Registry
+
+    registry = Registry(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with registry.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO forgotten_subjects (subject_token, forgotten_at, removed_records) "
+            "VALUES ('raw-token', '2026-01-01 00:00:00', 3)"
+        )
+    registry.migrate()
+    with registry.session() as s:
+        rows = s.scalars(select(ForgottenSubject)).all()
+        assert [(r.subject_digest, r.removed_records) for r in rows] == [(subject_digest("raw-token"), 3)]
+    with registry.engine.connect() as conn:
+        assert b"raw-token" not in b"".join(
+            str(r).encode() for r in conn.exec_driver_sql("SELECT * FROM forgotten_subjects")
+        )
+    registry.dispose()

@@ -24,7 +24,14 @@ def _digest(token: str) -> str:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(sa.text("SELECT subject_token, forgotten_at, removed_records FROM forgotten_subjects")).all()
+    # Typed columns, so SQLite's stored text comes back as datetimes for the insert below.
+    old = sa.table(
+        "forgotten_subjects",
+        sa.column("subject_token", sa.String()),
+        sa.column("forgotten_at", sa.DateTime(timezone=True)),
+        sa.column("removed_records", sa.Integer()),
+    )
+    rows = conn.execute(sa.select(old.c.subject_token, old.c.forgotten_at, old.c.removed_records)).all()
     op.drop_table("forgotten_subjects")
     table = op.create_table(
         "forgotten_subjects",
