@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from google.protobuf.json_format import ParseDict
 from sqlalchemy import delete, select
 
 from crucible.common import subjects
@@ -174,8 +175,13 @@ def test_forget_leaves_nothing_anywhere_even_after_redelivery(tmp_path: Path, sc
     before = _file_hits(home, needles)  # the search finds them before forget (or it would prove nothing)
     for place in ("registry.db", "artifacts/datasets/", "artifacts/dedup/index/", "artifacts/dedup/runs/"):
         assert any(h.startswith(place) for h in before), place
-    exported = asyncio.run(export_subject(rt, token))
-    assert {r["record_id"] for r in exported["stores"]["dataset"]["curated_records"]} <= record_ids
+    exported = json.loads(json.dumps(asyncio.run(export_subject(rt, token))))
+    curated = exported["stores"]["dataset"]["curated_records"]
+    assert curated and {r["record_id"] for r in curated} <= record_ids
+    with rt.registry.session() as s:  # round trip: every exported record parses back into the stored one
+        for row in curated:
+            stored = s.get(CuratedRecord, row["record_id"]).record
+            assert ParseDict(row["record"], records_pb2.Record()) == records_pb2.Record.FromString(stored)
     assert [v["version"] for v in exported["stores"]["dataset"]["dataset_versions"]] == [version]
     assert [m["name"] for m in exported["stores"]["dataset"]["models"]] == [model]
     assert PHRASE in json.dumps(exported)  # their text, as stored

@@ -197,7 +197,8 @@ class StageWorker:
         self.stats.records_in += len(records)
         telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records))
         if self.excluded is not None:
-            batches = self._drop_excluded(batches, self.excluded)
+            # In a thread: the check refreshes its list from the registry now and then.
+            batches = await asyncio.to_thread(self._drop_excluded, batches, self.excluded)
 
         result, poison = await self._process(batches)
         owner: dict[str, int] = {}
