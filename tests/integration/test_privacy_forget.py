@@ -116,12 +116,14 @@ async def _stream_hits(rt: Runtime, needles: set[bytes]) -> list[str]:
 
 
 def _file_hits(home: Path, needles: set[bytes]) -> list[str]:
+    # NumPy keeps strings as UTF-32 (the dedup index's ids in its .npz snapshot): search both forms.
+    forms = {n: (n, n.decode().encode("utf-32-le")) for n in needles}
     hits = []
     for path in sorted(home.rglob("*")):
         if not path.is_file() or path.name == "demo.db":  # the app's own database is not Crucible's
             continue
         data = path.read_bytes()
-        hits += [f"{path.relative_to(home)}: {n[:40]!r}" for n in needles if n in data]
+        hits += [f"{path.relative_to(home)}: {n[:40]!r}" for n, fs in forms.items() if any(f in data for f in fs)]
     return hits
 
 
