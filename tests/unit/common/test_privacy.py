@@ -217,3 +217,24 @@ def test_migration_turns_forgotten_tokens_into_digests(tmp_path) -> None:
             str(r).encode() for r in conn.exec_driver_sql("SELECT * FROM forgotten_subjects")
         )
     registry.dispose()
+
+
+def test_feedback_rows_are_forgotten_exported_and_aged_out(runtime) -> None:
+    from crucible.common.feedback import FeedbackRow
+    from crucible.common.feedback_subject_store import FEEDBACK_STORE
+
+    token = subject_token(runtime.subject_secret(), "user-31")
+    with runtime.registry.session() as s:
+        for i, (who, age) in enumerate([(token, 1), (token, 100), ("someone", 100), ("someone", 1)]):
+            s.add(FeedbackRow(response_id=f"resp-{i}", record_id=f"rec-{i}", variant="stable", rating=4,
+                              subject_token=who, created_at=NOW - dt.timedelta(days=age)))  # fmt: skip
+    exported = asyncio.run(export_subject(runtime, token, stores=[FEEDBACK_STORE]))
+    assert sorted(r["response_id"] for r in exported["stores"]["feedback"]["feedback"]) == ["resp-0", "resp-1"]
+    dry = asyncio.run(run_retention(runtime, dry_run=True, now=NOW, stores=[FEEDBACK_STORE]))
+    assert dry["stores"]["feedback"] == {"feedback_rows": 2}
+    receipt = asyncio.run(forget_subject_everywhere(runtime, token, stores=[FEEDBACK_STORE]))
+    assert receipt["stores"]["feedback"] == {"feedback_rows": 2} and receipt["record_count"] == 2
+    done = asyncio.run(run_retention(runtime, now=NOW, stores=[FEEDBACK_STORE]))
+    assert done["stores"]["feedback"] == {"feedback_rows": 1}
+    with runtime.registry.session() as s:
+        assert list(s.scalars(select(FeedbackRow.response_id))) == ["resp-3"]
