@@ -40,6 +40,9 @@ def forgotten_digests(registry: Registry, digests: Iterable[str] | None = None) 
         return set(session.scalars(query))
 
 
+_SEEN_MAX = 100_000
+
+
 class ExcludedSubjects:
     """A cached set of excluded subject digests (thread-safe; the gateway asks from many tasks)."""
 
@@ -49,6 +52,8 @@ class ExcludedSubjects:
         self._digests: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        # token -> excluded, for the current list (a person writes many records); emptied on change.
+        self._seen: dict[str, bool] = {}
 
     @classmethod
     def of(cls, digests: Iterable[str]) -> ExcludedSubjects:
@@ -63,6 +68,8 @@ class ExcludedSubjects:
             return
         digests = frozenset(excluded_digests(self.registry))
         with self._lock:
+            if digests != self._digests:
+                self._seen = {}
             self._digests = digests
             self._loaded_at = time.monotonic()
 
@@ -72,7 +79,15 @@ class ExcludedSubjects:
             return False
         if time.monotonic() - self._loaded_at > self.refresh_seconds:
             self.refresh()
-        return subject_digest(subject_token) in self._digests
+        digests, seen = self._digests, self._seen
+        if not digests:
+            return False
+        hit = seen.get(subject_token)
+        if hit is None:
+            if len(seen) > _SEEN_MAX:
+                seen.clear()
+            hit = seen[subject_token] = subject_digest(subject_token) in digests
+        return hit
 
     def apply_optout_event(self, payload: bytes) -> None:
         event = events_pb2.SubjectOptOut.FromString(payload)
@@ -81,6 +96,7 @@ class ExcludedSubjects:
                 self._digests = self._digests | {event.subject_digest}
             else:
                 self._digests = self._digests - {event.subject_digest}
+            self._seen = {}
         # A removal may concern someone who is also forgotten: the registry has the last word.
         if not event.opted_out:
             self.refresh()
@@ -90,6 +106,7 @@ class ExcludedSubjects:
         if token:
             with self._lock:
                 self._digests = self._digests | {subject_digest(token)}
+                self._seen = {}
 
     def __len__(self) -> int:
         return len(self._digests)
