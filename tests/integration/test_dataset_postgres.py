@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -11,12 +12,13 @@ import sqlalchemy as sa
 
 from crucible.common.artifacts import ArtifactStore
 from crucible.common.config import load_policy
+from crucible.common.forgetting import forget_subject_everywhere
 from crucible.common.registry import CuratedRecord, DatasetVersion, Registry
 from crucible.common.runtime import Runtime
-from crucible.dataset.forget import forget_subject
 from crucible.dataset.policy import DatasetPolicy
 from crucible.dataset.sample_records import generate_curated_records
 from crucible.dataset.store import count_records, upsert_records
+from crucible.dataset.subject_store import STORE
 from crucible.dataset.versions import build_dataset_version, version_members
 
 pytestmark = pytest.mark.postgres
@@ -55,8 +57,10 @@ def test_upsert_build_and_forget_on_postgres(pg_runtime: Runtime) -> None:
 
     built = build_dataset_version(pg_runtime, today=dt.date(2026, 11, 22))
     token = next(m.subject_token for m in version_members(pg_runtime.registry, built.version))
-    report = forget_subject(pg_runtime.registry, token)
-    assert report.removed_records and report.marked_versions == [built.version]
+    # Through the privacy kernel, so the receipt and the VACUUM after it run on PostgreSQL too.
+    receipt = asyncio.run(forget_subject_everywhere(pg_runtime, token, stores=[STORE]))
+    report = receipt["stores"]["dataset"]
+    assert report["removed_records"] and report["redacted_versions"] == [built.version]
     with pg_runtime.registry.session() as s:
         assert s.get(DatasetVersion, built.version).contains_forgotten_subject
         assert not s.scalars(sa.select(CuratedRecord).where(CuratedRecord.subject_token == token)).all()

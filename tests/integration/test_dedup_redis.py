@@ -208,3 +208,31 @@ def test_a_deleted_record_is_no_candidate_and_breaks_nothing(redis_url: str, pre
     later = dedup_texts(["later"], [edited_copy(texts[0], 1, seed=9)], index, PARAMS)[0]
     assert later.duplicate_of in ("near", "same")
     assert dedup_texts(["again"], [texts[0]], index, PARAMS)[0].duplicate_of in ("near", "same")
+
+
+def test_forgetting_in_redis_leaves_what_forgetting_in_memory_leaves(redis_url: str, prefix: str) -> None:
+    texts, _ = generate(600, seed=8)
+    base = texts[0] + " " + texts[1]
+    texts = [base, edited_copy(base, 1, seed=1), edited_copy(base, 1, seed=2), base, *texts]
+    ids = ["gone-0", "k1", "k2", "gone-1"] + [f"r{i}" for i in range(len(texts) - 4)]
+    removed = {"gone-0", "gone-1"}
+    memory = MemoryIndex(PARAMS)
+    dedup_texts(ids, texts, memory, PARAMS, batch_size=100)
+    shared = _index(redis_url, prefix, records_per_call=64)
+    dedup_texts(ids, texts, shared, PARAMS, batch_size=100)
+
+    counts = shared.forget(removed)
+
+    assert counts["records"] == 2 and counts["repointed"] >= 2
+    kept = [i for i in ids if i not in removed]
+    kept_texts = [t for i, t in zip(ids, texts, strict=True) if i not in removed]
+    # Asking again returns the stored decisions (redelivery): both indexes hold the same ones.
+    in_memory = dedup_texts(kept, kept_texts, memory.without(removed), PARAMS)
+    in_redis = dedup_texts(kept, kept_texts, shared, PARAMS)
+    assert in_redis == in_memory
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        assert b"gone-" not in key
+        value = client.hgetall(key) if client.type(key) == b"hash" else {b"v": client.get(key) or b""}
+        assert not any(b"gone-" in v for v in value.values()), key
+    client.close()

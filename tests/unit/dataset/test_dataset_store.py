@@ -7,6 +7,7 @@ import time
 from dataset_records import make_record
 from sqlalchemy import select
 
+from crucible.common.privacy_keys import subject_digest
 from crucible.common.registry import CuratedRecord, ForgottenSubject
 from crucible.common.stage import StageResult
 from crucible.dataset.lineage import record_lineage
@@ -73,7 +74,7 @@ def test_lineage_is_kept(runtime) -> None:
 
 def test_records_of_forgotten_subjects_are_not_stored(runtime) -> None:
     with runtime.registry.session() as s:
-        s.add(ForgottenSubject(subject_token="gone", removed_records=0))
+        s.add(ForgottenSubject(subject_digest=subject_digest("gone"), removed_records=0))
     counts = upsert_records(runtime.registry, [make_record("a", subject="gone"), make_record("b", subject="here")])
     assert counts == {"written": 1, "skipped_forgotten": 1}
     assert set(rows(runtime)) == {"b"}

@@ -211,6 +211,9 @@ def _bench_command(bench_name: str, fn: Callable[..., dict[str, Any]]) -> Callab
 def build_app() -> typer.Typer:
     """The full CLI: platform commands plus every installed service's commands."""
     if not getattr(build_app, "_built", False):
+        from crucible.common.privacy_cli import register as register_privacy
+
+        register_privacy(app)
         _register_benches()
         for spec in discover_services().values():
             if spec.register_cli is not None:

@@ -110,9 +110,46 @@ class ExtractionPolicy(PolicyModel):
     min_quality: float = Field(default=7.0, ge=0.0, le=10.0, description="Minimum quality score to keep.")
 
 
+class RetentionPolicy(PolicyModel):
+    """Ages after which `crucible retention run` removes data (seed 001: raw data and logs 90 days,
+    archive 24 months). Days unless named otherwise."""
+
+    raw_days: float = Field(default=90.0, gt=0, le=3650, description="RAW/RECORDS stream messages.")
+    dlq_days: float = Field(default=90.0, gt=0, le=3650, description="DLQ entries.")
+    events_days: float = Field(default=90.0, gt=0, le=3650, description="EVENTS (the bus audit trail).")
+    review_days: float = Field(default=90.0, gt=0, le=3650, description="Review-queue items and rejections.")
+    interaction_days: float = Field(default=90.0, gt=0, le=3650, description="Interaction and feedback logs.")
+    run_log_days: float = Field(default=90.0, gt=0, le=3650, description="Run folders and run rows.")
+    dataset_active_days: float = Field(
+        default=180.0, gt=0, le=3650, description="Dataset versions move to the archive prefix after this."
+    )
+    archive_months: int = Field(default=24, ge=1, le=240, description="Archived versions are deleted after this.")
+
+
+class ForgetPolicy(PolicyModel):
+    """What `crucible forget` does with what was built from a forgotten person's records."""
+
+    dataset_versions: str = Field(
+        default="redact",
+        pattern="^(redact|delete)$",
+        description="redact: re-materialise affected versions without them (same id, revision `redacted`); "
+        "delete: remove the affected versions' files.",
+    )
+    retrain: bool = Field(default=False, description="Queue a retrain (train.requested) for each marked model.")
+    event_wait_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="How long to wait for consumers before deleting the event."
+    )
+
+
+class PrivacyPolicy(PolicyModel):
+    retention: RetentionPolicy = RetentionPolicy()
+    forget: ForgetPolicy = ForgetPolicy()
+
+
 class CommonPolicy(PolicyModel):
     bus: BusPolicy = BusPolicy()
     extraction: ExtractionPolicy = ExtractionPolicy()
+    privacy: PrivacyPolicy = PrivacyPolicy()
 
 
 def _format_validation_error(section: str, err: ValidationError) -> str:
@@ -151,6 +188,10 @@ class Policy:
     @property
     def extraction(self) -> ExtractionPolicy:
         return self.common.extraction
+
+    @property
+    def privacy(self) -> PrivacyPolicy:
+        return self.common.privacy
 
     def section(self, name: str) -> Any:
         try:

@@ -195,10 +195,36 @@ class ModelTransition(Base):
 
 
 class ForgottenSubject(Base):
+    """A forgotten person, by `privacy_keys.subject_digest(token)` (never the token: after forget,
+    nothing but a one-way digest of it remains). Intake and extraction check it."""
+
     __tablename__ = "forgotten_subjects"
-    subject_token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    subject_digest: Mapped[str] = mapped_column(String(128), primary_key=True)
     forgotten_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     removed_records: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OptedOutSubject(Base):
+    """The opt-out list (CCPA), by subject digest: never extracted, interactions never published."""
+
+    __tablename__ = "opted_out_subjects"
+    subject_digest: Mapped[str] = mapped_column(String(128), primary_key=True)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class PrivacyReceipt(Base):
+    """The append-only privacy audit log: one row per forget (and retention run), what was removed
+    where and when, by store. No personal data: counts, version and model names, a subject digest.
+    Nothing in the platform updates or deletes these rows."""
+
+    __tablename__ = "privacy_receipts"
+    receipt_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subject_digest: Mapped[str] = mapped_column(String(128), default="", index=True)
+    requested_by: Mapped[str] = mapped_column(String(128), default="")
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class HumanRating(Base):
@@ -296,6 +322,19 @@ class Registry:
         with self._sessions.begin() as s:
             yield s
 
+    def erase_deleted(self, tables: list[str]) -> None:
+        """Make deleted rows unreadable on disk too (after a forget): SQLite zeroes freed pages
+        (`secure_delete`, set on every connection) and folds the write-ahead log, which still holds
+        the old pages, back into the file; PostgreSQL vacuums the tables (dead tuples go)."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for table in tables:
+                    conn.exec_driver_sql(f"VACUUM {table}")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -326,4 +365,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted content is overwritten, not left in free pages (the right to deletion, byte for byte).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import typer
 
     from crucible.common.runtime import Runtime
+    from crucible.common.subject_stores import SubjectStore
 
 C = TypeVar("C")
 
@@ -63,6 +64,8 @@ class ServiceSpec:
     - `register_cli`: adds the service's own commands to `crucible` (e.g. `crucible scrub`).
     - `benches`: `crucible bench <name>` callables returning a JSON-able dict.
     - `run_summary`: adds service-specific figures to `crucible run`'s summary.
+    - `subject_stores`: the stores of personal data the service keeps, for forget, export and
+      retention (`subject_stores.SubjectStore`).
     """
 
     name: str
@@ -80,6 +83,7 @@ class ServiceSpec:
     register_cli: Callable[[typer.Typer], None] | None = None
     benches: Mapping[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
     run_summary: Callable[[Runtime, str], dict[str, Any]] | None = None
+    subject_stores: tuple[SubjectStore, ...] = ()
     # Other (optional) hooks, by name, for `crucible run` orchestration
     # (e.g. "extract": start an extraction; "after_drain": build a dataset).
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)

@@ -38,9 +38,12 @@ def stage_worker(runtime: Runtime, spec: ServiceSpec, bus: Bus) -> StageWorker |
     if spec.build_stage is None or spec.consumes is None:
         return None
     block = spec.build_stage(runtime)
+    from crucible.common.excluded_subjects import ExcludedSubjects
+
     return StageWorker(
-        block.stage, bus, consumes=spec.consumes, produces=spec.produces, sink=block.sink, policy=runtime.policy.bus
-    )
+        block.stage, bus, consumes=spec.consumes, produces=spec.produces, sink=block.sink, policy=runtime.policy.bus,
+        excluded=ExcludedSubjects(runtime.registry, refresh_seconds=10.0),
+    )  # fmt: skip
 
 
 @dataclass

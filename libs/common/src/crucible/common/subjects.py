@@ -23,6 +23,7 @@ TRAIN_PROGRESS = "train.progress"
 MODEL_TRAINED = "model.trained"
 MODEL_EVALUATED = "model.evaluated"
 SUBJECT_FORGET = "subject.forget"
+SUBJECT_OPTOUT = "subject.optout"
 ROLLOUT_PREFIX = "rollout"
 
 
@@ -53,6 +54,7 @@ def durable(stage: str) -> str:
 # A renamed durable is a new consumer that starts from the stream's first event again.
 EXTRACTOR_REQUESTS = durable("extractor")  # extract.requested
 DATASET_FORGET = durable("dataset-forget")  # subject.forget
+DEDUP_FORGET = durable("dedup-forget")  # subject.forget (the worker's in-memory index)
 TRAINER_REQUESTS = durable("trainer")  # train.requested
 TRAINER_AUTO = durable("trainer-auto")  # dataset.ready, when the policy trains on it
 EVALUATOR_TRAINED = durable("evaluator")  # model.trained

@@ -41,6 +41,7 @@ from crucible.common.bus import Bus, backoff_delay, dlq_headers
 from crucible.common.config import BusPolicy
 from crucible.common.contract_ids import safe_label, split_invalid_ids
 from crucible.common.dead_letters import content_free_reference, raw_payload_ttl, ttl_header
+from crucible.common.excluded_subjects import ExcludedSubjects
 from crucible.common.stage import STAGE_EXCEPTION, Rejection, Sink, Stage, StageResult
 from crucible.common.tracing import extract_trace_context, inject_trace_headers, tracer
 from crucible.v1 import records_pb2
@@ -120,6 +121,7 @@ class StageWorker:
         sink: Sink | None = None,
         policy: BusPolicy | None = None,
         fetch_timeout: float = 1.0,
+        excluded: ExcludedSubjects | None = None,
     ) -> None:
         self.stage = stage
         self.bus = bus
@@ -128,6 +130,7 @@ class StageWorker:
         self.sink = sink
         self.policy = policy or bus.policy
         self.fetch_timeout = fetch_timeout
+        self.excluded = excluded
         self.stats = WorkerStats(stage=stage.name)
         self.durable = subjects.durable(stage.name)
         self.stream = subjects.stream_for(self.consumes)
@@ -212,6 +215,9 @@ class StageWorker:
         records = [r for _, rs in batches for r in rs]
         self.stats.records_in += len(records) + len(invalid)
         telemetry.STAGE_RECORDS.labels(name, "in").inc(len(records) + len(invalid))
+        if self.excluded is not None:
+            # In a thread: the check refreshes its list from the registry now and then.
+            batches = await asyncio.to_thread(self._drop_excluded, batches, self.excluded)
 
         # A batch that outlives a fraction of ack_wait would be redelivered to another replica.
         keepalive = asyncio.create_task(self._keep_in_progress(msgs))
@@ -246,6 +252,21 @@ class StageWorker:
             except Exception:  # connection gone: redelivery will follow, never loss
                 log.debug("stage %s: in_progress failed", self.stage.name, exc_info=True)
                 return
+
+    def _drop_excluded(
+        self, batches: list[tuple[Msg, list[records_pb2.Record]]], excluded: ExcludedSubjects
+    ) -> list[tuple[Msg, list[records_pb2.Record]]]:
+        """Records of forgotten or opted-out subjects (a redelivery, a message published before
+        the forget) are dropped before the core sees them: counted, never stored, never passed on."""
+        out = []
+        for msg, rs in batches:
+            kept = [r for r in rs if not excluded.excludes(r.subject_token)]
+            dropped = len(rs) - len(kept)
+            if dropped:
+                self.stats.rejected["subject_excluded"] += dropped
+                telemetry.STAGE_RECORDS.labels(self.stage.name, "rejected").inc(dropped)
+            out.append((msg, kept))
+        return out
 
     async def _process(
         self, batches: list[tuple[Msg, list[records_pb2.Record]]]

@@ -518,21 +518,64 @@ class SubjectForget(_message.Message):
     SUBJECT_TOKEN_FIELD_NUMBER: _builtins.int
     REQUESTED_BY_FIELD_NUMBER: _builtins.int
     REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    RECORD_IDS_FIELD_NUMBER: _builtins.int
     subject_token: _builtins.str
     requested_by: _builtins.str
     @_builtins.property
     def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def record_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The subject's record ids, resolved by `crucible forget` before anything was deleted, for
+        services whose state is keyed by record id (the dedup index). The event is deleted from
+        EVENTS once every consumer has handled it (`privacy.forget_events`).
+        """
+
     def __init__(
         self,
         *,
         subject_token: _builtins.str = ...,
         requested_by: _builtins.str = ...,
         requested_at: _timestamp_pb2.Timestamp | None = ...,
+        record_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at", "requested_by", b"requested_by", "subject_token", b"subject_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record_ids", b"record_ids", "requested_at", b"requested_at", "requested_by", b"requested_by", "subject_token", b"subject_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubjectForget: _TypeAlias = SubjectForget  # noqa: Y015
+
+@_typing.final
+class SubjectOptOut(_message.Message):
+    """crucible.events.subject.optout — the opt-out list changed. Carries the subject's digest
+    (sha256 of the token), never the token or the user id: consumers refresh their cached list.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_DIGEST_FIELD_NUMBER: _builtins.int
+    OPTED_OUT_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    REQUESTED_AT_FIELD_NUMBER: _builtins.int
+    subject_digest: _builtins.str
+    opted_out: _builtins.bool
+    """false: removed from the list"""
+    requested_by: _builtins.str
+    @_builtins.property
+    def requested_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subject_digest: _builtins.str = ...,
+        opted_out: _builtins.bool = ...,
+        requested_by: _builtins.str = ...,
+        requested_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["requested_at", b"requested_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opted_out", b"opted_out", "requested_at", b"requested_at", "requested_by", b"requested_by", "subject_digest", b"subject_digest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubjectOptOut: _TypeAlias = SubjectOptOut  # noqa: Y015

@@ -1,4 +1,4 @@
-"""`crucible dataset build|list|lineage` and `crucible forget --user-id`."""
+"""`crucible dataset build|list|lineage` (`crucible forget` is the platform's: `privacy_cli`)."""
 
 from __future__ import annotations
 
@@ -92,37 +92,3 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"no curated record {record_id!r}", err=True)
             raise typer.Exit(1)
         _echo(info, as_json, json.dumps(info, indent=2, sort_keys=True, default=str))
-
-    @app.command("forget")
-    def forget_cmd(
-        user_id: Annotated[str, typer.Option("--user-id", help="The app's user id (never stored or printed).")],
-        policy: PolicyOpt = None,
-        as_json: JsonOpt = False,
-        publish: PublishOpt = False,
-    ) -> None:
-        """Forget a person: delete their records, mark versions and models built on them, exclude them later.
-
-        The user id becomes the subject token (HMAC-SHA256 with CRUCIBLE_SUBJECT_SECRET); it is never stored."""
-        from crucible.dataset.forget import format_forget_report, subject_token_for
-        from crucible.dataset.service import forget
-
-        runtime = runtime_from_env(policy)
-        token = subject_token_for(runtime.subject_secret(), user_id)
-
-        async def forget_and_announce(rt: Any) -> Any:
-            report = await forget(rt, token)
-            if rt.bus is not None:
-                # Other services (e.g. a dedup index) may hold derived state keyed by the token.
-                from crucible.common import subjects
-                from crucible.v1 import events_pb2
-
-                event = events_pb2.SubjectForget(subject_token=token, requested_by="crucible forget")
-                event.requested_at.GetCurrentTime()
-                await rt.bus.publish_event(subjects.SUBJECT_FORGET, event)
-            return report
-
-        try:
-            report = asyncio.run(_with_bus(runtime, publish, forget_and_announce))
-        finally:
-            runtime.registry.dispose()
-        _echo(report.as_dict(), as_json, format_forget_report(report))

@@ -16,6 +16,7 @@ from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
 from crucible.dataset.policy import DatasetPolicy, effective_fairness_gate
 from crucible.dataset.store import CuratedSink, count_new_since_last_version
+from crucible.dataset.subject_store import STORE
 from crucible.dataset.versions import (
     artifact_prefix,
     build_dataset_version,
@@ -58,12 +59,13 @@ async def build(runtime: Runtime) -> dict[str, Any]:
     return summary
 
 
-async def forget(runtime: Runtime, subject_token: str) -> ForgetReport:
-    """Forget one subject (the CLI computes the token; the event carries it)."""
-    report = await asyncio.to_thread(forget_subject, runtime.registry, subject_token)
+async def forget(runtime: Runtime, subject_token: str, record_ids: set[str] | None = None) -> ForgetReport:
+    """Forget one subject in the curated store and the dataset versions (`crucible forget` does
+    every store through `forgetting.forget_subject_everywhere`; this is the dataset's part)."""
+    report = await asyncio.to_thread(forget_subject, runtime, subject_token, record_ids)
     log.info(
-        "forgot subject: removed %d records, marked versions %s, models %s",
-        len(report.removed_records),
+        "forgot subject: removed %d records, versions %s, marked models %s",
+        report.removed_records,
         report.marked_versions,
         report.marked_models,
     )
@@ -81,8 +83,10 @@ async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
 
 
 async def on_forget(runtime: Runtime, payload: bytes) -> None:
-    """A `subject.forget` event: forget the subject it names."""
-    await forget(runtime, events_pb2.SubjectForget.FromString(payload).subject_token)
+    """A `subject.forget` event (from `crucible forget`, or published by the app itself): forget
+    the subject it names in the dataset store (idempotent: usually already done by the command)."""
+    event = events_pb2.SubjectForget.FromString(payload)
+    await forget(runtime, event.subject_token, set(event.record_ids))
 
 
 async def serve(runtime: Runtime) -> None:
@@ -124,5 +128,6 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
+    subject_stores=(STORE,),
     hooks={"build": build, "forget": forget},
 )

@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from crucible.common.privacy_keys import subject_digest
 from crucible.common.registry import CuratedRecord, DatasetVersion, ForgottenSubject, Registry, utcnow
 from crucible.common.stage import Sink, StageResult
 from crucible.dataset import __version__
@@ -49,14 +50,29 @@ def row_from_record(record: records_pb2.Record, now: dt.datetime) -> dict[str, A
     }
 
 
-def forgotten_tokens(session: Session, tokens: Iterable[str] | None = None) -> set[str]:
-    query = select(ForgottenSubject.subject_token)
-    if tokens is not None:
-        wanted = sorted(set(tokens))
-        if not wanted:
-            return set()
-        query = query.where(ForgottenSubject.subject_token.in_(wanted))
-    return set(session.scalars(query))
+def forgotten_tokens(session: Session, tokens: Iterable[str]) -> set[str]:
+    """Those of `tokens` whose subject is forgotten (the registry keeps digests, never tokens)."""
+    by_digest = {subject_digest(t): t for t in set(tokens) if t}
+    if not by_digest:
+        return set()
+    query = select(ForgottenSubject.subject_digest).where(ForgottenSubject.subject_digest.in_(sorted(by_digest)))
+    return {by_digest[d] for d in session.scalars(query)}
+
+
+class _ForgottenCheck:
+    """Per-row check for the build's scan: no hashing at all while nobody is forgotten."""
+
+    def __init__(self, session: Session) -> None:
+        self.digests = set(session.scalars(select(ForgottenSubject.subject_digest)))
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, token: str) -> bool:
+        if not self.digests or not token:
+            return False
+        hit = self._seen.get(token)
+        if hit is None:
+            hit = self._seen[token] = subject_digest(token) in self.digests
+        return hit
 
 
 def upsert_records(registry: Registry, records: Sequence[records_pb2.Record]) -> dict[str, int]:
@@ -173,10 +189,10 @@ class CuratedSink(Sink):
 def iter_eligible_records(registry: Registry, batch_size: int = 2000) -> Iterator[records_pb2.Record]:
     """Every curated record a build may use (forgotten subjects excluded), in record_id order."""
     with registry.session() as session:
-        forgotten = forgotten_tokens(session)
+        forgotten = _ForgottenCheck(session)
         query = select(CuratedRecord.subject_token, CuratedRecord.record).order_by(CuratedRecord.record_id)
         for token, blob in session.execute(query.execution_options(yield_per=batch_size)):
-            if token in forgotten:
+            if forgotten(token):
                 continue
             record = records_pb2.Record()
             record.ParseFromString(blob)
@@ -186,10 +202,10 @@ def iter_eligible_records(registry: Registry, batch_size: int = 2000) -> Iterato
 def iter_eligible_blobs(registry: Registry, batch_size: int = 2000) -> Iterator[bytes]:
     """The serialized form of `iter_eligible_records` (no parsing here: the build parses as it scans)."""
     with registry.session() as session:
-        forgotten = forgotten_tokens(session)
+        forgotten = _ForgottenCheck(session)
         query = select(CuratedRecord.subject_token, CuratedRecord.record).order_by(CuratedRecord.record_id)
         for token, blob in session.execute(query.execution_options(yield_per=batch_size)):
-            if token not in forgotten:
+            if not forgotten(token):
                 yield bytes(blob)
 
 
@@ -206,11 +222,3 @@ def count_new_since_last_version(registry: Registry) -> int:
         if last is not None:
             query = query.where(CuratedRecord.updated_at > last)
         return int(session.scalar(query) or 0)
-
-
-def delete_subject_records(session: Session, token: str) -> list[str]:
-    """Delete one subject's curated records; returns their record ids."""
-    ids = sorted(session.scalars(select(CuratedRecord.record_id).where(CuratedRecord.subject_token == token)))
-    if ids:
-        session.execute(delete(CuratedRecord).where(CuratedRecord.subject_token == token))
-    return ids

@@ -156,6 +156,45 @@ class MemoryIndex:
         self._sim.extend(sim)
         self._exact_flag.extend(exact)
 
+    def without(self, removed: set[str]) -> MemoryIndex:
+        """A new index holding every record but `removed` (forgotten subjects), and no reference
+        to them: in a cluster that a removed record led, the earliest remaining record leads it
+        now (first of its cluster) and the others whose duplicate_of was removed become its
+        duplicates (similarity as estimated against the removed record, not exact); clusters
+        follow duplicate_of again and the key claims are replayed. Returns `self` when none of
+        `removed` is here."""
+        if not any(rid in self._pos for rid in removed):
+            return self
+        n = len(self.ids)
+        kept = np.fromiter((rid not in removed for rid in self.ids), dtype=bool, count=n)
+        old = np.flatnonzero(kept)
+        new_of_old = np.full(n, -1, dtype=np.int64)
+        new_of_old[old] = np.arange(old.size, dtype=np.int64)
+        dup = self._dup.view()[old]
+        old_cluster = self._cluster.view()[old]
+        new_dup = np.where(dup >= 0, new_of_old[np.maximum(dup, 0)], -1)
+        sim = self._sim.view()[old].copy()
+        exact = self._exact_flag.view()[old].copy()
+        leaders: dict[int, int] = {}
+        for i in np.flatnonzero((dup >= 0) & (new_dup < 0)).tolist():  # orphans, earliest first
+            leader = leaders.setdefault(int(old_cluster[i]), i)
+            exact[i] = False
+            if leader == i:
+                sim[i] = 1.0
+            else:
+                new_dup[i] = leader
+        cluster = np.empty(old.size, dtype=np.int64)
+        for i, d in enumerate(new_dup.tolist()):  # duplicate_of is always an earlier record
+            cluster[i] = i if d < 0 else cluster[d]
+        segment = _segment(
+            self.params, 0, old.size, [self.ids[i] for i in old.tolist()],
+            sigs=self._sigs.view()[old], xkeys=self._xkeys.view()[old], bkeys=self._bkeys.view()[old],
+            cluster=cluster, dup=new_dup, sim=sim, exact_flag=exact,
+        )  # fmt: skip
+        fresh = MemoryIndex(self.params)
+        fresh.load_segment(segment)
+        return fresh
+
     # --- snapshots -------------------------------------------------------------------------
     # A segment holds records [start, end) with their keys and decisions. Loading replays the
     # claims in position order (first holder wins, exact duplicates claim nothing), which
@@ -180,20 +219,13 @@ class MemoryIndex:
         return self._segment_bytes(0, len(self.ids))
 
     def _segment_bytes(self, start: int, end: int) -> bytes:
-        buf = io.BytesIO()
-        np.savez(
-            buf,
-            meta=np.array(json.dumps({"layout": self.params.layout(), "start": start, "end": end})),
-            ids=np.array(self.ids[start:end], dtype=str),
-            sigs=self._sigs.view()[start:end],
-            xkeys=self._xkeys.view()[start:end],
-            bkeys=self._bkeys.view()[start:end],
-            cluster=self._cluster.view()[start:end],
-            dup=self._dup.view()[start:end],
-            sim=self._sim.view()[start:end],
+        return _segment(
+            self.params, start, end, self.ids[start:end],
+            sigs=self._sigs.view()[start:end], xkeys=self._xkeys.view()[start:end],
+            bkeys=self._bkeys.view()[start:end], cluster=self._cluster.view()[start:end],
+            dup=self._dup.view()[start:end], sim=self._sim.view()[start:end],
             exact_flag=self._exact_flag.view()[start:end],
-        )
-        return buf.getvalue()
+        )  # fmt: skip
 
     def load_segment(self, data: bytes) -> int:
         """Append a segment written by `journal`/`to_snapshot_bytes`. Records this index already
@@ -234,3 +266,14 @@ class MemoryIndex:
         self._bands.claim(bands.reshape(-1), np.repeat(pos[firsts], bands.shape[1]))
         self._journal_start = len(self.ids)
         return end - have
+
+
+def _segment(params: DedupParams, start: int, end: int, ids: list[str], **arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        meta=np.array(json.dumps({"layout": params.layout(), "start": start, "end": end})),
+        ids=np.array(ids, dtype=str),
+        **arrays,
+    )
+    return buf.getvalue()

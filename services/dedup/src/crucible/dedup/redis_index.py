@@ -164,6 +164,49 @@ class RedisIndex:
                 )
         return out
 
+    def forget(self, removed: set[str]) -> dict[str, int]:
+        """Delete the `removed` records (forgotten subjects) and every key that names them: their
+        record hashes, the exact and band keys they claimed (freed for the next record), and the
+        cluster or duplicate_of of records that pointed at them (such a record becomes the first
+        of its cluster; the rest follows its duplicate_of). One SCAN over the index's keys: a
+        forget is rare, and Redis keeps no reverse index from record id to keys."""
+        if not removed:
+            return {"records": 0, "keys": 0, "repointed": 0}
+        wanted = {r.encode() for r in removed}
+        records = keys = 0
+        hashes: list[bytes] = []
+        for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+            kind = key[len(self.prefix) + 1 : len(self.prefix) + 3]
+            if kind == b"r:":
+                if key[len(self.prefix) + 3 :] in wanted:
+                    records += self.client.delete(key)
+                else:
+                    hashes.append(key)
+            elif kind in (b"x:", b"b:") and self.client.get(key) in wanted:
+                keys += self.client.delete(key)
+        # Records that pointed at a removed one, in insertion order so a cluster's new first
+        # record is rewritten before the records that follow it.
+        pointing = []
+        for key in hashes:
+            c, d, q = self.client.hmget(key, "c", "d", "q")
+            if c in wanted or d in wanted:
+                pointing.append((int(q or 0), key, c, d))
+        # The memory index's rule (`MemoryIndex.without`): in a cluster a removed record led, the
+        # earliest remaining record leads; others whose duplicate_of is gone become its duplicates;
+        # the rest take the (already rewritten) cluster of their duplicate_of.
+        leaders: dict[bytes, bytes] = {}
+        for _, key, c, d in sorted(pointing):
+            rid = key[len(self.prefix) + 3 :]
+            if d in wanted:
+                leader = leaders.setdefault(c, rid)
+                if leader == rid:
+                    self.client.hset(key, mapping={"c": rid, "d": "", "m": self.params.num_perm, "e": "0"})
+                else:
+                    self.client.hset(key, mapping={"c": leader, "d": leader, "e": "0"})
+            elif c in wanted:
+                self.client.hset(key, "c", self.client.hget(f"{self.prefix}:r:".encode() + d, "c"))
+        return {"records": records, "keys": keys, "repointed": len(pointing)}
+
     def clear(self) -> int:
         """Delete every key of this index (tests, `crucible dedup --reset`-style maintenance)."""
         n = 0

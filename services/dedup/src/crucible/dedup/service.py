@@ -17,11 +17,13 @@ import json
 import threading
 from typing import Any
 
+from crucible.common import subjects
 from crucible.common.runtime import Runtime
-from crucible.common.services import ServiceSpec, deferred
+from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.common.stage import Sink, StageBlock, StageResult
 from crucible.dedup import __version__
 from crucible.dedup.core import DedupStage
+from crucible.dedup.forget import LIVE_INDEXES, STORE, on_forget
 from crucible.dedup.index import Decision, DedupIndex, IndexBatch
 from crucible.dedup.memory_index import MemoryIndex
 from crucible.dedup.policy import DedupPolicy
@@ -115,6 +117,7 @@ def build_stage(runtime: Runtime) -> StageBlock:
     the stage decided (one lock between them)."""
     policy = dedup_policy(runtime)
     index = _SharedIndex(open_index(runtime, policy))
+    LIVE_INDEXES.add(index)  # `subject.forget` reaches this worker's in-memory index
     return StageBlock(DedupStage(policy.params(), index), DedupSink(runtime, index, policy))
 
 
@@ -163,4 +166,6 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
+    events={subjects.SUBJECT_FORGET: EventHandler(subjects.DEDUP_FORGET, on_forget, deliver_new_only=True)},
+    subject_stores=(STORE,),
 )

@@ -26,6 +26,7 @@ from crucible.common import subjects
 from crucible.common.batching import chunk_by_size
 from crucible.common.bus import H_DELIVERIES, H_DETAIL, H_REASON, H_RECORD_ID, H_SOURCE_SUBJECT, H_STAGE
 from crucible.common.dead_letters import content_free_reference
+from crucible.common.excluded_subjects import excluded_digests
 from crucible.common.tracing import inject_trace_headers, tracer
 from crucible.extractor import __version__
 from crucible.extractor.mapping import STAGE, ExtractionContext, MappedRows, MappingFailure, as_utc, map_rows
@@ -57,13 +58,14 @@ class TableReport:
     extracted: int = 0
     failed: Counter[str] = field(default_factory=Counter)
     skipped_by_watermark: int = 0
+    excluded: int = 0  # rows of forgotten or opted-out subjects: never extracted
     messages: int = 0
     error: str | None = None
 
     @property
     def rows(self) -> int:
         """Rows read this run (in the window, after the watermark)."""
-        return self.extracted + sum(self.failed.values())
+        return self.extracted + sum(self.failed.values()) + self.excluded
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -72,6 +74,7 @@ class TableReport:
             "extracted": self.extracted,
             "failed": dict(sorted(self.failed.items())),
             "skipped_by_watermark": self.skipped_by_watermark,
+            "excluded_subjects": self.excluded,
             "messages": self.messages,
         }
         if self.error:
@@ -104,6 +107,7 @@ class ExtractionReport:
             "extracted": sum(t.extracted for t in self.tables.values()),
             "failed": dict(sorted(failed.items())),
             "skipped_by_watermark": sum(t.skipped_by_watermark for t in self.tables.values()),
+            "excluded_subjects": sum(t.excluded for t in self.tables.values()),
             "messages": sum(t.messages for t in self.tables.values()),
             "errors": errors,
             "tables": {name: t.to_dict() for name, t in self.tables.items()},
@@ -225,6 +229,7 @@ async def extract_table(
             messages, oversized = await task
             report.messages += messages
             report.extracted += len(mapped.records) - oversized
+            report.excluded += mapped.excluded
             report.failed.update(f.reason for f in mapped.failures)
             if oversized:
                 report.failed[OVERSIZED] += oversized
@@ -299,6 +304,8 @@ async def extract(
         extracted_at=now,
         min_quality=min_quality,
         version=__version__,
+        # Read once per run: someone who opts out mid-run is skipped from the next run on.
+        excluded=frozenset(excluded_digests(runtime.registry)),
     )
     report = ExtractionReport(ctx.run_id, db.label, days, min_quality, since)
     try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crucible.common.privacy_keys import subject_digest
 from crucible.v1 import records_pb2
 
 STAGE = "extractor"
@@ -85,6 +86,8 @@ class ExtractionContext:
     extracted_at: dt.datetime
     min_quality: float
     version: str
+    # Digests of forgotten and opted-out subjects (`excluded_subjects`): their rows are skipped.
+    excluded: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -100,6 +103,7 @@ class MappingFailure:
 class MappedRows:
     records: list[records_pb2.Record] = field(default_factory=list)
     failures: list[MappingFailure] = field(default_factory=list)
+    excluded: int = 0  # rows of forgotten or opted-out subjects, never mapped
 
 
 KINDS: dict[str, int] = {
@@ -135,6 +139,10 @@ def record_id(table: str, key: str) -> str:
 def subject_token(secret: bytes, user_id: str) -> str:
     """HMAC-SHA256(secret, user_id), hex: the only way a person is referred to downstream."""
     return hmac.new(secret, str(user_id).encode(), hashlib.sha256).hexdigest()
+
+
+def _is_excluded(user_id: Any, ctx: ExtractionContext) -> bool:
+    return subject_digest(subject_token(ctx.secret, user_id)) in ctx.excluded
 
 
 def as_utc(value: Any, column: str = "created_at") -> dt.datetime:
@@ -405,6 +413,9 @@ def map_rows(rows: Iterable[SourceRow], ctx: ExtractionContext) -> MappedRows:
     """Map many rows; a failing row becomes a MappingFailure, never an exception."""
     out = MappedRows()
     for src in rows:
+        if ctx.excluded and src.user is not None and _is_excluded(src.user.id, ctx):
+            out.excluded += 1
+            continue
         try:
             out.records.append(map_row(src, ctx))
         except MappingError as err:

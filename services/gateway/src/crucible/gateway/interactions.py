@@ -187,8 +187,12 @@ class InteractionLog:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        excluded: Callable[[str], bool] | None = None,
     ) -> None:
         self.policy = policy
+        # The opt-out list and forgotten subjects (`excluded_subjects.shared_excluded(...).excludes`):
+        # their exchanges are never published, checked here in the publisher, off the request path.
+        self._excluded = excluded
         self._publish = publish
         self._secret = subject_secret
         self._rng = rng or random.Random()
@@ -294,6 +298,12 @@ class InteractionLog:
                 i if isinstance(i, records_pb2.Record) else exchange_record(i, self._secret)
                 for i in items[start : start + _BUILD_SLICE]
             )
+        if self._excluded is not None:
+            kept = await asyncio.to_thread(self._drop_excluded, records)
+            n -= len(records) - len(kept)
+            records = kept
+            if not records:
+                return 0
         try:
             await self._publish(records)
         except Exception:
@@ -302,6 +312,14 @@ class InteractionLog:
         INTERACTIONS.labels("published").inc(n)
         self.published += n
         return n
+
+    def _drop_excluded(self, records: list[records_pb2.Record]) -> list[records_pb2.Record]:
+        excluded = self._excluded
+        assert excluded is not None
+        kept = [r for r in records if not excluded(r.subject_token)]
+        if len(kept) < len(records):
+            INTERACTIONS.labels("opted_out").inc(len(records) - len(kept))
+        return kept
 
 
 def bus_record_publisher(bus: object) -> PublishRecords:

@@ -107,7 +107,12 @@ def wire_feedback_loop(router: Any, runtime: Runtime, settings: GatewaySettings,
     router.desk.registry = runtime.registry
     router.desk.subject_secret = runtime.subject_secret()
     if policy.interactions.enabled:
-        router.interactions = InteractionLog(policy.interactions, bus_record_publisher(bus), runtime.subject_secret())
+        from crucible.common.excluded_subjects import shared_excluded
+
+        router.interactions = InteractionLog(
+            policy.interactions, bus_record_publisher(bus), runtime.subject_secret(),
+            excluded=shared_excluded(runtime.registry).excludes,
+        )  # fmt: skip
         router.interactions.start()
         log.info("publishing interactions to RAW (sample rate %g)", policy.interactions.sample_rate)
     return ClientAuth(settings.client_tokens)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from crucible.common.services import ServiceSpec, deferred
 from crucible.scrubber import __version__
 from crucible.scrubber.policy import ScrubberPolicy
+from crucible.scrubber.tally_store import STORE as TALLY_STORE
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -49,4 +50,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
+    subject_stores=(TALLY_STORE,),
 )

@@ -33,6 +33,17 @@ class JobRow:
     model_name: str
 
 
+def inherits_forget_mark(version: DatasetVersion | None, trained_manifest_sha256: str) -> bool:
+    """A model trained from a version marked `contains_forgotten_subject` is marked too, unless it
+    read the version's redacted revision (files re-materialised without the forgotten people:
+    the manifest it read is the version's current one). A job that read the files before a
+    redaction carries the old manifest's sha256 and keeps the mark."""
+    if version is None or not version.contains_forgotten_subject:
+        return False
+    redacted = (version.counts or {}).get("revision") == "redacted"
+    return not (redacted and trained_manifest_sha256 and trained_manifest_sha256 == version.manifest_sha256)
+
+
 def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
@@ -92,7 +103,7 @@ def register_model(
     with runtime.registry.session() as s:
         seq = int(s.scalar(select(func.max(ModelVersion.seq))) or 0) + 1
         dsv = s.get(DatasetVersion, data.dataset_version)
-        forgotten = bool(dsv.contains_forgotten_subject) if dsv else False
+        forgotten = inherits_forget_mark(dsv, data.manifest_sha256)
     name = model_name(seq, result.base_model, today)
     prefix = f"models/{name}"
     outcome.model_name = name
