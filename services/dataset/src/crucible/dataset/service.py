@@ -5,37 +5,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
-from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
-from crucible.dataset.forget import ForgetReport, forget_subject
-from crucible.dataset.intake import DatasetIntake
-from crucible.dataset.policy import DatasetPolicy
-from crucible.dataset.store import CuratedSink, count_new_since_last_version
-from crucible.dataset.versions import (
-    artifact_prefix,
-    build_dataset_version,
-    dataset_policy,
-    dataset_ready_event,
-    list_versions,
-    version_summary,
-)
-from crucible.v1 import events_pb2
+
+if TYPE_CHECKING:  # the rest loads SQLAlchemy, numpy, protobuf: only in the function that needs it
+    from crucible.common.runtime import Runtime
+    from crucible.common.stage import StageBlock
+    from crucible.dataset.forget import ForgetReport
 
 log = logging.getLogger(__name__)
 
 
 def build_stage(runtime: Runtime) -> StageBlock:
     """The intake (normalise, reject what cannot be curated) and the curated store it fills."""
+    from crucible.common.stage import StageBlock
+    from crucible.dataset.intake import DatasetIntake
+    from crucible.dataset.store import CuratedSink
+    from crucible.dataset.versions import dataset_policy
+
     return StageBlock(DatasetIntake(dataset_policy(runtime).category_mix), CuratedSink(runtime.registry))
 
 
 async def build(runtime: Runtime) -> dict[str, Any]:
     """Build a version from the curated store; publish `dataset.ready` when a bus is connected."""
+    from crucible.dataset.versions import artifact_prefix, build_dataset_version, dataset_ready_event, version_summary
+
     built = await asyncio.to_thread(build_dataset_version, runtime)
     manifest_uri = runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json")
     summary = version_summary(built, manifest_uri)
@@ -49,6 +46,8 @@ async def build(runtime: Runtime) -> dict[str, Any]:
 
 async def forget(runtime: Runtime, subject_token: str) -> ForgetReport:
     """Forget one subject (the CLI computes the token; the event carries it)."""
+    from crucible.dataset.forget import forget_subject
+
     report = await asyncio.to_thread(forget_subject, runtime.registry, subject_token)
     log.info(
         "forgot subject: removed %d records, marked versions %s, models %s",
@@ -61,6 +60,9 @@ async def forget(runtime: Runtime, subject_token: str) -> ForgetReport:
 
 async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
     """Build when at least `auto_build_min_new_records` records arrived since the last version."""
+    from crucible.dataset.store import count_new_since_last_version
+    from crucible.dataset.versions import dataset_policy
+
     threshold = dataset_policy(runtime).auto_build_min_new_records
     new = await asyncio.to_thread(count_new_since_last_version, runtime.registry)
     if new < threshold:
@@ -71,11 +73,15 @@ async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
 
 async def on_forget(runtime: Runtime, payload: bytes) -> None:
     """A `subject.forget` event: forget the subject it names."""
+    from crucible.v1 import events_pb2
+
     await forget(runtime, events_pb2.SubjectForget.FromString(payload).subject_token)
 
 
 async def serve(runtime: Runtime) -> None:
     """Production loop: auto-build on new records. Runs until cancelled."""
+    from crucible.dataset.versions import dataset_policy
+
     while True:
         try:
             await maybe_auto_build(runtime)
@@ -85,6 +91,8 @@ async def serve(runtime: Runtime) -> None:
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    from crucible.dataset.versions import list_versions
+
     versions = list_versions(runtime.registry)
     if not versions:
         return {"versions": 0}
@@ -100,7 +108,7 @@ SPEC = ServiceSpec(
     order=50,
     consumes="records.curated",
     produces=None,
-    policy_model=DatasetPolicy,
+    policy_model="crucible.dataset.policy:DatasetPolicy",
     build_stage=build_stage,
     events={subjects.SUBJECT_FORGET: EventHandler(subjects.DATASET_FORGET, on_forget)},
     publishes=(subjects.DATASET_READY,),

@@ -15,18 +15,17 @@ import hashlib
 import itertools
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crucible.common.runtime import Runtime
 from crucible.common.services import ServiceSpec, deferred
 from crucible.common.stage import Sink, StageBlock, StageResult
 from crucible.dedup import __version__
-from crucible.dedup.core import DedupStage
-from crucible.dedup.index import Decision, DedupIndex, IndexBatch
-from crucible.dedup.memory_index import MemoryIndex
-from crucible.dedup.policy import DedupPolicy
 from crucible.dedup.report import build_report, decision_row, report_counts
-from crucible.dedup.snapshot import load_memory_index, persist_journal
+
+if TYPE_CHECKING:  # the rest loads numpy and pydantic: only when a stage is built
+    from crucible.common.runtime import Runtime
+    from crucible.dedup.index import Decision, DedupIndex, IndexBatch
+    from crucible.dedup.policy import DedupPolicy
 
 RUNS_PREFIX = "dedup/runs"
 
@@ -59,6 +58,8 @@ class _SharedIndex:
 
 
 def dedup_policy(runtime: Runtime) -> DedupPolicy:
+    from crucible.dedup.policy import DedupPolicy
+
     policy = runtime.policy.section("dedup")
     assert isinstance(policy, DedupPolicy)
     return policy
@@ -78,6 +79,8 @@ def open_index(runtime: Runtime, policy: DedupPolicy) -> DedupIndex:
         return RedisIndex.from_url(
             params, runtime.settings.redis_url, policy.redis_prefix, records_per_call=policy.redis_records_per_call
         )
+    from crucible.dedup.snapshot import load_memory_index
+
     return load_memory_index(runtime.artifacts, params, policy.snapshot_compact_segments)
 
 
@@ -91,6 +94,9 @@ class DedupSink(Sink):
         self.policy = policy
 
     def persist(self, result: StageResult) -> None:
+        from crucible.dedup.memory_index import MemoryIndex
+        from crucible.dedup.snapshot import persist_journal
+
         shared = self.index
         if isinstance(shared.inner, MemoryIndex):
             with shared.lock:
@@ -113,6 +119,8 @@ class DedupSink(Sink):
 def build_stage(runtime: Runtime) -> StageBlock:
     """The stage and its sink around one index: the stage decides, the sink persists what
     the stage decided (one lock between them)."""
+    from crucible.dedup.core import DedupStage
+
     policy = dedup_policy(runtime)
     index = _SharedIndex(open_index(runtime, policy))
     return StageBlock(DedupStage(policy.params(), index), DedupSink(runtime, index, policy))
@@ -153,7 +161,7 @@ SPEC = ServiceSpec(
     order=40,
     consumes="records.scored",
     produces="records.curated",
-    policy_model=DedupPolicy,
+    policy_model="crucible.dedup.policy:DedupPolicy",
     build_stage=build_stage,
     register_cli=deferred("crucible.dedup.cli:register"),
     benches={
