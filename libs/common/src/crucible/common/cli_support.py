@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: ./crucible.yaml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+# The offline commands (scrub, score, dedup): records on stdout unless --out, so the summary
+# goes to stdout only when asked and the records are in a file.
+SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout (with --out FILE).")]
 
 
 def runtime_from_env(policy_file: Path | None = None, *, migrate: bool = True) -> Runtime:
