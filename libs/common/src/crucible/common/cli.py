@@ -140,6 +140,7 @@ def serve(
     (alive, connected to NATS, every worker and event consumer subscribed, every loop running)."""
     import asyncio
 
+    from crucible.common import logs
     from crucible.common.config import did_you_mean
     from crucible.common.embedded import nats_url_for
     from crucible.common.probes import ProbeState, heartbeat, serve_probes
@@ -150,6 +151,7 @@ def serve(
     if service not in specs:
         raise typer.BadParameter(f"unknown service {service!r}{did_you_mean(service, specs)}", param_hint="SERVICE")
     spec = specs[service]
+    logs.setup_logging(logs.current_output(), service=service)  # each JSON line names the service
     runtime = runtime_from_env(policy)
     setup_tracing(service)
     probes = ProbeState()
