@@ -9,7 +9,6 @@ guards it and `bench/cli_startup.py` measures it against a bare typer app."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -44,18 +43,9 @@ def talk(
 ) -> None:
     # Runs before every command, before it imports anything heavy: third-party progress bars
     # and log levels are read by those libraries when they are imported.
-    from crucible.common.logs import parse_level, resolve_output, setup_logging
+    from crucible.common.logs import output_from_environment, setup_logging
 
-    json_env = os.environ.get("CRUCIBLE_LOG_JSON", "true").strip().lower() not in ("0", "false", "no", "off")
-    setup_logging(
-        resolve_output(
-            verbose=verbose,
-            log_format=log_format,
-            stdout_is_tty=sys.stdout.isatty(),
-            level=parse_level(os.environ.get("CRUCIBLE_LOG_LEVEL")),
-            json_logs=json_env,
-        )
-    )
+    setup_logging(output_from_environment(verbose=verbose, log_format=log_format))
 
 
 @app.command()

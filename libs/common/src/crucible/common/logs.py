@@ -85,6 +85,18 @@ def resolve_output(
     return Output(human=human, verbose=False, log_format=fmt, level=level or ("WARNING" if human else "INFO"))
 
 
+def output_from_environment(*, verbose: bool = False, log_format: str = "auto") -> Output:
+    """`resolve_output` for this process: its stdout, CRUCIBLE_LOG_LEVEL and CRUCIBLE_LOG_JSON."""
+    json_env = os.environ.get("CRUCIBLE_LOG_JSON", "true").strip().lower() not in ("0", "false", "no", "off")
+    return resolve_output(
+        verbose=verbose,
+        log_format=log_format,
+        stdout_is_tty=_isatty(sys.stdout),
+        level=parse_level(os.environ.get("CRUCIBLE_LOG_LEVEL")),
+        json_logs=json_env,
+    )
+
+
 def _machine_format(log_format: str, json_logs: bool) -> str:
     if log_format == "auto":
         return "json" if json_logs else "text"
@@ -170,11 +182,7 @@ def setup_logging(output: Output | None = None, *, service: str = "crucible") ->
     (default: from stdout, CRUCIBLE_LOG_LEVEL, CRUCIBLE_LOG_JSON). Safe to call again."""
     global _current
     if output is None:
-        output = resolve_output(
-            stdout_is_tty=_isatty(sys.stdout),
-            level=parse_level(os.environ.get("CRUCIBLE_LOG_LEVEL")),
-            json_logs=os.environ.get("CRUCIBLE_LOG_JSON", "true").strip().lower() not in ("0", "false", "no", "off"),
-        )
+        output = output_from_environment()
     _current = output
     own = logging.getLevelName(output.level)
     others = logging.DEBUG if output.verbose else logging.WARNING
