@@ -63,6 +63,18 @@ def main() -> int:
         else:
             failed.append("bus_scale")
             print(f"{'bus_scale':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+    if not args.only:
+        # CLI start-up against a bare typer app (issue 23: under 3x, under 1 s when quiet).
+        cmd = [sys.executable, str(Path(__file__).parent / "cli_startup.py"), "--json"]
+        if args.quick:
+            cmd += ["--runs", "3"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode == 0:
+            (RESULTS / "cli_startup.json").write_text(proc.stdout)
+            print(f"{'cli_start':<10} ok -> {RESULTS / 'cli_startup.json'}")
+        else:
+            failed.append("cli_startup")
+            print(f"{'cli_start':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
     if not args.only and not failed:
         # The capacity model turns the figures just measured into replicas, memory and GPU-hours.
         proc = subprocess.run(

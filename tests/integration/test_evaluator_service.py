@@ -65,7 +65,7 @@ async def _next_evaluated(sub, model: str, timeout: float = 120.0) -> events_pb2
 def test_spec_wires_the_hook_serve_and_bench() -> None:
     assert SPEC.name == "evaluator" and subjects.MODEL_TRAINED in SPEC.events
     assert SPEC.hooks["evaluate"] is evaluate_hook and {"eval", "guard"} <= set(SPEC.benches)
-    assert SPEC.policy_model is EvaluatorPolicy
+    assert SPEC.policy_class() is EvaluatorPolicy
 
 
 def test_serve_evaluates_a_trained_model_and_publishes(nats_url: str, tmp_path: Path, tiny) -> None:

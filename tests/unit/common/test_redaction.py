@@ -63,13 +63,13 @@ def test_log_lines_and_their_tracebacks_are_redacted() -> None:
 
 
 def test_setup_logging_installs_the_filter(capsys) -> None:
-    from crucible.common.telemetry import setup_logging
+    from crucible.common import logs
 
     root = logging.getLogger()
     saved = list(root.handlers), root.level
     try:
-        setup_logging("INFO", json_logs=False)
-        logging.getLogger("x").info("bus at nats://u:%s@h", SECRET)
+        logs.setup_logging(logs.resolve_output(stdout_is_tty=False, json_logs=False))
+        logging.getLogger("crucible.x").info("bus at nats://u:%s@h", SECRET)
     finally:
         for h in list(root.handlers):
             root.removeHandler(h)

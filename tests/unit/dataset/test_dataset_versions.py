@@ -97,7 +97,7 @@ def test_spec_wiring() -> None:
     assert SPEC.name == "dataset"
     assert SPEC.consumes == "records.curated"
     assert SPEC.produces is None
-    assert SPEC.policy_model is DatasetPolicy
+    assert SPEC.policy_class() is DatasetPolicy
     assert "build" in SPEC.hooks and "dataset" in SPEC.benches
 
 

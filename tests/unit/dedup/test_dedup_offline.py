@@ -45,10 +45,10 @@ def test_offline_marks_duplicates_in_input_order(
         json.dumps({"id": "empty", "text": ""}),
         json.dumps({"id": "word", "text": "Hi!"}),
     ]
-    out = tmp_path / "out" / "o.jsonl"
+    out = tmp_path / "o.jsonl"
     report = tmp_path / "report.json"
     result = CliRunner().invoke(
-        app, ["dedup", str(_write(tmp_path / "in.jsonl", lines)), "--out", str(out), "--report", str(report)]
+        app, ["dedup", str(_write(tmp_path / "in.jsonl", lines)), "--out", str(out), "--report", str(report), "--json"]
     )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -57,7 +57,7 @@ def test_offline_marks_duplicates_in_input_order(
     assert (rows[2]["cluster_id"], rows[2]["duplicate_of"], rows[2]["similarity"]) == ("a", "a", 1.0)
     assert rows[3]["duplicate_of"] == "2" and rows[3]["category"] == "x" and 0.85 <= rows[3]["similarity"] < 1
     assert rows[4]["duplicate_of"] is None and rows[5]["duplicate_of"] is None
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout)  # --json: the summary alone on stdout
     assert summary["records"] == 6 and summary["duplicates"] == 2 and summary["bad_lines"] == 0
     data = json.loads(report.read_text())
     assert data["duplicates"] == 2 and {c["cluster_id"] for c in data["clusters"]} == {"a", "2"}

@@ -37,7 +37,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_run_and_sample_fail_clearly_without_a_model(home: Path) -> None:
     result = runner.invoke(eval_app, ["run", "missing-model", "--no-publish"])
-    assert result.exit_code == 2 and "not in the registry" in result.output
+    assert result.exit_code == 1 and "error:" in result.output and "not in the registry" in result.output
     result = runner.invoke(eval_app, ["sample", "--n", "5"])
     assert result.exit_code == 2 and "no evaluated model" in result.output
     result = runner.invoke(eval_app, ["ingest", str(home / "nothing.jsonl")])

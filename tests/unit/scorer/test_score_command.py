@@ -59,3 +59,21 @@ def test_the_score_command_end_to_end(tmp_path: Path, scorer_store) -> None:
         check=False, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_score_reads_stdin_writes_stdout_and_prints_a_json_summary(tmp_path: Path, scorer_store) -> None:
+    line = json.dumps({"text": "We argued about chores.", "reply": "That sounds frustrating."}) + "\n"
+    env = dict(os.environ, CRUCIBLE_HOME=str(tmp_path / "home"), CRUCIBLE_ARTIFACTS_URL=scorer_store.root_url,
+               OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")  # fmt: skip
+    cli = [sys.executable, "-m", "crucible.common.cli", "score"]
+    piped = subprocess.run(cli, input=line, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    (scored,) = [json.loads(x) for x in piped.stdout.splitlines()]  # stdout holds the records only
+    assert scored["text"] == "We argued about chores." and "quality" in scored
+    out = tmp_path / "o.jsonl"
+    summary = subprocess.run(
+        [*cli, "-", "--out", str(out), "--json"], input=line, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert summary.returncode == 0, summary.stderr
+    assert json.loads(summary.stdout)["written"] == 1 and len(out.read_text().splitlines()) == 1

@@ -20,7 +20,7 @@ def runtime_with(tmp_path, scorer_store, yaml_text: str) -> Runtime:
 
 def test_spec_plugs_into_the_pipeline() -> None:
     assert (SPEC.name, SPEC.consumes, SPEC.produces) == ("scorer", "records.scrubbed", "records.scored")
-    assert SPEC.policy_model is ScorerPolicy and "score" in SPEC.benches
+    assert SPEC.policy_class() is ScorerPolicy and "score" in SPEC.benches
     assert SPEC.build_stage is build_stage
 
 

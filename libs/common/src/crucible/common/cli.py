@@ -1,23 +1,27 @@
 """The `crucible` command. Platform commands live here; each service adds its own
 (`crucible scrub`, `crucible review ...`) through `ServiceSpec.register_cli`, and its
-benchmarks through `ServiceSpec.benches` (`crucible bench <name>`)."""
+benchmarks through `ServiceSpec.benches` (`crucible bench <name>`).
+
+Start-up is kept short (`crucible --help` loads every service's spec and CLI module): this
+module, the specs and the CLI modules import only typer and the standard library at module
+level; a command imports what it needs in its body. `tests/unit/common/test_cli_imports.py`
+guards it and `bench/cli_startup.py` measures it against a bare typer app."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from crucible.common import __version__
-from crucible.common.cli_support import PolicyOpt, runtime_from_env
+from crucible.common.cli_support import CrucibleGroup, PolicyOpt, report, runtime_from_env
 from crucible.common.services import discover_services
 
 app = typer.Typer(
     name="crucible",
+    cls=CrucibleGroup,
     help="Crucible: turn an application's own conversations into safe, fine-tuned, evaluated, canary-deployed LLMs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -25,6 +29,23 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: print JSON with the figure and a baseline measured in the same run.")
 app.add_typer(bench_app, name="bench")
+
+
+@app.callback()
+def talk(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Everything: debug logs, third-party logs, warnings, progress bars.")
+    ] = False,
+    log_format: Annotated[
+        Literal["auto", "json", "text"],
+        typer.Option("--log-format", help="auto: quiet, for people, on a terminal, JSON lines otherwise; json; text."),
+    ] = "auto",
+) -> None:
+    # Runs before every command, before it imports anything heavy: third-party progress bars
+    # and log levels are read by those libraries when they are imported.
+    from crucible.common.logs import output_from_environment, setup_logging
+
+    setup_logging(output_from_environment(verbose=verbose, log_format=log_format))
 
 
 @app.command()
@@ -49,6 +70,8 @@ def run(
     """Run the whole job end to end: extract, scrub, score, dedup, build a dataset, train,
     evaluate and roll out. Without configuration it starts the embedded defaults (nats-server,
     SQLite registry, demo app database) under CRUCIBLE_HOME (default .crucible)."""
+    import asyncio
+
     from crucible.common.pipeline import run_pipeline
     from crucible.common.run_view import RunView
 
@@ -78,6 +101,8 @@ def migrate(policy: PolicyOpt = None) -> None:
     CRUCIBLE_NATS_URL is set, create or update the JetStream streams, then exit. Run once per
     release (the Helm hook Job, as the NATS admin user: the only user allowed to change streams),
     so replicas never race for either."""
+    import asyncio
+
     from crucible.common.redaction import redact_url
 
     runtime = runtime_from_env(policy)
@@ -103,6 +128,10 @@ def serve(
     Needs CRUCIBLE_NATS_URL (an embedded server is started when unset, for trying it out).
     On CRUCIBLE_METRICS_PORT (when set): /metrics, /livez (event loop alive) and /readyz
     (alive, connected to NATS, every worker and event consumer subscribed, every loop running)."""
+    import asyncio
+
+    from crucible.common import logs
+    from crucible.common.config import did_you_mean
     from crucible.common.embedded import nats_url_for
     from crucible.common.probes import ProbeState, heartbeat, serve_probes
     from crucible.common.serving import install_stop_signals, run_services
@@ -110,9 +139,9 @@ def serve(
 
     specs = discover_services()
     if service not in specs:
-        typer.echo(f"unknown service {service!r}; installed: {', '.join(specs)}", err=True)
-        raise typer.Exit(2)
+        raise typer.BadParameter(f"unknown service {service!r}{did_you_mean(service, specs)}", param_hint="SERVICE")
     spec = specs[service]
+    logs.setup_logging(logs.current_output(), service=service)  # each JSON line names the service
     runtime = runtime_from_env(policy)
     setup_tracing(service)
     probes = ProbeState()
@@ -198,6 +227,8 @@ def _bench_command(bench_name: str, fn: Callable[..., dict[str, Any]]) -> Callab
                 raise typer.BadParameter(f"bench {bench_name} takes no --records", param_hint="--records") from exc
             raise
         if as_json:
+            import json
+
             typer.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
         else:
             from rich import print_json
@@ -227,6 +258,11 @@ def main() -> None:
         build_app()(prog_name="crucible")
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # raised outside a command (a bad root option, a broken plugin)
+        code = report(exc)
+        if code is None:
+            raise
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -7,24 +7,25 @@ Two kinds of configuration, kept apart on purpose:
   file whose defaults are the seeds' values. Each service owns its own section and its own
   pydantic model for it (`ServiceSpec.policy_model`), so adding a knob never touches this file.
 
-A bad value stops start-up with `ConfigError`, naming the key and what is allowed.
+A bad value stops start-up with `ConfigError`, naming the key and what is allowed; every
+problem of the policy file is reported at once (one line each), with a "did you mean" for a
+misspelt key. A bad `CRUCIBLE_*` variable names the variable (`settings_error`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crucible.common.errors import ConfigError
+from crucible.common.logs import LOG_LEVELS
 from crucible.common.nats_auth import NatsSecurity
-
-
-class ConfigError(ValueError):
-    """A configuration value is wrong. The message names the key and the allowed values."""
 
 
 class Settings(BaseSettings):
@@ -54,8 +55,15 @@ class Settings(BaseSettings):
         pattern=r"^_INBOX_[A-Za-z0-9_-]+$",
         description="Reply-inbox prefix; unset = `_INBOX_<user>` from the URL (set it for .creds/nkey users).",
     )
-    log_level: str = Field(default="INFO")
-    log_json: bool = Field(default=True, description="JSON logs (one object per line).")
+    log_level: str = Field(default="INFO", description=f"Our loggers' level: one of {', '.join(LOG_LEVELS)}.")
+    log_json: bool = Field(default=True, description="JSON logs off a terminal (false: plain lines).")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)} (or --verbose)")
+        return value.strip().upper()
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -152,25 +160,81 @@ class CommonPolicy(PolicyModel):
     privacy: PrivacyPolicy = PrivacyPolicy()
 
 
-def _format_validation_error(section: str, err: ValidationError) -> str:
+def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names of the (nested) model at `loc`, for a "did you mean"."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for the closest choice, or a list of the allowed ones."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; allowed: {', '.join(choices)}" if choices else ""
+
+
+def _problems(section: str, model: type[BaseModel], err: ValidationError) -> list[str]:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in (section, *e["loc"]) if p != "")
-        allowed = ""
+        loc = [p for p in e["loc"] if p != ""]
+        key = ".".join(str(p) for p in ([section] if section else []) + loc)
+        if e["type"] == "extra_forbidden":
+            hint = did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1])) if loc else ""
+            lines.append(f"{key}: unknown key{hint}")
+            continue
         ctx = e.get("ctx") or {}
-        if ctx:
-            allowed = " (" + ", ".join(f"{k} {v}" for k, v in ctx.items() if k != "error") + ")"
-        got = e.get("input")
-        lines.append(f"{key}: {e['msg']}{allowed}; got {got!r}")
-    return "invalid policy value(s):\n  " + "\n  ".join(lines)
+        allowed = " (" + ", ".join(f"{k} {v}" for k, v in ctx.items() if k != "error") + ")" if ctx else ""
+        lines.append(f"{key}: {e['msg']}{allowed}; got {e.get('input')!r}")
+    return lines
+
+
+def _section_problems(section: str, model: type[BaseModel], raw: Mapping[str, Any] | None) -> tuple[Any, list[str]]:
+    if raw is not None and not isinstance(raw, Mapping):
+        return None, [f"{section}: must be a mapping of keys, got {type(raw).__name__}"]
+    try:
+        return model.model_validate(dict(raw or {})), []
+    except ValidationError as err:
+        return None, _problems(section, model, err)
 
 
 def validate_section(section: str, model: type[BaseModel], raw: Mapping[str, Any] | None) -> BaseModel:
     """Validate one policy section, turning pydantic errors into a ConfigError naming the keys."""
+    value, problems = _section_problems(section, model, raw)
+    if problems:
+        raise ConfigError("invalid policy value(s):\n" + "\n".join(problems))
+    assert isinstance(value, BaseModel)
+    return value
+
+
+def settings_error(err: ValidationError, settings_cls: type[BaseSettings]) -> ConfigError:
+    """A ConfigError naming each bad environment variable, its value and what is allowed."""
+    prefix = str(settings_cls.model_config.get("env_prefix") or "")
+    lines = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else "?"
+        field = settings_cls.model_fields.get(name)
+        env = f"{prefix}{name}".upper()
+        ctx = e.get("ctx") or {}
+        allowed = ", ".join(f"{k} {v}" for k, v in ctx.items() if k != "error")
+        what = e["msg"].removeprefix("Value error, ") + (f" ({allowed})" if allowed else "")
+        about = f" [{field.description}]" if field is not None and field.description else ""
+        lines.append(f"{env}={e.get('input')!r}: {what}{about}")
+    return ConfigError("\n".join(lines))
+
+
+def load_settings() -> Settings:
+    """`Settings()` from the environment; a bad variable is a ConfigError naming it."""
     try:
-        return model.model_validate(dict(raw or {}))
+        return Settings()
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(section, err)) from None
+        raise settings_error(err, Settings) from None
 
 
 class Policy:
@@ -237,15 +301,24 @@ def load_policy(
         source = str(path)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
-    unknown = set(raw) - COMMON_SECTIONS - set(section_models)
-    if unknown:
-        allowed = sorted(COMMON_SECTIONS | set(section_models))
-        hint = "" if section_models else " (services' sections need their models: plugins.installed_policy_models())"
-        raise ConfigError(f"unknown policy section(s) {sorted(unknown)}; allowed: {allowed}{hint}")
-    common_raw = {k: v for k, v in raw.items() if k in COMMON_SECTIONS}
-    common = validate_section("", CommonPolicy, common_raw)
+    # Every problem at once, each on its line: fixing one typo at a time, re-running each time, is slow.
+    problems: list[str] = []
+    known = COMMON_SECTIONS | set(section_models)
+    for name in sorted(set(raw) - known, key=str):
+        hint = did_you_mean(str(name), known)
+        if not section_models:
+            hint += " (services' sections need their models: plugins.installed_policy_models())"
+        problems.append(f"{name}: unknown policy section{hint}")
+    common, found = _section_problems("", CommonPolicy, {k: v for k, v in raw.items() if k in COMMON_SECTIONS})
+    problems += found
+    sections = {}
+    for name, model in section_models.items():
+        sections[name], found = _section_problems(name, model, raw.get(name))
+        problems += found
+    if problems:
+        where = f"policy file {path}" if path is not None else "policy"
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
     assert isinstance(common, CommonPolicy)
-    sections = {name: validate_section(name, model, raw.get(name)) for name, model in section_models.items()}
     return Policy(common, sections, source)
 
 

@@ -15,11 +15,12 @@ Moving to the status a model already has is a no-op (a redelivered event changes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:  # the statuses are read by CLI option parsing: SQLAlchemy only when a function runs
+    from sqlalchemy.orm import Session
 
-from crucible.common.registry import ModelTransition, ModelVersion, utcnow
+    from crucible.common.registry import ModelTransition, ModelVersion
 
 TRAINED = "trained"
 EVALUATED = "evaluated"
@@ -52,6 +53,8 @@ def transition(s: Session, model_name: str, to: str, *, reason: str, actor: str)
     """Move `model_name` to `to` inside the caller's session; returns the logged transition, or
     None when the model already has that status. Moving to `serving` retires the pool's
     current serving model first."""
+    from crucible.common.registry import ModelVersion
+
     if to not in STATUSES:
         raise LifecycleError(f"unknown model status {to!r} (one of {', '.join(STATUSES)})")
     mv = s.get(ModelVersion, model_name)
@@ -71,6 +74,8 @@ def transition(s: Session, model_name: str, to: str, *, reason: str, actor: str)
 
 def record_created(s: Session, mv: ModelVersion, *, reason: str, actor: str) -> ModelTransition:
     """Log the creation of a model row (status `trained`) so its history starts at the beginning."""
+    from crucible.common.registry import ModelTransition
+
     if mv.status is None:  # the column default applies only at flush
         mv.status = TRAINED
     if mv.pool is None:
@@ -81,10 +86,18 @@ def record_created(s: Session, mv: ModelVersion, *, reason: str, actor: str) -> 
 
 
 def serving_model(s: Session, pool: str = DEFAULT_POOL) -> ModelVersion | None:
+    from sqlalchemy import select
+
+    from crucible.common.registry import ModelVersion
+
     return s.scalars(select(ModelVersion).where(ModelVersion.pool == pool, ModelVersion.status == SERVING)).first()
 
 
 def models_with(s: Session, statuses: Iterable[str], pool: str | None = None) -> list[ModelVersion]:
+    from sqlalchemy import select
+
+    from crucible.common.registry import ModelVersion
+
     query = select(ModelVersion).where(ModelVersion.status.in_(list(statuses)))
     if pool is not None:
         query = query.where(ModelVersion.pool == pool)
@@ -92,6 +105,10 @@ def models_with(s: Session, statuses: Iterable[str], pool: str | None = None) ->
 
 
 def history(s: Session, model_name: str) -> list[ModelTransition]:
+    from sqlalchemy import select
+
+    from crucible.common.registry import ModelTransition
+
     return list(
         s.scalars(
             select(ModelTransition)
@@ -102,6 +119,8 @@ def history(s: Session, model_name: str) -> list[ModelTransition]:
 
 
 def _log(s: Session, mv: ModelVersion, to: str, reason: str, actor: str) -> ModelTransition:
+    from crucible.common.registry import ModelTransition, utcnow
+
     row = ModelTransition(
         model_name=mv.name, from_status=mv.status, to_status=to, reason=reason, actor=actor, at=utcnow()
     )

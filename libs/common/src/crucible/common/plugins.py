@@ -11,10 +11,12 @@ A service package declares, in its pyproject.toml:
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 ENTRY_POINT_GROUP = "crucible.services"
 
@@ -34,10 +36,20 @@ def load_entry_points() -> list[tuple[str, str, Any]]:
     return loaded
 
 
+def resolve_target(target: str) -> Any:
+    """The object a `"package.module:attribute"` string names, imported now."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"target must be 'module:attribute', got {target!r}")
+    return getattr(import_module(module_name), attr)
+
+
 def installed_policy_models() -> dict[str, type[BaseModel]]:
-    """Each installed service's policy section model by section name (for `config.load_policy`)."""
-    return {
-        spec.name: spec.policy_model
-        for _, _, spec in load_entry_points()
-        if getattr(spec, "policy_model", None) is not None
-    }
+    """Each installed service's policy section model by section name (for `config.load_policy`);
+    a spec may name its model as `"module:Class"` (imported here, not when the spec loads)."""
+    models = {}
+    for _, _, spec in load_entry_points():
+        model = getattr(spec, "policy_model", None)
+        if model is not None:
+            models[spec.name] = resolve_target(model) if isinstance(model, str) else model
+    return models

@@ -8,18 +8,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel
-
-from crucible.common.plugins import load_entry_points
-from crucible.common.stage import StageBlock
+from crucible.common.plugins import load_entry_points, resolve_target
 
 if TYPE_CHECKING:
     import typer
+    from pydantic import BaseModel
 
     from crucible.common.runtime import Runtime
+    from crucible.common.stage import StageBlock
     from crucible.common.subject_stores import SubjectStore
 
 C = TypeVar("C")
@@ -65,7 +63,15 @@ class ServiceSpec:
     - `benches`: `crucible bench <name>` callables returning a JSON-able dict.
     - `run_summary`: adds service-specific figures to `crucible run`'s summary.
     - `subject_stores`: the stores of personal data the service keeps, for forget, export and
-      retention (`subject_stores.SubjectStore`).
+      retention (`subject_stores.SubjectStore`) (or `"package.module:NAME"`,
+      imported only by `stores()`: a store's module loads SQLAlchemy).
+    - `policy_model`: the service's policy section, as `"package.module:Class"` so that loading
+      the spec (which `crucible --help` does for every service) never imports pydantic;
+      `policy_class()` imports it. A class is accepted too.
+
+    A spec module imports nothing heavy at module level (no torch, numpy, SQLAlchemy, NATS,
+    protobuf, pydantic): name callables with `deferred(...)` or import inside the function.
+    `tests/unit/common/test_cli_imports.py` guards this.
     """
 
     name: str
@@ -74,7 +80,7 @@ class ServiceSpec:
     order: int = 100  # position in `crucible run` (pipeline order)
     consumes: str | None = None  # subject suffix, e.g. "records.raw"
     produces: str | None = None
-    policy_model: type[BaseModel] | None = None
+    policy_model: type[BaseModel] | str | None = None
     build_stage: Callable[[Runtime], StageBlock] | None = None
     events: Mapping[str, EventHandler[Any]] = field(default_factory=dict)
     lifespan: Callable[[Runtime], AbstractAsyncContextManager[Any]] | None = None
@@ -83,10 +89,21 @@ class ServiceSpec:
     register_cli: Callable[[typer.Typer], None] | None = None
     benches: Mapping[str, Callable[..., dict[str, Any]]] = field(default_factory=dict)
     run_summary: Callable[[Runtime, str], dict[str, Any]] | None = None
-    subject_stores: tuple[SubjectStore, ...] = ()
+    subject_stores: tuple[SubjectStore | str, ...] = ()
     # Other (optional) hooks, by name, for `crucible run` orchestration
     # (e.g. "extract": start an extraction; "after_drain": build a dataset).
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+    def policy_class(self) -> type[BaseModel] | None:
+        """The policy section's model, imported now when `policy_model` names it."""
+        if isinstance(self.policy_model, str):
+            model: type[BaseModel] = resolve_target(self.policy_model)
+            return model
+        return self.policy_model
+
+    def stores(self) -> list[SubjectStore]:
+        """The subject stores, imported now where they are named."""
+        return [resolve_target(s) if isinstance(s, str) else s for s in self.subject_stores]
 
 
 def deferred(target: str, doc: str | None = None) -> Callable[..., Any]:
@@ -102,7 +119,7 @@ def deferred(target: str, doc: str | None = None) -> Callable[..., Any]:
 
     def call(*args: Any, **kwargs: Any) -> Any:
         if not resolved:
-            resolved.append(getattr(import_module(module_name), attr))
+            resolved.append(resolve_target(target))
         return resolved[0](*args, **kwargs)
 
     call.__name__ = attr

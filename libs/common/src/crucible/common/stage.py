@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from crucible.v1 import records_pb2
+if TYPE_CHECKING:  # annotations only: a service spec imports this module, and --help must stay fast
+    from crucible.v1 import records_pb2
 
 
 @dataclass(frozen=True)

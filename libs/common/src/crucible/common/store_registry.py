@@ -14,7 +14,7 @@ def all_stores() -> list[SubjectStore]:
     """The kernel's stores and every installed service's, in order."""
     stores = [REVIEW_STORE, FEEDBACK_STORE, RUNS_STORE, BUS_STORE]
     for spec in discover_services().values():
-        stores.extend(spec.subject_stores)
+        stores.extend(spec.stores())
     names = [s.name for s in stores]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -1,4 +1,4 @@
-"""Logs and metrics: JSON logs (one object per line), Prometheus metrics and `/metrics`.
+"""Metrics: Prometheus metrics and `/metrics` (logs: `crucible.common.logs`).
 
 Metric names follow Prometheus' rules: `crucible_<area>_<what>_<unit>`; no user ids or
 record ids as labels (unbounded cardinality).
@@ -6,13 +6,7 @@ record ids as labels (unbounded cardinality).
 
 from __future__ import annotations
 
-import logging
-import sys
-
 from prometheus_client import Counter, Gauge, Histogram
-from pythonjsonlogger.json import JsonFormatter
-
-from crucible.common.redaction import RedactingFilter
 
 STAGE_RECORDS = Counter(
     "crucible_stage_records_total",
@@ -34,26 +28,3 @@ STAGE_CONSUMER_LAG = Gauge(
 STAGE_REDELIVERIES = Counter(
     "crucible_stage_redeliveries_total", "Input messages nak'ed for redelivery after a failure.", ["stage"]
 )
-
-
-def setup_logging(level: str = "INFO", *, json_logs: bool = True, service: str = "crucible") -> None:
-    """Configure the root logger once: JSON to stderr (for log shippers) or plain text for people."""
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    if json_logs:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                static_fields={"service": service},
-            )
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())  # a URL with a password in an exception or a message never leaves
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    for noisy in ("nats", "httpx", "urllib3", "presidio-analyzer", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)

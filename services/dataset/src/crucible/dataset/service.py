@@ -5,33 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
-from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
-from crucible.dataset.forget import ForgetReport, forget_subject
-from crucible.dataset.intake import DatasetIntake
-from crucible.dataset.policy import DatasetPolicy, effective_fairness_gate
-from crucible.dataset.store import CuratedSink, count_new_since_last_version
-from crucible.dataset.subject_store import STORE
-from crucible.dataset.versions import (
-    artifact_prefix,
-    build_dataset_version,
-    dataset_policy,
-    dataset_ready_event,
-    list_versions,
-    version_summary,
-)
-from crucible.v1 import events_pb2
+
+if TYPE_CHECKING:  # the rest loads SQLAlchemy, numpy, protobuf: only in the function that needs it
+    from crucible.common.runtime import Runtime
+    from crucible.common.stage import StageBlock
+    from crucible.dataset.forget import ForgetReport
 
 log = logging.getLogger(__name__)
 
 
 def build_stage(runtime: Runtime) -> StageBlock:
     """The intake (normalise, reject what cannot be curated) and the curated store it fills."""
+    from crucible.common.stage import StageBlock
+    from crucible.dataset.intake import DatasetIntake
+    from crucible.dataset.store import CuratedSink
+    from crucible.dataset.versions import dataset_policy
+
     return StageBlock(DatasetIntake(dataset_policy(runtime).category_mix), CuratedSink(runtime.registry))
 
 
@@ -39,6 +33,15 @@ async def build(runtime: Runtime) -> dict[str, Any]:
     """Build a version from the curated store; publish `dataset.ready` when a bus is connected and the
     fairness gate allows (enforce: a version below the target is built and reported, not published for
     training; the next version that meets the target, after synthesis or new data, is)."""
+    from crucible.dataset.policy import effective_fairness_gate
+    from crucible.dataset.versions import (
+        artifact_prefix,
+        build_dataset_version,
+        dataset_policy,
+        dataset_ready_event,
+        version_summary,
+    )
+
     built = await asyncio.to_thread(build_dataset_version, runtime)
     manifest_uri = runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json")
     summary = version_summary(built, manifest_uri)
@@ -62,6 +65,8 @@ async def build(runtime: Runtime) -> dict[str, Any]:
 async def forget(runtime: Runtime, subject_token: str, record_ids: set[str] | None = None) -> ForgetReport:
     """Forget one subject in the curated store and the dataset versions (`crucible forget` does
     every store through `forgetting.forget_subject_everywhere`; this is the dataset's part)."""
+    from crucible.dataset.forget import forget_subject
+
     report = await asyncio.to_thread(forget_subject, runtime, subject_token, record_ids)
     log.info(
         "forgot subject: removed %d records, versions %s, marked models %s",
@@ -74,6 +79,9 @@ async def forget(runtime: Runtime, subject_token: str, record_ids: set[str] | No
 
 async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
     """Build when at least `auto_build_min_new_records` records arrived since the last version."""
+    from crucible.dataset.store import count_new_since_last_version
+    from crucible.dataset.versions import dataset_policy
+
     threshold = dataset_policy(runtime).auto_build_min_new_records
     new = await asyncio.to_thread(count_new_since_last_version, runtime.registry)
     if new < threshold:
@@ -85,12 +93,16 @@ async def maybe_auto_build(runtime: Runtime) -> dict[str, Any] | None:
 async def on_forget(runtime: Runtime, payload: bytes) -> None:
     """A `subject.forget` event (from `crucible forget`, or published by the app itself): forget
     the subject it names in the dataset store (idempotent: usually already done by the command)."""
+    from crucible.v1 import events_pb2
+
     event = events_pb2.SubjectForget.FromString(payload)
     await forget(runtime, event.subject_token, set(event.record_ids))
 
 
 async def serve(runtime: Runtime) -> None:
     """Production loop: auto-build on new records. Runs until cancelled."""
+    from crucible.dataset.versions import dataset_policy
+
     while True:
         try:
             await maybe_auto_build(runtime)
@@ -100,6 +112,8 @@ async def serve(runtime: Runtime) -> None:
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    from crucible.dataset.versions import list_versions
+
     versions = list_versions(runtime.registry)
     if not versions:
         return {"versions": 0}
@@ -115,7 +129,7 @@ SPEC = ServiceSpec(
     order=50,
     consumes="records.curated",
     produces=None,
-    policy_model=DatasetPolicy,
+    policy_model="crucible.dataset.policy:DatasetPolicy",
     build_stage=build_stage,
     events={subjects.SUBJECT_FORGET: EventHandler(subjects.DATASET_FORGET, on_forget)},
     publishes=(subjects.DATASET_READY,),
@@ -128,6 +142,6 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    subject_stores=(STORE,),
+    subject_stores=("crucible.dataset.subject_store:STORE",),
     hooks={"build": build, "forget": forget},
 )

@@ -1,15 +1,16 @@
-"""`crucible dedup IN.jsonl --out OUT.jsonl`: cluster near-duplicates of a JSONL file offline,
-with the same definition, parameters and index rule as the stage."""
+"""`crucible dedup [IN.jsonl] [--out OUT.jsonl] [--json]`: cluster near-duplicates of JSON lines
+offline (stdin/stdout by default), with the same definition, parameters and index rule as the stage."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from crucible.common.cli_support import SummaryJsonOpt
 
 
 def policy_from_file(path: Path | None) -> Any:
@@ -36,13 +37,21 @@ def register(app: typer.Typer) -> None:
 
 
 def dedup_command(
-    input_path: Annotated[Path, typer.Argument(metavar="IN.jsonl", help='Lines {"id", "text"}, or Records as JSON.')],
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="[IN.jsonl]", help='Lines {"id", "text"}, or Records as JSON; - or none: stdin.', show_default=False
+        ),
+    ] = Path("-"),
     out: Annotated[
         Path,
         typer.Option(
-            "--out", help="Output JSONL: the input lines, in order, plus cluster_id, duplicate_of, similarity."
+            "--out",
+            help="Output JSONL: the input lines, in order, plus cluster_id, duplicate_of, similarity; "
+            "- or none: stdout.",
+            show_default=False,
         ),
-    ],
+    ] = Path("-"),
     threshold: Annotated[
         float | None,
         typer.Option("--threshold", min=0.0, max=1.0, help="Jaccard threshold (default: policy dedup.threshold)."),
@@ -51,17 +60,20 @@ def dedup_command(
         Path | None, typer.Option("--report", help="Also write the duplicate report (clusters, pairs) here.")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Records per vectorised batch.")] = 2048,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
     """Mark near-duplicates in a JSONL file (character 5-gram Jaccard >= threshold); bad lines are reported."""
-    from crucible.common.config import Settings, default_policy_path
+    from crucible.common import jsonl_io
+    from crucible.common.config import default_policy_path, load_settings
     from crucible.dedup.core import Preparer
     from crucible.dedup.memory_index import MemoryIndex
     from crucible.dedup.offline import BadLine, InputLine, output_object, parse_line
     from crucible.dedup.report import build_report, decision_row
 
-    if not input_path.exists():
-        raise typer.BadParameter(f"{input_path} does not exist", param_hint="IN.jsonl")
-    policy = policy_from_file(default_policy_path(Settings()))
+    jsonl_io.check_paths(input_path, out, as_json=as_json, in_name="IN.jsonl")
+    if report is not None:
+        jsonl_io.check_paths(None, report)
+    policy = policy_from_file(default_policy_path(load_settings()))
     if threshold is not None:
         from crucible.common.config import ConfigError, validate_section
         from crucible.dedup.policy import DedupPolicy
@@ -90,10 +102,12 @@ def dedup_command(
                     )
                 )
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
     duplicates = 0
-    with input_path.open(encoding="utf-8", errors="strict") as src, tmp.open("w", encoding="utf-8") as sink:
+    with (
+        jsonl_io.open_input(input_path, errors="strict") as src,
+        jsonl_io.open_output(out) as sink,
+        jsonl_io.progress("dedup", jsonl_io.input_size(input_path)) as advance,
+    ):
         pending: list[InputLine] = []
         number = 0
         while True:
@@ -105,6 +119,7 @@ def dedup_command(
                 break  # the rest of the stream cannot be read reliably
             if not raw:
                 break
+            advance(len(raw), 1)
             number += 1
             try:
                 parsed = parse_line(number, raw)
@@ -125,13 +140,11 @@ def dedup_command(
         if pending:
             flush(pending, sink)
             total += len(pending)
-    tmp.replace(out)
     duplicates = sum(1 for pos in range(len(index)) if index.decision(pos).duplicate_of)
     seconds = time.perf_counter() - started
     for number, reason in bad:
         typer.echo(f"{input_path}:{number}: {reason}", err=True)
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
         data = build_report(rows, threshold=params.threshold)
         report.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     summary = {
@@ -145,6 +158,11 @@ def dedup_command(
         "seconds": round(seconds, 3),
         "out": str(out),
     }
-    typer.echo(json.dumps(summary), err=True)
+    jsonl_io.emit_summary(
+        summary,
+        as_json=as_json,
+        text=f"dedup: {total} record(s), {duplicates} duplicate(s) in {total - duplicates} cluster(s) at Jaccard "
+        f">= {params.threshold} -> {out}; {len(bad)} bad line(s) in {summary['seconds']} s",
+    )
     if bad:
-        sys.exit(1)
+        raise typer.Exit(1)

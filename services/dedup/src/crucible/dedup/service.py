@@ -15,20 +15,18 @@ import hashlib
 import itertools
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.common.stage import Sink, StageBlock, StageResult
 from crucible.dedup import __version__
-from crucible.dedup.core import DedupStage
-from crucible.dedup.forget import LIVE_INDEXES, STORE, on_forget
-from crucible.dedup.index import Decision, DedupIndex, IndexBatch
-from crucible.dedup.memory_index import MemoryIndex
-from crucible.dedup.policy import DedupPolicy
 from crucible.dedup.report import build_report, decision_row, report_counts
-from crucible.dedup.snapshot import load_memory_index, persist_journal
+
+if TYPE_CHECKING:  # the rest loads numpy and pydantic: only when a stage is built
+    from crucible.common.runtime import Runtime
+    from crucible.dedup.index import Decision, DedupIndex, IndexBatch
+    from crucible.dedup.policy import DedupPolicy
 
 RUNS_PREFIX = "dedup/runs"
 
@@ -61,6 +59,8 @@ class _SharedIndex:
 
 
 def dedup_policy(runtime: Runtime) -> DedupPolicy:
+    from crucible.dedup.policy import DedupPolicy
+
     policy = runtime.policy.section("dedup")
     assert isinstance(policy, DedupPolicy)
     return policy
@@ -80,6 +80,8 @@ def open_index(runtime: Runtime, policy: DedupPolicy) -> DedupIndex:
         return RedisIndex.from_url(
             params, runtime.settings.redis_url, policy.redis_prefix, records_per_call=policy.redis_records_per_call
         )
+    from crucible.dedup.snapshot import load_memory_index
+
     return load_memory_index(runtime.artifacts, params, policy.snapshot_compact_segments)
 
 
@@ -93,6 +95,9 @@ class DedupSink(Sink):
         self.policy = policy
 
     def persist(self, result: StageResult) -> None:
+        from crucible.dedup.memory_index import MemoryIndex
+        from crucible.dedup.snapshot import persist_journal
+
         shared = self.index
         if isinstance(shared.inner, MemoryIndex):
             with shared.lock:
@@ -115,8 +120,12 @@ class DedupSink(Sink):
 def build_stage(runtime: Runtime) -> StageBlock:
     """The stage and its sink around one index: the stage decides, the sink persists what
     the stage decided (one lock between them)."""
+    from crucible.dedup.core import DedupStage
+
     policy = dedup_policy(runtime)
     index = _SharedIndex(open_index(runtime, policy))
+    from crucible.dedup.forget import LIVE_INDEXES
+
     LIVE_INDEXES.add(index)  # `subject.forget` reaches this worker's in-memory index
     return StageBlock(DedupStage(policy.params(), index), DedupSink(runtime, index, policy))
 
@@ -149,6 +158,13 @@ def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
     return counts
 
 
+async def _on_forget(runtime: Runtime, payload: bytes) -> None:
+    """`subject.forget`: the person's records leave every index this process holds (forget.py)."""
+    from crucible.dedup.forget import on_forget
+
+    await on_forget(runtime, payload)
+
+
 SPEC = ServiceSpec(
     name="dedup",
     version=__version__,
@@ -156,7 +172,7 @@ SPEC = ServiceSpec(
     order=40,
     consumes="records.scored",
     produces="records.curated",
-    policy_model=DedupPolicy,
+    policy_model="crucible.dedup.policy:DedupPolicy",
     build_stage=build_stage,
     register_cli=deferred("crucible.dedup.cli:register"),
     benches={
@@ -166,6 +182,6 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    events={subjects.SUBJECT_FORGET: EventHandler(subjects.DEDUP_FORGET, on_forget, deliver_new_only=True)},
-    subject_stores=(STORE,),
+    events={subjects.SUBJECT_FORGET: EventHandler(subjects.DEDUP_FORGET, _on_forget, deliver_new_only=True)},
+    subject_stores=("crucible.dedup.forget:STORE",),
 )

@@ -15,8 +15,9 @@ eval_app = typer.Typer(help="Evaluate model versions: metrics, safety suite, pai
 
 
 def _fail(err: Exception) -> None:
+    # A model that is not in the registry is a missing object (1); the rest is bad input (2).
     typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(1 if isinstance(err, LookupError) else 2)
 
 
 @eval_app.command("run")

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from crucible.common import subjects
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.evaluator import __version__
-from crucible.evaluator.policy import EvaluatorPolicy
 
 if TYPE_CHECKING:
     from crucible.common.bus import Bus
@@ -118,7 +117,7 @@ SPEC = ServiceSpec(
     version=__version__,
     description="model.trained -> metrics, safety suite, pairwise rating, gates -> model.evaluated",
     order=70,
-    policy_model=EvaluatorPolicy,
+    policy_model="crucible.evaluator.policy:EvaluatorPolicy",
     events={subjects.MODEL_TRAINED: EventHandler(subjects.EVALUATOR_TRAINED, on_model_trained, ack_wait=600.0)},
     publishes=(subjects.MODEL_EVALUATED,),
     register_cli=deferred("crucible.evaluator.cli:register_cli"),

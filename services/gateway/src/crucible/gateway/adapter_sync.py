@@ -25,9 +25,12 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crucible.common.artifacts import ArtifactStore
 from crucible.common.lifecycle import CANARY, EVALUATED, REJECTED, RETIRED, ROLLED_BACK, SERVING
+
+if TYPE_CHECKING:
+    from crucible.common.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,13 @@ import typer
 
 rollout_app = typer.Typer(help="Canary rollouts through the model gateway.", no_args_is_help=True)
 
+# Help text is rich markup: name variables through `envvar` (shown escaped), never as "[env X]".
 GatewayOpt = Annotated[
-    str | None, typer.Option("--gateway", help="gRPC address of a gateway [env CRUCIBLE_GATEWAY_ADDRESS].")
+    str | None, typer.Option("--gateway", envvar="CRUCIBLE_GATEWAY_ADDRESS", help="gRPC address of a gateway.")
 ]
-TokenOpt = Annotated[str | None, typer.Option("--token", help="Admin bearer token [env CRUCIBLE_GATEWAY_ADMIN_TOKEN].")]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", envvar="CRUCIBLE_GATEWAY_ADMIN_TOKEN", help="Admin bearer token.")
+]
 
 
 def _admin_call(method: str, request: Any, gateway: str | None, token: str | None) -> dict[str, Any]:

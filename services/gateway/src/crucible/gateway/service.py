@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from crucible.common import subjects
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.gateway import __version__
-from crucible.gateway.policy import GatewayPolicy, GatewaySettings
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
+    from crucible.gateway.policy import GatewayPolicy, GatewaySettings
     from crucible.gateway.rollout import RolloutController
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ async def serve(runtime: Runtime) -> AsyncIterator[RolloutController]:
     from crucible.gateway.heap import freeze_startup_heap
     from crucible.gateway.launcher import TgiDevLauncher
     from crucible.gateway.ledger import Ledger
+    from crucible.gateway.policy import GatewaySettings
     from crucible.gateway.rollout import RolloutController, bus_publisher
     from crucible.gateway.router import Router
     from crucible.gateway.server import start_gateway
@@ -133,7 +134,7 @@ SPEC = ServiceSpec(
     version=__version__,
     description="gRPC + TGI/OpenAI front door; eval-gated canary rollout with automatic rollback",
     order=90,
-    policy_model=GatewayPolicy,
+    policy_model="crucible.gateway.policy:GatewayPolicy",
     produces="records.raw",  # interaction and feedback records (when policy opts in), as the synthesizer's
     lifespan=serve,
     # A new durable starts at new events: history is in the registry, not in a replay.

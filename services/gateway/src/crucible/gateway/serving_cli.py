@@ -17,12 +17,11 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crucible.common.lifecycle import DEFAULT_POOL, SERVING, models_with
-from crucible.common.runtime import Runtime
 from crucible.gateway.adapter_sync import (
     LEAVING_STATUSES,
     SYNC_STATUSES,
@@ -37,6 +36,9 @@ from crucible.gateway.adapter_sync import (
     remove_adapter,
     write_env_file,
 )
+
+if TYPE_CHECKING:
+    from crucible.common.runtime import Runtime
 
 log = logging.getLogger("crucible.gateway.serving")
 
@@ -59,17 +61,10 @@ BaseOpt = Annotated[
 
 
 def _runtime() -> Runtime:
-    from crucible.common.config import ConfigError, Settings
-    from crucible.common.telemetry import setup_logging
+    from crucible.common.cli_support import runtime_from_env
 
-    settings = Settings()
-    setup_logging(settings.log_level, json_logs=settings.log_json and not sys.stderr.isatty())
-    try:
-        # No migration here: these run beside a server, and the chart's migration job owns the schema.
-        return Runtime.create(settings, migrate=False)
-    except ConfigError as err:
-        typer.echo(f"configuration error: {err}", err=True)
-        raise typer.Exit(2) from None
+    # No migration here: these run beside a server, and the chart's migration job owns the schema.
+    return runtime_from_env(migrate=False)
 
 
 def registry_adapters(runtime: Runtime, pool: str) -> list[Adapter]:

@@ -6,9 +6,11 @@ import asyncio
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
+
+from crucible.common.cli_support import SummaryJsonOpt
 
 scorer_app = typer.Typer(help="The scorer's models: train them, show their held-out figures.", no_args_is_help=True)
 review_app = typer.Typer(help="The review queue: records held for a person (crisis labels, borderline scores).",
@@ -31,21 +33,28 @@ def _echo_json(value: Any) -> None:
 
 def score(
     input_path: Annotated[
-        Path, typer.Argument(metavar="IN.jsonl", help="JSON lines: the scrubber's output or {text, reply?, signals?}.")
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the scored JSON lines.")],
+        Path,
+        typer.Argument(
+            metavar="[IN.jsonl]",
+            help="JSON lines: the scrubber's output or {text, reply?, signals?}; - or none: stdin.",
+            show_default=False,
+        ),
+    ] = Path("-"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write the scored JSON lines; - or none: stdout.", show_default=False)
+    ] = Path("-"),
     threshold: Annotated[
         float | None, typer.Option("--threshold", min=0, max=10, help="Override the policy threshold.")
     ] = None,
+    as_json: SummaryJsonOpt = False,
 ) -> None:
-    """Score a JSON-lines file: adds `quality` (total and breakdown), `category` and `safety` to every line."""
+    """Score JSON lines: adds `quality` (total and breakdown), `category` and `safety` to every line."""
+    from crucible.common import jsonl_io
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.models import load_models
     from crucible.scorer.offline import ScoreReport, score_lines
 
-    if not input_path.exists():
-        typer.echo(f"error: {input_path} does not exist", err=True)
-        raise typer.Exit(2)
+    jsonl_io.check_paths(input_path, out, as_json=as_json, in_name="IN.jsonl")
     runtime = _runtime()
     policy = _policy(runtime)
     if threshold is not None:
@@ -53,16 +62,22 @@ def score(
     models = load_models(runtime.artifacts, policy, progress=lambda m: typer.echo(m, err=True))
     stage = ScorerStage(policy, models)
     report = ScoreReport()
-    tmp = out.with_name(out.name + ".partial")
-    with input_path.open(encoding="utf-8", errors="replace") as src, tmp.open("w", encoding="utf-8") as dst:
-        for line in score_lines(stage, src, report):
+    with (
+        jsonl_io.open_input(input_path) as src,
+        jsonl_io.open_output(out) as dst,
+        jsonl_io.progress("scoring", jsonl_io.input_size(input_path)) as advance,
+    ):
+        for line in score_lines(stage, jsonl_io.tracked(src, advance), report):
             dst.write(line + "\n")
-    tmp.replace(out)
     for number, why in report.bad_lines:
         typer.echo(f"{input_path}:{number}: skipped: {why}", err=True)
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
-    typer.echo(
-        f"scored {report.written} line(s) -> {out} ({outcomes}); skipped {len(report.bad_lines)} bad line(s)", err=True
+    summary = {"written": report.written, "outcomes": report.outcomes, "bad_lines": len(report.bad_lines),
+               "threshold": policy.threshold, "out": str(out)}  # fmt: skip
+    jsonl_io.emit_summary(
+        summary,
+        as_json=as_json,
+        text=f"scored {report.written} line(s) -> {out} ({outcomes}); skipped {len(report.bad_lines)} bad line(s)",
     )
     if report.bad_lines:
         raise typer.Exit(1)
@@ -126,7 +141,7 @@ def _figures_text(m: dict[str, Any]) -> str:
 
 @review_app.command("list")
 def review_list(
-    status: Annotated[str, typer.Option("--status", help="pending | approved | rejected | all")] = "pending",
+    status: Annotated[Literal["pending", "approved", "rejected", "all"], typer.Option("--status")] = "pending",
     limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

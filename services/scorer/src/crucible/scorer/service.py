@@ -12,12 +12,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from crucible.common.services import ServiceSpec, deferred
-from crucible.common.stage import StageBlock
 from crucible.scorer import __version__
-from crucible.scorer.policy import ScorerPolicy
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
+    from crucible.common.stage import StageBlock
+    from crucible.scorer.policy import ScorerPolicy
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def build_stage(runtime: Runtime) -> StageBlock:
     seeded from the curated store on a fresh registry; late interaction feedback merged in front
     of it) and the sink that keeps rejected and held records, and the diversity snapshots, in the
     registry."""
+    from crucible.common.stage import StageBlock
     from crucible.scorer.core import ScorerStage
     from crucible.scorer.feedback_merge import FeedbackMergingStage, registry_lookup
     from crucible.scorer.models import load_models
@@ -70,7 +71,7 @@ SPEC = ServiceSpec(
     order=20,
     consumes="records.scrubbed",
     produces="records.scored",
-    policy_model=ScorerPolicy,
+    policy_model="crucible.scorer.policy:ScorerPolicy",
     build_stage=build_stage,
     register_cli=deferred("crucible.scorer.cli:register_cli"),
     benches={

@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from crucible.common.services import ServiceSpec, deferred
 from crucible.scrubber import __version__
-from crucible.scrubber.policy import ScrubberPolicy
-from crucible.scrubber.tally_store import STORE as TALLY_STORE
 
 if TYPE_CHECKING:
     from crucible.common.runtime import Runtime
@@ -40,7 +38,7 @@ SPEC = ServiceSpec(
     order=10,
     consumes="records.raw",
     produces="records.scrubbed",
-    policy_model=ScrubberPolicy,
+    policy_model="crucible.scrubber.policy:ScrubberPolicy",
     build_stage=build_stage,
     register_cli=deferred("crucible.scrubber.cli:register_cli"),
     benches={
@@ -50,5 +48,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    subject_stores=(TALLY_STORE,),
+    subject_stores=("crucible.scrubber.tally_store:STORE",),
 )

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         record_id: Annotated[str | None, typer.Argument(help="The sampled record (approve/reject).")] = None,
         by: Annotated[str, typer.Option("--by", help="Who decides.")] = "",
         note: Annotated[str, typer.Option("--note")] = "",
-        status: Annotated[str, typer.Option("--status", help="pending | approved | rejected | all")] = "pending",
+        status: Annotated[Literal["pending", "approved", "rejected", "all"], typer.Option("--status")] = "pending",
         policy: PolicyOpt = None,
         as_json: JsonOpt = False,
     ) -> None:

@@ -6,26 +6,26 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-import fsspec
+from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
-from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.synthesizer import VERSION
-from crucible.synthesizer.embedded import synthesize_hook
-from crucible.synthesizer.ledger import Ledger, list_plans
-from crucible.synthesizer.plan import plan_from_manifest
-from crucible.synthesizer.policy import SynthesizerPolicy
-from crucible.synthesizer.synthesis import generate, settle, synth_policy
-from crucible.v1 import events_pb2
+
+if TYPE_CHECKING:  # the rest loads fsspec, httpx, NATS, SQLAlchemy: only in the function that needs it
+    from crucible.common.runtime import Runtime
+    from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
 
 async def on_dataset_ready(runtime: Runtime, event: events_pb2.DatasetReady) -> dict[str, Any] | None:
     """Plan from the announced version's manifest; generate and settle (validate, review or admit)."""
+    import fsspec
+
+    from crucible.synthesizer.plan import plan_from_manifest
+    from crucible.synthesizer.synthesis import generate, settle, synth_policy
+
     policy = synth_policy(runtime)
     if not policy.on_dataset_ready:
         log.info("dataset %s ready; synthesizer.on_dataset_ready is off", event.dataset_version)
@@ -52,10 +52,14 @@ async def on_dataset_ready(runtime: Runtime, event: events_pb2.DatasetReady) -> 
 
 async def on_dataset_ready_event(runtime: Runtime, payload: bytes) -> None:
     """`dataset.ready`, one at a time (a failed plan is redelivered with back-off)."""
+    from crucible.v1 import events_pb2
+
     await on_dataset_ready(runtime, events_pb2.DatasetReady.FromString(payload))
 
 
 def run_summary(runtime: Runtime, run_id: str) -> dict[str, Any]:
+    from crucible.synthesizer.ledger import Ledger, list_plans
+
     plans = list_plans(runtime.artifacts)
     states = [Ledger(runtime.artifacts, p).read_state("admission") or {} for p in plans]
     return {
@@ -72,7 +76,7 @@ SPEC = ServiceSpec(
     "-> records.raw (source.table = synthetic)",
     order=60,
     produces="records.raw",
-    policy_model=SynthesizerPolicy,
+    policy_model="crucible.synthesizer.policy:SynthesizerPolicy",
     events={subjects.DATASET_READY: EventHandler(subjects.SYNTHESIZER_READY, on_dataset_ready_event)},
     register_cli=deferred("crucible.synthesizer.cli:register"),
     benches={
@@ -83,5 +87,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    hooks={"synthesize": synthesize_hook},
+    hooks={"synthesize": deferred("crucible.synthesizer.embedded:synthesize_hook")},
 )

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from crucible.common.cli_support import runtime_from_env
-from crucible.v1 import events_pb2
 
 models_app = typer.Typer(
     help="Model versions in the registry (list, show) and the tiny base model of the embedded default.",
@@ -168,6 +167,7 @@ async def _run_local(request: Any, follow: bool) -> dict[str, Any]:
 async def _submit(request: Any, follow: bool) -> dict[str, Any]:
     from crucible.common import subjects
     from crucible.common.embedded import connected_bus
+    from crucible.v1 import events_pb2
 
     runtime = runtime_from_env()
     msg = events_pb2.TrainRequested(
@@ -239,6 +239,8 @@ class ProgressView:
         return self
 
     def on_event(self, name: str, msg: Any) -> None:
+        from crucible.v1 import events_pb2
+
         if not self.enabled or not isinstance(msg, events_pb2.TrainProgress) or msg.job_id != self.job_id:
             return
         self._progress.update(

@@ -10,17 +10,17 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.message import Message
-
 from crucible.common import subjects
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.trainer import __version__
-from crucible.trainer.policy import TrainerPolicy
-from crucible.trainer.request import TrainingFailed, TrainOutcome, TrainRequest
-from crucible.v1 import events_pb2
 
 if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
     from crucible.common.runtime import Runtime
+    from crucible.trainer.policy import TrainerPolicy
+    from crucible.trainer.request import TrainOutcome, TrainRequest
+    from crucible.v1 import events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ async def run_training(
 
 async def train_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
     """`crucible run`: train on a dataset version with the policy, register, publish model.trained."""
+    from crucible.trainer.request import TrainingFailed, TrainRequest
+
     outcome = await run_training(runtime, TrainRequest(job_id=new_job_id(), dataset_version=dataset_version))
     if outcome.status != "succeeded":
         raise TrainingFailed(outcome)
@@ -80,6 +82,8 @@ async def base_model_hook(runtime: Runtime) -> dict[str, Any]:
 
 
 def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
+    from crucible.trainer.request import TrainRequest
+
     return TrainRequest(
         job_id=msg.job_id or new_job_id(),
         dataset_version=msg.dataset_version,
@@ -99,6 +103,8 @@ async def on_train_requested(runtime: Runtime, payload: bytes) -> None:
 
 async def on_dataset_ready(runtime: Runtime, payload: bytes) -> None:
     """dataset.ready -> train.requested, when the policy trains on every new version."""
+    from crucible.v1 import events_pb2
+
     ready = events_pb2.DatasetReady.FromString(payload)
     req = events_pb2.TrainRequested(job_id=f"train-{ready.dataset_version}", dataset_version=ready.dataset_version)
     req.requested_at.GetCurrentTime()
@@ -118,7 +124,7 @@ SPEC = ServiceSpec(
     version=__version__,
     description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
     order=60,
-    policy_model=TrainerPolicy,
+    policy_model="crucible.trainer.policy:TrainerPolicy",
     events={
         subjects.TRAIN_REQUESTED: EventHandler(subjects.TRAINER_REQUESTS, on_train_requested, ack_wait=600),
         subjects.DATASET_READY: EventHandler(
