@@ -47,6 +47,21 @@ async def build(runtime: Runtime) -> dict[str, Any]:
     return summary
 
 
+async def preferences(runtime: Runtime, rated: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`crucible run`: build a preference version from the rated exchanges handed in (the demo
+    rollout's traffic), the review queue and the evaluator's verdicts."""
+    from crucible.dataset.forget import subject_token_for
+    from crucible.dataset.preference_build import build_preference_dataset, preference_summary
+    from crucible.dataset.preferences import row_from_exchange
+
+    secret = runtime.subject_secret()
+    rows = [row_from_exchange(x, subject_token_for(secret, str(x.get("user", "")))) for x in rated or []]
+    built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
+    summary = preference_summary(built, runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json"))
+    summary["feedback_rows"] = len(rows)
+    return summary
+
+
 async def forget(runtime: Runtime, subject_token: str) -> ForgetReport:
     """Forget one subject (the CLI computes the token; the event carries it)."""
     report = await asyncio.to_thread(forget_subject, runtime.registry, subject_token)
@@ -113,5 +128,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
-    hooks={"build": build, "forget": forget},
+    hooks={"build": build, "forget": forget, "preferences": preferences},
 )
