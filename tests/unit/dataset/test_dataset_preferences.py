@@ -64,13 +64,18 @@ def test_a_small_rating_gap_or_the_same_answer_is_no_preference() -> None:
     assert pairs_from_feedback(close, PreferenceSettings(min_rating_gap=4)) == []
     same = [row(q, "Set a budget meeting!", 9, "a", "1"), row(q, "set a budget meeting", 1, "b", "2")]
     assert pairs_from_feedback(same, S) == []
-    accepted = [row(q, "Set a budget meeting.", None, "a", "1", acc=True), row(q, "Whatever.", None, "b", "2", acc=False)]
+    accepted = [
+        row(q, "Set a budget meeting.", None, "a", "1", acc=True),
+        row(q, "Whatever.", None, "b", "2", acc=False),
+    ]
     assert len(pairs_from_feedback(accepted, S)) == 1
 
 
 def test_prompt_groups_match_the_dedup_threshold() -> None:
-    base = ("We have been distant since the baby was born and I do not know how to reach my husband again, he works "
-            "late and we barely talk. Any ideas?")
+    base = (
+        "We have been distant since the baby was born and I do not know how to reach my husband again, he works "
+        "late and we barely talk. Any ideas?"
+    )
     groups = prompt_groups([base, base.upper() + "!!", base.replace("husband", "wife"), "Something else entirely."],
                            0.85)  # fmt: skip
     assert groups[0] == groups[1] == groups[2] != groups[3]

@@ -6,7 +6,8 @@
 4. wait until every stage's consumer is drained (nothing pending, nothing un-acked);
 5. drive the control-plane steps of the installed services in order — dataset build,
    training, evaluation, rollout — through their `hooks` (the same functions their
-   `serve` loops call on events);
+   `serve` loops call on events); then, once the rollout's traffic has been rated, the
+   preference round: preference pairs, DPO training, evaluation against the serving model;
 6. print a table of counts per stage and write `$CRUCIBLE_HOME/runs/<run_id>/summary.json`.
 
 Stages that are not installed are simply absent from the summary: nothing is faked.
@@ -62,6 +63,11 @@ class Carried:
     dataset: DatasetBuilt | None = None
     model: ModelTrained | None = None
     evaluation: ModelEvaluated | None = None
+    # The preference round. `rated` is the rollout's rated traffic (the seam until the gateway
+    # publishes interactions and stores feedback: then the dataset service reads those itself).
+    rated: list[dict[str, Any]] | None = None
+    preferences: DatasetBuilt | None = None
+    dpo_model: ModelTrained | None = None
 
 
 def _build_args(carried: Carried) -> tuple[Any, ...] | str:
@@ -82,6 +88,35 @@ def _rollout_args(carried: Carried) -> tuple[Any, ...] | str:
     if carried.evaluation is not None and not carried.evaluation.passed:
         return "the evaluation gate did not pass"
     return (carried.model.model_name,)
+
+
+def _preferences_args(carried: Carried) -> tuple[Any, ...] | str:
+    if not carried.rated:
+        return "no rated traffic from a rollout"
+    return (carried.rated,)
+
+
+def _dpo_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.preferences.dataset_version,) if carried.preferences else "no preference dataset was built"
+
+
+def _dpo_evaluate_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.dpo_model.model_name,) if carried.dpo_model else "no DPO model was trained"
+
+
+def _carry_rated(carried: Carried, result: dict[str, Any]) -> None:
+    rated = result.get("rated_exchanges")
+    carried.rated = list(rated) if rated else None
+
+
+def _carry_preferences(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("dataset_version"):
+        carried.preferences = DatasetBuilt(str(result["dataset_version"]))
+
+
+def _carry_dpo(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("model_name"):
+        carried.dpo_model = ModelTrained(str(result["model_name"]))
 
 
 def _carry_dataset(carried: Carried, result: dict[str, Any]) -> None:
@@ -112,6 +147,12 @@ class ControlStep:
     hook: str
     arguments: Callable[[Carried], tuple[Any, ...] | str]
     carry: Callable[[Carried, dict[str, Any]], None]
+    key: str = ""  # its entry in the summary's control_plane; default: the service's name
+    handover: tuple[str, ...] = ()  # result keys carried to later steps but left out of the summary
+
+    @property
+    def name(self) -> str:
+        return self.key or self.service
 
 
 # After the data plane drains, in this order.
@@ -119,7 +160,11 @@ CONTROL_STEPS: tuple[ControlStep, ...] = (
     ControlStep("dataset", "build", _build_args, _carry_dataset),
     ControlStep("trainer", "train", _train_args, _carry_model),
     ControlStep("evaluator", "evaluate", _evaluate_args, _carry_evaluation),
-    ControlStep("gateway", "rollout", _rollout_args, _carry_nothing),
+    ControlStep("gateway", "rollout", _rollout_args, _carry_rated, handover=("rated_exchanges",)),
+    # The preference round, on what the rollout's users said.
+    ControlStep("dataset", "preferences", _preferences_args, _carry_preferences, key="preferences"),
+    ControlStep("trainer", "train_dpo", _dpo_args, _carry_dpo, key="dpo"),
+    ControlStep("evaluator", "evaluate", _dpo_evaluate_args, _carry_nothing, key="dpo_evaluation"),
 )
 
 
@@ -214,6 +259,7 @@ async def run_pipeline(
                         spec.run_summary, runtime, runtime.run_id
                     )
             summary["control_plane"] = await _control_plane(runtime, specs, steps, note)
+            summary["rounds"] = rounds(summary["control_plane"])
             failed = [k for k, v in summary["control_plane"].items() if isinstance(v, dict) and v.get("error")]
             summary["status"] = "failed" if failed else "succeeded"
             await runtime.require_bus().close()
@@ -272,26 +318,70 @@ async def _control_plane(
         spec = specs.get(step.service)
         if spec is None or step.hook not in spec.hooks:
             continue
-        if steps is not None and step.service not in steps:
-            results[step.service] = {"skipped": "not requested"}
+        if steps is not None and step.service not in steps and step.name not in steps:
+            results[step.name] = {"skipped": "not requested"}
             continue
         args = step.arguments(carried)
         if isinstance(args, str):
-            results[step.service] = {"skipped": args}
+            results[step.name] = {"skipped": args}
             continue
-        note(step.service, {"hook": step.hook})
+        note(step.name, {"hook": step.hook})
         t0 = time.monotonic()
         try:
             result = await call_hook(spec.hooks[step.hook], runtime, *args) or {}
         except Exception as exc:
             log.exception("%s.%s failed", step.service, step.hook)
-            results[step.service] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
+            results[step.name] = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
             break
         result = dict(result)
         result.setdefault("seconds", round(time.monotonic() - t0, 2))
-        results[step.service] = result
         step.carry(carried, result)
+        results[step.name] = {k: v for k, v in result.items() if k not in step.handover}
     return results
+
+
+def rounds(control_plane: dict[str, Any]) -> dict[str, Any]:
+    """The SFT round and the preference (DPO) round side by side: what each trained, its loss, and
+    the evaluator's rating of the model against the serving one (Elo difference, win rate)."""
+
+    def rating(evaluation: Any) -> dict[str, Any]:
+        if not isinstance(evaluation, dict) or "metrics" not in evaluation:
+            return {}
+        m = evaluation["metrics"]
+        return {
+            "against": (evaluation.get("compared_with") or {}).get("name", evaluation.get("serving", "")),
+            "elo_diff": m.get("elo_diff"),
+            "win_rate": m.get("win_rate"),
+            "passed": evaluation.get("passed"),
+        }
+
+    out: dict[str, Any] = {}
+    sft = control_plane.get("trainer")
+    if isinstance(sft, dict) and sft.get("model_name"):
+        out["sft"] = {
+            "model": sft["model_name"],
+            "eval_loss": (sft.get("metrics") or {}).get("eval_loss"),
+            "rating": rating(control_plane.get("evaluator")),
+        }
+    prefs = control_plane.get("preferences")
+    if isinstance(prefs, dict):
+        dpo = control_plane.get("dpo") if isinstance(control_plane.get("dpo"), dict) else {}
+        metrics = dpo.get("metrics") or {}
+        out["dpo"] = {
+            "feedback_rows": prefs.get("feedback_rows"),
+            "pairs": prefs.get("pairs"),
+            "pairs_by_source": prefs.get("by_source"),
+            "preference_version": prefs.get("dataset_version"),
+            "model": dpo.get("model_name"),
+            "dpo_loss": metrics.get("dpo_loss"),
+            "dpo_loss_initial": metrics.get("dpo_loss_initial"),
+            # On the val pairs; the last training batch's when the pairs left no val split.
+            "reward_margin": metrics.get("reward_margin", metrics.get("train_reward_margin")),
+            "reward_accuracy": metrics.get("reward_accuracy", metrics.get("train_reward_accuracy")),
+            "rating": rating(control_plane.get("dpo_evaluation")),
+            "not_run": prefs.get("skipped") or prefs.get("error") or dpo.get("skipped") or dpo.get("error"),
+        }
+    return out
 
 
 def stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

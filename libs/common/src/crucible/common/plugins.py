@@ -35,9 +35,11 @@ def load_entry_points() -> list[tuple[str, str, Any]]:
 
 
 def installed_policy_models() -> dict[str, type[BaseModel]]:
-    """Each installed service's policy section model by section name (for `config.load_policy`)."""
-    return {
-        spec.name: spec.policy_model
-        for _, _, spec in load_entry_points()
-        if getattr(spec, "policy_model", None) is not None
-    }
+    """Each installed service's policy section model by section name (for `config.load_policy`):
+    its own section (named after it) and any further ones it declares (`policy_sections`)."""
+    models: dict[str, type[BaseModel]] = {}
+    for _, _, spec in load_entry_points():
+        if getattr(spec, "policy_model", None) is not None:
+            models[spec.name] = spec.policy_model
+        models.update(getattr(spec, "policy_sections", None) or {})
+    return models

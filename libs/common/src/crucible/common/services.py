@@ -72,6 +72,8 @@ class ServiceSpec:
     consumes: str | None = None  # subject suffix, e.g. "records.raw"
     produces: str | None = None
     policy_model: type[BaseModel] | None = None
+    # Further top-level policy sections the service owns, {section: model} (e.g. the trainer's `training`).
+    policy_sections: Mapping[str, type[BaseModel]] = field(default_factory=dict)
     build_stage: Callable[[Runtime], StageBlock] | None = None
     events: Mapping[str, EventHandler[Any]] = field(default_factory=dict)
     lifespan: Callable[[Runtime], AbstractAsyncContextManager[Any]] | None = None

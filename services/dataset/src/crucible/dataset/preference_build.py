@@ -131,8 +131,13 @@ def build_preference_dataset(
             write=write,
             eval_chat=evaluation_set(runtime.registry, runtime.artifacts),
         )
-        register_preferences(runtime.registry, built, seq=seq, manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
-                             created_at=started_at)  # fmt: skip
+        register_preferences(
+            runtime.registry,
+            built,
+            seq=seq,
+            manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
+            created_at=started_at,
+        )
     except BaseException:
         runtime.artifacts.delete(prefix)  # a failed build leaves nothing behind
         raise
@@ -156,8 +161,12 @@ def register_preferences(
                 fairness_score=0.0,
                 below_fairness_target=False,
                 contains_forgotten_subject=False,
-                counts={"kind": "preference", "total": counts["total"], "splits": built.split_counts,
-                        "by_source": counts["by_source"]},  # fmt: skip
+                counts={
+                    "kind": "preference",
+                    "total": counts["total"],
+                    "splits": built.split_counts,
+                    "by_source": counts["by_source"],
+                },
             )
         )
         session.flush()

@@ -78,14 +78,20 @@ def split_pairs(pairs: Sequence[PreferencePair], shares: Mapping[str, float], se
         else:
             free.append(
                 Candidate(
-                    index=i, record_id=p.pair_id, subject=roots[i], cluster=roots[i], category=p.source,
-                    quality=0.0, synthetic=False, tiebreak=seeded_hash(seed, p.pair_id),
-                )  # fmt: skip
+                    index=i,
+                    record_id=p.pair_id,
+                    subject=roots[i],
+                    cluster=roots[i],
+                    category=p.source,
+                    quality=0.0,
+                    synthetic=False,
+                    tiebreak=seeded_hash(seed, p.pair_id),
+                )
             )
     for split, cands in assign_splits(free, shares, seed).items():
         out[split].extend(c.index for c in cands)
-    for split in out:
-        out[split].sort(key=lambda i: (seeded_hash(seed, "order\x00" + pairs[i].pair_id), pairs[i].pair_id))
+    for indices in out.values():
+        indices.sort(key=lambda i: (seeded_hash(seed, "order\x00" + pairs[i].pair_id), pairs[i].pair_id))
     return out
 
 

@@ -275,8 +275,10 @@ def _digest(text: str) -> str:
 def _feedback_pair(chosen: FeedbackRow, rejected: FeedbackRow, group_key: str) -> PreferencePair:
     source = "review" if "review" in (chosen.source, rejected.source) else "feedback"
     return PreferencePair(
-        pair_id=_digest(f"{source}\x00{chosen.interaction_id}\x00{chosen.response_id}\x00{rejected.interaction_id}"
-                        f"\x00{rejected.response_id}"),  # fmt: skip
+        pair_id=_digest(
+            f"{source}\x00{chosen.interaction_id}\x00{chosen.response_id}\x00{rejected.interaction_id}"
+            f"\x00{rejected.response_id}"
+        ),
         prompt=[dict(m) for m in chosen.prompt],
         chosen=chosen.answer,
         rejected=rejected.answer,

@@ -12,6 +12,7 @@ from crucible.common.runtime import Runtime
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.common.stage import StageBlock
 from crucible.dataset import __version__
+from crucible.dataset.builder import DatasetBuildError
 from crucible.dataset.forget import ForgetReport, forget_subject
 from crucible.dataset.intake import DatasetIntake
 from crucible.dataset.policy import DatasetPolicy
@@ -56,7 +57,11 @@ async def preferences(runtime: Runtime, rated: list[dict[str, Any]] | None = Non
 
     secret = runtime.subject_secret()
     rows = [row_from_exchange(x, subject_token_for(secret, str(x.get("user", "")))) for x in rated or []]
-    built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
+    try:
+        built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
+    except DatasetBuildError as err:
+        # Too little feedback yet is a normal state of the loop, not a failed run.
+        return {"skipped": str(err), "feedback_rows": len(rows), "pairs": 0}
     summary = preference_summary(built, runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json"))
     summary["feedback_rows"] = len(rows)
     return summary

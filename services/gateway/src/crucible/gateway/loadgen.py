@@ -57,6 +57,9 @@ class LoadReport:
     by_variant: Counter[str] = field(default_factory=Counter)
     ratings: dict[str, list[int]] = field(default_factory=lambda: {"stable": [], "canary": []})
     seconds: float = 0.0
+    # Each rated exchange (question, answer, rating, ...), for the embedded run's preference round
+    # until the gateway publishes interactions itself; not part of `as_dict` (the run summary).
+    rated: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +151,7 @@ async def run_load(
             if rng.random() < feedback_probability:
                 rating = simulated_rating(text, rng)
                 report.ratings.setdefault(variant, []).append(rating)
+                accepted = rating >= 7 if n % 2 else None
                 if n % 2:
                     await stub.SubmitFeedback(
                         gateway_pb2.FeedbackRequest(response_id=rid, rating=rating, advice_accepted=rating >= 7)
@@ -155,6 +159,10 @@ async def run_load(
                 else:
                     await http.post("/feedback", json={"response_id": rid, "rating": rating})
                 report.feedback += 1
+                report.rated.append(
+                    {"question": question, "answer": text, "rating": rating, "advice_accepted": accepted,
+                     "variant": variant, "response_id": rid, "user": user}
+                )  # fmt: skip
 
         async def worker(offset: int) -> None:
             n = offset

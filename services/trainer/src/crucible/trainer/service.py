@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from crucible.common import subjects
 from crucible.common.services import EventHandler, ServiceSpec, deferred
 from crucible.trainer import __version__
-from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
 from crucible.trainer.request import TrainingFailed, TrainOutcome, TrainRequest
 from crucible.v1 import events_pb2
 
@@ -70,6 +70,15 @@ async def train_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
     return outcome.as_dict()
 
 
+async def train_dpo_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
+    """`crucible run`'s preference round: DPO on a preference dataset version, same job machinery."""
+    request = TrainRequest(job_id=new_job_id(), dataset_version=dataset_version, method="dpo")
+    outcome = await run_training(runtime, request)
+    if outcome.status != "succeeded":
+        raise TrainingFailed(outcome)
+    return outcome.as_dict()
+
+
 def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
     return TrainRequest(
         job_id=msg.job_id or new_job_id(),
@@ -107,9 +116,10 @@ def auto_train(runtime: Runtime) -> bool:
 SPEC = ServiceSpec(
     name="trainer",
     version=__version__,
-    description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
+    description="LoRA/QLoRA fine-tuning, SFT or DPO (PEFT + Transformers/TRL, DeepSpeed ZeRO-2/3)",
     order=60,
     policy_model=TrainerPolicy,
+    policy_sections={"training": TrainingPolicy},
     events={
         subjects.TRAIN_REQUESTED: EventHandler(subjects.TRAINER_REQUESTS, on_train_requested, ack_wait=600),
         subjects.DATASET_READY: EventHandler(
@@ -124,5 +134,5 @@ SPEC = ServiceSpec(
             doc="Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run.",
         )
     },
-    hooks={"train": train_hook},
+    hooks={"train": train_hook, "train_dpo": train_dpo_hook},
 )
