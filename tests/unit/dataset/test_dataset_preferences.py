@@ -201,3 +201,13 @@ def test_too_few_pairs_fail_and_leave_nothing(rt) -> None:
     with pytest.raises(DatasetBuildError, match="only 0 preference pairs"):
         build_preference_dataset(rt, [], today=DAY)
     assert rt.artifacts.list("datasets") == [] or not any("pref" in k for k in rt.artifacts.list("datasets"))
+
+
+def test_a_preference_version_does_not_reset_the_auto_build_count(rt) -> None:
+    from crucible.dataset.sample_records import generate_curated_records
+    from crucible.dataset.store import count_new_since_last_version, upsert_records
+
+    upsert_records(rt.registry, generate_curated_records(30, seed=1))
+    assert count_new_since_last_version(rt.registry) == 30
+    build_preference_dataset(rt, _many_rows(6, 2, 30, seed=2), today=DAY)
+    assert count_new_since_last_version(rt.registry) == 30
