@@ -34,7 +34,7 @@ def row(prompt: str, answer: str, rating: int | None, subject: str, rid: str, **
     return FeedbackRow(
         prompt=[{"role": "user", "content": prompt}], answer=answer, rating=rating, advice_accepted=kw.pop("acc", None),
         subject_token=subject, response_id=rid, interaction_id="int-" + rid, **kw,
-    )  # fmt: skip
+    )
 
 
 def test_rated_up_and_down_answers_to_near_identical_prompts_pair_up() -> None:
@@ -47,7 +47,7 @@ def test_rated_up_and_down_answers_to_near_identical_prompts_pair_up() -> None:
         row("How do I plan a date night on a small budget?", "Try a picnic.", 7, "s4", "r4"),  # both up: no pair
         row("What is a good way to apologise after a fight?", "Name what you did.", 6, "s5", "r5"),  # neutral
         row("What is a good way to apologise after a fight?", "no", 1, "s6", "r6"),
-    ]  # fmt: skip
+    ]
     pairs = pairs_from_feedback(rows, S)
     assert len(pairs) == 1
     (p,) = pairs
@@ -77,7 +77,7 @@ def test_prompt_groups_match_the_dedup_threshold() -> None:
         "late and we barely talk. Any ideas?"
     )
     groups = prompt_groups([base, base.upper() + "!!", base.replace("husband", "wife"), "Something else entirely."],
-                           0.85)  # fmt: skip
+                           0.85)
     assert groups[0] == groups[1] == groups[2] != groups[3]
 
 
@@ -93,7 +93,7 @@ def test_judgement_pairs_take_the_winner_and_stay_in_test() -> None:
             {"example_id": "e3", "prompt": [{"role": "user", "content": "q3"}], "candidate": "a", "serving": "b",
              "pairwise": "tie", "guard": None},
         ],
-    }  # fmt: skip
+    }
     pairs = pairs_from_judgements(report)
     assert {(p.chosen, p.rejected) for p in pairs} == {("good answer", "bad"), ("better", "x")}
     assert all(p.pinned_split == "test" and p.prompt[0]["role"] == "user" for p in pairs)
@@ -114,7 +114,7 @@ def _many_rows(n_prompts: int, per_prompt: int, subjects: int, seed: int) -> lis
             up = k % 2 == 0
             rows.append(row(prompt, f"answer {p}-{k} " + ("warm specific advice" if up else "meh"),
                             rng.choice([8, 9, 10]) if up else rng.choice([1, 2, 3]),
-                            f"subject-{rng.randrange(subjects)}", f"{p}-{k}"))  # fmt: skip
+                            f"subject-{rng.randrange(subjects)}", f"{p}-{k}"))
     return rows
 
 
@@ -144,7 +144,7 @@ def test_version_files_are_deterministic_and_named_in_the_manifest() -> None:
         built = build_preference_version(
             pairs, version="v3_20261204_pref", created=DAY, shares={"train": 0.8, "val": 0.1, "test": 0.1}, seed=1,
             settings={}, write=files.__setitem__, eval_chat=(b'{"messages": []}\n', {"dataset_version": "v2"}),
-        )  # fmt: skip
+        )
         outs.append((files, built))
     (files, built), (files2, _) = outs
     assert files == files2
@@ -167,7 +167,7 @@ def test_version_files_are_deterministic_and_named_in_the_manifest() -> None:
 @pytest.fixture
 def rt(settings) -> Runtime:
     policy = load_policy(None, section_models={"dataset": DatasetPolicy},
-                         overrides={"dataset.preferences.min_pairs": 3})  # fmt: skip
+                         overrides={"dataset.preferences.min_pairs": 3})
     runtime = Runtime.create(settings, policy=policy)
     yield runtime
     runtime.registry.dispose()
@@ -178,7 +178,7 @@ def _review_item(record_id: str, prompt: str, answer: str, status: str) -> Revie
     rec.turns.add(role="user", text=prompt)
     rec.turns.add(role="assistant", text=answer)
     return ReviewItem(record_id=record_id, stage="scorer", reason="low_quality", record=rec.SerializeToString(),
-                      subject_token=rec.subject_token, status=status)  # fmt: skip
+                      subject_token=rec.subject_token, status=status)
 
 
 def test_build_registers_a_version_with_members_and_review_pairs(rt) -> None:
@@ -211,3 +211,16 @@ def test_a_preference_version_does_not_reset_the_auto_build_count(rt) -> None:
     assert count_new_since_last_version(rt.registry) == 30
     build_preference_dataset(rt, _many_rows(6, 2, 30, seed=2), today=DAY)
     assert count_new_since_last_version(rt.registry) == 30
+
+
+def test_margin_pairing_pairs_a_clearly_worse_answer_and_polarity_does_not() -> None:
+    q = "How do we split chores fairly?"
+    rows = [row(q, "List the tasks and choose together.", 10, "a", "1"), row(q, "Chores are chores.", 7, "b", "2"),
+            row(q, "Talk about it over dinner.", 9, "c", "3"), row(q, "Do whatever.", 5, "d", "4")]
+    margin = pairs_from_feedback(rows, S)
+    # 10 takes the worst (5); 9 finds nothing left 3 points below it (7 is only 2 below).
+    assert [(p.chosen, p.rejected) for p in margin] == [("List the tasks and choose together.", "Do whatever.")]
+    rows.append(row(q, "No idea.", 6, "e", "5"))
+    got = {(p.provenance["chosen"]["rating"], p.provenance["rejected"]["rating"]) for p in pairs_from_feedback(rows, S)}
+    assert got == {(10, 5), (9, 6)}  # each answer used once, on one side only
+    assert pairs_from_feedback(rows, PreferenceSettings(pairing="polarity")) == []  # nothing rated <= 4

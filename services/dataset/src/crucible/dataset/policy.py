@@ -90,6 +90,11 @@ class PreferencePolicy(PolicyModel):
         default=0.85, gt=0.0, le=1.0, description="Prompt 5-gram Jaccard at which two prompts are the same question."
     )
     max_pairs_per_prompt: int = Field(default=16, ge=1, le=100_000)
+    pairing: Literal["margin", "polarity"] = Field(
+        default="margin",
+        description="The chosen answer is rated up; the rejected one is rated down (polarity) or at least "
+        "min_rating_gap below the chosen one (margin: ratings skew high, a clearly worse answer is the preference).",
+    )
     min_pairs: int = Field(default=4, ge=1, description="A preference build with fewer pairs fails.")
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ sha256, `dataset_members` rows for the interaction records, so `crucible forget`
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -68,8 +69,15 @@ def evaluation_reports(registry: Registry, artifacts: ArtifactStore) -> list[dic
         ]
     reports = []
     for uri in uris:
-        if uri and uri.startswith(root) and artifacts.exists(uri[len(root) :]):
-            reports.append(artifacts.read_json(uri[len(root) :]))
+        if not (uri and uri.startswith(root) and artifacts.exists(uri[len(root) :])):
+            continue
+        report = artifacts.read_json(uri[len(root) :])
+        answers_uri = str(report.get("answers_uri") or "")
+        if "answers" not in report and answers_uri.startswith(root) and artifacts.exists(answers_uri[len(root) :]):
+            # The evaluator stores the per-prompt answers (with each verdict) beside the report.
+            lines = artifacts.read_text(answers_uri[len(root) :]).splitlines()
+            report["answers"] = [json.loads(line) for line in lines if line.strip()]
+        reports.append(report)
     return reports
 
 
@@ -99,6 +107,7 @@ def build_preference_dataset(
         min_rating_gap=pp.min_rating_gap,
         prompt_threshold=pp.prompt_threshold,
         max_pairs_per_prompt=pp.max_pairs_per_prompt,
+        pairing=pp.pairing,
         seed=policy.seed,
     )
     reviewed = review_rows(runtime.registry)

@@ -56,6 +56,7 @@ class PreferenceSettings:
     min_rating_gap: int = 3  # chosen and rejected ratings must differ by at least this much
     prompt_threshold: float = 0.85  # Jaccard of prompt 5-gram sets: "near-identical"
     max_pairs_per_prompt: int = 16  # no one prompt dominates the set
+    pairing: str = "margin"  # margin | polarity (see pairs_from_feedback)
     seed: int = 42
 
 
@@ -218,33 +219,43 @@ def prompt_groups(prompts: Sequence[str], threshold: float) -> list[int]:
 def pairs_from_feedback(rows: Sequence[FeedbackRow], settings: PreferenceSettings) -> list[PreferencePair]:
     """Within each group of (near-)identical prompts, the best-rated answers paired with the worst.
 
-    Each answer is used once; a pair needs a rating gap of `min_rating_gap` when both are rated,
-    and two different answers (after normalisation)."""
-    usable = [(r, polarity(r, settings)) for r in rows]
-    usable = [(r, p) for r, p in usable if p != 0 and r.answer.strip()]
-    if not usable:
+    The chosen answer is always rated up (`polarity` +1). The rejected one is rated down
+    (`pairing: polarity`), or rated at least `min_rating_gap` lower than the chosen one
+    (`pairing: margin`, the default: ratings in apps skew high, and "clearly worse than another
+    answer to the same question" is the preference a DPO pair states). Each answer is used once,
+    and the two answers must differ after normalisation."""
+    rated = [(r, polarity(r, settings)) for r in rows if r.answer.strip()]
+    rated = [(r, p) for r, p in rated if p != 0 or (settings.pairing == "margin" and r.rating is not None)]
+    if not rated:
         return []
-    groups = prompt_groups([prompt_text(r.prompt) for r, _ in usable], settings.prompt_threshold)
+    groups = prompt_groups([prompt_text(r.prompt) for r, _ in rated], settings.prompt_threshold)
     by_group: dict[int, list[tuple[FeedbackRow, int]]] = defaultdict(list)
-    for (row, pol), g in zip(usable, groups, strict=True):
+    for (row, pol), g in zip(rated, groups, strict=True):
         by_group[g].append((row, pol))
     pairs: list[PreferencePair] = []
     for g in sorted(by_group):
         members = by_group[g]
-        up = sorted((r for r, p in members if p > 0), key=lambda r: (-_score(r), _tiebreak(settings.seed, r)))
-        down = sorted((r for r, p in members if p < 0), key=lambda r: (_score(r), _tiebreak(settings.seed, r)))
-        group_key = "prompt:" + _digest(normalise(prompt_text(up[0].prompt if up else down[0].prompt)))
+        order = sorted(
+            range(len(members)), key=lambda i: (-_score(members[i][0]), _tiebreak(settings.seed, members[i][0]))
+        )
+        group_key = "prompt:" + _digest(normalise(prompt_text(members[order[0]][0].prompt)))
+        used: set[int] = set()
         made = 0
-        used_down: set[int] = set()
-        for chosen in up:
+        for i in order:
+            chosen, pol = members[i]
             if made >= settings.max_pairs_per_prompt:
                 break
-            for k, rejected in enumerate(down):
-                if k in used_down or not _far_enough(chosen, rejected, settings):
+            if i in used or pol <= 0:
+                continue
+            for j in reversed(order):  # the worst-rated first
+                rejected, rpol = members[j]
+                if j == i or j in used or (settings.pairing == "polarity" and rpol >= 0):
                     continue
-                if normalise(chosen.answer) == normalise(rejected.answer):
+                if not _far_enough(chosen, rejected, settings) or normalise(chosen.answer) == normalise(
+                    rejected.answer
+                ):
                     continue
-                used_down.add(k)
+                used.update((i, j))
                 pairs.append(_feedback_pair(chosen, rejected, group_key))
                 made += 1
                 break
@@ -260,7 +271,8 @@ def _score(row: FeedbackRow) -> float:
 
 def _far_enough(chosen: FeedbackRow, rejected: FeedbackRow, s: PreferenceSettings) -> bool:
     if chosen.rating is None or rejected.rating is None:
-        return True  # polarity alone decided (advice accepted vs not, or a review decision)
+        # Polarity alone decides (advice accepted vs not, a review decision): only opposite ones pair.
+        return polarity(rejected, s) < 0
     return chosen.rating - rejected.rating >= s.min_rating_gap
 
 

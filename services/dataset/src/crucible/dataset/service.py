@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from crucible.common import subjects
@@ -57,13 +58,15 @@ async def preferences(runtime: Runtime, rated: list[dict[str, Any]] | None = Non
 
     secret = runtime.subject_secret()
     rows = [row_from_exchange(x, subject_token_for(secret, str(x.get("user", "")))) for x in rated or []]
+    ratings = dict(sorted(Counter(str(r.rating) for r in rows).items()))
     try:
         built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
     except DatasetBuildError as err:
         # Too little feedback yet is a normal state of the loop, not a failed run.
-        return {"skipped": str(err), "feedback_rows": len(rows), "pairs": 0}
+        return {"skipped": str(err), "feedback_rows": len(rows), "ratings": ratings, "pairs": 0}
     summary = preference_summary(built, runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json"))
     summary["feedback_rows"] = len(rows)
+    summary["ratings"] = ratings
     return summary
 
 
