@@ -169,9 +169,10 @@ def test_the_reference_is_the_serving_adapter_when_the_job_starts_from_it(traine
     from .test_init_from import _promote
 
     sft = run_job(
-        trainer_runtime, TrainRequest("sft-s", train_file=splits[0], val_file=splits[1], overrides={"max_steps": "4"}),
+        trainer_runtime,
+        TrainRequest("sft-s", train_file=splits[0], val_file=splits[1], overrides={"max_steps": "4"}),
         Events(),
-    )  # fmt: skip
+    )
     assert sft.status == "succeeded", sft.reason
     _promote(trainer_runtime, sft.model_name)
     out = run_job(trainer_runtime, _dpo("dpo-s", pair_files, max_steps="4"), Events())
@@ -181,3 +182,24 @@ def test_the_reference_is_the_serving_adapter_when_the_job_starts_from_it(traine
     assert out.metrics["dpo_loss_initial"] == pytest.approx(math.log(2), abs=1e-3)
     with trainer_runtime.registry.session() as s:
         assert s.get(ModelVersion, out.model_name).card["reference"] == {"kind": "adapter", "model": sft.model_name}
+
+
+def test_train_requested_carries_the_method_in_its_overrides() -> None:
+    from crucible.trainer.job import effective_policy, effective_training
+    from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
+    from crucible.trainer.service import request_from_event
+    from crucible.v1 import events_pb2
+
+    msg = events_pb2.TrainRequested(
+        job_id="j",
+        dataset_version="v2_x_pref",
+        overrides={"training.method": "dpo", "training.dpo_beta": "0.3", "max_steps": "5"},
+    )
+    req = request_from_event(msg)
+    assert effective_training(TrainingPolicy(), req).model_dump() == {
+        **TrainingPolicy().model_dump(),
+        "method": "dpo",
+        "dpo_beta": 0.3,
+    }
+    assert effective_policy(TrainerPolicy(), req).max_steps == 5  # the training.* keys are not the trainer's
+    assert effective_training(TrainingPolicy(method="dpo"), TrainRequest("k", method="sft")).method == "sft"
