@@ -32,15 +32,26 @@ DAY = dt.date(2026, 12, 4)
 
 def row(prompt: str, answer: str, rating: int | None, subject: str, rid: str, **kw) -> FeedbackRow:
     return FeedbackRow(
-        prompt=[{"role": "user", "content": prompt}], answer=answer, rating=rating, advice_accepted=kw.pop("acc", None),
-        subject_token=subject, response_id=rid, interaction_id="int-" + rid, **kw,
+        prompt=[{"role": "user", "content": prompt}],
+        answer=answer,
+        rating=rating,
+        advice_accepted=kw.pop("acc", None),
+        subject_token=subject,
+        response_id=rid,
+        interaction_id="int-" + rid,
+        **kw,
     )
 
 
 def test_rated_up_and_down_answers_to_near_identical_prompts_pair_up() -> None:
     rows = [
-        row("My partner and I keep arguing about chores. What can we do?", "Write the weekly tasks down together.", 9,
-            "s1", "r1"),
+        row(
+            "My partner and I keep arguing about chores. What can we do?",
+            "Write the weekly tasks down together.",
+            9,
+            "s1",
+            "r1",
+        ),
         # The same question, case and punctuation aside, with one word changed: near-identical.
         row("my partner and I keep arguing about chores - what can we do", "chores chores chores", 2, "s2", "r2"),
         row("How do I plan a date night on a small budget?", "Cook together at home.", 8, "s3", "r3"),
@@ -76,8 +87,9 @@ def test_prompt_groups_match_the_dedup_threshold() -> None:
         "We have been distant since the baby was born and I do not know how to reach my husband again, he works "
         "late and we barely talk. Any ideas?"
     )
-    groups = prompt_groups([base, base.upper() + "!!", base.replace("husband", "wife"), "Something else entirely."],
-                           0.85)
+    groups = prompt_groups(
+        [base, base.upper() + "!!", base.replace("husband", "wife"), "Something else entirely."], 0.85
+    )
     assert groups[0] == groups[1] == groups[2] != groups[3]
 
 
@@ -86,12 +98,30 @@ def test_judgement_pairs_take_the_winner_and_stay_in_test() -> None:
         "model_name": "crucible-v1",
         "pairwise": {"candidate": "crucible-v1", "serving": "tiny-base", "judge": "offline"},
         "answers": [
-            {"example_id": "e1", "prompt": [{"role": "system", "content": "sys"}, {"role": "user", "content": "q1"}],
-             "candidate": "good answer", "serving": "bad", "pairwise": "candidate", "guard": None},
-            {"example_id": "e2", "prompt": [{"role": "user", "content": "q2"}], "candidate": "x", "serving": "better",
-             "pairwise": "serving", "guard": None},
-            {"example_id": "e3", "prompt": [{"role": "user", "content": "q3"}], "candidate": "a", "serving": "b",
-             "pairwise": "tie", "guard": None},
+            {
+                "example_id": "e1",
+                "prompt": [{"role": "system", "content": "sys"}, {"role": "user", "content": "q1"}],
+                "candidate": "good answer",
+                "serving": "bad",
+                "pairwise": "candidate",
+                "guard": None,
+            },
+            {
+                "example_id": "e2",
+                "prompt": [{"role": "user", "content": "q2"}],
+                "candidate": "x",
+                "serving": "better",
+                "pairwise": "serving",
+                "guard": None,
+            },
+            {
+                "example_id": "e3",
+                "prompt": [{"role": "user", "content": "q3"}],
+                "candidate": "a",
+                "serving": "b",
+                "pairwise": "tie",
+                "guard": None,
+            },
         ],
     }
     pairs = pairs_from_judgements(report)
@@ -112,9 +142,15 @@ def _many_rows(n_prompts: int, per_prompt: int, subjects: int, seed: int) -> lis
         prompt = " ".join(rng.choice(WORDS) for _ in range(8)) + "?"
         for k in range(per_prompt):
             up = k % 2 == 0
-            rows.append(row(prompt, f"answer {p}-{k} " + ("warm specific advice" if up else "meh"),
-                            rng.choice([8, 9, 10]) if up else rng.choice([1, 2, 3]),
-                            f"subject-{rng.randrange(subjects)}", f"{p}-{k}"))
+            rows.append(
+                row(
+                    prompt,
+                    f"answer {p}-{k} " + ("warm specific advice" if up else "meh"),
+                    rng.choice([8, 9, 10]) if up else rng.choice([1, 2, 3]),
+                    f"subject-{rng.randrange(subjects)}",
+                    f"{p}-{k}",
+                )
+            )
     return rows
 
 
@@ -142,8 +178,14 @@ def test_version_files_are_deterministic_and_named_in_the_manifest() -> None:
     for _ in range(2):
         files: dict[str, bytes] = {}
         built = build_preference_version(
-            pairs, version="v3_20261204_pref", created=DAY, shares={"train": 0.8, "val": 0.1, "test": 0.1}, seed=1,
-            settings={}, write=files.__setitem__, eval_chat=(b'{"messages": []}\n', {"dataset_version": "v2"}),
+            pairs,
+            version="v3_20261204_pref",
+            created=DAY,
+            shares={"train": 0.8, "val": 0.1, "test": 0.1},
+            seed=1,
+            settings={},
+            write=files.__setitem__,
+            eval_chat=(b'{"messages": []}\n', {"dataset_version": "v2"}),
         )
         outs.append((files, built))
     (files, built), (files2, _) = outs
@@ -166,8 +208,9 @@ def test_version_files_are_deterministic_and_named_in_the_manifest() -> None:
 
 @pytest.fixture
 def rt(settings) -> Runtime:
-    policy = load_policy(None, section_models={"dataset": DatasetPolicy},
-                         overrides={"dataset.preferences.min_pairs": 3})
+    policy = load_policy(
+        None, section_models={"dataset": DatasetPolicy}, overrides={"dataset.preferences.min_pairs": 3}
+    )
     runtime = Runtime.create(settings, policy=policy)
     yield runtime
     runtime.registry.dispose()
@@ -177,8 +220,14 @@ def _review_item(record_id: str, prompt: str, answer: str, status: str) -> Revie
     rec = records_pb2.Record(record_id=record_id, subject_token="subj-" + record_id)
     rec.turns.add(role="user", text=prompt)
     rec.turns.add(role="assistant", text=answer)
-    return ReviewItem(record_id=record_id, stage="scorer", reason="low_quality", record=rec.SerializeToString(),
-                      subject_token=rec.subject_token, status=status)
+    return ReviewItem(
+        record_id=record_id,
+        stage="scorer",
+        reason="low_quality",
+        record=rec.SerializeToString(),
+        subject_token=rec.subject_token,
+        status=status,
+    )
 
 
 def test_build_registers_a_version_with_members_and_review_pairs(rt) -> None:
@@ -215,8 +264,12 @@ def test_a_preference_version_does_not_reset_the_auto_build_count(rt) -> None:
 
 def test_margin_pairing_pairs_a_clearly_worse_answer_and_polarity_does_not() -> None:
     q = "How do we split chores fairly?"
-    rows = [row(q, "List the tasks and choose together.", 10, "a", "1"), row(q, "Chores are chores.", 7, "b", "2"),
-            row(q, "Talk about it over dinner.", 9, "c", "3"), row(q, "Do whatever.", 5, "d", "4")]
+    rows = [
+        row(q, "List the tasks and choose together.", 10, "a", "1"),
+        row(q, "Chores are chores.", 7, "b", "2"),
+        row(q, "Talk about it over dinner.", 9, "c", "3"),
+        row(q, "Do whatever.", 5, "d", "4"),
+    ]
     margin = pairs_from_feedback(rows, S)
     # 10 takes the worst (5); 9 finds nothing left 3 points below it (7 is only 2 below).
     assert [(p.chosen, p.rejected) for p in margin] == [("List the tasks and choose together.", "Do whatever.")]
