@@ -123,7 +123,25 @@ def test_the_candidate_is_delivered_into_the_running_server_and_the_registry_say
     )
     statuses = {m["name"]: m["status"] for m in json.loads(listed.stdout)}
     model = rollout["candidate_model"]
+    dpo_model = summary["rounds"]["dpo"]["model"]
+    if dpo_model:  # the preference round's model is evaluated, not rolled out
+        assert statuses.pop(dpo_model) in {"evaluated", "rejected"}
     if rollout["state"] == "completed":
         assert statuses == {"tiny-base": "retired", model: "serving"}
     else:
         assert statuses == {"tiny-base": "serving", model: "rolled_back"}
+
+
+def test_a_dpo_round_learns_from_the_rollouts_rated_traffic(finished_run) -> None:
+    _, summary, stdout = finished_run
+    control, rounds = summary["control_plane"], summary["rounds"]
+    assert "rated_exchanges" not in control["gateway"]  # handed over, never written into the summary
+    dpo = rounds["dpo"]
+    assert dpo["feedback_rows"] > 0 and dpo["pairs"] >= 4, dpo
+    assert dpo["preference_version"].endswith("_pref")
+    assert control["dpo"]["objective"] == "dpo" and control["dpo"]["dataset_version"] == dpo["preference_version"]
+    assert dpo["dpo_loss"] is not None and dpo["reward_margin"] is not None
+    assert control["dpo_evaluation"]["model_name"] == dpo["model"]
+    assert dpo["rating"]["against"] and dpo["rating"]["elo_diff"] is not None
+    assert rounds["sft"]["model"] == control["trainer"]["model_name"]
+    assert "DPO round:" in stdout and "SFT round:" in stdout

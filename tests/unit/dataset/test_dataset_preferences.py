@@ -71,8 +71,9 @@ def test_rated_up_and_down_answers_to_near_identical_prompts_pair_up() -> None:
 def test_a_small_rating_gap_or_the_same_answer_is_no_preference() -> None:
     q = "How can we talk about money?"
     close = [row(q, "Set a budget meeting.", 7, "a", "1"), row(q, "Talk.", 4, "b", "2")]
-    assert len(pairs_from_feedback(close, S)) == 1  # gap 3: enough by default
+    assert len(pairs_from_feedback(close, S)) == 1  # gap 3: enough by default (2)
     assert pairs_from_feedback(close, PreferenceSettings(min_rating_gap=4)) == []
+    assert pairs_from_feedback([close[0], row(q, "Talk.", 6, "b", "2")], S) == []  # gap 1
     same = [row(q, "Set a budget meeting!", 9, "a", "1"), row(q, "set a budget meeting", 1, "b", "2")]
     assert pairs_from_feedback(same, S) == []
     accepted = [
@@ -270,10 +271,13 @@ def test_margin_pairing_pairs_a_clearly_worse_answer_and_polarity_does_not() -> 
         row(q, "Talk about it over dinner.", 9, "c", "3"),
         row(q, "Do whatever.", 5, "d", "4"),
     ]
-    margin = pairs_from_feedback(rows, S)
+    gap3 = PreferenceSettings(min_rating_gap=3)
+    margin = pairs_from_feedback(rows, gap3)
     # 10 takes the worst (5); 9 finds nothing left 3 points below it (7 is only 2 below).
     assert [(p.chosen, p.rejected) for p in margin] == [("List the tasks and choose together.", "Do whatever.")]
     rows.append(row(q, "No idea.", 6, "e", "5"))
-    got = {(p.provenance["chosen"]["rating"], p.provenance["rejected"]["rating"]) for p in pairs_from_feedback(rows, S)}
+    got = {
+        (p.provenance["chosen"]["rating"], p.provenance["rejected"]["rating"]) for p in pairs_from_feedback(rows, gap3)
+    }
     assert got == {(10, 5), (9, 6)}  # each answer used once, on one side only
     assert pairs_from_feedback(rows, PreferenceSettings(pairing="polarity")) == []  # nothing rated <= 4

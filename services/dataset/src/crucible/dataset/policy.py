@@ -85,7 +85,9 @@ class PreferencePolicy(PolicyModel):
 
     up_min_rating: int = Field(default=7, ge=1, le=10, description="A rating at or above this is rated up.")
     down_max_rating: int = Field(default=4, ge=1, le=10, description="A rating at or below this is rated down.")
-    min_rating_gap: int = Field(default=3, ge=1, le=9, description="Chosen minus rejected rating, at least.")
+    min_rating_gap: int = Field(
+        default=2, ge=1, le=9, description="Chosen minus rejected rating, at least (2 on 1-10: above a rater's noise)."
+    )
     prompt_threshold: float = Field(
         default=0.85, gt=0.0, le=1.0, description="Prompt 5-gram Jaccard at which two prompts are the same question."
     )

@@ -53,7 +53,7 @@ class FeedbackRow:
 class PreferenceSettings:
     up_min_rating: int = 7  # a rating at or above this is "rated up"
     down_max_rating: int = 4  # at or below this, "rated down"
-    min_rating_gap: int = 3  # chosen and rejected ratings must differ by at least this much
+    min_rating_gap: int = 2  # chosen and rejected ratings must differ by at least this much
     prompt_threshold: float = 0.85  # Jaccard of prompt 5-gram sets: "near-identical"
     max_pairs_per_prompt: int = 16  # no one prompt dominates the set
     pairing: str = "margin"  # margin | polarity (see pairs_from_feedback)
