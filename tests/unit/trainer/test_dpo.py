@@ -203,3 +203,13 @@ def test_train_requested_carries_the_method_in_its_overrides() -> None:
     }
     assert effective_policy(TrainerPolicy(), req).max_steps == 5  # the training.* keys are not the trainer's
     assert effective_training(TrainingPolicy(method="dpo"), TrainRequest("k", method="sft")).method == "sft"
+
+
+def test_dpo_without_val_pairs_trains_and_reports_the_training_figures(trainer_runtime, tmp_path: Path) -> None:
+    # A small preference version whose leakage groups all landed in train has no val pairs.
+    train = write_pairs(tmp_path / "t.pairs.jsonl", planted_pairs(8, seed=1))
+    val = write_pairs(tmp_path / "v.pairs.jsonl", [])
+    out = run_job(trainer_runtime, _dpo("dpo-n", (train, val), max_steps="4"), Events())
+    assert out.status == "succeeded", out.reason
+    assert math.isnan(out.metrics["dpo_loss"]) and out.metrics["train_reward_margin"] > 0
+    assert out.metrics["global_step"] == 4

@@ -161,7 +161,12 @@ def train_dpo(
         train_dataset=datasets.Dataset.from_list(data.train),
         eval_dataset=datasets.Dataset.from_list(data.val) if has_val else None,
         processing_class=tokenizer,
-        callbacks=[reporter, CheckpointUploader(runtime, request.job_id), FinalCheckpoint(), *callbacks],
+        callbacks=[
+            reporter,
+            CheckpointUploader(runtime, request.job_id),
+            FinalCheckpoint(evaluate=has_val),
+            *callbacks,
+        ],
     )
     trainer.remove_callback(PrinterCallback)
     resume = restore_checkpoint(runtime, existing, out_dir)
