@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import inspect
 import json
+import math
 import logging
 import time
 import traceback
@@ -340,6 +341,14 @@ async def _control_plane(
     return results
 
 
+def _finite(*values: Any) -> float | None:
+    """The first value that is a finite number (NaN marks "not measured" in a job's metrics)."""
+    for v in values:
+        if isinstance(v, int | float) and math.isfinite(v):
+            return float(v)
+    return None
+
+
 def rounds(control_plane: dict[str, Any]) -> dict[str, Any]:
     """The SFT round and the preference (DPO) round side by side: what each trained, its loss, and
     the evaluator's rating of the model against the serving one (Elo difference, win rate)."""
@@ -373,8 +382,10 @@ def rounds(control_plane: dict[str, Any]) -> dict[str, Any]:
             "pairs_by_source": prefs.get("by_source"),
             "preference_version": prefs.get("dataset_version"),
             "model": dpo.get("model_name"),
-            "dpo_loss": metrics.get("dpo_loss"),
-            "dpo_loss_initial": metrics.get("dpo_loss_initial"),
+            # On the val pairs; the mean training loss when the pairs left no val split.
+            "dpo_loss": _finite(metrics.get("dpo_loss"), metrics.get("train_loss")),
+            "dpo_loss_on": "val" if _finite(metrics.get("dpo_loss")) is not None else "train",
+            "dpo_loss_initial": _finite(metrics.get("dpo_loss_initial")),
             # On the val pairs; the last training batch's when the pairs left no val split.
             "reward_margin": metrics.get("reward_margin", metrics.get("train_reward_margin")),
             "reward_accuracy": metrics.get("reward_accuracy", metrics.get("train_reward_accuracy")),

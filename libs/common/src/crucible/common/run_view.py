@@ -142,8 +142,8 @@ def round_lines(rounds: dict[str, Any]) -> list[str]:
         if dpo.get("model"):
             lines.append(
                 f"DPO round: {dpo.get('pairs')} pairs {dpo.get('pairs_by_source')} from {dpo.get('feedback_rows')} "
-                f"rated answers -> {dpo['model']} DPO loss {num(dpo.get('dpo_loss_initial'))} -> "
-                f"{num(dpo.get('dpo_loss'))}, "
+                f"rated answers -> {dpo['model']} DPO loss ({dpo.get('dpo_loss_on')}) "
+                f"{num(dpo.get('dpo_loss_initial'))} -> {num(dpo.get('dpo_loss'))}, "
                 f"reward margin {num(dpo.get('reward_margin'))}; {rated(dpo.get('rating') or {})}"
             )
         else:
