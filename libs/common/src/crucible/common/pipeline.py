@@ -19,8 +19,8 @@ import asyncio
 import datetime as dt
 import inspect
 import json
-import math
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable
