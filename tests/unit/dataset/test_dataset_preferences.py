@@ -281,3 +281,36 @@ def test_margin_pairing_pairs_a_clearly_worse_answer_and_polarity_does_not() -> 
     }
     assert got == {(10, 5), (9, 6)}  # each answer used once, on one side only
     assert pairs_from_feedback(rows, PreferenceSettings(pairing="polarity")) == []  # nothing rated <= 4
+
+
+def test_interaction_records_become_feedback_rows_with_their_merged_signals() -> None:
+    from crucible.dataset.preferences import row_from_interaction
+
+    # (kind=RECORD_KIND_INTERACTION arrives with the gateway's interaction publishing, another session)
+    def interaction(rid: str, answer: str, rating: float | None, accepted: bool | None) -> records_pb2.Record:
+        rec = records_pb2.Record(record_id=f"int-{rid}", subject_token=f"subj-{rid}")
+        rec.source.key = rid
+        rec.turns.add(role="user", text="How do we share chores?")
+        rec.turns.add(role="assistant", text=answer)
+        rec.context.update({"variant": "canary", "model": "crucible-v3"})
+        rec.dedup.cluster_id = f"c-{rid}"
+        if rating is not None:
+            rec.signals.satisfaction = rating
+        if accepted is not None:
+            rec.signals.action_taken = accepted
+        return rec
+
+    up = row_from_interaction(interaction("r1", "List the tasks and choose together.", 9.0, True))
+    down = row_from_interaction(interaction("r2", "Whatever.", 3.0, False))
+    silent = row_from_interaction(interaction("r3", "Hm.", None, None))
+    assert (up.rating, up.advice_accepted, up.response_id, up.model, up.cluster_id) == (
+        9,
+        True,
+        "r1",
+        "crucible-v3",
+        "c-r1",
+    )
+    assert (silent.rating, silent.advice_accepted) == (None, None)
+    assert row_from_interaction(interaction("r4", "x", None, None), {"rating": 2, "advice_accepted": None}).rating == 2
+    (pair,) = pairs_from_feedback([up, down, silent], S)
+    assert pair.provenance["chosen"]["interaction_id"] == "int-r1" and set(pair.clusters) >= {"c-r1", "c-r2"}

@@ -87,30 +87,35 @@ class PreferencePair:
 # ------------------------------------------------------------------ adapters
 
 
-def row_from_interaction(record: Any, feedback: Mapping[str, Any]) -> FeedbackRow:
+def row_from_interaction(record: Any, feedback: Mapping[str, Any] | None = None) -> FeedbackRow:
     """The adapter for a curated `interaction` Record (crucible.v1.Record after the scrubber, scorer
-    and dedup) and the feedback stored for its response id.
+    and dedup), with its feedback.
 
     Expects: `record.turns` = the conversation, ending with the assistant's answer;
     `record.subject_token`; `record.record_id`; `record.dedup.cluster_id`; `record.context` with
-    `variant`, `model` and `response_id`; `feedback` with `rating` (1-10 or None) and
-    `advice_accepted` (bool or None)."""
+    `variant` and `model`; the response id in `context["response_id"]` or `source.key`. The feedback
+    is `feedback` ({rating: 1-10 | None, advice_accepted: bool | None}) when given, else the record's
+    own signals (`signals.satisfaction`, `signals.action_taken`: where late feedback is merged)."""
     turns = [(t.role, t.text) for t in record.turns if t.text.strip() and t.role != "system"]
     if not turns or turns[-1][0] != "assistant":
         raise ValueError(f"interaction {record.record_id} does not end with an answer")
     prompt = [{"role": "user" if r != "assistant" else "assistant", "content": x} for r, x in turns[:-1]]
     ctx = dict(record.context)
-    rating = feedback.get("rating")
-    accepted = feedback.get("advice_accepted")
+    if feedback is None:
+        sig = record.signals
+        rating = sig.satisfaction if sig.HasField("satisfaction") else None
+        accepted = sig.action_taken if sig.HasField("action_taken") else None
+    else:
+        rating, accepted = feedback.get("rating"), feedback.get("advice_accepted")
     return FeedbackRow(
         prompt=prompt,
         answer=turns[-1][1],
-        rating=int(rating) if rating is not None else None,
+        rating=round(float(rating)) if rating is not None else None,
         advice_accepted=bool(accepted) if accepted is not None else None,
         subject_token=record.subject_token,
         variant=ctx.get("variant", ""),
         model=ctx.get("model", ""),
-        response_id=ctx.get("response_id", ""),
+        response_id=ctx.get("response_id", "") or record.source.key,
         interaction_id=record.record_id,
         cluster_id=record.dedup.cluster_id,
     )
