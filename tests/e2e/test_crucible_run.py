@@ -123,6 +123,9 @@ def test_the_candidate_is_delivered_into_the_running_server_and_the_registry_say
     )
     statuses = {m["name"]: m["status"] for m in json.loads(listed.stdout)}
     model = rollout["candidate_model"]
+    dpo_model = summary["rounds"]["dpo"]["model"]
+    if dpo_model:  # the preference round's model is evaluated, not rolled out
+        assert statuses.pop(dpo_model) in {"evaluated", "rejected"}
     if rollout["state"] == "completed":
         assert statuses == {"tiny-base": "retired", model: "serving"}
     else:
@@ -148,3 +151,23 @@ def test_synthesis_reports_what_it_made_and_why_it_was_refused_and_no_split_pass
     for version in versions:
         for split, row in version["synthetic"].items():
             assert row["synthetic_share"] <= 0.30 + 1e-9, (version["dataset_version"], split, row)
+
+
+def test_a_dpo_round_learns_from_the_rollouts_rated_traffic(finished_run) -> None:
+    _, summary, stdout = finished_run
+    control, rounds = summary["control_plane"], summary["rounds"]
+    assert "rated_exchanges" not in control["gateway"]  # handed over, never written into the summary
+    assert rounds["sft"]["model"] == control["trainer"]["model_name"]
+    assert "SFT round:" in stdout and "DPO round:" in stdout
+    dpo = rounds["dpo"]
+    assert dpo["feedback_rows"] > 0, dpo
+    if not dpo["model"]:
+        # The tiny model answers each prompt one way (greedy), so the rated traffic holds few distinct
+        # answer pairs; too few is a stated skip, never a failure.
+        assert "preference pairs" in dpo["not_run"] and "min_pairs" in dpo["not_run"], dpo
+        return
+    assert dpo["pairs"] >= 4 and dpo["preference_version"].endswith("_pref")
+    assert control["dpo"]["objective"] == "dpo" and control["dpo"]["dataset_version"] == dpo["preference_version"]
+    assert dpo["dpo_loss"] is not None or dpo["reward_margin"] is not None
+    assert control["dpo_evaluation"]["model_name"] == dpo["model"]
+    assert dpo["rating"]["against"] and dpo["rating"]["elo_diff"] is not None

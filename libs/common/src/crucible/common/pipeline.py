@@ -8,6 +8,8 @@
    synthesis, training, evaluation, rollout — through their `hooks` (the same functions their
    `serve` loops call on events); when synthesis publishes records, the stages run again until
    drained and the dataset is built again, so training sees the version with them;
+   then, once the rollout's traffic has been rated, the preference round: preference pairs, DPO
+   training, evaluation against the serving model;
 6. print a table of counts per stage and write `$CRUCIBLE_HOME/runs/<run_id>/summary.json`.
 
 Stages that are not installed are simply absent from the summary: nothing is faked.
@@ -20,6 +22,7 @@ import datetime as dt
 import inspect
 import json
 import logging
+import math
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -66,6 +69,11 @@ class Carried:
     model: ModelTrained | None = None
     evaluation: ModelEvaluated | None = None
     base_model: str = ""  # a local folder a server can load (the trainer's base), once asked for
+    # The preference round. `rated` is the rollout's rated traffic (the seam until the gateway
+    # publishes interactions and stores feedback: then the dataset service reads those itself).
+    rated: list[dict[str, Any]] | None = None
+    preferences: DatasetBuilt | None = None
+    dpo_model: ModelTrained | None = None
 
 
 def _build_args(carried: Carried) -> tuple[Any, ...] | str:
@@ -100,6 +108,35 @@ def _rollout_args(carried: Carried) -> tuple[Any, ...] | str:
     return (carried.model.model_name,)
 
 
+def _preferences_args(carried: Carried) -> tuple[Any, ...] | str:
+    if not carried.rated:
+        return "no rated traffic from a rollout"
+    return (carried.rated,)
+
+
+def _dpo_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.preferences.dataset_version,) if carried.preferences else "no preference dataset was built"
+
+
+def _dpo_evaluate_args(carried: Carried) -> tuple[Any, ...] | str:
+    return (carried.dpo_model.model_name,) if carried.dpo_model else "no DPO model was trained"
+
+
+def _carry_rated(carried: Carried, result: dict[str, Any]) -> None:
+    rated = result.get("rated_exchanges")
+    carried.rated = list(rated) if rated else None
+
+
+def _carry_preferences(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("dataset_version"):
+        carried.preferences = DatasetBuilt(str(result["dataset_version"]))
+
+
+def _carry_dpo(carried: Carried, result: dict[str, Any]) -> None:
+    if result.get("model_name"):
+        carried.dpo_model = ModelTrained(str(result["model_name"]))
+
+
 def _carry_dataset(carried: Carried, result: dict[str, Any]) -> None:
     if result.get("dataset_version"):
         carried.dataset = DatasetBuilt(str(result["dataset_version"]), str(result.get("withheld") or ""))
@@ -131,6 +168,7 @@ class ControlStep:
     key: str = ""  # its entry in the summary (default: the service's name)
     serves: str = ""  # runs only for this later step (when that service is installed and asked for)
     feeds_stages: bool = False  # may publish records: the stages run again and the dataset is rebuilt
+    handover: tuple[str, ...] = ()  # result keys carried to later steps but left out of the summary
 
     @property
     def name(self) -> str:
@@ -144,7 +182,11 @@ CONTROL_STEPS: tuple[ControlStep, ...] = (
     ControlStep("synthesizer", "synthesize", _synthesize_args, _carry_nothing, feeds_stages=True),
     ControlStep("trainer", "train", _train_args, _carry_model),
     ControlStep("evaluator", "evaluate", _evaluate_args, _carry_evaluation),
-    ControlStep("gateway", "rollout", _rollout_args, _carry_nothing),
+    ControlStep("gateway", "rollout", _rollout_args, _carry_rated, handover=("rated_exchanges",)),
+    # The preference round, on what the rollout's users said.
+    ControlStep("dataset", "preferences", _preferences_args, _carry_preferences, key="preferences"),
+    ControlStep("trainer", "train_dpo", _dpo_args, _carry_dpo, key="dpo"),
+    ControlStep("evaluator", "evaluate", _dpo_evaluate_args, _carry_nothing, key="dpo_evaluation"),
 )
 
 
@@ -237,6 +279,7 @@ async def run_pipeline(
                 return await _feed_stages(runtime, data_plane, None, note, progress)
 
             summary["control_plane"] = await _control_plane(runtime, specs, steps, note, refeed)
+            summary["rounds"] = rounds(summary["control_plane"])
             failed = [k for k, v in summary["control_plane"].items() if isinstance(v, dict) and v.get("error")]
             summary["status"] = "failed" if failed else "succeeded"
             await runtime.require_bus().close()
@@ -329,7 +372,7 @@ async def _control_plane(
             continue
         if step.serves and not wanted(step.serves):
             continue
-        if steps is not None and step.service not in steps and not step.serves:
+        if steps is not None and step.service not in steps and step.name not in steps and not step.serves:
             results[step.name] = {"skipped": "not requested"}
             continue
         args = step.arguments(carried)
@@ -337,13 +380,14 @@ async def _control_plane(
             results[step.name] = {"skipped": args}
             continue
         result = await _run_step(spec, step, runtime, args, note)
-        results[step.name] = result
         if result.get("error"):
+            results[step.name] = result
             break
         step.carry(carried, result)
+        results[step.name] = {k: v for k, v in result.items() if k not in step.handover}
         if step.feeds_stages and result.get("published") and wanted("dataset"):
             note("stages", {"after": step.name, "published": result["published"]})
-            result["stages"] = await refeed()
+            results[step.name]["stages"] = await refeed()
             rebuilt = await _run_step(specs["dataset"], CONTROL_STEPS[0], runtime, (), note)
             results[f"dataset_after_{step.name}"] = rebuilt
             if rebuilt.get("error"):
@@ -365,6 +409,60 @@ async def _run_step(
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(limit=5)}
     result.setdefault("seconds", round(time.monotonic() - t0, 2))
     return result
+
+
+def _finite(*values: Any) -> float | None:
+    """The first value that is a finite number (NaN marks "not measured" in a job's metrics)."""
+    for v in values:
+        if isinstance(v, int | float) and math.isfinite(v):
+            return float(v)
+    return None
+
+
+def rounds(control_plane: dict[str, Any]) -> dict[str, Any]:
+    """The SFT round and the preference (DPO) round side by side: what each trained, its loss, and
+    the evaluator's rating of the model against the serving one (Elo difference, win rate)."""
+
+    def rating(evaluation: Any) -> dict[str, Any]:
+        if not isinstance(evaluation, dict) or "metrics" not in evaluation:
+            return {}
+        m = evaluation["metrics"]
+        return {
+            "against": (evaluation.get("compared_with") or {}).get("name", evaluation.get("serving", "")),
+            "elo_diff": m.get("elo_diff"),
+            "win_rate": m.get("win_rate"),
+            "passed": evaluation.get("passed"),
+        }
+
+    out: dict[str, Any] = {}
+    sft = control_plane.get("trainer")
+    if isinstance(sft, dict) and sft.get("model_name"):
+        out["sft"] = {
+            "model": sft["model_name"],
+            "eval_loss": (sft.get("metrics") or {}).get("eval_loss"),
+            "rating": rating(control_plane.get("evaluator")),
+        }
+    prefs = control_plane.get("preferences")
+    if isinstance(prefs, dict):
+        dpo = control_plane.get("dpo") if isinstance(control_plane.get("dpo"), dict) else {}
+        metrics = dpo.get("metrics") or {}
+        out["dpo"] = {
+            "feedback_rows": prefs.get("feedback_rows"),
+            "pairs": prefs.get("pairs"),
+            "pairs_by_source": prefs.get("by_source"),
+            "preference_version": prefs.get("dataset_version"),
+            "model": dpo.get("model_name"),
+            # On the val pairs; the mean training loss when the pairs left no val split.
+            "dpo_loss": _finite(metrics.get("dpo_loss"), metrics.get("train_loss")),
+            "dpo_loss_on": "val" if _finite(metrics.get("dpo_loss")) is not None else "train",
+            "dpo_loss_initial": _finite(metrics.get("dpo_loss_initial")),
+            # On the val pairs; the last training batch's when the pairs left no val split.
+            "reward_margin": metrics.get("reward_margin", metrics.get("train_reward_margin")),
+            "reward_accuracy": metrics.get("reward_accuracy", metrics.get("train_reward_accuracy")),
+            "rating": rating(control_plane.get("dpo_evaluation")),
+            "not_run": prefs.get("skipped") or prefs.get("error") or dpo.get("skipped") or dpo.get("error"),
+        }
+    return out
 
 
 def stage_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -45,11 +45,14 @@ def resolve_target(target: str) -> Any:
 
 
 def installed_policy_models() -> dict[str, type[BaseModel]]:
-    """Each installed service's policy section model by section name (for `config.load_policy`);
-    a spec may name its model as `"module:Class"` (imported here, not when the spec loads)."""
+    """Each installed service's policy section model by section name (for `config.load_policy`):
+    its own section (named after it) and any further ones it declares (`policy_sections`); a spec
+    may name a model as `"module:Class"` (imported here, not when the spec loads)."""
     models = {}
     for _, _, spec in load_entry_points():
         model = getattr(spec, "policy_model", None)
         if model is not None:
             models[spec.name] = resolve_target(model) if isinstance(model, str) else model
+        for section, extra in (getattr(spec, "policy_sections", None) or {}).items():
+            models[section] = resolve_target(extra) if isinstance(extra, str) else extra
     return models

@@ -178,6 +178,8 @@ class RunView:
         if isinstance(gateway, dict) and "delivery" in gateway:
             for line in rollout_lines(gateway):
                 self._line(line)
+        for line in round_lines(summary.get("rounds") or {}):
+            self._line(line)
         colour = "green" if summary.get("status") == "succeeded" else "red"
         self.console.print(f"[{colour}]status: {summary.get('status')}[/{colour}] in {summary.get('seconds')} s")
         self._line(f"summary: {summary.get('summary_path')}")
@@ -220,4 +222,37 @@ def rollout_lines(result: dict[str, Any]) -> list[str]:
     models = ", ".join(f"{m['name']} {m['status']}" for m in result.get("models") or [])
     if models:
         lines.append(f"models (crucible models list): {models}")
+    return lines
+
+
+def round_lines(rounds: dict[str, Any]) -> list[str]:
+    """The SFT round and the preference round in one line each."""
+
+    def num(value: Any, fmt: str = ".3f") -> str:
+        return format(value, fmt) if isinstance(value, int | float) else "-"
+
+    def rated(r: dict[str, Any]) -> str:
+        if not r:
+            return "not evaluated"
+        verdict = "passed" if r.get("passed") else "rejected"
+        elo, win = num(r.get("elo_diff"), "+.0f"), num(r.get("win_rate"), ".2f")
+        return f"vs {r.get('against')}: Elo {elo}, win rate {win}, {verdict}"
+
+    lines = []
+    sft = rounds.get("sft")
+    if sft:
+        lines.append(
+            f"SFT round: {sft['model']} eval loss {num(sft.get('eval_loss'))}; {rated(sft.get('rating') or {})}"
+        )
+    dpo = rounds.get("dpo")
+    if dpo:
+        if dpo.get("model"):
+            lines.append(
+                f"DPO round: {dpo.get('pairs')} pairs {dpo.get('pairs_by_source')} from {dpo.get('feedback_rows')} "
+                f"rated answers -> {dpo['model']} DPO loss ({dpo.get('dpo_loss_on')}) "
+                f"{num(dpo.get('dpo_loss_initial'))} -> {num(dpo.get('dpo_loss'))}, "
+                f"reward margin {num(dpo.get('reward_margin'))}; {rated(dpo.get('rating') or {})}"
+            )
+        else:
+            lines.append(f"DPO round: not run ({dpo.get('not_run')})")
     return lines

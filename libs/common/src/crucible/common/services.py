@@ -81,6 +81,9 @@ class ServiceSpec:
     consumes: str | None = None  # subject suffix, e.g. "records.raw"
     produces: str | None = None
     policy_model: type[BaseModel] | str | None = None
+    # Further top-level policy sections the service owns, {section: model or "module:Class"}
+    # (e.g. the trainer's `training`).
+    policy_sections: Mapping[str, type[BaseModel] | str] = field(default_factory=dict)
     build_stage: Callable[[Runtime], StageBlock] | None = None
     events: Mapping[str, EventHandler[Any]] = field(default_factory=dict)
     lifespan: Callable[[Runtime], AbstractAsyncContextManager[Any]] | None = None

@@ -64,6 +64,26 @@ def register(app: typer.Typer) -> None:
         text += [f"  - {r}" for r in summary["recommendations"]]
         _echo(summary, as_json, "\n".join(text))
 
+    @dataset_app.command("preferences")
+    def preferences_cmd(policy: PolicyOpt = None, as_json: JsonOpt = False) -> None:
+        """Build a preference version (chosen/rejected pairs for DPO) from the review queue's decisions
+        and the evaluator's pairwise verdicts; `crucible run` adds the rollout's rated traffic."""
+        from crucible.dataset.service import preferences
+
+        runtime = runtime_from_env(policy)
+        try:
+            summary = asyncio.run(preferences(runtime, []))
+        finally:
+            runtime.registry.dispose()
+        if summary.get("skipped"):
+            typer.echo(f"no preference version built: {summary['skipped']}", err=True)
+            raise typer.Exit(1)
+        text = (
+            f"built {summary['dataset_version']}: {summary['pairs']} pairs {summary['by_source']} "
+            f"{summary['split_counts']}\n  manifest: {summary['manifest_uri']}"
+        )
+        _echo(summary, as_json, text)
+
     @dataset_app.command("list")
     def list_cmd(policy: PolicyOpt = None, as_json: JsonOpt = False) -> None:
         """List dataset versions with their counts, fairness and forget marks."""

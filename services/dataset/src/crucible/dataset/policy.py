@@ -80,6 +80,32 @@ class AuditPolicy(PolicyModel):
         return value
 
 
+class PreferencePolicy(PolicyModel):
+    """How preference pairs are made (`dataset.preferences`): see `preferences.py`."""
+
+    up_min_rating: int = Field(default=7, ge=1, le=10, description="A rating at or above this is rated up.")
+    down_max_rating: int = Field(default=4, ge=1, le=10, description="A rating at or below this is rated down.")
+    min_rating_gap: int = Field(
+        default=2, ge=1, le=9, description="Chosen minus rejected rating, at least (2 on 1-10: above a rater's noise)."
+    )
+    prompt_threshold: float = Field(
+        default=0.85, gt=0.0, le=1.0, description="Prompt 5-gram Jaccard at which two prompts are the same question."
+    )
+    max_pairs_per_prompt: int = Field(default=16, ge=1, le=100_000)
+    pairing: Literal["margin", "polarity"] = Field(
+        default="margin",
+        description="The chosen answer is rated up; the rejected one is rated down (polarity) or at least "
+        "min_rating_gap below the chosen one (margin: ratings skew high, a clearly worse answer is the preference).",
+    )
+    min_pairs: int = Field(default=4, ge=1, description="A preference build with fewer pairs fails.")
+
+    @model_validator(mode="after")
+    def _up_above_down(self) -> PreferencePolicy:
+        if self.down_max_rating >= self.up_min_rating:
+            raise ValueError("down_max_rating must be below up_min_rating")
+        return self
+
+
 class DatasetPolicy(PolicyModel):
     category_mix: dict[str, float] = Field(
         default_factory=lambda: dict(TARGET_SHARES),
@@ -107,6 +133,7 @@ class DatasetPolicy(PolicyModel):
     )
     seed: int = Field(default=42, ge=0, description="Seed of every sampling decision (byte-identical rebuilds).")
     audit: AuditPolicy = AuditPolicy()
+    preferences: PreferencePolicy = PreferencePolicy()
 
     @field_validator("category_mix")
     @classmethod

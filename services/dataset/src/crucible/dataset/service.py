@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
@@ -59,6 +60,30 @@ async def build(runtime: Runtime) -> dict[str, Any]:
             subjects.DATASET_READY, dataset_ready_event(built, manifest_uri), msg_id=f"dataset.ready:{built.version}"
         )
         summary["published"] = subjects.DATASET_READY
+    return summary
+
+
+async def preferences(runtime: Runtime, rated: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`crucible run`: build a preference version from the rated exchanges handed in (the demo
+    rollout's traffic), the review queue and the evaluator's verdicts."""
+    from crucible.dataset.builder import DatasetBuildError
+    from crucible.dataset.forget import subject_token_for
+    from crucible.dataset.preference_build import build_preference_dataset, preference_summary
+    from crucible.dataset.preferences import row_from_exchange
+
+    secret = runtime.subject_secret()
+    rows = [row_from_exchange(x, subject_token_for(secret, str(x.get("user", "")))) for x in rated or []]
+    ratings = dict(sorted(Counter(str(r.rating) for r in rows).items()))
+    try:
+        built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
+    except DatasetBuildError as err:
+        # Too little feedback yet is a normal state of the loop, not a failed run.
+        return {"skipped": str(err), "feedback_rows": len(rows), "ratings": ratings, "pairs": 0}
+    from crucible.dataset.versions import artifact_prefix
+
+    summary = preference_summary(built, runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json"))
+    summary["feedback_rows"] = len(rows)
+    summary["ratings"] = ratings
     return summary
 
 
@@ -143,5 +168,5 @@ SPEC = ServiceSpec(
     },
     run_summary=run_summary,
     subject_stores=("crucible.dataset.subject_store:STORE",),
-    hooks={"build": build, "forget": forget},
+    hooks={"build": build, "forget": forget, "preferences": preferences},
 )

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from crucible.dataset.selection import Candidate, seeded_hash
 
 
-class _UnionFind:
+class UnionFind:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
 
@@ -36,7 +36,7 @@ class _UnionFind:
 
 def leakage_groups(cands: Sequence[Candidate]) -> list[list[Candidate]]:
     """Groups of records that must share a split (same subject token or same dedup cluster)."""
-    uf = _UnionFind()
+    uf = UnionFind()
     for c in cands:
         uf.union("s:" + c.subject, "c:" + c.cluster)
     groups: dict[str, list[Candidate]] = {}

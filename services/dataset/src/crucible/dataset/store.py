@@ -217,7 +217,10 @@ def count_records(registry: Registry) -> int:
 def count_new_since_last_version(registry: Registry) -> int:
     """Records written (new or changed) since the last dataset version was built."""
     with registry.session() as session:
-        last = session.scalar(select(func.max(DatasetVersion.created_at)))
+        # SFT versions only: a preference version (`*_pref`) is built from feedback, not the curated store.
+        last = session.scalar(
+            select(func.max(DatasetVersion.created_at)).where(DatasetVersion.version.not_like("%\\_pref", escape="\\"))
+        )
         query = select(func.count()).select_from(CuratedRecord)
         if last is not None:
             query = query.where(CuratedRecord.updated_at > last)

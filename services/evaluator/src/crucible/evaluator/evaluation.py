@@ -213,6 +213,9 @@ def evaluate_models(
                 "candidate_raw": raw_answers[i],
                 "guard": test_guard[i].category if test_guard[i] else None,
                 "serving": serv_answers[i] if i < len(serv_answers) else None,
+                # The judge's verdict on this prompt (both orders agreeing), so the dataset service can
+                # turn it into a preference pair: candidate | serving | tie, None when not judged.
+                "pairwise": outcomes[i] if i < len(outcomes) else None,
                 "bertscore_f1": bert.f1[i],
             }
             for i, e in enumerate(examples)

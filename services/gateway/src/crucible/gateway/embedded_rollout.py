@@ -165,6 +165,12 @@ async def embedded_rollout(runtime: Runtime, candidate_model: str) -> dict[str, 
             **(delivered.as_dict() if delivered is not None else {"verified": False}),
         },
         "load": load.as_dict() if load is not None else {},
+        # Handed to the preference round by `crucible run` (not kept in the summary): the rated
+        # exchanges of the synthetic traffic, with the model that answered each.
+        "rated_exchanges": [
+            {**x, "model": candidate_model if x["variant"] == "canary" else stable.model}
+            for x in (load.rated if load is not None else [])
+        ],
         "models": [{"name": m["name"], "status": m["status"]} for m in list_models(runtime.registry, pool=pool)],
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -1,9 +1,10 @@
 """The built-in load generator: simulated app users sending real requests to the gateway (gRPC,
 TGI HTTP plain and streamed, OpenAI chat) and rating some of the answers.
 
-The simulated user's rating is a rule over the answer text they got, the same rule for both
-variants, so a variant that answers worse gets worse ratings: empty answers score low, answers
-that repeat themselves or are mostly not words score lower, a little per-user noise on top.
+The simulated user's rating is a rule over the answer text they got and the question they asked,
+the same rule for both variants, so a variant that answers worse gets worse ratings: empty answers
+score low, answers that repeat themselves or are mostly not words score lower, answers that do not
+speak to the question (none of its topic words) score lower, a little per-user noise on top.
 It stands in for the app's users in the embedded run; production ratings come from real users
 through SubmitFeedback / POST /feedback.
 """
@@ -38,14 +39,64 @@ PROMPTS = (
 _WORD = re.compile(r"^[A-Za-z][A-Za-z'’-]*[.,!?]?$")
 
 
-def simulated_rating(text: str, rng: random.Random) -> int:
-    """A 1-10 rating from what the answer looks like (see the module docstring)."""
+_STOP = frozenset(
+    [
+        "about",
+        "after",
+        "again",
+        "been",
+        "being",
+        "could",
+        "does",
+        "from",
+        "good",
+        "have",
+        "ideas",
+        "into",
+        "keep",
+        "more",
+        "need",
+        "should",
+        "since",
+        "that",
+        "their",
+        "there",
+        "them",
+        "they",
+        "this",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "with",
+        "would",
+        "your",
+    ]
+)
+
+
+def topic_words(question: str) -> set[str]:
+    """The question's content words (4+ letters, not function words), cut to a 5-letter stem."""
+    words = re.findall(r"[a-z]{4,}", question.lower())
+    return {w[:5] for w in words if w not in _STOP}
+
+
+def simulated_rating(text: str, rng: random.Random, question: str = "") -> int:
+    """A 1-10 rating from what the answer looks like and whether it speaks to the question (see
+    the module docstring); without a question, only the look counts."""
     words = text.split()
     if not words:
         return max(1, min(10, round(2 + rng.gauss(0, 0.5))))
     wordlike = sum(bool(_WORD.match(w)) for w in words) / len(words)
     variety = len(set(words)) / len(words)
-    score = 3.0 + 4.0 * wordlike + 3.0 * variety + rng.gauss(0, 0.5)
+    topics = topic_words(question)
+    if not topics:
+        score = 3.0 + 4.0 * wordlike + 3.0 * variety + rng.gauss(0, 0.5)
+        return max(1, min(10, round(score)))
+    said = {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())}
+    on_topic = min(1.0, 2.0 * len(topics & said) / len(topics))
+    score = 2.0 + 3.0 * wordlike + 2.0 * variety + 3.0 * on_topic + rng.gauss(0, 0.5)
     return max(1, min(10, round(score)))
 
 
@@ -57,6 +108,9 @@ class LoadReport:
     by_variant: Counter[str] = field(default_factory=Counter)
     ratings: dict[str, list[int]] = field(default_factory=lambda: {"stable": [], "canary": []})
     seconds: float = 0.0
+    # Each rated exchange (question, answer, rating, ...), for the embedded run's preference round
+    # until the gateway publishes interactions itself; not part of `as_dict` (the run summary).
+    rated: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -146,8 +200,9 @@ async def run_load(
             report.requests += 1
             report.by_variant[variant] += 1
             if rng.random() < feedback_probability:
-                rating = simulated_rating(text, rng)
+                rating = simulated_rating(text, rng, question)
                 report.ratings.setdefault(variant, []).append(rating)
+                accepted = rating >= 7 if n % 2 else None
                 if n % 2:
                     await stub.SubmitFeedback(
                         gateway_pb2.FeedbackRequest(response_id=rid, rating=rating, advice_accepted=rating >= 7)
@@ -157,6 +212,10 @@ async def run_load(
                         "/feedback", json={"response_id": rid, "rating": rating, "advice_accepted": rating >= 7}
                     )
                 report.feedback += 1
+                report.rated.append(
+                    {"question": question, "answer": text, "rating": rating, "advice_accepted": accepted,
+                     "variant": variant, "response_id": rid, "user": user}
+                )  # fmt: skip
 
         async def worker(offset: int) -> None:
             n = offset

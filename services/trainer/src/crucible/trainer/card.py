@@ -8,12 +8,19 @@ import math
 import sys
 from typing import Any
 
-from crucible.trainer.inputs import TrainingData
-from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.inputs import PreferenceData, TrainingData
+from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
 from crucible.trainer.request import TrainOutcome, TrainResult
 
 
-def model_card(policy: TrainerPolicy, data: TrainingData, result: TrainResult, outcome: TrainOutcome) -> dict[str, Any]:
+def model_card(
+    policy: TrainerPolicy,
+    data: TrainingData | PreferenceData,
+    result: TrainResult,
+    outcome: TrainOutcome,
+    *,
+    training: TrainingPolicy | None = None,
+) -> dict[str, Any]:
     import peft
     import torch
     import transformers
@@ -23,6 +30,9 @@ def model_card(policy: TrainerPolicy, data: TrainingData, result: TrainResult, o
         "job_id": outcome.job_id,
         "base_model": result.base_model,
         "method": result.method,
+        "objective": result.objective,
+        "reference": result.reference or None,
+        "training": (training or TrainingPolicy()).model_dump(),
         "device": result.device,
         "dtype": result.dtype,
         "attention": result.attention,

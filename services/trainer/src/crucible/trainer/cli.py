@@ -114,6 +114,14 @@ def train(
     base_model: Annotated[str, typer.Option("--base-model", help="HF id or path; default: policy.")] = "",
     job_id: Annotated[str, typer.Option("--job-id", help="Resume this job (same id) from its checkpoint.")] = "",
     deepspeed: Annotated[str, typer.Option("--deepspeed", help="zero2 or zero3 (default: policy).")] = "",
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="sft (chat examples) or dpo (preference pairs: a preference dataset version, or pairs JSONL "
+            "files); default: policy training.method.",
+        ),
+    ] = "",
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Policy override for this job, KEY=VALUE (repeatable).")
     ] = None,
@@ -122,12 +130,15 @@ def train(
     ] = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Show a live progress bar with the loss.")] = False,
 ) -> None:
-    """Fine-tune the base model with LoRA on a dataset version (or a train/val chat JSONL pair)."""
+    """Fine-tune the base model with LoRA on a dataset version (or a train/val chat JSONL pair); with
+    `--method dpo`, preference-train it on a preference dataset version (or train/val pairs JSONL)."""
     from crucible.trainer.request import TrainRequest
     from crucible.trainer.service import new_job_id
 
     if not dataset_version and not (train_file and val_file):
         raise typer.BadParameter("give --dataset-version, or both --train-file and --val-file")
+    if method and method not in ("sft", "dpo"):
+        raise typer.BadParameter("--method must be sft or dpo")
     if deepspeed and deepspeed not in ("zero2", "zero3"):
         raise typer.BadParameter("--deepspeed must be zero2 or zero3")
     sets = {}
@@ -144,6 +155,7 @@ def train(
         base_model=base_model,
         overrides=sets,
         deepspeed=deepspeed,
+        method=method,
     )
     if submit and (train_file or val_file):
         raise typer.BadParameter("--submit trains a registered dataset version; local files need a local run")
@@ -179,6 +191,8 @@ async def _submit(request: Any, follow: bool) -> dict[str, Any]:
     )
     if request.deepspeed:
         msg.overrides["deepspeed"] = request.deepspeed
+    if request.method:  # the `training` section's key, carried in the overrides map
+        msg.overrides["training.method"] = request.method
     msg.requested_at.GetCurrentTime()
     async with connected_bus(runtime) as bus:
         done = asyncio.get_running_loop().create_future()

@@ -306,9 +306,12 @@ class FinalCheckpoint(TrainerCallback):
     """Evaluate and checkpoint at the last step too, so the best-by-validation choice always
     includes the final weights (the step count is rarely a multiple of the save interval)."""
 
+    def __init__(self, *, evaluate: bool = True) -> None:
+        self.evaluate = evaluate  # False when there is nothing to evaluate on (a DPO job without val pairs)
+
     def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> Any:
         if state.global_step >= state.max_steps:
-            control.should_evaluate = True
+            control.should_evaluate = self.evaluate
             control.should_save = True
         return control
 

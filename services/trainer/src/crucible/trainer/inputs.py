@@ -83,25 +83,122 @@ def data_from_registry(runtime: Runtime, version: str) -> TrainingData:
     return data
 
 
+@dataclass
+class PreferenceData:
+    """Preference pairs per split: {"prompt": [messages], "chosen": [assistant message],
+    "rejected": [assistant message]} (TRL's conversational preference format), as the dataset
+    service writes them in `{split}.pairs.jsonl`. The val split may be empty: a small preference
+    set whose leakage groups all landed in train still trains (without best-by-validation)."""
+
+    dataset_version: str
+    train: list[dict[str, Any]]
+    val: list[dict[str, Any]]
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+    manifest_sha256: str = ""
+
+
+def preference_data_from_files(train: Path, val: Path, *, label: str = "") -> PreferenceData:
+    files = {}
+    for split, path in (("train", train), ("val", val)):
+        if not path.exists():
+            raise TrainingInputError(f"{split} file {path} does not exist")
+        files[split] = {"uri": path.resolve().as_uri(), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    data = PreferenceData(label or f"files:{train.name}", _read_pairs(train, "train"), _read_pairs(val, "val"), files)
+    if not data.train:
+        raise TrainingInputError(f"dataset {data.dataset_version}: the train split has no preference pairs")
+    return data
+
+
+def preference_data_from_registry(runtime: Runtime, version: str) -> PreferenceData:
+    from crucible.common.registry import DatasetVersion
+
+    with runtime.registry.session() as s:
+        row = s.get(DatasetVersion, version)
+        manifest_uri = row.manifest_uri if row else None
+        manifest_sha = row.manifest_sha256 if row else ""
+    if manifest_uri is None:
+        raise TrainingInputError(f"dataset version {version!r} does not exist in the registry")
+    store = runtime.artifacts
+    manifest_key = _artifact_key(store, manifest_uri)
+    try:
+        manifest = store.read_json(manifest_key)
+    except FileNotFoundError:
+        raise TrainingInputError(f"dataset version {version!r}: manifest {manifest_uri} is missing") from None
+    found = split_files(manifest, "preference")
+    if "train" not in found:
+        raise TrainingInputError(f"dataset version {version!r} names no preference pairs (is it a preference version?)")
+    pairs: dict[str, list[dict[str, Any]]] = {"train": [], "val": []}
+    files: dict[str, dict[str, str]] = {}
+    for split in ("train", "val"):
+        if split not in found:
+            continue
+        ref, sha = found[split]
+        key = _artifact_key(store, ref, relative_to=manifest_key)
+        if not store.exists(key):
+            raise TrainingInputError(f"dataset version {version!r}: {split} file {ref} is missing")
+        pairs[split] = _read_pairs(_local_copy(store, key), split)
+        files[split] = {"uri": store.uri(key), "sha256": sha or store.sha256(key)}
+    if not pairs["train"]:
+        raise TrainingInputError(f"dataset {version}: the train split has no preference pairs")
+    return PreferenceData(version, pairs["train"], pairs["val"], files, manifest_sha)
+
+
+def _read_pairs(path: Path, split: str) -> list[dict[str, Any]]:
+    import json
+
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            try:
+                prompt = [{"role": str(m["role"]), "content": str(m["content"])} for m in obj["prompt"]]
+                chosen = [{"role": "assistant", "content": _answer(obj["chosen"])}]
+                rejected = [{"role": "assistant", "content": _answer(obj["rejected"])}]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise TrainingInputError(
+                    f"{split} file {path.name}:{n} is not a preference pair (prompt, chosen, rejected): {exc}"
+                ) from None
+            if not prompt:
+                raise TrainingInputError(f"{split} file {path.name}:{n}: empty prompt")
+            out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return out
+
+
+def _answer(value: Any) -> str:
+    """The answer text from a string or a one-message list (both shapes are common)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[-1], dict):
+        return str(value[-1]["content"])
+    raise ValueError(f"expected a string or a list of messages, got {type(value).__name__}")
+
+
 def check_splits(data: TrainingData) -> None:
     for split in ("train", "val"):
         if not getattr(data, split):
             raise TrainingInputError(f"dataset {data.dataset_version}: the {split} split is empty")
 
 
-def split_files(manifest: Any) -> dict[str, tuple[str, str]]:
+def split_files(manifest: Any, fmt: str = "chat") -> dict[str, tuple[str, str]]:
     """split -> (file reference, sha256) for the chat-format JSONL files a manifest names.
 
     The dataset service owns the manifest's shape (today: `files` maps `train.chat.jsonl`, a
     name relative to the manifest, to its split, format and sha256). This reads that and any
     JSON naming `.jsonl` files as values, takes the split from a `split` field, an enclosing key
-    or the file name, and prefers files whose name says `chat`."""
+    or the file name, and prefers files whose name says `chat`. With `fmt="preference"` it takes
+    the preference pairs files (`train.pairs.jsonl`, format `preference`) instead, and only those."""
     best: dict[str, tuple[int, str, str]] = {}
     for ref, sha, hints in _jsonl_refs(manifest, ()):
         split = _split_of(hints, ref)
         if split is None:
             continue
-        score = 2 if "chat" in ref.rsplit("/", 1)[-1] else 1 if "chat" in " ".join(hints) else 0
+        is_pairs = "preference" in hints or ".pairs." in ref.rsplit("/", 1)[-1]
+        if is_pairs != (fmt == "preference"):
+            continue
+        word = "pairs" if fmt == "preference" else "chat"
+        score = 2 if word in ref.rsplit("/", 1)[-1] else 1 if fmt in " ".join(hints) else 0
         if split not in best or score > best[split][0]:
             best[split] = (score, ref, sha)
     return {k: (v[1], v[2]) for k, v in best.items()}

@@ -21,8 +21,16 @@ from google.protobuf.message import Message
 from crucible.common import subjects
 from crucible.common.config import ConfigError, validate_section
 from crucible.trainer import instruments
-from crucible.trainer.inputs import TrainingData, TrainingInputError, data_from_files, data_from_registry
-from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.inputs import (
+    PreferenceData,
+    TrainingData,
+    TrainingInputError,
+    data_from_files,
+    data_from_registry,
+    preference_data_from_files,
+    preference_data_from_registry,
+)
+from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
 from crucible.trainer.registry_rows import finished_outcome, is_main_process, job_row, register_model, upsert_job
 from crucible.trainer.request import Emit, TrainOutcome, TrainRequest
 
@@ -37,6 +45,8 @@ def effective_policy(base: TrainerPolicy, request: TrainRequest) -> TrainerPolic
     scalars, so `learning_rate: "1e-3"` from a TrainRequested map becomes a number)."""
     raw = base.model_dump()
     for key, value in request.overrides.items():
+        if key.startswith(TRAINING_PREFIX):
+            continue  # the `training` section's (effective_training)
         raw[key] = yaml.safe_load(value) if isinstance(value, str) else value
     if request.base_model:
         raw["base_model"] = request.base_model
@@ -48,6 +58,36 @@ def effective_policy(base: TrainerPolicy, request: TrainRequest) -> TrainerPolic
         raise TrainingInputError(str(err)) from None
     assert isinstance(policy, TrainerPolicy)
     return policy
+
+
+TRAINING_PREFIX = "training."
+
+
+def effective_training(base: TrainingPolicy, request: TrainRequest) -> TrainingPolicy:
+    """The `training` section for one job: overrides named `training.<key>` (a TrainRequested map
+    carries them that way), then the request's method."""
+    raw = base.model_dump()
+    for key, value in request.overrides.items():
+        if key.startswith(TRAINING_PREFIX):
+            raw[key.removeprefix(TRAINING_PREFIX)] = yaml.safe_load(value) if isinstance(value, str) else value
+    if request.method:
+        raw["method"] = request.method
+    try:
+        training = validate_section("training", TrainingPolicy, raw)
+    except ConfigError as err:
+        raise TrainingInputError(str(err)) from None
+    assert isinstance(training, TrainingPolicy)
+    return training
+
+
+def training_section(runtime: Runtime) -> TrainingPolicy:
+    """The policy's `training` section; its defaults where the policy was loaded without it."""
+    try:
+        section = runtime.policy.section("training")
+    except ConfigError:
+        return TrainingPolicy()
+    assert isinstance(section, TrainingPolicy)
+    return section
 
 
 def run_job(
@@ -74,18 +114,29 @@ def run_job(
     outcome = TrainOutcome(job_id=request.job_id, status="failed", dataset_version=request.dataset_version)
     try:
         policy = effective_policy(runtime.policy.section("trainer"), request)
+        training = effective_training(training_section(runtime), request)
+        outcome.objective = training.method
         outcome.base_model = policy.base_model or "tiny-base"
         upsert_job(runtime, request.job_id, status="running", reason="", dataset_version=request.dataset_version)
-        data = _load_data(runtime, request)
-        outcome.dataset_version = data.dataset_version
-        upsert_job(runtime, request.job_id, dataset_version=data.dataset_version)
-        result = train_model(runtime, request, policy, data, emit, callbacks, existing)
+        data: TrainingData | PreferenceData
+        if training.method == "dpo":
+            from crucible.trainer.dpo_training import train_dpo
+
+            data = _load_preferences(runtime, request)
+            outcome.dataset_version = data.dataset_version
+            upsert_job(runtime, request.job_id, dataset_version=data.dataset_version)
+            result = train_dpo(runtime, request, policy, training, data, emit, callbacks, existing)
+        else:
+            data = _load_data(runtime, request)
+            outcome.dataset_version = data.dataset_version
+            upsert_job(runtime, request.job_id, dataset_version=data.dataset_version)
+            result = train_model(runtime, request, policy, data, emit, callbacks, existing)
         outcome.base_model = result.base_model
         outcome.resumed_from_step = result.resumed_from_step
         outcome.init_from = result.init_from
         outcome.metrics = result.metrics | {"train_seconds": round(time.perf_counter() - started, 3)}
         if is_main_process():
-            register_model(runtime, request, policy, data, result, outcome)
+            register_model(runtime, request, policy, data, result, outcome, training=training)
         outcome.status = "succeeded"
     except TrainingInputError as exc:
         outcome.reason = str(exc)
@@ -114,6 +165,16 @@ def _load_data(runtime: Runtime, request: TrainRequest) -> TrainingData:
     if not request.dataset_version:
         raise TrainingInputError("no dataset version given")
     return data_from_registry(runtime, request.dataset_version)
+
+
+def _load_preferences(runtime: Runtime, request: TrainRequest) -> PreferenceData:
+    if request.train_file is not None or request.val_file is not None:
+        if request.train_file is None or request.val_file is None:
+            raise TrainingInputError("local preference pairs need both a train file and a val file")
+        return preference_data_from_files(request.train_file, request.val_file, label=request.dataset_version)
+    if not request.dataset_version:
+        raise TrainingInputError("no dataset version given")
+    return preference_data_from_registry(runtime, request.dataset_version)
 
 
 def _silent(name: str, msg: Message) -> None:

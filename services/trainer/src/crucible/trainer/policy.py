@@ -73,3 +73,19 @@ class TrainerPolicy(PolicyModel):
         default=["NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe", "NVIDIA-H100-80GB-HBM3"],
         description="Kubernetes node affinity on nvidia.com/gpu.product (rendered by the deploy chart).",
     )
+
+
+class TrainingPolicy(PolicyModel):
+    """The `training` section: what a job optimises. `method` picks the objective (`sft` on chat
+    examples, `dpo` on preference pairs); the adapter kind (LoRA/QLoRA) stays `trainer.method`.
+    Both run through the same job: checkpoints, resume, progress, registry, `model.trained`."""
+
+    method: Literal["sft", "dpo"] = Field(
+        default="sft",
+        description="sft = supervised on a dataset version's chat files; dpo = DPO on a preference "
+        "version's pairs (TRL DPOTrainer on the LoRA adapter; the reference is the adapter the job starts from: "
+        "the serving one under trainer.init_from: serving, else the base).",
+    )
+    dpo_beta: float = Field(default=0.1, gt=0, le=10.0, description="DPO beta: how far from the reference.")
+    dpo_loss: Literal["sigmoid", "ipo", "hinge", "robust"] = Field(default="sigmoid", description="TRL loss_type.")
+    dpo_label_smoothing: float = Field(default=0.0, ge=0.0, lt=0.5, description="Robust DPO's label noise.")

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from crucible.common import lifecycle
 from crucible.common.registry import DatasetVersion, ModelVersion, TrainingJob
 from crucible.trainer.card import model_card
-from crucible.trainer.inputs import TrainingData
+from crucible.trainer.inputs import PreferenceData, TrainingData
 from crucible.trainer.naming import model_name
-from crucible.trainer.policy import TrainerPolicy
+from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
 from crucible.trainer.request import TrainOutcome, TrainRequest, TrainResult
 
 if TYPE_CHECKING:
@@ -91,9 +91,11 @@ def register_model(
     runtime: Runtime,
     request: TrainRequest,
     policy: TrainerPolicy,
-    data: TrainingData,
+    data: TrainingData | PreferenceData,
     result: TrainResult,
     outcome: TrainOutcome,
+    *,
+    training: TrainingPolicy | None = None,
 ) -> None:
     """Upload the adapter (and merged model), write the model card, register the version."""
     from sqlalchemy import func, select
@@ -113,7 +115,7 @@ def register_model(
 
         merged_dir = merge_adapter(result.load_from, result.adapter_dir, result.work / "merged")
         outcome.merged_uri = store.put_dir(merged_dir, f"{prefix}/merged")
-    card = model_card(policy, data, result, outcome)
+    card = model_card(policy, data, result, outcome, training=training)
     store.write_json(f"{prefix}/card.json", card)
     finite = {k: v for k, v in outcome.metrics.items() if not math.isnan(v)}
     with runtime.registry.session() as s:
@@ -137,7 +139,7 @@ def register_model(
         lifecycle.record_created(
             s,
             mv,
-            reason=f"job {request.job_id} on dataset {data.dataset_version or '(local files)'}, "
+            reason=f"{result.objective} job {request.job_id} on dataset {data.dataset_version or '(local files)'}, "
             f"from {start['kind']} {start['model']}",
             actor=ACTOR,
         )

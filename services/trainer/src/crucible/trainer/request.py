@@ -24,6 +24,7 @@ class TrainRequest:
     base_model: str = ""  # overrides the policy's
     overrides: Mapping[str, Any] = field(default_factory=dict)  # policy keys for this job
     deepspeed: str = ""  # "zero2" | "zero3" overrides the policy's
+    method: str = ""  # "sft" | "dpo" overrides the policy's training.method
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TrainResult:
     rows: dict[str, int]  # split -> rows after packing
     samples: dict[str, int]  # split -> samples with an assistant turn
     init_from: dict[str, str]  # {kind: serving|base, model, reason?}
+    objective: str = "sft"  # "sft" | "dpo" (training.method)
+    reference: dict[str, str] = field(default_factory=dict)  # dpo: {kind: adapter|base, model}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class TrainOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
     resumed_from_step: int = 0
     init_from: dict[str, str] = field(default_factory=dict)  # {kind: serving|base, model, reason?}
+    objective: str = "sft"
 
     def as_event(self) -> events_pb2.ModelTrained:
         msg = events_pb2.ModelTrained(
@@ -88,6 +92,7 @@ class TrainOutcome:
             "metrics": self.metrics,
             "resumed_from_step": self.resumed_from_step,
             "init_from": self.init_from,
+            "objective": self.objective,
         }
 
 

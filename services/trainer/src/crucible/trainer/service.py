@@ -81,6 +81,17 @@ async def base_model_hook(runtime: Runtime) -> dict[str, Any]:
     return {"path": path, "name": name}
 
 
+async def train_dpo_hook(runtime: Runtime, dataset_version: str) -> dict[str, Any]:
+    """`crucible run`'s preference round: DPO on a preference dataset version, same job machinery."""
+    from crucible.trainer.request import TrainingFailed, TrainRequest
+
+    request = TrainRequest(job_id=new_job_id(), dataset_version=dataset_version, method="dpo")
+    outcome = await run_training(runtime, request)
+    if outcome.status != "succeeded":
+        raise TrainingFailed(outcome)
+    return outcome.as_dict()
+
+
 def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
     from crucible.trainer.request import TrainRequest
 
@@ -122,9 +133,10 @@ def auto_train(runtime: Runtime) -> bool:
 SPEC = ServiceSpec(
     name="trainer",
     version=__version__,
-    description="LoRA/QLoRA fine-tuning (PEFT + Transformers Trainer, DeepSpeed ZeRO-2/3)",
+    description="LoRA/QLoRA fine-tuning, SFT or DPO (PEFT + Transformers/TRL, DeepSpeed ZeRO-2/3)",
     order=60,
     policy_model="crucible.trainer.policy:TrainerPolicy",
+    policy_sections={"training": "crucible.trainer.policy:TrainingPolicy"},
     events={
         subjects.TRAIN_REQUESTED: EventHandler(subjects.TRAINER_REQUESTS, on_train_requested, ack_wait=600),
         subjects.DATASET_READY: EventHandler(
@@ -139,5 +151,5 @@ SPEC = ServiceSpec(
             doc="Training tokens/s with packing vs padding (effective non-pad tokens/s), tiny model, same run.",
         )
     },
-    hooks={"train": train_hook, "base_model": base_model_hook},
+    hooks={"train": train_hook, "base_model": base_model_hook, "train_dpo": train_dpo_hook},
 )
