@@ -171,3 +171,15 @@ def test_a_dpo_round_learns_from_the_rollouts_rated_traffic(finished_run) -> Non
     assert dpo["dpo_loss"] is not None or dpo["reward_margin"] is not None
     assert control["dpo_evaluation"]["model_name"] == dpo["model"]
     assert dpo["rating"]["against"] and dpo["rating"]["elo_diff"] is not None
+
+
+def test_the_rollouts_exchanges_and_feedback_come_back_through_the_stages(finished_run) -> None:
+    """Issue 18's loop on the embedded run: the demo rollout publishes its exchanges (and the
+    simulated users' feedback) to records.raw, they pass the scrubber and the rest, the feedback is
+    stored, and the dataset is built again with them."""
+    _, summary, stdout = finished_run
+    control, loop = summary["control_plane"], summary["rounds"]["interactions"]
+    assert loop["published"] > 0 and loop["feedback_stored"] > 0, loop
+    assert 0 < loop["scrubbed"] <= loop["published"], loop
+    assert control["dataset_after_gateway"]["dataset_version"] != control["dataset"]["dataset_version"]
+    assert "interactions:" in stdout

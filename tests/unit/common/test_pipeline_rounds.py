@@ -72,10 +72,14 @@ def _specs(calls: list[tuple[str, tuple[Any, ...]]], rated: list[dict[str, Any]]
     }
 
 
+async def _no_refeed() -> list[dict[str, Any]]:
+    return []
+
+
 def test_the_preference_round_follows_the_rollout_on_its_rated_traffic() -> None:
     calls: list[tuple[str, tuple[Any, ...]]] = []
     rated = [{"question": "q", "answer": "a", "rating": 9}, {"question": "q", "answer": "b", "rating": 2}]
-    results = asyncio.run(_control_plane(None, _specs(calls, rated), None, lambda *_: None))  # type: ignore[arg-type]
+    results = asyncio.run(_control_plane(None, _specs(calls, rated), None, lambda *_: None, _no_refeed))  # type: ignore[arg-type]
     assert [c[0] for c in calls] == ["build", "train", "evaluate", "rollout", "preferences", "train_dpo", "evaluate"]
     assert calls[4][1] == (rated,) and calls[5][1] == ("v2_x_pref",) and calls[6][1] == ("m-dpo",)
     assert "rated_exchanges" not in results["gateway"]  # handed over, not kept in the summary
@@ -89,7 +93,7 @@ def test_the_preference_round_follows_the_rollout_on_its_rated_traffic() -> None
 
 def test_without_rated_traffic_the_preference_round_says_why_it_did_not_run() -> None:
     calls: list[tuple[str, tuple[Any, ...]]] = []
-    results = asyncio.run(_control_plane(None, _specs(calls, []), None, lambda *_: None))  # type: ignore[arg-type]
+    results = asyncio.run(_control_plane(None, _specs(calls, []), None, lambda *_: None, _no_refeed))  # type: ignore[arg-type]
     assert [c[0] for c in calls] == ["build", "train", "evaluate", "rollout"]
     assert results["preferences"] == {"skipped": "no rated traffic from a rollout"}
     assert results["dpo"] == {"skipped": "no preference dataset was built"}

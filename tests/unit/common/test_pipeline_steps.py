@@ -51,7 +51,7 @@ def test_published_synthesis_runs_the_stages_again_and_training_gets_the_rebuilt
     assert calls[2][1] == ("v1_20261204", "/models/tiny-base")
     assert calls[4][1] == ("v2_20261204",)
     assert refeeds == 1
-    assert results["synthesizer"]["stages"] == [{"stage": "scrubber", "in": 3, "out": 3}]
+    assert results["synthesizer"]["stages_after"] == [{"stage": "scrubber", "in": 3, "out": 3}]
     assert results["dataset_after_synthesizer"]["dataset_version"] == "v2_20261204"
 
 

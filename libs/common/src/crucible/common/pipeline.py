@@ -167,7 +167,9 @@ class ControlStep:
     carry: Callable[[Carried, dict[str, Any]], None]
     key: str = ""  # its entry in the summary (default: the service's name)
     serves: str = ""  # runs only for this later step (when that service is installed and asked for)
-    feeds_stages: bool = False  # may publish records: the stages run again and the dataset is rebuilt
+    # The result key counting records the step published to crucible.records.raw: when above 0 the
+    # stages run again until drained and the dataset is rebuilt (synthesis; the rollout's interactions).
+    feeds_stages: str = ""
     handover: tuple[str, ...] = ()  # result keys carried to later steps but left out of the summary
 
     @property
@@ -179,10 +181,17 @@ class ControlStep:
 CONTROL_STEPS: tuple[ControlStep, ...] = (
     ControlStep("dataset", "build", _build_args, _carry_dataset),
     ControlStep("trainer", "base_model", lambda _: (), _carry_base, key="base_model", serves="synthesizer"),
-    ControlStep("synthesizer", "synthesize", _synthesize_args, _carry_nothing, feeds_stages=True),
+    ControlStep("synthesizer", "synthesize", _synthesize_args, _carry_nothing, feeds_stages="published"),
     ControlStep("trainer", "train", _train_args, _carry_model),
     ControlStep("evaluator", "evaluate", _evaluate_args, _carry_evaluation),
-    ControlStep("gateway", "rollout", _rollout_args, _carry_rated, handover=("rated_exchanges",)),
+    ControlStep(
+        "gateway",
+        "rollout",
+        _rollout_args,
+        _carry_rated,
+        handover=("rated_exchanges",),
+        feeds_stages="interactions_published",
+    ),
     # The preference round, on what the rollout's users said.
     ControlStep("dataset", "preferences", _preferences_args, _carry_preferences, key="preferences"),
     ControlStep("trainer", "train_dpo", _dpo_args, _carry_dpo, key="dpo"),
@@ -385,9 +394,9 @@ async def _control_plane(
             break
         step.carry(carried, result)
         results[step.name] = {k: v for k, v in result.items() if k not in step.handover}
-        if step.feeds_stages and result.get("published") and wanted("dataset"):
-            note("stages", {"after": step.name, "published": result["published"]})
-            results[step.name]["stages"] = await refeed()
+        if step.feeds_stages and result.get(step.feeds_stages) and wanted("dataset"):
+            note("stages", {"after": step.name, "published": result[step.feeds_stages]})
+            results[step.name]["stages_after"] = await refeed()
             rebuilt = await _run_step(specs["dataset"], CONTROL_STEPS[0], runtime, (), note)
             results[f"dataset_after_{step.name}"] = rebuilt
             if rebuilt.get("error"):
@@ -441,6 +450,15 @@ def rounds(control_plane: dict[str, Any]) -> dict[str, Any]:
             "model": sft["model_name"],
             "eval_loss": (sft.get("metrics") or {}).get("eval_loss"),
             "rating": rating(control_plane.get("evaluator")),
+        }
+    gateway = control_plane.get("gateway")
+    if isinstance(gateway, dict) and "interactions_published" in gateway:
+        stages = {row.get("stage"): row for row in gateway.get("stages_after") or []}
+        out["interactions"] = {
+            "published": gateway["interactions_published"],
+            "scrubbed": (stages.get("scrubber") or {}).get("out"),
+            "kept": (stages.get("dataset") or {}).get("in"),
+            "feedback_stored": gateway.get("feedback_stored"),
         }
     prefs = control_plane.get("preferences")
     if isinstance(prefs, dict):

@@ -239,6 +239,12 @@ def round_lines(rounds: dict[str, Any]) -> list[str]:
         return f"vs {r.get('against')}: Elo {elo}, win rate {win}, {verdict}"
 
     lines = []
+    loop = rounds.get("interactions")
+    if loop:
+        lines.append(
+            f"interactions: {loop.get('published')} published to records.raw, {loop.get('scrubbed')} scrubbed, "
+            f"{loop.get('kept')} kept for training; feedback stored: {loop.get('feedback_stored')}"
+        )
     sft = rounds.get("sft")
     if sft:
         lines.append(

@@ -121,6 +121,23 @@ def row_from_interaction(record: Any, feedback: Mapping[str, Any] | None = None)
     )
 
 
+def row_from_feedback_example(example: Any) -> FeedbackRow:
+    """A stored feedback row joined to its scrubbed interaction (`crucible.common.feedback.
+    FeedbackExample`): the gateway's own record of what was asked, answered and said about it."""
+    return FeedbackRow(
+        prompt=[{"role": "user", "content": example.prompt}],
+        answer=example.answer,
+        rating=example.rating,
+        advice_accepted=example.advice_accepted,
+        subject_token=example.subject_token,
+        variant=example.variant,
+        model=example.model,
+        response_id=example.response_id,
+        interaction_id=example.record_id,
+        cluster_id=example.cluster_id,
+    )
+
+
 def row_from_exchange(exchange: Mapping[str, Any], subject_token: str) -> FeedbackRow:
     """A rated exchange as the embedded run's load generator reports it: {question, answer, rating,
     advice_accepted, variant, model, response_id}. The seam until interactions are published:

@@ -64,25 +64,41 @@ async def build(runtime: Runtime) -> dict[str, Any]:
 
 
 async def preferences(runtime: Runtime, rated: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`crucible run`: build a preference version from the rated exchanges handed in (the demo
-    rollout's traffic), the review queue and the evaluator's verdicts."""
+    """`crucible run`: build a preference version from the feedback the gateway stored (joined to
+    its scrubbed interaction records), the rated exchanges handed in for answers the gateway did
+    not publish, the review queue and the evaluator's verdicts."""
+    from crucible.common.feedback import feedback_examples
     from crucible.dataset.builder import DatasetBuildError
     from crucible.dataset.forget import subject_token_for
     from crucible.dataset.preference_build import build_preference_dataset, preference_summary
-    from crucible.dataset.preferences import row_from_exchange
+    from crucible.dataset.preferences import row_from_exchange, row_from_feedback_example
 
     secret = runtime.subject_secret()
-    rows = [row_from_exchange(x, subject_token_for(secret, str(x.get("user", "")))) for x in rated or []]
+    stored = [row_from_feedback_example(x) for x in await asyncio.to_thread(feedback_examples, runtime.registry)]
+    known = {r.response_id for r in stored}
+    handed = [
+        row_from_exchange(x, subject_token_for(secret, str(x.get("user", ""))))
+        for x in rated or []
+        if str(x.get("response_id", "")) not in known
+    ]
+    rows = stored + handed
     ratings = dict(sorted(Counter(str(r.rating) for r in rows).items()))
     try:
         built = await asyncio.to_thread(build_preference_dataset, runtime, rows)
     except DatasetBuildError as err:
         # Too little feedback yet is a normal state of the loop, not a failed run.
-        return {"skipped": str(err), "feedback_rows": len(rows), "ratings": ratings, "pairs": 0}
+        return {
+            "skipped": str(err),
+            "feedback_rows": len(rows),
+            "feedback_rows_stored": len(stored),
+            "ratings": ratings,
+            "pairs": 0,
+        }
     from crucible.dataset.versions import artifact_prefix
 
     summary = preference_summary(built, runtime.artifacts.uri(f"{artifact_prefix(built.version)}/manifest.json"))
     summary["feedback_rows"] = len(rows)
+    summary["feedback_rows_stored"] = len(stored)
     summary["ratings"] = ratings
     return summary
 

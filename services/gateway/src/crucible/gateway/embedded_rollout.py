@@ -58,6 +58,15 @@ def chat_formatter(model_path: Path) -> Callable[[str], str] | None:
     return fmt
 
 
+def count_feedback(registry: Any) -> int:
+    from sqlalchemy import func, select
+
+    from crucible.common.feedback import FeedbackRow
+
+    with registry.session() as s:
+        return int(s.scalar(select(func.count()).select_from(FeedbackRow)) or 0)
+
+
 def embedded_policy(policy: GatewayPolicy) -> GatewayPolicy:
     """The policy with the embedded run's short stages and small sample minimums."""
     e = policy.embedded
@@ -69,6 +78,9 @@ def embedded_policy(policy: GatewayPolicy) -> GatewayPolicy:
             "min_feedback_per_stage": e.min_feedback_per_stage,
             "default_max_new_tokens": e.max_new_tokens,
             "latency_slack_seconds": e.latency_slack_seconds,
+            "interactions": policy.interactions.model_copy(
+                update={"enabled": policy.interactions.enabled or e.publish_interactions}
+            ),
             # One load generator speaks for all the simulated users, from one address.
             "feedback": policy.feedback.model_copy(
                 update={"rate_per_second": max(policy.feedback.rate_per_second, 10_000.0), "burst": 10_000}
@@ -102,6 +114,7 @@ async def embedded_rollout(runtime: Runtime, candidate_model: str) -> dict[str, 
     launcher = TgiDevLauncher(runtime)
     started = time.monotonic()
     running = None
+    router: Router | None = None
     with runtime.registry.session() as s:
         mv = s.get(ModelVersion, candidate_model)
         if mv is None:
@@ -117,12 +130,15 @@ async def embedded_rollout(runtime: Runtime, candidate_model: str) -> dict[str, 
             fleet = Fleet(server.url, "vllm", base_name, delivery, runtime.artifacts)
             router = Router(policy, KVStore(await bus.key_value(settings.kv_bucket)))
             await router.start()
+            from crucible.gateway.service import wire_feedback_loop
+
+            clients = wire_feedback_loop(router, runtime, settings, bus)
             controller = RolloutController(
                 router, publish=bus_publisher(bus), fleet=fleet, ledger=Ledger(runtime.registry, pool)
             )
             await retire_active_rollout(controller, "superseded by a new embedded run")
             stable = await controller.serve_registry_stable()
-            running = await start_gateway(controller, admin_token=settings.admin_token)
+            running = await start_gateway(controller, admin_token=settings.admin_token, clients=clients)
             rollout = await controller.start_for_model(candidate_model)
             load = None
             if rollout.state in st.ACTIVE:
@@ -149,6 +165,8 @@ async def embedded_rollout(runtime: Runtime, candidate_model: str) -> dict[str, 
         finally:
             if running is not None:
                 await running.stop()
+            if router is not None and router.interactions is not None:  # buffered records go out first
+                await router.interactions.close()
             launcher.stop_all()
     delivered = controller.last_delivery
     return {
@@ -165,6 +183,10 @@ async def embedded_rollout(runtime: Runtime, candidate_model: str) -> dict[str, 
             **(delivered.as_dict() if delivered is not None else {"verified": False}),
         },
         "load": load.as_dict() if load is not None else {},
+        # Records published to crucible.records.raw (exchanges and feedback updates): `crucible run`
+        # feeds them through the stages; the feedback the gateway stored, in the registry.
+        "interactions_published": router.interactions.published if router.interactions is not None else 0,
+        "feedback_stored": count_feedback(runtime.registry),
         # Handed to the preference round by `crucible run` (not kept in the summary): the rated
         # exchanges of the synthetic traffic, with the model that answered each.
         "rated_exchanges": [

@@ -44,6 +44,12 @@ class EmbeddedRollout(_Strict):
     # "inconclusive at twice the duration" pause (6 s paused under load average > 10).
     stage_duration_seconds: float = Field(default=10.0, gt=0, le=3600)
     analysis_interval_seconds: float = Field(default=1.0, gt=0, le=600)
+    publish_interactions: bool = Field(
+        default=True,
+        description="The demo rollout publishes its exchanges as interaction records and stores the "
+        "simulated users' feedback, so `crucible run` shows the whole loop (gateway.interactions stays "
+        "the switch everywhere else).",
+    )
     min_requests_per_stage: int = Field(default=15, ge=1, le=1_000_000)
     min_feedback_per_stage: int = Field(default=5, ge=0, le=1_000_000)
     # Many users, so sticky hashing gives the canary close to its weight even in a short stage.
