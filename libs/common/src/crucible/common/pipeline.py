@@ -395,7 +395,7 @@ async def _control_plane(
         step.carry(carried, result)
         results[step.name] = {k: v for k, v in result.items() if k not in step.handover}
         if step.feeds_stages and result.get(step.feeds_stages) and wanted("dataset"):
-            note("stages", {"after": step.name, "published": result[step.feeds_stages]})
+            note("feeding the stages again", {"after": step.name, "published": result[step.feeds_stages]})
             results[step.name]["stages_after"] = await refeed()
             rebuilt = await _run_step(specs["dataset"], CONTROL_STEPS[0], runtime, (), note)
             results[f"dataset_after_{step.name}"] = rebuilt
