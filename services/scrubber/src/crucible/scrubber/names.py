@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import regex
 
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
+from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.orgs import (
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
@@ -300,6 +301,7 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
+    yield from find_lower_orgs(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
             end = m.end()

@@ -1,0 +1,95 @@
+"""Organisations and street addresses in messages typed without capitals: the capitalised-run
+rules cannot see them, so cues, designators, company shapes and house numbers do the work."""
+
+from __future__ import annotations
+
+import pytest
+
+from crucible.scrubber.bench import _covered, _union
+from crucible.scrubber.detect import Detector
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.create()
+
+
+def _covers(detector: Detector, text: str, value: str, entity: str | None = None) -> bool:
+    start = text.index(value)
+    spans = [s for s in detector.detect(text) if entity is None or s.entity_type == entity]
+    return _covered(start, start + len(value), _union([(s.start, s.end) for s in spans]), text) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("finally got promoted at brightwater insurance!!", "brightwater insurance"),
+        ("my shift at kowalczyk bakery starts at 5am ugh", "kowalczyk bakery"),
+        ("i have an interview with okafor-lindqvist on thursday", "okafor-lindqvist"),
+        ("he got hired by okonkwo, brandvold and quinby last month", "okonkwo, brandvold and quinby"),
+        ("we've been members of pettersen and sons since 2010", "pettersen and sons"),
+        ("i've worked at van der bijl logistics for years", "van der bijl logistics"),
+        ("i quit dunmore llc yesterday", "dunmore llc"),
+        ("my son goes to hartwell middle school now", "hartwell middle school"),
+        ("she banks with oakhurst federal credit union", "oakhurst federal credit union"),
+        ("my dad was admitted to st. brannigan's hospital", "brannigan's hospital"),
+    ],
+)
+def test_lower_case_organisations_are_found_and_typed(detector: Detector, text: str, org: str) -> None:
+    assert _covers(detector, text, org, "ORGANIZATION")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my shift at the hospital starts at six",
+        "i work at home on fridays",
+        "we went to the farmers market and the local library",
+        "i got a job offer from my old boss!",
+        "an appointment at the dental clinic on monday",
+        "she goes to the high school near us",
+    ],
+)
+def test_lower_case_everyday_places_are_not_organisations(detector: Detector, text: str) -> None:
+    assert not [s for s in detector.detect(text) if s.entity_type == "ORGANIZATION"]
+
+
+def test_capitalised_messages_keep_lower_case_words() -> None:
+    # A writer who capitalises sentences capitalises names: "at costco-size prices" is a phrase.
+    det = Detector.create()
+    text = "We bought it at bargain-basement prices."
+    assert not [s for s in det.detect(text) if s.entity_type == "ORGANIZATION"]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("send it to brunnenweg 14\n8472 seuzach please", "brunnenweg 14\n8472 seuzach"),
+        (
+            "we moved to 221 tarrow creek road apt. 9, millbrook, ny 12545",
+            "221 tarrow creek road apt. 9, millbrook, ny 12545",
+        ),
+        ("my new flat: ulica kwiatkowa 18, 62-300 wrzesnia", "ulica kwiatkowa 18, 62-300 wrzesnia"),
+        ("address:\n7 ferry lane\nkilnamona\nv95 x2k7", "7 ferry lane\nkilnamona\nv95 x2k7"),
+        ("i live at rua das acácias, 412\n4450-102 matosinhos", "rua das acácias, 412\n4450-102 matosinhos"),
+        ("come over to 58 west larkfield avenue tonight", "58 west larkfield avenue"),
+    ],
+)
+def test_lower_case_addresses_are_found(detector: Detector, text: str, address: str) -> None:
+    assert _covers(detector, text, address)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i got 8 out of 10 on my quiz!",
+        "i ran 5 miles today and i'm dead",
+        "meet at 7 at the station",
+        "my kids are 4 and 9 now",
+        "we need 2 cartons of milk and 12 eggs",
+        "anna turns 30 next week",
+        "flight leaves at 6 tomorrow, gate 22",
+    ],
+)
+def test_lower_case_numbers_are_not_addresses(detector: Detector, text: str) -> None:
+    assert not [s for s in detector.detect(text) if s.entity_type == "STREET_ADDRESS"]
