@@ -40,9 +40,28 @@ def test_lower_case_organisations_are_found_and_typed(detector: Detector, text: 
 
 
 @pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("hartley, voss and okafor announced layoffs today", "hartley, voss and okafor"),
+        ("honestly the reviews of okafor-voss are awful", "okafor-voss"),
+        ("Got my first paycheck from Horvatić j.d.o.o.!", "Horvatić j.d.o.o."),
+        ("She left Mojca Zupančič s.p. in May.", "Mojca Zupančič s.p."),
+    ],
+)
+def test_firm_shapes_without_a_cue(detector: Detector, text: str, org: str) -> None:
+    assert _covers(detector, text, org, "ORGANIZATION")
+
+
+def test_people_listed_after_a_plural_relation_are_not_a_firm(detector: Detector) -> None:
+    text = "my cousins hartley, voss and okafor came over"
+    assert not [s for s in detector.detect(text) if s.entity_type == "ORGANIZATION"]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "my shift at the hospital starts at six",
+        "we booked the check-in for monday and a follow-up after",
         "i work at home on fridays",
         "we went to the farmers market and the local library",
         "i got a job offer from my old boss!",

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import regex
 
 from crucible.scrubber.lexicon import COMMON_ZIPF, NEVER_NAMES, Lexicon
-from crucible.scrubber.orgs import PERSON_PREPS, cue_before, has_designator
+from crucible.scrubber.orgs import PEOPLE_LIST_CUE, PERSON_PREPS, cue_before, has_designator
 from crucible.scrubber.spans import Span
 
 # A listed name rarer than this is a name, not an everyday word ("munro" yes, "will" no).
@@ -98,7 +98,11 @@ _PARTICLES = frozenset(
     ["van", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "von", "ter", "ten"]
 )
 _JOINERS = frozenset({"and", "&", "und", "y", "e", "et", "og", "och", "és", "i"})
-_EXTRA_DESIGNATORS = frozenset({"sons", "brothers", "bros", "bros.", "s.a.", "s.p.", "j.d.o.o.", "d.o.o.", "kht."})
+# "x and sons", "x e filhos", "x y hermanos": a family firm.
+_KIN = frozenset(
+    {"sons", "brothers", "bros", "bros.", "filhos", "figli", "hijos", "hermanos", "fils", "söhne", "zonen"}
+)
+_EXTRA_DESIGNATORS = _KIN | frozenset({"s.a.", "s.p.", "j.d.o.o.", "d.o.o.", "kht."})
 # Lower-case words with their offsets; "&" and "," kept as tokens to read "x, y and z".
 _TOKEN = regex.compile(r"[\p{L}\p{M}][\p{L}\p{M}'’./-]*[\p{L}\p{M}.]|[\p{L}\p{M}]|&|,")
 _CUE_PREP = regex.compile(
@@ -174,6 +178,50 @@ def find_lower_orgs(text: str, lex: Lexicon) -> Iterator[Span]:
         if tokens is None:
             tokens = [(t.start(), t.end(), t.group()) for t in _TOKEN.finditer(text)]
         yield from _designated_runs(text, tokens, lex)
+    if "-" in text or "," in text:
+        if tokens is None:
+            tokens = [(t.start(), t.end(), t.group()) for t in _TOKEN.finditer(text)]
+        yield from _company_shapes(text, tokens, lex)
+
+
+def _surname(word: str, lex: Lexicon) -> bool:
+    """A listed name, or a word rare enough to be one ("voss", "mcallister")."""
+    return word not in NEVER_NAMES and (lex.is_name(word) or lex.frequency(word) < _SURNAME_RARE_ZIPF)
+
+
+_SURNAME_RARE_ZIPF = 3.5
+
+
+def _company_shapes(text: str, tokens: list[tuple[int, int, str]], lex: Lexicon) -> Iterator[Span]:
+    """Faker-style firm names without a cue: "anderson, walton and mcconnell" (three surnames,
+    not after "my friends"), "cook-gomez" (two surnames, one of them not an everyday word)."""
+    n = len(tokens)
+    for k, (s, e, w) in enumerate(tokens):
+        if "-" in w:
+            parts = w.split("-")
+            if (
+                len(parts) == 2
+                and all(len(p) >= 3 and _surname(p, lex) for p in parts)
+                and any(p in lex.last_names for p in parts)
+                and min(lex.frequency(p) for p in parts) < _HYPHEN_RARE_ZIPF
+            ):
+                yield Span(s, e, "ORGANIZATION")
+        if k + 4 < n and tokens[k + 1][2] == "," and tokens[k + 3][2] in _JOINERS | {","}:
+            last = k + 4 if tokens[k + 3][2] != "," else k + 5
+            if tokens[k + 3][2] == "," and (last >= n or tokens[k + 4][2] not in _JOINERS):
+                continue
+            words = [w, tokens[k + 2][2], tokens[last][2]] if last < n else []
+            if (
+                len(words) == 3
+                and all(_surname(x, lex) for x in words)
+                and sum(x in lex.last_names for x in words) >= 2
+            ):
+                if PEOPLE_LIST_CUE.search(text, max(0, s - 60), s):
+                    continue
+                yield Span(s, _trim(text, tokens[last][1]), "ORGANIZATION")
+
+
+_HYPHEN_RARE_ZIPF = 4.0
 
 
 def _index_at(tokens: list[tuple[int, int, str]], start: int) -> int | None:
@@ -258,6 +306,8 @@ def _designated_runs(text: str, tokens: list[tuple[int, int, str]], lex: Lexicon
         j = k
         while j > 0 and tokens[j - 1][2] in _DESIGNATOR_LEAD and _gap_ok(text, tokens[j - 1][1], tokens[j][0]):
             j -= 1
+        if tokens[k][2].rstrip(".") in _KIN and j >= 2 and tokens[j - 1][2] in _JOINERS:
+            j -= 1  # "pettersen and sons": the joiner belongs to the name
         first_name_like = j
         while (
             first_name_like > 0

@@ -209,7 +209,8 @@ _SPLIT = re.compile(r"[\s,]+")
 def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     legal, joined, keys = _company_pattern(lex)
     # The legal-form pattern is a long alternation: run it only when a suffix/prefix word is present.
-    if not keys.isdisjoint(w.rstrip(".") for w in _SPLIT.split(text)):
+    # (a legal form closing a sentence keeps its dots but not the sentence's "!" or "?")
+    if not keys.isdisjoint(w.rstrip(".!?;:)\"'’”") for w in _SPLIT.split(text)):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
         yield from joined.finditer(text)
