@@ -92,9 +92,26 @@ def test_capitalised_messages_keep_lower_case_words() -> None:
         ("address:\n7 ferry lane\nkilnamona\nv95 x2k7", "7 ferry lane\nkilnamona\nv95 x2k7"),
         ("i live at rua das acácias, 412\n4450-102 matosinhos", "rua das acácias, 412\n4450-102 matosinhos"),
         ("come over to 58 west larkfield avenue tonight", "58 west larkfield avenue"),
+        # a Faker street suffix after the house number, a city line opening with an everyday word
+        ("it's 318 brennan crossing\nnorth orlaview, ks 66102 now", "318 brennan crossing\nnorth orlaview, ks 66102"),
+        ("parcel goes to 77 quill landing, port halden, 4410", "77 quill landing, port halden, 4410"),
     ],
 )
 def test_lower_case_addresses_are_found(detector: Detector, text: str, address: str) -> None:
+    assert _covers(detector, text, address)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        # Street types written after the name (Slovene, Croatian, Czech, Hungarian, Estonian)
+        ("We moved to Gorenjska pot 14\n4240 Radovljica in May.", "Gorenjska pot 14\n4240 Radovljica"),
+        ("Send it to Vukovarski put 7, 21000 Split please.", "Vukovarski put 7, 21000 Split"),
+        ("Her office is on Kossuth Lajos tér 3., 6720 Szeged.", "Kossuth Lajos tér 3., 6720 Szeged"),
+        ("Address: Pärnu tee 41, 10141 Tallinn", "Pärnu tee 41, 10141 Tallinn"),
+    ],
+)
+def test_street_types_after_the_name(detector: Detector, text: str, address: str) -> None:
     assert _covers(detector, text, address)
 
 

@@ -92,6 +92,15 @@ STREET_WORDS = frozenset(
         "gade",
         "allee",
         "platz",
+        # Slovene, Croatian, Czech and Hungarian street types that follow the name ("Srednja pot
+        # 670", "Šilobodov put 0", "Petőfi Sándor tér 242.", "Trg Revolucije 17").
+        "pot",
+        "put",
+        "cesta",
+        "trg",
+        "tér",
+        "út",
+        "tee",
     ]
 )
 UNIT_WORDS = frozenset(

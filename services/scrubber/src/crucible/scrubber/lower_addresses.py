@@ -11,7 +11,7 @@ message with no capitals at all that sign is missing, so here a house number is 
   everyday words, or words English does not know;
 - forwards, numbers, postcodes ("d916awe", "h-8220"), unit words, street words, names, unknown
   words and country names, across commas and line breaks; an everyday word only when a street or
-  unit word or a number follows it within two words ("45 henderson cross", "13 lewis lake");
+  unit word or a number follows it within three words ("45 henderson cross", "13 lewis lake");
 - a candidate must look like an address: a street, unit or prefix word, a second number or
   postcode, a line break, or a country. "i ran 5 miles", "at 5 am", "anna 25" stay.
 """
@@ -36,6 +36,44 @@ _TOKEN = regex.compile(
 )
 _NAME_MAX_ZIPF = 4.6
 _BACK_MAX = 5
+# Words that join a sentence, never a street's or a town's name in these layouts.
+_FUNCTION_WORDS = frozenset(
+    [
+        "of",
+        "and",
+        "or",
+        "but",
+        "the",
+        "a",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "at",
+        "from",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "then",
+        "than",
+        "so",
+        "if",
+    ]
+)
 _ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii", "ix", "xi", "xii"})
 
 
@@ -117,13 +155,17 @@ def _acceptable(toks: list[_Tok], j: int, text: str, lex: Lexicon) -> bool:
     low = tok.low
     if _streety(low, lex) or low in LOWER_OK or low in _ROMAN or _placey(low, lex) or low in _countries(lex):
         return True
+    if low in lex.street_suffixes_all:
+        return True  # after a house number: "45 henderson cross", "926 gary landing"
     if len(low) <= 4 and low.endswith(".") and low[:-1].isalpha():
         return True  # "r.", "nr.", "bl.", "sc."
+    if low in _FUNCTION_WORDS:
+        return False  # "2 cartons of milk and 12 eggs"
     # An everyday word belongs to the street's name only when a street or unit word follows it on
-    # the same line, or a number or postcode within two words ("45 henderson cross", "ferry
+    # the same line, or a number or postcode within three words ("45 henderson cross", "ferry
     # street", "new brittney, wa 39927"); an address of everyday words only is refused below
     # ("8 out of 10").
-    for k in range(j + 1, min(j + 3, len(toks))):
+    for k in range(j + 1, min(j + 4, len(toks))):
         if "\n" in _gap(text, toks[k - 1], toks[k]) or not _joinable(_gap(text, toks[k - 1], toks[k])):
             return False
         nxt = toks[k]
@@ -174,8 +216,10 @@ def _around(text: str, toks: list[_Tok], i: int, lex: Lexicon) -> Span | None:
     if not any(_streety(t.low, lex) or _placey(t.low, lex) for t in words):
         return None  # only everyday words: "8 out of 10"
     numbers = [t for t in part if t.kind in ("num", "code")]
+    after_number = [t for t in part if t.start > toks[i].start and t.kind == "word"]
     evidence = (
         any(_streety(t.low, lex) for t in words)
+        or any(t.low in lex.street_suffixes_all for t in after_number)
         or len(numbers) >= 2
         or "\n" in text[part[0].start : part[-1].end]
         or any(t.low in _countries(lex) for t in words)
