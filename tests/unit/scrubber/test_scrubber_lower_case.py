@@ -1,5 +1,6 @@
 """Organisations and street addresses in messages typed without capitals: the capitalised-run
-rules cannot see them, so cues, designators, company shapes and house numbers do the work."""
+rules cannot see them, so cues, designators, company shapes and house numbers do the work. Also
+the other side of capitals: quoted titles and derived words ("Gnomes", "Sorrowful") are not names."""
 
 from __future__ import annotations
 
@@ -129,3 +130,21 @@ def test_street_types_after_the_name(detector: Detector, text: str, address: str
 )
 def test_lower_case_numbers_are_not_addresses(detector: Detector, text: str) -> None:
     assert not [s for s in detector.detect(text) if s.entity_type == "STREET_ADDRESS"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ('My grandad hummed "Take Me Home To Galway" all day.', "Take Me Home To Galway"),
+        ("They wrote ballads about Gnomes and Wizards in Ostrowska's Sorrowful Chronicles.", "Gnomes"),
+        ("They wrote ballads about Gnomes and Wizards in Ostrowska's Sorrowful Chronicles.", "Sorrowful"),
+    ],
+)
+def test_titles_and_derived_words_are_not_names(detector: Detector, text: str, kept: str) -> None:
+    start = text.index(kept)
+    assert not any(s.start < start + len(kept) and start < s.end for s in detector.detect(text))
+
+
+def test_names_next_to_titles_are_still_found(detector: Detector) -> None:
+    text = "They wrote ballads about Gnomes in Zofia Ostrowska's Sorrowful Chronicles."
+    assert _covers(detector, text, "Zofia Ostrowska", "PERSON")
