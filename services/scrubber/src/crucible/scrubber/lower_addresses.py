@@ -34,6 +34,7 @@ _TOKEN = regex.compile(
     r"|(?P<word>[\p{L}\p{M}][\p{L}\p{M}'’./-]*)"
     r"|(?P<paren>\([\p{L}\p{M}]{1,12}\))"
 )
+_DIGIT = regex.compile(r"\d")
 _NAME_MAX_ZIPF = 4.6
 _BACK_MAX = 5
 # Words that join a sentence, never a street's or a town's name in these layouts.
@@ -135,7 +136,7 @@ _COUNTRY_CACHE: dict[int, frozenset[str]] = {}
 
 def find_lower_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
     """STREET_ADDRESS spans in a message written without capitals."""
-    if _CAPITAL.search(text) or not any(c.isdigit() for c in text):
+    if _DIGIT.search(text) is None or _CAPITAL.search(text):
         return
     toks = _tokens(text)
     covered_to = -1

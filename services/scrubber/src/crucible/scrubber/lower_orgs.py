@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import regex
 
 from crucible.scrubber.lexicon import COMMON_ZIPF, NEVER_NAMES, Lexicon
-from crucible.scrubber.orgs import PEOPLE_LIST_CUE, PERSON_PREPS, cue_before, has_designator
+from crucible.scrubber.orgs import DESIGNATORS, PEOPLE_LIST_CUE, PERSON_PREPS, cue_before, has_designator
 from crucible.scrubber.spans import Span
 
 # A listed name rarer than this is a name, not an everyday word ("munro" yes, "will" no).
@@ -158,6 +158,19 @@ def _legal_forms(lex: Lexicon) -> frozenset[str]:
 _LEGAL_CACHE: dict[int, frozenset[str]] = {}
 
 
+def _last_words(lex: Lexicon) -> frozenset[str]:
+    """Every word that can end an organisation's name here: one set lookup per word of the text."""
+    cached = _LAST_CACHE.get(id(lex))
+    if cached is None:
+        cached = frozenset(DESIGNATORS) | _EXTRA_DESIGNATORS | _legal_forms(lex)
+        cached = cached | frozenset(w.rstrip(".") for w in cached) | {"union"}
+        _LAST_CACHE[id(lex)] = cached
+    return cached
+
+
+_LAST_CACHE: dict[int, frozenset[str]] = {}
+
+
 def find_lower_orgs(text: str, lex: Lexicon) -> Iterator[Span]:
     """ORGANIZATION spans for organisation names written in lower case, in a message typed
     without capitals (a message that capitalises its sentences capitalises its names too, and
@@ -174,7 +187,7 @@ def find_lower_orgs(text: str, lex: Lexicon) -> Iterator[Span]:
         if span is not None:
             yield span
     words = text.split()
-    if any(_is_designator(w.strip(".,!?;:"), "", lex) for w in words if w[:1].islower()):
+    if not _last_words(lex).isdisjoint(w.strip(".,!?;:") for w in words):
         if tokens is None:
             tokens = [(t.start(), t.end(), t.group()) for t in _TOKEN.finditer(text)]
         yield from _designated_runs(text, tokens, lex)
