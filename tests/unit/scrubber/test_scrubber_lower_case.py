@@ -96,6 +96,9 @@ def test_capitalised_messages_keep_lower_case_words() -> None:
         # a Faker street suffix after the house number, a city line opening with an everyday word
         ("it's 318 brennan crossing\nnorth orlaview, ks 66102 now", "318 brennan crossing\nnorth orlaview, ks 66102"),
         ("parcel goes to 77 quill landing, port halden, 4410", "77 quill landing, port halden, 4410"),
+        # town and region names that are known words, after the street
+        ("mail it to 52 copper avenue unit 4 winnipeg manitoba", "52 copper avenue unit 4 winnipeg manitoba"),
+        ("my address:\n19 rúa do sol 3, vigo, spain.", "19 rúa do sol 3, vigo, spain"),
     ],
 )
 def test_lower_case_addresses_are_found(detector: Detector, text: str, address: str) -> None:

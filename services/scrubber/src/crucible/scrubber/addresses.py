@@ -85,6 +85,7 @@ STREET_WORDS = frozenset(
         "viale",
         "avenida",
         "rua",
+        "rúa",
         "ulica",
         "utca",
         "katu",

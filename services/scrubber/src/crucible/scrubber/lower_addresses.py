@@ -35,6 +35,7 @@ _TOKEN = regex.compile(
     r"|(?P<paren>\([\p{L}\p{M}]{1,12}\))"
 )
 _DIGIT = regex.compile(r"\d")
+_PLACE_MAX_ZIPF = 4.0
 _NAME_MAX_ZIPF = 4.6
 _BACK_MAX = 5
 # Words that join a sentence, never a street's or a town's name in these layouts.
@@ -149,11 +150,15 @@ def find_lower_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
             yield span
 
 
-def _acceptable(toks: list[_Tok], j: int, text: str, lex: Lexicon) -> bool:
+def _acceptable(toks: list[_Tok], j: int, text: str, lex: Lexicon, street_seen: bool) -> bool:
     tok = toks[j]
     if tok.kind in ("num", "code", "paren"):
         return True
-    low = tok.low
+    low = tok.low.rstrip(".") if tok.low.endswith(".") and len(tok.low) > 4 else tok.low
+    # After the street, town and region names are often known words ("calgary alberta",
+    # "belfast"): a word rarer than everyday chat, not a function word, belongs to the address.
+    if street_seen and low not in _FUNCTION_WORDS and lex.frequency(low) < _PLACE_MAX_ZIPF:
+        return True
     if _streety(low, lex) or low in LOWER_OK or low in _ROMAN or _placey(low, lex) or low in _countries(lex):
         return True
     if low in lex.street_suffixes_all:
@@ -195,11 +200,13 @@ def _around(text: str, toks: list[_Tok], i: int, lex: Lexicon) -> Span | None:
         first += 1
     # Forwards.
     last = i
+    street_seen = any(t.kind == "word" and _streety(t.low, lex) for t in toks[first:i])
     while last + 1 < len(toks) and last - first < 30:
         gap = _gap(text, toks[last], toks[last + 1])
-        if not _joinable(gap) or not _acceptable(toks, last + 1, text, lex):
+        if not _joinable(gap) or not _acceptable(toks, last + 1, text, lex, street_seen):
             break
         last += 1
+        street_seen = street_seen or (toks[last].kind == "word" and _streety(toks[last].low, lex))
     while last > i and toks[last].kind == "word" and toks[last].low in LOWER_OK and not _streety(toks[last].low, lex):
         last -= 1
     part = toks[first : last + 1]
