@@ -113,6 +113,10 @@ def test_lower_case_addresses_are_found(detector: Detector, text: str, address: 
         ("Send it to Vukovarski put 7, 21000 Split please.", "Vukovarski put 7, 21000 Split"),
         ("Her office is on Kossuth Lajos tér 3., 6720 Szeged.", "Kossuth Lajos tér 3., 6720 Szeged"),
         ("Address: Pärnu tee 41, 10141 Tallinn", "Pärnu tee 41, 10141 Tallinn"),
+        # street types before the name: Polish "pl.", Indonesian "Jl." / "Gang"
+        ("Mieszkam na pl. Wolności 8\n61-739 Poznań.", "pl. Wolności 8\n61-739 Poznań"),
+        ("Kirim ke Jl. Merpati No. 21, Bandung 40115 ya", "Jl. Merpati No. 21, Bandung 40115"),
+        ("Office: Gang Melati 7\nJakarta 10110", "Gang Melati 7\nJakarta 10110"),
     ],
 )
 def test_street_types_after_the_name(detector: Detector, text: str, address: str) -> None:

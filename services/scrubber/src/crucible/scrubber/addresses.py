@@ -182,7 +182,9 @@ LOWER_OK = frozenset(
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
 START_STREET_TYPE = re.compile(
     r"(?<![\w.])(?:ul\.|u\.|al\.|rue|rua|Via|Viale|Rua|Rue|Avenue|Avenida|Av\.|Calle|Carrer|Paseo|Piazza|Plaza|Boulevard|"
-    r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.)\s+(?=[^\W\d_])"
+    r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.|"
+    # Polish "pl." / "os.", Portuguese "R.", Indonesian "Gang" / "Jl.", Slovene "Pot", "Trg"
+    r"pl\.|os\.|R\.|Gang|Jl\.|Jalan|Pot|Trg)\s+(?=[^\W\d_])"
 )
 
 START_NUMBER = re.compile(
