@@ -118,9 +118,10 @@ def test_workplace_is_generalised_and_carried_across_turns(scrubber: Scrubber) -
 
 
 def test_residual_check_catches_record_built_to_slip_past_recognizers(scrubber: Scrubber) -> None:
-    # The street address and the workplace are written in lower case with odd punctuation: no
+    # The street address and the workplace are written in lower case with odd punctuation (dashes
+    # between an address's words, a hyphen inside a name): no
     # recognizer fires, but the residual gate compares letters and digits with the known identifiers.
-    turns = ["we moved to 12, linden street last year", "we met at blue-heron bistro last week"]
+    turns = ["we moved to 12 -- linden -- street last year", "we met at blue-heron bistro last week"]
     rec = _record(turns, {"User": ["Tomasz"]}, ["12 Linden Street", "Blue Heron Bistro"])
     result = scrubber.process([rec])
     assert not result.kept

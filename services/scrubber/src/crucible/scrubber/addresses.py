@@ -86,6 +86,7 @@ STREET_WORDS = frozenset(
         "viale",
         "avenida",
         "rua",
+        "rúa",
         "ulica",
         "utca",
         "katu",
@@ -93,6 +94,15 @@ STREET_WORDS = frozenset(
         "gade",
         "allee",
         "platz",
+        # Slovene, Croatian, Czech and Hungarian street types that follow the name ("Srednja pot
+        # 670", "Šilobodov put 0", "Petőfi Sándor tér 242.", "Trg Revolucije 17").
+        "pot",
+        "put",
+        "cesta",
+        "trg",
+        "tér",
+        "út",
+        "tee",
     ]
 )
 UNIT_WORDS = frozenset(
@@ -173,7 +183,9 @@ LOWER_OK = frozenset(
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
 START_STREET_TYPE = re.compile(
     r"(?<![\w.])(?:ul\.|u\.|al\.|rue|rua|Via|Viale|Rua|Rue|Avenue|Avenida|Av\.|Calle|Carrer|Paseo|Piazza|Plaza|Boulevard|"
-    r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.)\s+(?=[^\W\d_])"
+    r"Strada|Chemin|Route|Rruga|Ulica|Utca|Calea|Str\.|"
+    # Polish "pl." / "os.", Portuguese "R.", Indonesian "Gang" / "Jl.", Slovene "Pot", "Trg"
+    r"pl\.|os\.|R\.|Gang|Jl\.|Jalan|Pot|Trg)\s+(?=[^\W\d_])"
 )
 
 START_NUMBER = re.compile(

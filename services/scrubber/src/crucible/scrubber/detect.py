@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from crucible.scrubber.addresses import contact_block_orgs, find_addresses
 from crucible.scrubber.known import NameMatcher, fold
 from crucible.scrubber.lexicon import Lexicon, lexicon
+from crucible.scrubber.lower_addresses import find_lower_addresses
 from crucible.scrubber.names import find_names
 from crucible.scrubber.spans import Span, SpanIndex, resolve_overlaps
 from crucible.scrubber.structured import find_structured
@@ -50,6 +51,7 @@ class Detector:
         hard.extend(find_identifiers(folded, identifiers))
         soft.extend(find_names(text, self.lex))
         addresses = list(find_addresses(text, self.lex))
+        addresses.extend(find_lower_addresses(text, self.lex))
         soft.extend(addresses)
         if "\n" in text and addresses:
             soft.extend(contact_block_orgs(text, addresses))

@@ -418,6 +418,9 @@ def _faker_company_words() -> tuple[set[str], set[str]]:
                 v = str(v).strip()
                 if len(v) >= 2 and _is_latin(v) and any(c.isalpha() for c in v):
                     into.add(v)
+    # Legal forms that Faker writes into its name formats rather than its suffix lists: the
+    # Slovenian sole trader ("Bruno Mihelič s.p."), the Hungarian partnership ("Balog és Társa Bt.").
+    suffixes |= {"s.p.", "S.P.", "Bt.", "e.K.", "és Társa", "és társa"}
     return suffixes, prefixes
 
 

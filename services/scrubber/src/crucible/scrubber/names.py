@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import regex
 
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
+from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.orgs import (
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
@@ -99,7 +100,23 @@ def _classify_word(word: str, lex: Lexicon) -> str:
         return COMMON
     if word.isupper() and len(word) <= 4:  # an acronym, not a name
         return COMMON
+    if _derived_from_everyday(w, lex):
+        return COMMON
     return UNKNOWN
+
+
+# An unknown word built from an everyday English word by an English suffix is a word, not a
+# surname: "Hobbits" (hobbit), "Cautionary" (caution). Listed names never get here ("Peters").
+_DERIVING_SUFFIXES = ("ary", "ness", "less", "ful", "ous", "ism", "ists", "ist", "ing", "ed", "es", "s")
+
+
+def _derived_from_everyday(w: str, lex: Lexicon) -> bool:
+    for suffix in _DERIVING_SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            stem = w[: -len(suffix)]
+            if lex.frequency(stem) >= COMMON_ZIPF or lex.frequency(stem + "e") >= COMMON_ZIPF:
+                return True
+    return False
 
 
 def _is_capitalised(word: str) -> bool:
@@ -208,7 +225,8 @@ _SPLIT = re.compile(r"[\s,]+")
 def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     legal, joined, keys = _company_pattern(lex)
     # The legal-form pattern is a long alternation: run it only when a suffix/prefix word is present.
-    if not keys.isdisjoint(w.rstrip(".") for w in _SPLIT.split(text)):
+    # (a legal form closing a sentence keeps its dots but not the sentence's "!" or "?")
+    if not keys.isdisjoint(w.rstrip(".!?;:)\"'’”") for w in _SPLIT.split(text)):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
         yield from joined.finditer(text)
@@ -300,6 +318,7 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
+    yield from find_lower_orgs(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
             end = m.end()
@@ -336,6 +355,17 @@ def _ends_with_suffix(value: str, lex: Lexicon) -> bool:
     return any(value.endswith(x) for x in lex.company_suffixes if x[-1] in ".,-")
 
 
+def _quoted_title(text: str, run: list[tuple[int, int, str]], classes: list[str]) -> bool:
+    """A title in quotation marks ("Carry Me Back To Canada", "Gone With The Wind") is a song or a
+    book: three or more capitalised words, two of them everyday words, the whole run quoted."""
+    if len(run) < 3:
+        return False
+    start, end = run[0][0], run[-1][1]
+    if text[start - 1 : start] not in ('"', "“") or not any(q in text[end : end + 2] for q in ('"', "”")):
+        return False
+    return sum(c in (STOP, COMMON) for c in classes) >= 2
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -353,6 +383,8 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
     while first < len(run) and (classes[first] == STOP or (len(words[first]) == 1 and first == 0)):
         first += 1
     if first == len(run):
+        return None
+    if _quoted_title(text, run, classes):
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
