@@ -19,8 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crucible.common import subjects
+from crucible.common.hub import model_source
 from crucible.trainer.checkpoints import CheckpointUploader, restore_checkpoint
-from crucible.trainer.hf_training import FinalCheckpoint, _device, resolve_base_model, use_qlora
+from crucible.trainer.hf_training import (
+    FinalCheckpoint,
+    _device,
+    load_trainable_model,
+    resolve_base_model,
+    training_steps,
+    use_qlora,
+)
 from crucible.trainer.init_from import choose_init
 from crucible.trainer.inputs import PreferenceData, TrainingInputError
 from crucible.trainer.policy import TrainerPolicy, TrainingPolicy
@@ -56,8 +64,7 @@ def train_dpo(
     there are any) and checkpoints, and save the best checkpoint's adapter under the job's folder."""
     import datasets
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
@@ -72,44 +79,17 @@ def train_dpo(
     fp16 = device == "cuda" and not bf16
     dtype = torch.bfloat16 if bf16 else torch.float16 if fp16 else torch.float32
 
-    tokenizer = AutoTokenizer.from_pretrained(load_from)
+    source = model_source(load_from)
+    tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise TrainingInputError(f"base model {base_name} has no chat template")
-    model_kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": "sdpa"}
-    if qlora:
-        from transformers import BitsAndBytesConfig
-
-        model_kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
-        )
-    model = AutoModelForCausalLM.from_pretrained(load_from, **model_kwargs)
-    model.config.use_cache = False
-    checkpointing = policy.gradient_checkpointing == "on" or (
-        policy.gradient_checkpointing == "auto" and device == "cuda"
+    model, checkpointing = load_trainable_model(
+        source, policy, init, dtype=dtype, attention="sdpa", qlora=qlora, device=device
     )
-    if qlora:
-        from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    if init.adapter_dir is not None:
-        model = PeftModel.from_pretrained(model, str(init.adapter_dir), is_trainable=True)
-    else:
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                task_type="CAUSAL_LM",
-                r=policy.lora_r,
-                lora_alpha=policy.lora_alpha,
-                lora_dropout=policy.lora_dropout,
-                target_modules=list(policy.target_modules),
-            ),
-        )
-
-    max_steps = policy.max_steps
-    if device == "cpu" and policy.cpu_max_steps:
-        max_steps = min(max_steps, policy.cpu_max_steps) if max_steps else policy.cpu_max_steps
+    max_steps = training_steps(policy, device)
     has_val = bool(data.val)
     out_dir = work / "checkpoints"
     args = DPOConfig(

@@ -98,51 +98,24 @@ def use_qlora(policy: TrainerPolicy, device: str) -> bool:
     return True
 
 
-def train_model(
-    runtime: Runtime,
-    request: TrainRequest,
-    policy: TrainerPolicy,
-    data: TrainingData,
-    emit: Emit,
-    callbacks: Sequence[Any],
-    existing: JobRow | None,
-) -> TrainResult:
-    """Tokenize and pack the splits, load the base (and the starting adapter), train with
-    evaluation and checkpoints, and save the best checkpoint's adapter under the job's folder."""
-    import torch
+def training_steps(policy: TrainerPolicy, device: str) -> int:
+    """The step cap (0: none): `max_steps`, and on CPU at most `cpu_max_steps`."""
+    max_steps = policy.max_steps
+    if device == "cpu" and policy.cpu_max_steps:
+        max_steps = min(max_steps, policy.cpu_max_steps) if max_steps else policy.cpu_max_steps
+    return max_steps
+
+
+def load_trainable_model(
+    source: Any, policy: TrainerPolicy, init: Any, *, dtype: Any, attention: str, qlora: bool, device: str
+) -> tuple[Any, bool]:
+    """The model a job trains, SFT and DPO alike: the base (`source`, a pinned `hub.ModelSource`;
+    4-bit under QLoRA) with the starting adapter (`init.adapter_dir`: the serving one, trainable)
+    or a new LoRA from the policy; and whether gradient checkpointing is on."""
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM
 
-    from crucible.trainer.deepspeed_config import policy_deepspeed_config, prepare_dist_env
-    from crucible.trainer.progress import ProgressReporter
-    from crucible.trainer.samples import build_rows, make_collator, tokenize_chats
-
-    load_from, base_name = resolve_base_model(runtime, policy)
-    work = (runtime.settings.home / "trainer" / "jobs" / request.job_id).resolve()
-    init = choose_init(runtime, policy, base_name, work)
-    device = _device()
-    qlora = use_qlora(policy, device)
-    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
-    fp16 = device == "cuda" and not bf16
-
-    source = model_source(load_from)
-    tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    if not getattr(tokenizer, "chat_template", None):
-        raise TrainingInputError(f"base model {base_name} has no chat template")
-    train_samples = tokenize_chats(tokenizer, data.train, policy.max_seq_length)
-    val_samples = tokenize_chats(tokenizer, data.val, policy.max_seq_length)
-    for split, samples in (("train", train_samples), ("val", val_samples)):
-        if not samples:
-            raise TrainingInputError(f"dataset {data.dataset_version}: no {split} sample has an assistant turn")
-    train_rows = build_rows(train_samples, packing=policy.packing, max_length=policy.max_seq_length)
-    val_rows = build_rows(val_samples, packing=policy.packing, max_length=policy.max_seq_length)
-
-    model_kwargs: dict[str, Any] = {
-        "dtype": torch.bfloat16 if bf16 else torch.float16 if fp16 else torch.float32,
-        "attn_implementation": choose_attention(policy, device),
-    }
+    model_kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attention}
     if qlora:
         from transformers import BitsAndBytesConfig
 
@@ -150,7 +123,7 @@ def train_model(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=model_kwargs["dtype"],
+            bnb_4bit_compute_dtype=dtype,
         )
     model = AutoModelForCausalLM.from_pretrained(source.path, revision=source.revision, **model_kwargs)
     # No KV cache while training: with a cache the model ignores packed position_ids when masking.
@@ -178,13 +151,59 @@ def train_model(
                 target_modules=list(policy.target_modules),
             ),
         )
+    return model, checkpointing
+
+
+def train_model(
+    runtime: Runtime,
+    request: TrainRequest,
+    policy: TrainerPolicy,
+    data: TrainingData,
+    emit: Emit,
+    callbacks: Sequence[Any],
+    existing: JobRow | None,
+) -> TrainResult:
+    """Tokenize and pack the splits, load the base (and the starting adapter), train with
+    evaluation and checkpoints, and save the best checkpoint's adapter under the job's folder."""
+    import torch
+    from transformers import AutoTokenizer, Trainer, TrainingArguments
+
+    from crucible.trainer.deepspeed_config import policy_deepspeed_config, prepare_dist_env
+    from crucible.trainer.progress import ProgressReporter
+    from crucible.trainer.samples import build_rows, make_collator, tokenize_chats
+
+    load_from, base_name = resolve_base_model(runtime, policy)
+    work = (runtime.settings.home / "trainer" / "jobs" / request.job_id).resolve()
+    init = choose_init(runtime, policy, base_name, work)
+    device = _device()
+    qlora = use_qlora(policy, device)
+    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    fp16 = device == "cuda" and not bf16
+
+    source = model_source(load_from)
+    tokenizer = AutoTokenizer.from_pretrained(source.path, revision=source.revision)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise TrainingInputError(f"base model {base_name} has no chat template")
+    train_samples = tokenize_chats(tokenizer, data.train, policy.max_seq_length)
+    val_samples = tokenize_chats(tokenizer, data.val, policy.max_seq_length)
+    for split, samples in (("train", train_samples), ("val", val_samples)):
+        if not samples:
+            raise TrainingInputError(f"dataset {data.dataset_version}: no {split} sample has an assistant turn")
+    train_rows = build_rows(train_samples, packing=policy.packing, max_length=policy.max_seq_length)
+    val_rows = build_rows(val_samples, packing=policy.packing, max_length=policy.max_seq_length)
+
+    dtype = torch.bfloat16 if bf16 else torch.float16 if fp16 else torch.float32
+    attention = choose_attention(policy, device)
+    model, checkpointing = load_trainable_model(
+        source, policy, init, dtype=dtype, attention=attention, qlora=qlora, device=device
+    )
 
     ds_config = policy_deepspeed_config(policy, bf16=bf16, fp16=fp16)
     if ds_config is not None:
         prepare_dist_env(runtime.settings.home)
-    max_steps = policy.max_steps
-    if device == "cpu" and policy.cpu_max_steps:
-        max_steps = min(max_steps, policy.cpu_max_steps) if max_steps else policy.cpu_max_steps
+    max_steps = training_steps(policy, device)
     out_dir = work / "checkpoints"
     args = TrainingArguments(
         output_dir=str(out_dir),
@@ -281,8 +300,8 @@ def train_model(
         best_checkpoint=best_ckpt,
         device=device,
         method="qlora" if qlora else "lora",
-        dtype=str(model_kwargs["dtype"]).removeprefix("torch."),
-        attention=model_kwargs["attn_implementation"],
+        dtype=str(dtype).removeprefix("torch."),
+        attention=attention,
         rows={"train": len(train_rows), "val": len(val_rows)},
         samples={"train": len(train_samples), "val": len(val_samples)},
         init_from=init.as_dict(),
