@@ -107,6 +107,8 @@ def request_from_event(msg: events_pb2.TrainRequested) -> TrainRequest:
 async def on_train_requested(runtime: Runtime, payload: bytes) -> None:
     """One job per train.requested (the consumer allows one event in flight, so each replica
     runs one job; a redelivered job resumes from its checkpoint)."""
+    from crucible.v1 import events_pb2
+
     req = request_from_event(events_pb2.TrainRequested.FromString(payload))
     outcome = await run_training(runtime, req)
     log.info("training job %s %s %s", outcome.job_id, outcome.status, outcome.model_name or outcome.reason)
