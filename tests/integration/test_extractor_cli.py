@@ -10,6 +10,12 @@ from typer.testing import CliRunner
 from crucible.extractor.cli import register
 
 
+def _report(stdout: str) -> dict:
+    """The --json report: the first JSON object on stdout (a log line that a handler set up by an
+    earlier test in the same process writes before or after it must not break the parse)."""
+    return json.JSONDecoder().raw_decode(stdout[stdout.index("{") :])[0]
+
+
 def make_app() -> typer.Typer:
     app = typer.Typer()
     register(app)
@@ -35,7 +41,7 @@ def test_demo_db_then_extract_twice(tmp_path, monkeypatch, embedded_nats):
     # No source configured: the demo DB is generated in CRUCIBLE_HOME, and a demo secret with it.
     res = runner.invoke(app, ["extract", "--days", "30", "--min-quality", "7.0", "--json"])
     assert res.exit_code == 0, res.output
-    first = json.loads(res.output[res.output.index("{") :])
+    first = _report(res.stdout)
     assert (home / "demo.db").exists() and (home / "subject_secret").exists()
     assert first["extracted"] > 0 and first["min_quality"] == 7.0 and first["errors"] == {}
 
@@ -46,7 +52,7 @@ def test_demo_db_then_extract_twice(tmp_path, monkeypatch, embedded_nats):
 
     res = runner.invoke(app, ["extract", "--source", str(out), "--tables", "checkins,feedback", "--json"])
     assert res.exit_code == 0, res.output
-    other = json.loads(res.output[res.output.index("{") :])
+    other = _report(res.stdout)
     assert set(other["tables"]) == {"checkins", "feedback"} and other["extracted"] > 0
 
     res = runner.invoke(app, ["extract", "--tables", "nope"])

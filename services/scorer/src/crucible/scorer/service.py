@@ -81,4 +81,5 @@ SPEC = ServiceSpec(
         )
     },
     run_summary=run_summary,
+    subject_stores=("crucible.scorer.subject_store:STORE",),
 )
