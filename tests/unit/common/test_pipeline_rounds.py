@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from crucible.common.pipeline import _control_plane, rounds
+from crucible.common.pipeline import _control_plane
+from crucible.common.run_figures import rounds
 from crucible.common.services import ServiceSpec
 
 

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from crucible.common.pipeline import stage_rows
 from crucible.common.redaction import redact_text, redact_url
+from crucible.common.run_figures import stage_rows
 from crucible.common.runtime import Runtime
 
 

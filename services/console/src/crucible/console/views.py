@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crucible.common.categories import TARGET_SHARES
-from crucible.common.pipeline import stage_rows
+from crucible.common.run_figures import stage_rows
 
 STATUSES = ("pending", "approved", "rejected", "all")
 

@@ -106,6 +106,55 @@ def training_steps(policy: TrainerPolicy, device: str) -> int:
     return max_steps
 
 
+def job_arguments(
+    policy: TrainerPolicy,
+    out_dir: Path,
+    max_steps: int,
+    *,
+    evaluate: bool,
+    bf16: bool,
+    fp16: bool,
+    checkpointing: bool,
+    device: str,
+) -> dict[str, Any]:
+    """The Trainer arguments every job shares, SFT and DPO (`TrainingArguments` and TRL's
+    `DPOConfig`, its subclass): schedule, checkpoints kept and the best one chosen on the eval loss
+    (when there is something to evaluate on), precision, seeds, quiet logs."""
+    return {
+        "output_dir": str(out_dir),
+        "num_train_epochs": policy.epochs,
+        "max_steps": max_steps or -1,
+        "per_device_train_batch_size": policy.per_device_batch_size,
+        "per_device_eval_batch_size": policy.per_device_batch_size,
+        "gradient_accumulation_steps": policy.gradient_accumulation_steps,
+        "learning_rate": policy.learning_rate,
+        "warmup_steps": policy.warmup_ratio,
+        "lr_scheduler_type": policy.lr_scheduler,
+        "weight_decay": policy.weight_decay,
+        "max_grad_norm": policy.max_grad_norm,
+        "eval_strategy": "steps" if evaluate else "no",
+        "eval_steps": policy.checkpoint_every_steps,
+        "save_strategy": "steps",
+        "save_steps": policy.checkpoint_every_steps,
+        "save_total_limit": policy.save_total_limit,
+        "load_best_model_at_end": evaluate,
+        "metric_for_best_model": "eval_loss" if evaluate else None,
+        "greater_is_better": False,
+        "logging_steps": policy.progress_every_steps,
+        "logging_first_step": True,
+        "report_to": "none",
+        "bf16": bf16,
+        "fp16": fp16,
+        "activation_checkpointing": checkpointing,
+        "activation_checkpointing_kwargs": {"use_reentrant": False} if checkpointing else None,
+        "seed": policy.seed,
+        "data_seed": policy.seed,
+        "use_cpu": device == "cpu",
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+
+
 def load_trainable_model(
     source: Any, policy: TrainerPolicy, init: Any, *, dtype: Any, attention: str, qlora: bool, device: str
 ) -> tuple[Any, bool]:
@@ -206,40 +255,12 @@ def train_model(
     max_steps = training_steps(policy, device)
     out_dir = work / "checkpoints"
     args = TrainingArguments(
-        output_dir=str(out_dir),
-        num_train_epochs=policy.epochs,
-        max_steps=max_steps or -1,
-        per_device_train_batch_size=policy.per_device_batch_size,
-        per_device_eval_batch_size=policy.per_device_batch_size,
-        gradient_accumulation_steps=policy.gradient_accumulation_steps,
-        learning_rate=policy.learning_rate,
-        warmup_steps=policy.warmup_ratio,
-        lr_scheduler_type=policy.lr_scheduler,
-        weight_decay=policy.weight_decay,
-        max_grad_norm=policy.max_grad_norm,
-        eval_strategy="steps",
-        eval_steps=policy.checkpoint_every_steps,
-        save_strategy="steps",
-        save_steps=policy.checkpoint_every_steps,
-        save_total_limit=policy.save_total_limit,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=policy.progress_every_steps,
-        logging_first_step=True,
-        report_to="none",
-        bf16=bf16,
-        fp16=fp16,
-        activation_checkpointing=checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
-        seed=policy.seed,
-        data_seed=policy.seed,
-        use_cpu=device == "cpu",
+        **job_arguments(
+            policy, out_dir, max_steps, evaluate=True, bf16=bf16, fp16=fp16, checkpointing=checkpointing, device=device
+        ),
         deepspeed=ds_config,
-        dataloader_num_workers=0,
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=True,
     )
 
     def emit_progress(msg: events_pb2.TrainProgress) -> None:
