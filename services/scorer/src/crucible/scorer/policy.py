@@ -124,6 +124,19 @@ class EncoderPolicy(PolicyModel):
     quantized: bool = Field(default=True, description="int8 (per-token) ONNX Runtime encoder; false = float32 ONNX.")
 
 
+class SafetyHeadPolicy(PolicyModel):
+    """How the safety MLP is trained (`crucible scorer search` proposes values for these keys)."""
+
+    hidden_sizes: list[int] = Field(
+        default=[64, 128, 256], min_length=1, description="Hidden sizes tried; the best on validation macro-F1 is kept."
+    )
+    learning_rate: float = Field(default=3e-3, gt=0, le=1.0, description="AdamW learning rate (full batch).")
+    weight_decay: float = Field(default=1e-3, ge=0, le=1.0, description="AdamW weight decay.")
+    dropout: float = Field(default=0.1, ge=0, lt=1.0, description="Dropout after the hidden layer.")
+    epochs: int = Field(default=400, ge=10, le=10_000, description="Most epochs (stops after 8 checks without gain).")
+    focal_gamma: float = Field(default=2.0, ge=0, le=10.0, description="Focal loss gamma (0 = cross-entropy).")
+
+
 class ScorerPolicy(PolicyModel):
     threshold: float = Field(
         default=7.0, ge=0, le=10, description="Keep at or above; record.extraction.min_quality overrides when > 0."
@@ -137,6 +150,7 @@ class ScorerPolicy(PolicyModel):
     diversity: DiversityPolicy = DiversityPolicy()
     safety: SafetyPolicy = SafetyPolicy()
     encoder: EncoderPolicy = EncoderPolicy()
+    safety_head: SafetyHeadPolicy = SafetyHeadPolicy()
     freshness: FreshnessPolicy = FreshnessPolicy()
     relevance: bool = Field(default=True, description="Reject records with no relationship, partner or feeling word.")
     model_key: str = Field(default="scorer/models/v5", description="Artifact key of the trained encoder and heads.")

@@ -29,7 +29,7 @@ from crucible.scorer.encoder import OnnxEncoder, embed_turns, export_onnx, minil
 from crucible.scorer.evaluation import evaluate_all, fit_coherence
 from crucible.scorer.heads import CategoryHead, Heads, SafetyHead, category_features
 from crucible.scorer.labelled import CategoryExample, SafetyExample, category_set, data_sha256, safety_set
-from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
+from crucible.scorer.policy import SAFETY_LABELS, SafetyHeadPolicy, ScorerPolicy
 from crucible.scorer.replies import ReplyEncoder, distill_reply_encoder
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,10 @@ MIN_PRECISION = 0.5
 # tuned on the MLP alone, so validation decides nothing twice, and more remembered examples of the
 # label means fewer crisis messages vetoed (demo false holds 9.2 % -> 7.8 %, train-only vs both).
 GATE_MEMORY = ("train", "val")
-FOCAL_GAMMA = 2.0
-HIDDEN_SIZES = (64, 128, 256)
+FOCAL_GAMMA = SafetyHeadPolicy().focal_gamma
 SEED = 1234
+# Epochs between validation checks of the safety MLP (early stopping, and `scorer search`'s pruning steps).
+CHECK_EVERY = 10
 
 
 # The code and data that decide what training produces: a stored model trained from other inputs is
@@ -113,7 +114,7 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
     progress(f"encoded {len(embed)} distinct messages and {len(reply_embed)} replies; training heads")
     t = time.perf_counter()
     category = fit_category(cat, embed, reply_embed)
-    safety = fit_safety(saf, embed, sentences)
+    safety = fit_safety(saf, embed, sentences, settings=policy.safety_head)
     coherence = fit_coherence([e for e in cat if e.split != "test"], embed, reply_embed)
     timings["heads_s"] = round(time.perf_counter() - t, 2)
     heads = Heads(category=category, safety=safety, coherence=coherence)
@@ -144,7 +145,8 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
             "data": {"category.jsonl": data_sha256("category.jsonl"), "safety.jsonl": data_sha256("safety.jsonl")},
             "inputs_sha256": inputs_digest(),
             "replies_fit": reply_fit,
-            "focal_gamma": FOCAL_GAMMA,
+            "focal_gamma": policy.safety_head.focal_gamma,
+            "safety_head": policy.safety_head.model_dump(),
             "recall_targets": RECALL_TARGETS,
             "timings": timings,
         },
@@ -229,16 +231,37 @@ def focal_loss(logits: Any, targets: Any, alpha: Any, gamma: float = FOCAL_GAMMA
 
 
 def fit_safety(
-    rows: list[SafetyExample], embed: dict[str, np.ndarray], sentences: dict[str, np.ndarray], *, epochs: int = 400
+    rows: list[SafetyExample],
+    embed: dict[str, np.ndarray],
+    sentences: dict[str, np.ndarray],
+    *,
+    settings: SafetyHeadPolicy | None = None,
+    report: Callable[[int, float], None] | None = None,
 ) -> SafetyHead:
-    """The MLP with the hidden size that does best on validation (macro-F1), thresholds tuned there too."""
+    """The MLP with the hidden size that does best on validation (macro-F1), thresholds tuned there too.
+    `report(epoch, val_macro_f1)` is called at every check (a search prunes on it; it may raise)."""
+    return fit_safety_scored(rows, embed, sentences, settings=settings, report=report)[0]
+
+
+def fit_safety_scored(
+    rows: list[SafetyExample],
+    embed: dict[str, np.ndarray],
+    sentences: dict[str, np.ndarray],
+    *,
+    settings: SafetyHeadPolicy | None = None,
+    report: Callable[[int, float], None] | None = None,
+) -> tuple[SafetyHead, float]:
+    """`fit_safety` and the chosen head's best validation macro-F1 (at threshold 0.5, before tuning)."""
+    settings = settings or SafetyHeadPolicy()
     best: tuple[float, SafetyHead] | None = None
-    for hidden in HIDDEN_SIZES:
-        head, val_f1 = _fit_safety_once(rows, embed, sentences, hidden=hidden, epochs=epochs)
+    for i, hidden in enumerate(settings.hidden_sizes):
+        offset = i * settings.epochs  # one increasing step axis across the hidden sizes tried
+        step_report = None if report is None else (lambda epoch, f1, o=offset: report(o + epoch, f1))
+        head, val_f1 = _fit_safety_once(rows, embed, sentences, hidden=hidden, settings=settings, report=step_report)
         if best is None or val_f1 > best[0] + 1e-4:
             best = (val_f1, head)
     assert best is not None
-    return best[1]
+    return best[1], best[0]
 
 
 def _fit_safety_once(
@@ -247,7 +270,8 @@ def _fit_safety_once(
     sentences: dict[str, np.ndarray],
     *,
     hidden: int,
-    epochs: int,
+    settings: SafetyHeadPolicy,
+    report: Callable[[int, float], None] | None = None,
 ) -> tuple[SafetyHead, float]:
     import torch
 
@@ -263,22 +287,24 @@ def _fit_safety_once(
     net = torch.nn.Sequential(
         torch.nn.Linear(xt.shape[1], hidden),
         torch.nn.ReLU(),
-        torch.nn.Dropout(0.1),
+        torch.nn.Dropout(settings.dropout),
         torch.nn.Linear(hidden, len(SAFETY_LABELS)),
     )
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
+    opt = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best_f1, best_state, stale = -1.0, None, 0
-    for epoch in range(epochs):
+    for epoch in range(settings.epochs):
         net.train()
         opt.zero_grad()
-        loss = focal_loss(net(xt), yt, alpha)
+        loss = focal_loss(net(xt), yt, alpha, settings.focal_gamma)
         loss.backward()
         opt.step()
-        if epoch % 10 == 9:
+        if epoch % CHECK_EVERY == CHECK_EVERY - 1:
             net.eval()
             with torch.no_grad():
                 pv = torch.sigmoid(net(torch.tensor(xv))).numpy()
             f1 = _macro_f1(yv, pv >= 0.5)
+            if report is not None:
+                report(epoch + 1, f1)
             if f1 > best_f1 + 1e-4:
                 best_f1, stale = f1, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

@@ -129,12 +129,41 @@ def train(
         bool, typer.Option("--submit", help="Publish train.requested for `crucible serve trainer` instead.")
     ] = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Show a live progress bar with the loss.")] = False,
+    search: Annotated[
+        int | None,
+        typer.Option(
+            "--search",
+            metavar="N",
+            help="Instead of one job: N Optuna trials over lora_r, lora_alpha, lora_dropout, learning_rate and "
+            "epochs (TPE, fixed seed; median pruner on validation loss), trial 0 the policy in force. Each trial is "
+            "a short job (fresh LoRA, no model registered). The study goes to the registry database and the "
+            "artifact store; the best trial is printed as a proposed diff of the policy, which is never changed.",
+        ),
+    ] = None,
+    search_seed: Annotated[int, typer.Option("--search-seed", help="--search: the sampler's seed.")] = 42,
+    study: Annotated[str, typer.Option("--study", help="--search: study name; default: train-lora-<UTC time>.")] = "",
+    trial_steps: Annotated[
+        int,
+        typer.Option(
+            "--trial-steps", min=0, help="--search: step cap per trial on CPU (0: the policy's cpu_max_steps)."
+        ),
+    ] = 0,
+    eval_every: Annotated[
+        int, typer.Option("--eval-every", min=1, help="--search: evaluate (and report to the pruner) every N steps.")
+    ] = 5,
 ) -> None:
     """Fine-tune the base model with LoRA on a dataset version (or a train/val chat JSONL pair); with
-    `--method dpo`, preference-train it on a preference dataset version (or train/val pairs JSONL)."""
+    `--method dpo`, preference-train it on a preference dataset version (or train/val pairs JSONL); with
+    `--search N`, search the LoRA settings in N short trial jobs and print the best as a policy diff."""
     from crucible.trainer.request import TrainRequest
     from crucible.trainer.service import new_job_id
 
+    if search is not None:
+        from crucible.common.search import check_trials
+
+        check_trials(search)
+        if submit or job_id or deepspeed or method == "dpo":
+            raise typer.BadParameter("--search runs local SFT trials: not with --submit, --job-id, --deepspeed, dpo")
     if not dataset_version and not (train_file and val_file):
         raise typer.BadParameter("give --dataset-version, or both --train-file and --val-file")
     if method and method not in ("sft", "dpo"):
@@ -159,10 +188,42 @@ def train(
     )
     if submit and (train_file or val_file):
         raise typer.BadParameter("--submit trains a registered dataset version; local files need a local run")
+    if search is not None:
+        _search(request, search, search_seed, study, trial_steps, eval_every)
+        return
     result = asyncio.run(_submit(request, follow) if submit else _run_local(request, follow))
     typer.echo(json.dumps(result, indent=2, default=str))
     if result.get("status") == "failed":
         raise typer.Exit(1)
+
+
+def _search(request: Any, trials: int, seed: int, study: str, trial_steps: int, eval_every: int) -> None:
+    import datetime as dt
+
+    from crucible.common.search import search_runtime
+    from crucible.trainer.search import run_search
+
+    runtime = search_runtime()
+    name = study or f"train-lora-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    record = run_search(
+        runtime,
+        request,
+        trials=trials,
+        seed=seed,
+        study_name=name,
+        steps=trial_steps,
+        eval_every=eval_every,
+        progress=lambda m: typer.echo(m, err=True),
+    )
+    base, best = record["baseline"], record["best"]
+    typer.echo(
+        f"study {record['study']}: {record['states']} in {record['wall_seconds']} s; stored at {record['artifact_uri']}"
+    )
+    if base is not None and base["value"] is not None:
+        typer.echo(f"policy in force (trial {base['number']}): validation loss {base['value']:.4f}")
+    if best is not None:
+        typer.echo(f"best (trial {best['number']}): validation loss {best['value']:.4f}")
+    typer.echo(record["proposed_diff"] or "no change proposed: the policy in force is the best trial")
 
 
 async def _run_local(request: Any, follow: bool) -> dict[str, Any]:
