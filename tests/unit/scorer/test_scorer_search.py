@@ -110,7 +110,7 @@ def test_two_trial_study_in_the_registry_storage(tmp_path: Path) -> None:
     loaded = optuna.load_study(study_name="heads-e2e", storage=open_storage(f"sqlite:///{tmp_path / 'registry.db'}"))
     assert len(loaded.trials) == 2 and loaded.trials[0].params == baseline_params(SafetyHeadPolicy(epochs=60))
     assert 0.0 < loaded.best_value <= 1.0
-    assert lines[0].startswith("trial 1/2: val macro-F1")
+    assert lines[0].startswith("trial 0 (1/2): val macro-F1")
     json.dumps(loaded.best_params)
 
 

@@ -35,12 +35,17 @@ def test_the_policy_in_force_is_a_point_of_the_search_space() -> None:
     assert suggest_lora(optuna.trial.FixedTrial(baseline_params(odd)), odd) == baseline_params(odd)
 
 
-def test_trial_overrides_start_fresh_and_cap_steps_only_when_asked() -> None:
+def test_trial_overrides_start_fresh_and_let_epochs_decide_unless_capped() -> None:
     params = {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.1, "learning_rate": 1e-3, "epochs": 2.0}
     out = trial_overrides(params, steps=0, eval_every=5)
-    assert out["init_from"] == "base" and out["checkpoint_every_steps"] == 5 and "cpu_max_steps" not in out
+    assert out["init_from"] == "base" and out["checkpoint_every_steps"] == 5
+    assert out["max_steps"] == 0 and out["cpu_max_steps"] == 0  # no cap: the trial's epochs decide
     assert {k: out[k] for k in params} == params
-    assert trial_overrides(params, steps=30, eval_every=5)["cpu_max_steps"] == 30
+    capped = trial_overrides(params, steps=30, eval_every=5)
+    assert capped["max_steps"] == 30 and capped["cpu_max_steps"] == 30
+    # Capped trials do not search the epochs (the Trainer ignores them under max_steps).
+    fixed = {k: v for k, v in params.items() if k != "epochs"}
+    assert suggest_lora(optuna.trial.FixedTrial(fixed), TrainerPolicy(), epochs=False) == fixed
     # The overrides are valid policy values.
     TrainerPolicy(**{**TrainerPolicy().model_dump(), **out})
 
@@ -86,17 +91,19 @@ def test_same_seed_same_trials_same_parameters() -> None:
 
 
 def test_two_trial_search_end_to_end(trainer_runtime, splits, tmp_path: Path) -> None:
-    request = TrainRequest("unused", train_file=splits[0], val_file=splits[1], overrides={"max_steps": "4"})
+    request = TrainRequest("unused", train_file=splits[0], val_file=splits[1])
     lines: list[str] = []
     record = run_search(
-        trainer_runtime, request, trials=2, seed=3, study_name="t-e2e", steps=0, eval_every=2, progress=lines.append
+        trainer_runtime, request, trials=2, seed=3, study_name="t-e2e", steps=4, eval_every=2, progress=lines.append
     )
     assert [t["number"] for t in record["trials"]] == [0, 1]
-    assert record["trials"][0]["params"] == baseline_params(trainer_runtime.policy.section("trainer"))
+    policy_values = baseline_params(trainer_runtime.policy.section("trainer"))
+    assert record["trials"][0]["params"] == {k: v for k, v in policy_values.items() if k != "epochs"}
+    assert all(t["user_attrs"].get("global_step") in (None, 4.0) for t in record["trials"])
     assert record["baseline"]["number"] == 0 and record["trials"][0]["state"] == "COMPLETE"
     assert all(t["intermediate_values"] for t in record["trials"])
     assert record["best"]["value"] == min(t["value"] for t in record["trials"] if t["state"] == "COMPLETE")
-    assert len(lines) == 2 and lines[0].startswith("trial 1/2: val loss")
+    assert len(lines) == 2 and lines[0].startswith("trial 0 (1/2): val loss")
     # The record in the artifact store, the study in the registry database's study storage, the job rows.
     stored = json.loads(Path(record["artifact_uri"].removeprefix("file://")).read_text())
     assert stored["trials"] == json.loads(json.dumps(record["trials"]))

@@ -111,7 +111,7 @@ def search_heads(
             step = max(t.intermediate_values)
             value = f"pruned at epoch {step} (val macro-F1 {t.intermediate_values[step]:.4f})"
         seconds = t.duration.total_seconds() if t.duration else 0.0
-        progress(f"trial {t.number + 1}/{trials}: {value} in {seconds:.1f} s [{shown}]")
+        progress(f"trial {t.number} ({t.number + 1}/{trials}): {value} in {seconds:.1f} s [{shown}]")
 
     study.optimize(objective, n_trials=trials, callbacks=[announce], catch=())
     return study

@@ -145,7 +145,9 @@ def train(
     trial_steps: Annotated[
         int,
         typer.Option(
-            "--trial-steps", min=0, help="--search: step cap per trial on CPU (0: the policy's cpu_max_steps)."
+            "--trial-steps",
+            min=0,
+            help="--search: optimizer steps per trial (epochs then not searched); 0: each trial's epochs decide.",
         ),
     ] = 0,
     eval_every: Annotated[

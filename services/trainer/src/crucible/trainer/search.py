@@ -52,26 +52,29 @@ def baseline_params(current: TrainerPolicy) -> dict[str, Any]:
     }
 
 
-def suggest_lora(trial: Any, current: TrainerPolicy) -> dict[str, Any]:
-    """The search space; each range holds the policy's own value, so trial 0 is a point of it."""
-    return {
+def suggest_lora(trial: Any, current: TrainerPolicy, *, epochs: bool = True) -> dict[str, Any]:
+    """The search space; each range holds the policy's own value, so trial 0 is a point of it. Without
+    `epochs` (trials capped at a step count, where the Trainer ignores the epochs) the policy's stays."""
+    params = {
         "lora_r": trial.suggest_categorical("lora_r", _with(R_CHOICES, current.lora_r)),
         "lora_alpha": trial.suggest_categorical("lora_alpha", _with(ALPHA_CHOICES, current.lora_alpha)),
         "lora_dropout": trial.suggest_float("lora_dropout", 0.0, max(0.3, current.lora_dropout)),
         "learning_rate": trial.suggest_float(
             "learning_rate", min(1e-5, current.learning_rate), max(3e-3, current.learning_rate), log=True
         ),
-        "epochs": trial.suggest_float("epochs", min(1.0, current.epochs), max(4.0, current.epochs), step=0.5),
     }
+    if epochs:
+        params["epochs"] = trial.suggest_float("epochs", min(1.0, current.epochs), max(4.0, current.epochs), step=0.5)
+    return params
 
 
 def trial_overrides(params: Mapping[str, Any], *, steps: int, eval_every: int) -> dict[str, Any]:
     """The job overrides of one trial: its settings, fresh LoRA weights, the evaluation cadence the pruner
-    sees (`checkpoint_every_steps` evaluates too) and, when `steps` > 0, the CPU step cap (`cpu_max_steps`,
-    the cap the embedded run trains under: below it the trial's `epochs` decide the length)."""
+    sees (`checkpoint_every_steps` evaluates too) and the length: `steps` > 0 caps every trial at that many
+    optimizer steps (the Trainer then ignores the epochs, so the search leaves them out); 0 lifts the step
+    caps (`max_steps`, and on CPU `cpu_max_steps`), so each trial's `epochs` decide its length."""
     out = {**dict(params), "init_from": "base", "checkpoint_every_steps": eval_every, "save_total_limit": 1}
-    if steps > 0:
-        out["cpu_max_steps"] = steps
+    out["max_steps"] = out["cpu_max_steps"] = max(steps, 0)
     return out
 
 
@@ -107,6 +110,7 @@ def run_trial(
     """One trial as a job (see the module's note); returns the job's metrics. The `training_jobs` row ends
     `succeeded`, or `failed` with the reason (`pruned: ...` for a pruned trial)."""
     import optuna
+    from transformers import set_seed
 
     from crucible.trainer.hf_training import train_model
     from crucible.trainer.job import effective_policy
@@ -122,6 +126,9 @@ def run_trial(
     )
     policy = effective_policy(runtime.policy.section("trainer"), request)
     upsert_job(runtime, job_id, status="running", reason="", dataset_version=data.dataset_version)
+    # The new LoRA weights are drawn before the Trainer seeds its run: seed first, so a trial's result does
+    # not depend on what ran before it in this process (its place in the study, the first trial's loading).
+    set_seed(policy.seed)
     try:
         result = train_model(runtime, request, policy, data, lambda name, msg: None, callbacks, None)
     except optuna.TrialPruned as exc:
@@ -153,10 +160,13 @@ def search_lora(
 
     current = effective_policy(runtime.policy.section("trainer"), base)
     data = _load_data(runtime, base)  # once: every trial reads the same splits
-    study.enqueue_trial(baseline_params(current), user_attrs={"baseline": True})
+    baseline = baseline_params(current)
+    if steps > 0:
+        baseline.pop("epochs")
+    study.enqueue_trial(baseline, user_attrs={"baseline": True})
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest_lora(trial, current)
+        params = suggest_lora(trial, current, epochs=steps <= 0)
         job_id = f"{study.study_name}-t{trial.number}"
         trial.set_user_attr("job_id", job_id)
         overrides = trial_overrides(params, steps=steps, eval_every=eval_every)
@@ -173,7 +183,7 @@ def search_lora(
             step = max(t.intermediate_values)
             value = f"pruned at step {step} (val loss {t.intermediate_values[step]:.4f})"
         seconds = t.duration.total_seconds() if t.duration else 0.0
-        progress(f"trial {t.number + 1}/{trials}: {value} in {seconds:.1f} s [{shown}]")
+        progress(f"trial {t.number} ({t.number + 1}/{trials}): {value} in {seconds:.1f} s [{shown}]")
 
     study.optimize(objective, n_trials=trials, callbacks=[announce])
     return study
@@ -207,7 +217,8 @@ def run_search(
     storage = open_storage(runtime.registry.url)  # first: an unreachable database fails before any work
     configure_threads()
     started = time.perf_counter()
-    study = create_study(storage, study_name, direction="minimize", seed=seed, n_warmup_steps=eval_every)
+    # No pruning before the second evaluation after the start: a longer schedule warms up more slowly.
+    study = create_study(storage, study_name, direction="minimize", seed=seed, n_warmup_steps=2 * eval_every)
     search_lora(runtime, study, base, trials=trials, steps=steps, eval_every=eval_every, progress=progress)
     record = study_record(
         study,
