@@ -127,3 +127,37 @@ def test_fit_safety_defaults_are_unchanged_by_the_parameters() -> None:
     )
     with pytest.raises(ValueError):
         SafetyHeadPolicy(hidden_sizes=[])
+
+
+def test_two_trial_search_end_to_end_on_the_stored_encoder(scorer_store, tmp_path: Path) -> None:
+    """The command's path: the stored encoder, the labelled safety set, the study in the registry database's
+    study storage, the record in the artifact store, the diff of `scorer.safety_head`."""
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.common.config import Settings, load_policy
+    from crucible.common.runtime import Runtime
+    from crucible.scorer.policy import ScorerPolicy
+    from crucible.scorer.search import run_search
+
+    store = ArtifactStore((tmp_path / "artifacts").as_uri())
+    for name in ("encoder.onnx", "replies.npz", "heads.npz"):
+        store.write_bytes(f"scorer/models/v5/{name}", scorer_store.read_bytes(f"scorer/models/v5/{name}"))
+    policy = load_policy(None, {"scorer": ScorerPolicy}, overrides={"scorer.safety_head.epochs": 60})
+    runtime = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy=policy)
+    runtime.artifacts = store
+    try:
+        lines: list[str] = []
+        record = run_search(
+            runtime, policy.section("scorer"), trials=2, seed=3, study_name="heads-cli", progress=lines.append
+        )
+    finally:
+        runtime.registry.dispose()
+    assert record["baseline"]["number"] == 0 and record["trials"][0]["params"]["epochs"] == 60
+    assert record["states"] == {"COMPLETE": 2} and 0.0 < record["best"]["value"] <= 1.0
+    assert json.loads(store.read_text("scorer/search/heads-cli/study.json"))["trials"] == record["trials"]
+    assert (tmp_path / "home" / "registry.optuna.db").exists()
+    if record["best"]["number"] == 0:
+        assert record["proposed_diff"] == ""
+    else:
+        assert record["proposed_diff"].startswith("--- crucible.yaml (in force)\n+++ crucible.yaml (best trial 1")
+        assert "   safety_head:" in record["proposed_diff"].splitlines()
+    assert any(line.startswith("encoding") for line in lines)
