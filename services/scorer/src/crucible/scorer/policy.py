@@ -139,7 +139,7 @@ class ScorerPolicy(PolicyModel):
     encoder: EncoderPolicy = EncoderPolicy()
     freshness: FreshnessPolicy = FreshnessPolicy()
     relevance: bool = Field(default=True, description="Reject records with no relationship, partner or feeling word.")
-    model_key: str = Field(default="scorer/models/v5", description="Artifact key of the trained encoder and heads.")
+    model_key: str = Field(default="scorer/models/v6", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")
