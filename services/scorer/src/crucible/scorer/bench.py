@@ -1,7 +1,9 @@
 """`crucible bench score --json`: records/s of the scorer core on one core, where the time goes, the plain
 MiniLM encoder (sentence-transformers, float32) on the same sentences as the same-run baseline, and the
 classifier figures recomputed on held-out data with the models that serve (`classifiers.slices`: the
-checked-in idiom and self-injury slices, `crucible.scorer.slices`).
+checked-in idiom and self-injury slices, `crucible.scorer.slices`; `classifiers.ensemble`: each member of
+the safety ensemble and the ensemble on the same rows and slices, `crucible.scorer.stacking`), and the
+same core with the safety head alone (`head_alone`), taking turns with it: what the ensemble costs.
 
 The records are built from the labelled sets: person turns from both sets (one in ten a distress, unsafe
 or self-harm message from the safety set), replies recombined from two replies' sentences so they are
