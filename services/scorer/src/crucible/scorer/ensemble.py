@@ -22,6 +22,7 @@ vectorizer, no torch.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
@@ -56,8 +57,7 @@ class Readings:
 def read_turns(
     head: SafetyHead, lexical: LexicalModel, texts: list[str], turns: np.ndarray, sentences: list[np.ndarray]
 ) -> Readings:
-    import dataclasses
-
+    """Every member's reading of the person turns `texts` (with their MiniLM turn and sentence vectors)."""
     n = len(texts)
     minilm = head.turn_probabilities(turns, sentences) if n else np.zeros((0, len(SAFETY_LABELS)))
     plain = dataclasses.replace(head, gate_positives={}).turn_probabilities(turns, sentences) if n else minilm.copy()

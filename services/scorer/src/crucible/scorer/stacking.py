@@ -17,6 +17,7 @@ in its memory: there it would be an oracle); it is applied to both alike when se
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,8 +165,6 @@ def held_out_check(ensemble: SafetyEnsemble, figures: dict[str, Any]) -> tuple[S
     head when, on the labelled held-out rows as served, the ensemble's F1 or recall for it is lower than the
     head's, or (self-harm and review labels) a checked-in slice got worse. It can only take labels away from
     the ensemble, never give one: validation proposes, held-out data may veto."""
-    import dataclasses
-
     ens = figures["held_out"]["ensemble"]["with_second_opinion"]
     head = figures["held_out"]["minilm"]["with_second_opinion"]
     sl = figures["slices"]
