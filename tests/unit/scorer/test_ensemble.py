@@ -200,3 +200,46 @@ def test_trained_models_carry_the_ensemble_and_its_rule(scorer_models) -> None:
     # Where the ensemble does not decide, the served figures are the head's.
     if not ens.use.any():
         assert fig["held_out"]["ensemble"]["macro_f1"] == fig["held_out"]["minilm"]["macro_f1"]
+
+
+def test_fit_ensemble_learns_from_train_and_validation_only() -> None:
+    """The lexical model's n-grams come from the train split only, the stacker and the keep decision from
+    validation only: a word only the test split uses is unknown to both, and changing every test row
+    changes nothing that was fitted."""
+    from crucible.scorer.heads import SafetyHead
+    from crucible.scorer.labelled import SafetyExample
+    from crucible.scorer.stacking import fit_ensemble
+
+    rng = np.random.default_rng(3)
+    words = {"neutral": "picnic garden sunny", "stress": "deadline rent bills", "self_harm_low": "hurt myself"}
+    rows: list[SafetyExample] = []
+    for split, count in (("train", 60), ("val", 40), ("test", 20)):
+        for i in range(count):
+            label = list(words)[i % 3]
+            extra = " zzqxj" if split == "test" else ""
+            rows.append(SafetyExample(f"{words[label]} {i}{extra}", (label,), split))
+    embed = {e.text: (v := rng.normal(size=384).astype(np.float32)) / np.linalg.norm(v) for e in rows}
+    sentences = {t: v[None] for t, v in embed.items()}
+    head = SafetyHead(
+        np.zeros((384, 4), np.float32),
+        np.zeros(4, np.float32),
+        np.zeros((4, N), np.float32),
+        np.zeros(N, np.float32),
+        np.full(N, 0.5, np.float32),
+    )  # fmt: skip  (a head that knows nothing: p = 0.5 everywhere)
+    ens, fit = fit_ensemble(rows, head, embed, sentences)
+    assert not any("zzq" in gram for gram in ens.lexical.vocabulary)
+    assert fit["n_val"] == 40 and fit["n_train_lexical"] == 60
+    # The lexical member carries the signal the head lacks, so the stacker leans on it...
+    j = SAFETY_LABELS.index("self_harm_low")
+    assert ens.coef[j, FEATURES.index("logit_lexical")] > 0.5
+    # ...and the keep rule hands the ensemble the labels where it won on validation (and only those).
+    assert set(fit["ensemble_decides"]) == {
+        label for label, f in fit["validation_out_of_fold"].items() if f["ensemble_decides"]
+    }
+    assert "self_harm_low" in fit["ensemble_decides"]
+    shuffled = [SafetyExample(e.text + " again", e.labels[::-1], e.split) if e.split == "test" else e for e in rows]
+    embed2 = {**embed, **{e.text: embed[r.text] for e, r in zip(shuffled, rows, strict=True) if e.split == "test"}}
+    sentences2 = {t: v[None] for t, v in embed2.items()}
+    again, _ = fit_ensemble(shuffled, head, embed2, sentences2)
+    assert np.allclose(again.coef, ens.coef) and again.use.tolist() == ens.use.tolist()
