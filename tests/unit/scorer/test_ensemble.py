@@ -226,7 +226,7 @@ def test_fit_ensemble_learns_from_train_and_validation_only() -> None:
         np.zeros((4, N), np.float32),
         np.zeros(N, np.float32),
         np.full(N, 0.5, np.float32),
-    )  # fmt: skip  (a head that knows nothing: p = 0.5 everywhere)
+    )  # a head that knows nothing: p = 0.5 everywhere
     ens, fit = fit_ensemble(rows, head, embed, sentences)
     assert not any("zzq" in gram for gram in ens.lexical.vocabulary)
     assert fit["n_val"] == 40 and fit["n_train_lexical"] == 60
