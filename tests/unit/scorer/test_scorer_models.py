@@ -11,7 +11,9 @@ import numpy as np
 from crucible.scorer.encoder import reference_encode, split_sentences
 from crucible.scorer.evaluation import evaluate_all
 from crucible.scorer.labelled import category_set, safety_set
+from crucible.scorer.policy import ScorerPolicy
 from crucible.scorer.replies import ReplyEncoder
+from crucible.scorer.stacking import ensemble_figures
 from crucible.scorer.training import embed_texts
 
 
@@ -91,4 +93,9 @@ def test_held_out_figures_of_the_trained_models(scorer_models) -> None:
     assert m["safety"]["with_backstop"]["per_class_recall"]["self_harm_high"] >= 0.95
     assert m["safety"]["macro_f1"] >= 0.65
     assert m["coherence"]["auc"] >= 0.9
-    assert m == scorer_models.metrics  # what training stored is what the served models measure
+    stored = scorer_models.metrics
+    assert m == {k: v for k, v in stored.items() if k != "ensemble"}  # what training stored is what serves
+    # The same for the safety ensemble: every member and the ensemble, on the held-out rows and slices.
+    ens = ensemble_figures(scorer_models, ScorerPolicy(), saf, embed, sentences)
+    assert ens == {k: stored["ensemble"][k] for k in ens}
+    assert ens["ensemble_decides"] == stored["ensemble"]["held_out_check"]["ensemble_decides"]

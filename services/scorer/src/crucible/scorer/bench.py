@@ -1,7 +1,9 @@
 """`crucible bench score --json`: records/s of the scorer core on one core, where the time goes, the plain
 MiniLM encoder (sentence-transformers, float32) on the same sentences as the same-run baseline, and the
 classifier figures recomputed on held-out data with the models that serve (`classifiers.slices`: the
-checked-in idiom and self-injury slices, `crucible.scorer.slices`).
+checked-in idiom and self-injury slices, `crucible.scorer.slices`; `classifiers.ensemble`: each member of
+the safety ensemble and the ensemble on the same rows and slices, `crucible.scorer.stacking`), and the
+same core with the safety head alone (`head_alone`), taking turns with it: what the ensemble costs.
 
 The records are built from the labelled sets: person turns from both sets (one in ten a distress, unsafe
 or self-harm message from the safety set), replies recombined from two replies' sentences so they are
@@ -14,6 +16,7 @@ reported.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import subprocess
@@ -103,6 +106,9 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     records = bench_records(n)
     stage = ScorerStage(policy, models)
     stage.process(records[:BATCH])  # warm-up: first-run allocations in ONNX Runtime
+    # The same core with the safety head alone (no ensemble): the ensemble's cost, same run.
+    head_stage = ScorerStage(policy, dataclasses.replace(models, ensemble=None))
+    head_stage.process(records[:BATCH])
     stage.ledger = DiversityLedger.in_memory(RunningDistribution(policy.diversity))
     stage.timings.update({k: 0.0 for k in stage.timings})
     turns = [turn.text for r in records for turn in r.turns]
@@ -111,12 +117,15 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     # The machine is shared: the core and the baseline take turns on the same slices, so a change of
     # load hits both alike and the ratio stays meaningful.
     outcomes = {"kept": 0, "rejected": 0, "held": 0}
-    wall = base_s = cpu = base_cpu = 0.0
+    wall = base_s = cpu = base_cpu = head_wall = head_cpu = 0.0
     rounds = 4
     for i in range(rounds):
         part = records[i::rounds]
         w, c = _timed(stage, part, outcomes)
         wall, cpu = wall + w, cpu + c
+        head_stage.ledger = DiversityLedger.in_memory(RunningDistribution(policy.diversity))
+        w, c = _timed(head_stage, part, None)
+        head_wall, head_cpu = head_wall + w, head_cpu + c
         part_turns = [turn.text for r in part for turn in r.turns]
         t, c = time.perf_counter(), time.process_time()
         reference_encode(part_turns, max_tokens=policy.encoder.max_tokens)
@@ -150,6 +159,11 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
     from crucible.scorer.slices import slice_figures
 
     figures["slices"] = slice_figures(models, policy)
+    # Each member of the safety ensemble and the ensemble itself on the same held-out rows and slices.
+    if models.ensemble is not None:
+        from crucible.scorer.stacking import ensemble_figures
+
+        figures["ensemble"] = ensemble_figures(models, policy, saf, embed, sent)
     eval_s = time.perf_counter() - t
     # The safety decision on the demo app's own messages.
     timings = dict(stage.timings)
@@ -164,6 +178,12 @@ def bench_score(quick: bool = False) -> dict[str, Any]:
         "records_per_s": round(records_per_s, 1),
         "records_per_cpu_s": round(n / cpu, 1),
         "target_records_per_s": 150,
+        "head_alone": {
+            "what": "the same core with the safety head alone (no ensemble), same records, taking turns with it",
+            "records_per_s": round(n / head_wall, 1),
+            "records_per_cpu_s": round(n / head_cpu, 1),
+            "ratio_vs_head_alone": round(head_wall / wall, 3),
+        },
         "seconds": round(wall, 3),
         "breakdown_s": {k: round(v, 3) for k, v in timings.items()},
         "breakdown_share": {k: round(v / wall, 3) for k, v in timings.items()},

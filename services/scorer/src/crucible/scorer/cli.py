@@ -175,6 +175,16 @@ def _figures_text(m: dict[str, Any]) -> str:
         ),
         f"coherence: AUC {m['coherence']['auc']:.3f}; empathy lexicon: accuracy {m['empathy']['accuracy']:.3f}",
     ]
+    if "ensemble" in m:  # the safety ensemble (v6): where it decides, and each member on the held-out rows
+        e = m["ensemble"]
+        lines.append(f"safety ensemble: decides {', '.join(e['ensemble_decides']) or 'nothing'} (the head the rest)")
+        for name, f in e["held_out"].items():
+            if isinstance(f, dict):
+                brier = sum(f["brier"].values()) / len(f["brier"])
+                lines.append(
+                    f"  {name:<10} macro-F1 {f['macro_f1']:.3f}, crisis recall {f['crisis_recall']:.3f}, "
+                    f"false alarms {f['false_alarm_rate']:.3f}, mean Brier {brier:.3f}"
+                )
     return "\n".join(lines)
 
 

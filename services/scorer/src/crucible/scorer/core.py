@@ -34,6 +34,7 @@ from crucible.scorer.diversity import RunningDistribution
 from crucible.scorer.diversity_state import Decided, DiversityLedger, decision_key
 from crucible.scorer.empathy import empathy_score
 from crucible.scorer.encoder import DIM, embed_turns
+from crucible.scorer.ensemble import safety_probabilities, safety_thresholds
 from crucible.scorer.exclusions import outdated, relevant, screen_replies
 from crucible.scorer.models import ScorerModels
 from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy, app_signal_share
@@ -114,11 +115,11 @@ class ScorerStage:
             for i, v in enumerate(views)
         ]
         flat_person = [row for rows in person_rows for row in rows]
-        turn_probs = (
-            heads.safety.turn_probabilities(embedded.turns[flat_person], [embedded.sentences[r] for r in flat_person])
-            if flat_person
-            else np.zeros((0, len(SAFETY_LABELS)))
-        )
+        # The safety ensemble's decision (the head alone where it did not win on validation: ensemble.py).
+        turn_probs = safety_probabilities(
+            self.models, [texts[r] for r in flat_person], embedded.turns[flat_person],
+            [embedded.sentences[r] for r in flat_person],
+        )  # fmt: skip
         features = np.zeros((len(views), 2 * DIM), dtype=np.float32)
         for i in range(len(views)):
             features[i, :DIM] = _mean_unit(embedded.turns[person_rows[i]])
@@ -192,7 +193,7 @@ class ScorerStage:
         if signals.from_helpfulness:
             extra["satisfaction_from_helpfulness"] = 1.0
 
-        labels = _safety_labels(safety_probs, self.models.heads.safety.thresholds)
+        labels = _safety_labels(safety_probs, safety_thresholds(self.models))
         if policy.safety.crisis_backstop:
             person_text = " ".join(
                 t.text for t in record.turns if t.role.strip().lower() not in ("assistant", "system")

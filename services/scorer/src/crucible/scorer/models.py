@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from crucible.scorer.encoder import OnnxEncoder
+from crucible.scorer.ensemble import SafetyEnsemble
 from crucible.scorer.heads import Heads
 from crucible.scorer.policy import ScorerPolicy
 from crucible.scorer.replies import ReplyEncoder
 
 log = logging.getLogger(__name__)
 
-_FILES = ("encoder.onnx", "replies.npz", "heads.npz")
+_FILES = ("encoder.onnx", "replies.npz", "heads.npz", "ensemble.npz")
 _cache: dict[tuple[Any, ...], ScorerModels] = {}
 _lock = threading.Lock()
 
@@ -31,6 +32,8 @@ class ScorerModels:
     heads: Heads
     model_key: str
     metrics: dict[str, Any]
+    # The safety ensemble (`ensemble.py`); None: the head alone decides (models built by hand in tests).
+    ensemble: SafetyEnsemble | None = None
 
 
 def models_present(artifacts: Any, policy: ScorerPolicy) -> bool:
@@ -71,7 +74,10 @@ def load_models(
         replies.max_tokens = enc.reply_max_tokens
         heads = Heads.from_bytes(artifacts.read_bytes(f"{key}/heads.npz"))
         metrics = artifacts.read_json(f"{key}/metrics.json") if artifacts.exists(f"{key}/metrics.json") else {}
-        models = ScorerModels(encoder=encoder, replies=replies, heads=heads, model_key=key, metrics=metrics)
+        ensemble = SafetyEnsemble.from_bytes(artifacts.read_bytes(f"{key}/ensemble.npz"))
+        models = ScorerModels(
+            encoder=encoder, replies=replies, heads=heads, model_key=key, metrics=metrics, ensemble=ensemble
+        )
         _cache[cache_key] = models
         return models
 

@@ -153,7 +153,7 @@ class ScorerPolicy(PolicyModel):
     safety_head: SafetyHeadPolicy = SafetyHeadPolicy()
     freshness: FreshnessPolicy = FreshnessPolicy()
     relevance: bool = Field(default=True, description="Reject records with no relationship, partner or feeling word.")
-    model_key: str = Field(default="scorer/models/v5", description="Artifact key of the trained encoder and heads.")
+    model_key: str = Field(default="scorer/models/v6", description="Artifact key of the trained encoder and heads.")
     train_if_missing: bool = Field(default=True, description="Train the models when the artifact is missing.")
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from typing import Any
 
 from crucible.scorer.crisis import SELF_HARM, second_opinion
 from crucible.scorer.encoder import embed_turns
+from crucible.scorer.ensemble import safety_probabilities, safety_thresholds
 from crucible.scorer.policy import SAFETY_LABELS, ScorerPolicy
 
 SLICES = {"idioms": "no_self_harm", "self_injury": "self_harm"}
@@ -34,10 +35,11 @@ def load_slice(name: str) -> list[str]:
 
 
 def classifier_labels(models: Any, texts: list[str]) -> list[set[str]]:
-    """The safety head's labels per text (neutral left out), as the scorer's core reads a person's turn."""
+    """The served safety labels per text (neutral left out; the ensemble where it decides, the head
+    elsewhere), as the scorer's core reads a person's turn, before the second opinion."""
     embedded = embed_turns(models.encoder, texts)
-    probs = models.heads.safety.turn_probabilities(embedded.turns, embedded.sentences)
-    thresholds = models.heads.safety.thresholds
+    probs = safety_probabilities(models, texts, embedded.turns, embedded.sentences)
+    thresholds = safety_thresholds(models)
     return [
         {label for label, p, t in zip(SAFETY_LABELS, row, thresholds, strict=True) if label != "neutral" and p >= t}
         for row in probs

@@ -4,6 +4,7 @@ held-out data, and store everything as one artifact (`<model_key>/`):
     encoder.onnx    the MiniLM graph (int8, per-token scales), ~23 MB: an artifact, never committed
     replies.npz     the static reply encoder distilled from MiniLM, mapped into its space (~23 MB)
     heads.npz       category, safety and coherence heads, with the safety gate's memory (~4 MB)
+    ensemble.npz    the safety ensemble: lexical model, stacker, thresholds, keep rule (`stacking.py`)
     metrics.json    held-out figures (the same numbers `crucible bench score` recomputes)
     manifest.json   what produced it: data and code hashes, settings, the reply map's fit, timings
 
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from crucible.scorer.heads import CategoryHead, Heads, SafetyHead, category_feat
 from crucible.scorer.labelled import CategoryExample, SafetyExample, category_set, data_sha256, safety_set
 from crucible.scorer.policy import SAFETY_LABELS, SafetyHeadPolicy, ScorerPolicy
 from crucible.scorer.replies import ReplyEncoder, distill_reply_encoder
+from crucible.scorer.stacking import ensemble_figures, fit_ensemble, held_out_check
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,11 @@ _INPUTS = (
     "replies.py",
     "evaluation.py",
     "policy.py",
+    "lexical.py",
+    "ensemble.py",
+    "stacking.py",
+    "calibration.py",
+    "crisis.py",
 )
 
 
@@ -118,6 +126,10 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
     coherence = fit_coherence([e for e in cat if e.split != "test"], embed, reply_embed)
     timings["heads_s"] = round(time.perf_counter() - t, 2)
     heads = Heads(category=category, safety=safety, coherence=coherence)
+    progress("fitting the safety ensemble (lexical model on train, stacker on validation)")
+    t = time.perf_counter()
+    ensemble, ensemble_fit = fit_ensemble(saf, safety, embed, sentences)
+    timings["ensemble_s"] = round(time.perf_counter() - t, 2)
     metrics = evaluate_all(
         heads,
         embed,
@@ -129,11 +141,24 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
         min_empathy=policy.content.min_empathy,
         review_labels=policy.safety.review_labels,
     )
+    # Validation proposes where the ensemble decides; the held-out rows and slices may only take that back.
+    proposed = ensemble_figures(
+        SimpleNamespace(encoder=encoder, heads=heads, ensemble=ensemble), policy, saf, embed, sentences
+    )
+    ensemble, check = held_out_check(ensemble, proposed)
+    served = SimpleNamespace(encoder=encoder, heads=heads, ensemble=ensemble)
+    metrics["ensemble"] = {
+        **ensemble_figures(served, policy, saf, embed, sentences),
+        "fit": ensemble_fit,
+        "held_out_check": check,
+        "as_proposed_by_validation": {k: proposed[k] for k in ("ensemble_decides", "held_out", "slices")},
+    }
     timings["total_s"] = round(time.perf_counter() - started, 2)
     key = policy.model_key.rstrip("/")
     artifacts.write_bytes(f"{key}/encoder.onnx", graph_bytes)
     artifacts.write_bytes(f"{key}/replies.npz", reply_bytes)
     artifacts.write_bytes(f"{key}/heads.npz", heads.to_bytes())
+    artifacts.write_bytes(f"{key}/ensemble.npz", ensemble.to_bytes())
     artifacts.write_json(f"{key}/metrics.json", metrics)
     artifacts.write_json(
         f"{key}/manifest.json",
@@ -148,6 +173,7 @@ def train_models(artifacts: Any, policy: ScorerPolicy, *, progress: Callable[[st
             "focal_gamma": policy.safety_head.focal_gamma,
             "safety_head": policy.safety_head.model_dump(),
             "recall_targets": RECALL_TARGETS,
+            "ensemble": ensemble.rule,
             "timings": timings,
         },
     )
