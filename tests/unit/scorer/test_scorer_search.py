@@ -139,8 +139,9 @@ def test_two_trial_search_end_to_end_on_the_stored_encoder(scorer_store, tmp_pat
     from crucible.scorer.search import run_search
 
     store = ArtifactStore((tmp_path / "artifacts").as_uri())
+    key = ScorerPolicy().model_key
     for name in ("encoder.onnx", "replies.npz", "heads.npz"):
-        store.write_bytes(f"scorer/models/v5/{name}", scorer_store.read_bytes(f"scorer/models/v5/{name}"))
+        store.write_bytes(f"{key}/{name}", scorer_store.read_bytes(f"{key}/{name}"))
     policy = load_policy(None, {"scorer": ScorerPolicy}, overrides={"scorer.safety_head.epochs": 60})
     runtime = Runtime.create(Settings(home=tmp_path / "home", log_json=False), policy=policy)
     runtime.artifacts = store
