@@ -34,7 +34,7 @@ def _required_url(var: str, what: str) -> str:
         return url
     if os.environ.get("CI"):
         pytest.fail(f"{var} is not set: CI must provide {what} (see .ci/run)")
-    pytest.skip(f"{var} not set: no {what} for this test (CI sets it)")
+    pytest.skip(f"{var} not set: this test needs {what} (CI sets it)")
 
 
 @pytest.fixture
