@@ -84,6 +84,10 @@ def train_tagger(
         raise UsageError(f"--types: unknown type in {types!r} (known: {', '.join(LABELS[1:])})")
     if n_train < 50 or n_val < 20:
         raise UsageError("--n-train must be >= 50 and --n-val >= 20")
+    try:
+        import torch  # noqa: F401 - training only; inference is numpy
+    except ImportError:
+        raise UsageError("train-tagger needs torch (pip install torch==2.13.0)") from None
     figures = train(out or WEIGHTS, n_train=n_train, n_val=n_val, seed=seed, types=kept)
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
