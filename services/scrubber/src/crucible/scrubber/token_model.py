@@ -8,12 +8,15 @@ throughput. The head therefore reads the encoder's *input* embedding table (word
 it, plus a few shape features from the scrubber's lexicon, and answers O / PERSON / ORGANIZATION /
 STREET_ADDRESS. Inference is numpy only (no torch): a few dict lookups and two small matrix products.
 
-The cascade (`SpanTagger.refine`): candidates are runs of capitalised words (`candidates`). A run
-that the rules already cover, even in part, reaches nothing (the common path); so does a single everyday word
-(Zipf >= 3.0: "Monday", "Starbucks"; see `_EVERYDAY`), nor a field label ("E-mail:"). Only a run the rules left wholly
-uncovered is scored; if the head's probability of a kept type reaches its threshold the run
-becomes one span of that type. Which types are kept, and their
-thresholds, are stored with the weights (`data/span_tagger.npz`, written by `tagger_train.py`).
+The cascade (`SpanTagger.refine`): candidates are runs of capitalised words (`candidates`). When
+every kept type is one that attaches to a rule span (`NEAR_RULE_SPAN`: STREET_ADDRESS, 60
+characters), a text without such a span skips the cascade, and only the text around those spans is
+read. A run reaches the head only if no rule span overlaps it (one exception, for an organisation
+the rules read partly as a person: `gate`), it is not a lone everyday word (Zipf >= 3.0: "Monday",
+"Starbucks"; `_EVERYDAY`) and not a field label ("E-mail:"). If the head's probability of a kept
+type reaches its threshold the run becomes one span of that type. The kept types and thresholds
+are stored with the weights (`data/span_tagger.npz`, written by `tagger_train.py`); the keep rule
+is in docs/scrubber.md ("Learned detector").
 """
 
 from __future__ import annotations
