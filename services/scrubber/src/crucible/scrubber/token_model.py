@@ -148,7 +148,7 @@ class WordVectors:
         if vec is None:
             ids = self.tokenizer.encode(key, add_special_tokens=False).ids
             vec = self.table[ids].mean(axis=0) if ids else self.zero
-            if len(self.cache) < 200_000:
+            if len(self.cache) < 20_000:  # ~30 MB at most; only words near addresses are looked up
                 self.cache[key] = vec
         return vec
 
