@@ -280,6 +280,17 @@ def generated_structured_check(detector, per_locale: int = 20, seed: int = 11) -
     }
 
 
+def _learned_detector(detector, data, dev_idx, held_idx, messages, baseline, rounds) -> dict[str, Any]:
+    """The cascade off and on in this run (`tagger_bench.py`)."""
+    from crucible.scrubber.control import over_redaction
+    from crucible.scrubber.tagger_bench import cascade_figures
+
+    parts = {"held_out": held_idx, "all": list(range(len(data))), "dev": dev_idx}
+    return cascade_figures(
+        detector, data, parts, score, messages, over_redaction, lambda t: baseline.analyze(t, language="en"), rounds
+    )
+
+
 def run_bench(quick: bool = False) -> dict[str, Any]:
     """Scrubber quality on presidio-synth (held-out split) and throughput vs Presidio's AnalyzerEngine."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -383,6 +394,7 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             "ratio_vs_presidio_spacy_sm": ratio_spacy,
             "scrubber_build_seconds": round(build_seconds, 2),
         },
+        "learned_detector": _learned_detector(detector, data, dev_idx, held_idx, messages, baseline, rounds),
         "known_entities": known_entities_check(detector, n=60 if quick else 300),
         "generated_structured": generated_structured_check(detector, per_locale=8 if quick else 20),
         "targets_met": targets,

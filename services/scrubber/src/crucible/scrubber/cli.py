@@ -52,5 +52,52 @@ def scrub(
         raise typer.Exit(1)
 
 
+scrubber_app = typer.Typer(help="The scrubber's learned span tagger: train it.", no_args_is_help=True)
+
+
+@scrubber_app.command("train-tagger")
+def train_tagger(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the weights (default: the package's data/span_tagger.npz)."),
+    ] = None,
+    n_train: Annotated[int, typer.Option("--n-train", help="Generated training sentences.")] = 12000,
+    n_val: Annotated[int, typer.Option("--n-val", help="Generated validation sentences (another seed).")] = 4000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the text, the split and torch.")] = 28,
+    types: Annotated[
+        str | None,
+        typer.Option(
+            "--types", help="Comma-separated types that may be kept (default: every type that passes the keep rule)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the training figures as JSON.")] = False,
+) -> None:
+    """Train the span tagger's head on generated text (Faker + our own frames; never a benchmark)."""
+    import json
+
+    from crucible.common.errors import UsageError
+    from crucible.scrubber.tagger_train import train
+    from crucible.scrubber.token_model import LABELS, WEIGHTS
+
+    kept = [t.strip() for t in types.split(",")] if types else None
+    if kept is not None and not set(kept) <= set(LABELS[1:]):
+        raise UsageError(f"--types: unknown type in {types!r} (known: {', '.join(LABELS[1:])})")
+    if n_train < 50 or n_val < 20:
+        raise UsageError("--n-train must be >= 50 and --n-val >= 20")
+    try:
+        import torch  # noqa: F401 - training only; inference is numpy
+    except ImportError:
+        raise UsageError("train-tagger needs torch (pip install torch==2.13.0)") from None
+    figures = train(out or WEIGHTS, n_train=n_train, n_val=n_val, seed=seed, types=kept)
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+    else:
+        typer.echo(
+            f"wrote {figures['out']}: kept {figures['kept'] or 'no type'}; "
+            f"validation accuracy {figures['val_accuracy']}"
+        )
+
+
 def register_cli(app: typer.Typer) -> None:
     app.command("scrub")(scrub)
+    app.add_typer(scrubber_app, name="scrubber")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crucible.scrubber.addresses import contact_block_orgs, find_addresses
 from crucible.scrubber.known import NameMatcher, fold
@@ -21,6 +22,9 @@ from crucible.scrubber.lower_addresses import find_lower_addresses
 from crucible.scrubber.names import find_names
 from crucible.scrubber.spans import Span, SpanIndex, resolve_overlaps
 from crucible.scrubber.structured import find_structured
+
+if TYPE_CHECKING:
+    from crucible.scrubber.token_model import SpanTagger
 
 SOFT_TYPES = frozenset({"PHONE_NUMBER", "STREET_ADDRESS", "PERSON", "ORGANIZATION"})
 # Phones stay apart: two numbers side by side are two numbers.
@@ -33,10 +37,16 @@ class Detector:
     """Built once per process (the lexicon takes about a second); `detect` is pure and fast."""
 
     lex: Lexicon
+    tagger: SpanTagger | None = None  # the learned cascade (token_model.py); None: rules only
 
     @classmethod
-    def create(cls) -> Detector:
-        return cls(lex=lexicon())
+    def create(cls, tagger: bool = True) -> Detector:
+        lex = lexicon()
+        if not tagger:
+            return cls(lex=lex)
+        from crucible.scrubber.token_model import SpanTagger
+
+        return cls(lex=lex, tagger=SpanTagger.load(lex))
 
     def detect(self, text: str, matchers: Sequence[NameMatcher] = (), identifiers: Sequence[str] = ()) -> list[Span]:
         folded = fold(text) if matchers or identifiers else ""
@@ -57,6 +67,10 @@ class Detector:
             soft.extend(contact_block_orgs(text, addresses))
         fixed = resolve_overlaps(hard)
         spans = sorted(fixed + resolve_overlaps(_settle_phones_and_addresses(_cut_around(soft, fixed, text), text)))
+        # --- learned cascade (token_model.py): only runs the rules left uncovered reach the model ---
+        if self.tagger is not None:
+            spans = self.tagger.refine(text, spans)
+        # --- end of the learned cascade ---
         return _merge_adjacent(spans, text)
 
     def _url_carries_name(self, url: str, matchers: Sequence[NameMatcher]) -> bool:
