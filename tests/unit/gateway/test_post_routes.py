@@ -57,3 +57,12 @@ def test_json_response_headers_match_starlettes_own() -> None:
     ours = _JSONResponse({"a": "é", "b": [1, 2]}, status_code=201, headers={"X-Crucible-Variant": "stable"})
     theirs = JSONResponse({"a": "é", "b": [1, 2]}, status_code=201, headers={"X-Crucible-Variant": "stable"})
     assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
+
+
+def test_header_reads_what_starlettes_headers_read() -> None:
+    from crucible.gateway.http_app import _header
+
+    raw = [(b"x-crucible-user", b"u\xe91"), (b"content-length", b"12"), (b"x-crucible-user", b"second")]
+    request = Request({"type": "http", "headers": raw})
+    for name in ("x-crucible-user", "content-length", "x-crucible-no-log"):
+        assert _header(request, name.encode()) == request.headers.get(name)

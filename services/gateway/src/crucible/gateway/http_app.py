@@ -88,6 +88,19 @@ def _headers(route: Route) -> dict[str, str]:
     }
 
 
+_USER_KEY = USER_HEADER.encode("latin-1")
+_OPT_OUT_KEY = OPT_OUT_HEADER.encode("latin-1")
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    """The first value of a header (`name` in lower case, as ASGI gives names): what Starlette's
+    `request.headers.get` returns, without building a `Headers` and encoding the name per lookup."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def _sse(obj: Any) -> bytes:
     return b"data:" + orjson.dumps(obj) + b"\n\n"
 
@@ -217,13 +230,13 @@ def create_app(
         return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
 
     def user_of(request: Request, body: dict[str, Any] | None = None) -> str:
-        return request.headers.get(USER_HEADER) or str((body or {}).get("user") or "")
+        return _header(request, _USER_KEY) or str((body or {}).get("user") or "")
 
     limit = gateway.policy.limits.max_body_bytes
 
     async def read_json(request: Request) -> dict[str, Any] | Response:
         """The JSON object body, or the error response (413 over the size limit, never read whole)."""
-        declared = request.headers.get("content-length")
+        declared = _header(request, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             gateway.refuse(BackendError("too large", status=413, client_error=True))
             return _error(413, f"the body is {declared} bytes; the limit is {limit}", "validation")
@@ -239,7 +252,7 @@ def create_app(
             data = None
         if not isinstance(data, dict):
             return _error(422, "the body must be a JSON object", "validation")
-        note_opt_out(request.headers.get(OPT_OUT_HEADER), data)
+        note_opt_out(_header(request, _OPT_OUT_KEY), data)
         return data
 
     @post("/generate")
