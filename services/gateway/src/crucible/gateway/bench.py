@@ -17,6 +17,10 @@ how busy the load cores were (`load_cores_busy`, 1.0 = the load generator itself
 and, per request, how long the gateway and the load processes were runnable but waiting for a
 CPU (`*_run_queue_wait_ms_per_request`: CPU that other tenants of the machine took).
 `CRUCIBLE_BENCH_GATEWAY_TOPOLOGY=shared` runs everything unpinned (the earlier set-up).
+
+Issue 17: a bare relay (`relay.py`) runs beside the gateway and is measured right after it on
+each path, so `cpu_per_request_vs_relay` compares two measurements under the same machine load.
+Proxy CPU is counted in scheduler nanoseconds (`_CpuClock`), not 10 ms ticks.
 """
 
 from __future__ import annotations
@@ -172,46 +176,53 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
     }
 
 
-async def _bench_delay(
-    delay: float, seconds: float, placement: Placement, proxy_module: str = "crucible.gateway.bench"
-) -> dict[str, Any]:
+PROXIES = {"gateway": "crucible.gateway.bench", "relay": "crucible.gateway.relay"}
+
+
+async def _bench_delay(delay: float, seconds: float, placement: Placement) -> dict[str, dict[str, Any]]:
+    """{"gateway": rows, "relay": rows} for one backend delay. The gateway and the relay run side
+    by side on the gateway's cores and are measured back to back, path by path (gateway HTTP,
+    relay HTTP, gateway gRPC, relay gRPC), against one direct measurement: both see the same
+    machine. (Measured a minute apart, as before, a shared machine's load could swing between
+    them and move the ratio more than the gateway's cost does.) The idle one costs ~2 ms of CPU a
+    second on that core."""
     import grpc
 
     from crucible.v1 import gateway_pb2, gateway_pb2_grpc
 
-    backend_port, http_port, grpc_port = _free_port(), _free_port(), _free_port()
+    backend_port = _free_port()
     backend = _spawn(
         ["crucible.gateway.fake_backend", "--port", str(backend_port), "--delay", str(delay)], placement.load_cpus
     )
-    gateway = _spawn(
-        [
-            proxy_module,
-            "--stable",
-            f"http://127.0.0.1:{backend_port}",
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-        ],
-        placement.gateway_cpus,
-    )
+    ports = {name: (_free_port(), _free_port()) for name in PROXIES}
+    procs = {
+        name: _spawn(
+            [module, "--stable", f"http://127.0.0.1:{backend_port}", "--http-port", str(ports[name][0]),
+             "--grpc-port", str(ports[name][1])],
+            placement.gateway_cpus,
+        )
+        for name, module in PROXIES.items()
+    }  # fmt: skip
     body = {"inputs": "How do we argue less?", "parameters": {"max_new_tokens": 8}}
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {name: {} for name in PROXIES}
     try:
         await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
-        await _wait_http(f"http://127.0.0.1:{http_port}/health", gateway)
+        for name, proc in procs.items():
+            await _wait_http(f"http://127.0.0.1:{ports[name][0]}/health", proc)
         _pin(backend.pid, placement.load_cpus)
-        _pin(gateway.pid, placement.gateway_cpus)
+        for proc in procs.values():
+            _pin(proc.pid, placement.gateway_cpus)
         # aiohttp on the client side: httpx costs several ms of CPU per request at concurrency 32,
         # which would measure the client instead of the gateway (see backends.py).
-        async with (
-            aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30)
-            ) as http,
-            grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30))
+            )
+            channels = {
+                name: await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{ports[name][1]}"))
+                for name in PROXIES
+            }
             _pin(os.getpid(), placement.load_cpus)  # grpc's client threads start with the channel
-            stub = gateway_pb2_grpc.ModelGatewayStub(channel)
             counter = iter(range(10**9))
 
             async def direct() -> None:
@@ -219,65 +230,84 @@ async def _bench_delay(
                     r.raise_for_status()
                     await r.read()
 
-            async def via_http() -> None:
-                headers = {"x-crucible-user": f"u{next(counter) % 1000}"}
-                async with http.post(f"http://127.0.0.1:{http_port}/generate", json=body, headers=headers) as r:
-                    r.raise_for_status()
-                    await r.read()
+            def via_http(port: int) -> Any:
+                async def call() -> None:
+                    headers = {"x-crucible-user": f"u{next(counter) % 1000}"}
+                    async with http.post(f"http://127.0.0.1:{port}/generate", json=body, headers=headers) as r:
+                        r.raise_for_status()
+                        await r.read()
 
-            async def via_grpc() -> None:
-                await stub.Generate(
-                    gateway_pb2.GenerateRequest(
-                        inputs=body["inputs"],
-                        user_id=f"u{next(counter) % 1000}",
-                        parameters=gateway_pb2.GenerationParameters(max_new_tokens=8),
+                return call
+
+            def via_grpc(channel: Any) -> Any:
+                stub = gateway_pb2_grpc.ModelGatewayStub(channel)
+
+                async def call() -> None:
+                    await stub.Generate(
+                        gateway_pb2.GenerateRequest(
+                            inputs=body["inputs"],
+                            user_id=f"u{next(counter) % 1000}",
+                            parameters=gateway_pb2.GenerationParameters(max_new_tokens=8),
+                        )
                     )
-                )
+
+                return call
 
             for concurrency in (1, 32):
-                row: dict[str, Any] = {}
-                for name, call in (("direct", direct), ("gateway_http", via_http), ("gateway_grpc", via_grpc)):
-                    gateway_clock = _CpuClock(gateway.pid)
-                    gateway_clock.start()
-                    backend0 = _cpu_seconds(backend.pid)
-                    client0 = time.process_time()
-                    gateway_wait0 = _run_queue_wait_seconds(gateway.pid)
-                    load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
-                    m = await _measure(call, concurrency, seconds)
-                    gateway_cpu = gateway_clock.stop()
-                    load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
-                    load_wait = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
-                    n = max(m["requests"], 1)
-                    m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
-                    m["load_run_queue_wait_ms_per_request"] = round(1000 * load_wait / n, 3)
-                    if name != "direct":
-                        m["gateway_cpu_seconds"] = round(gateway_cpu, 4)
-                        m["gateway_cpu_clock"] = gateway_clock.source
-                        m["gateway_cpu_ms_per_request"] = round(1000 * gateway_cpu / n, 4)
-                        m["requests_per_gateway_core_second"] = (
-                            round(m["requests"] / gateway_cpu, 1) if gateway_cpu > 0 else None
-                        )
-                        m["gateway_core_busy"] = round(
-                            gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2
-                        )
-                        gateway_wait = _run_queue_wait_seconds(gateway.pid) - gateway_wait0
-                        m["gateway_run_queue_wait_ms_per_request"] = round(1000 * gateway_wait / n, 3)
-                    row[name] = m
-                d = row["direct"]
-                for name in ("gateway_http", "gateway_grpc"):
-                    g = row[name]
-                    g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
-                    g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
-                    g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
-                out[f"concurrency_{concurrency}"] = row
+                d = await _measure_row(direct, None, concurrency, seconds, backend, placement)
+                rows: dict[str, dict[str, Any]] = {name: {"direct": d} for name in PROXIES}
+                for path in ("gateway_http", "gateway_grpc"):
+                    for name, proc in procs.items():
+                        call = via_http(ports[name][0]) if path == "gateway_http" else via_grpc(channels[name])
+                        g = await _measure_row(call, proc, concurrency, seconds, backend, placement)
+                        g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
+                        g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
+                        g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
+                        rows[name][path] = g
+                for name in PROXIES:
+                    out[name][f"concurrency_{concurrency}"] = rows[name]
     finally:
-        for proc in (gateway, backend):
+        for proc in (*procs.values(), backend):
             proc.terminate()
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
     return out
+
+
+async def _measure_row(
+    call: Any,
+    proxy: subprocess.Popen[bytes] | None,
+    concurrency: int,
+    seconds: float,
+    backend: subprocess.Popen[bytes],
+    placement: Placement,
+) -> dict[str, Any]:
+    """One measurement, with the proxy's (gateway's or relay's) CPU when there is one."""
+    clock = _CpuClock(proxy.pid) if proxy is not None else None
+    if clock is not None:
+        clock.start()
+        proxy_wait0 = _run_queue_wait_seconds(clock.pid)
+    backend0 = _cpu_seconds(backend.pid)
+    client0 = time.process_time()
+    load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
+    m: dict[str, Any] = await _measure(call, concurrency, seconds)
+    proxy_cpu = clock.stop() if clock is not None else 0.0
+    load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
+    load_wait = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
+    n = max(m["requests"], 1)
+    m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
+    m["load_run_queue_wait_ms_per_request"] = round(1000 * load_wait / n, 3)
+    if clock is not None:
+        m["gateway_cpu_seconds"] = round(proxy_cpu, 4)
+        m["gateway_cpu_clock"] = clock.source
+        m["gateway_cpu_ms_per_request"] = round(1000 * proxy_cpu / n, 4)
+        m["requests_per_gateway_core_second"] = round(m["requests"] / proxy_cpu, 1) if proxy_cpu > 0 else None
+        m["gateway_core_busy"] = round(proxy_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2)
+        proxy_wait = _run_queue_wait_seconds(clock.pid) - proxy_wait0
+        m["gateway_run_queue_wait_ms_per_request"] = round(1000 * proxy_wait / n, 3)
+    return m
 
 
 def bench_gateway(quick: bool = False) -> dict[str, Any]:
@@ -287,10 +317,10 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
     placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
     load = os.getloadavg()
     with _pinned_self(placement.load_cpus):
-        at_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
-        at_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
-        relay_20 = asyncio.run(_bench_delay(0.02, seconds, placement, "crucible.gateway.relay"))
-        relay_0 = asyncio.run(_bench_delay(0.0, seconds, placement, "crucible.gateway.relay"))
+        both_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
+        both_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
+    at_20, relay_20 = both_20["gateway"], both_20["relay"]
+    at_0, relay_0 = both_0["gateway"], both_0["relay"]
     checks = {}
     for c in ("concurrency_1", "concurrency_32"):
         for path in ("gateway_http", "gateway_grpc"):
@@ -323,7 +353,9 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "note": "client, gateway (or relay) and fake backend are separate processes on the same machine",
+        "note": "client, gateway, relay and fake backend are separate processes on the same machine; the gateway "
+        "and the relay run side by side on the gateway's cores, measured back to back path by path against "
+        "one direct measurement (the relay's rows repeat it)",
     }
 
 
