@@ -144,8 +144,8 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
+async def _run(call: Any, concurrency: int, seconds: float, latencies: list[float]) -> tuple[int, float]:
+    """`concurrency` workers calling for `seconds`; appends each latency; returns (errors, wall)."""
     errors = 0
     end = time.perf_counter() + seconds
 
@@ -160,12 +160,13 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
                 continue
             latencies.append(time.perf_counter() - t0)
 
-    for _ in range(3):  # warm connections
-        await call()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return errors, time.perf_counter() - started
+
+
+def _summary(latencies: list[float], errors: int, wall: float) -> dict[str, Any]:
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -176,16 +177,25 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
     }
 
 
+async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, float]:
+    for _ in range(3):  # warm connections
+        await call()
+    latencies: list[float] = []
+    errors, wall = await _run(call, concurrency, seconds, latencies)
+    return _summary(latencies, errors, wall)
+
+
 PROXIES = {"gateway": "crucible.gateway.bench", "relay": "crucible.gateway.relay"}
 
 
 async def _bench_delay(delay: float, seconds: float, placement: Placement) -> dict[str, dict[str, Any]]:
     """{"gateway": rows, "relay": rows} for one backend delay. The gateway and the relay run side
-    by side on the gateway's cores and are measured back to back, path by path (gateway HTTP,
-    relay HTTP, gateway gRPC, relay gRPC), against one direct measurement: both see the same
-    machine. (Measured a minute apart, as before, a shared machine's load could swing between
-    them and move the ratio more than the gateway's cost does.) The idle one costs ~2 ms of CPU a
-    second on that core."""
+    by side on the gateway's cores; every row (direct, gateway HTTP, relay HTTP, gateway gRPC,
+    relay gRPC) is measured a slice at a time, in turn, `SLICES` times, so all of them see the
+    same machine. (Measured a minute apart, as before, a shared machine's load could swing
+    between them and move the ratio more than the gateway's cost does; even 4 s apart the relay's
+    CPU per request at concurrency 1 moved by 60 % on a loaded machine.) The idle proxy costs
+    ~2 ms of CPU a second on that core."""
     import grpc
 
     from crucible.v1 import gateway_pb2, gateway_pb2_grpc
@@ -253,19 +263,29 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
 
                 return call
 
+            rows_of = {"direct": (direct, None)}
+            for path in ("gateway_http", "gateway_grpc"):
+                for name, proc in procs.items():
+                    call = via_http(ports[name][0]) if path == "gateway_http" else via_grpc(channels[name])
+                    rows_of[f"{name}.{path}"] = (call, proc)
             for concurrency in (1, 32):
-                d = await _measure_row(direct, None, concurrency, seconds, backend, placement)
-                rows: dict[str, dict[str, Any]] = {name: {"direct": d} for name in PROXIES}
-                for path in ("gateway_http", "gateway_grpc"):
-                    for name, proc in procs.items():
-                        call = via_http(ports[name][0]) if path == "gateway_http" else via_grpc(channels[name])
-                        g = await _measure_row(call, proc, concurrency, seconds, backend, placement)
+                tallies = {key: _Tally(proc) for key, (_, proc) in rows_of.items()}
+                for call, _ in rows_of.values():
+                    for _ in range(3):  # warm connections
+                        await call()
+                for _ in range(SLICES):  # every row a slice at a time, in turn: the same machine for all
+                    for key, (call, _) in rows_of.items():
+                        await tallies[key].measure(call, concurrency, seconds / SLICES, backend)
+                d = tallies["direct"].row(placement)
+                for name in PROXIES:
+                    rows: dict[str, Any] = {"direct": d}
+                    for path in ("gateway_http", "gateway_grpc"):
+                        g = tallies[f"{name}.{path}"].row(placement)
                         g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
                         g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
                         g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
-                        rows[name][path] = g
-                for name in PROXIES:
-                    out[name][f"concurrency_{concurrency}"] = rows[name]
+                        rows[path] = g
+                    out[name][f"concurrency_{concurrency}"] = rows
     finally:
         for proc in (*procs.values(), backend):
             proc.terminate()
@@ -276,38 +296,52 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
     return out
 
 
-async def _measure_row(
-    call: Any,
-    proxy: subprocess.Popen[bytes] | None,
-    concurrency: int,
-    seconds: float,
-    backend: subprocess.Popen[bytes],
-    placement: Placement,
-) -> dict[str, Any]:
-    """One measurement, with the proxy's (gateway's or relay's) CPU when there is one."""
-    clock = _CpuClock(proxy.pid) if proxy is not None else None
-    if clock is not None:
-        clock.start()
-        proxy_wait0 = _run_queue_wait_seconds(clock.pid)
-    backend0 = _cpu_seconds(backend.pid)
-    client0 = time.process_time()
-    load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
-    m: dict[str, Any] = await _measure(call, concurrency, seconds)
-    proxy_cpu = clock.stop() if clock is not None else 0.0
-    load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
-    load_wait = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
-    n = max(m["requests"], 1)
-    m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
-    m["load_run_queue_wait_ms_per_request"] = round(1000 * load_wait / n, 3)
-    if clock is not None:
-        m["gateway_cpu_seconds"] = round(proxy_cpu, 4)
-        m["gateway_cpu_clock"] = clock.source
-        m["gateway_cpu_ms_per_request"] = round(1000 * proxy_cpu / n, 4)
-        m["requests_per_gateway_core_second"] = round(m["requests"] / proxy_cpu, 1) if proxy_cpu > 0 else None
-        m["gateway_core_busy"] = round(proxy_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2)
-        proxy_wait = _run_queue_wait_seconds(clock.pid) - proxy_wait0
-        m["gateway_run_queue_wait_ms_per_request"] = round(1000 * proxy_wait / n, 3)
-    return m
+SLICES = 4  # each row's seconds, in this many turns
+
+
+class _Tally:
+    """One row's measurement (direct, or through a proxy, which adds its CPU), summed over the
+    slices it was measured in."""
+
+    def __init__(self, proxy: subprocess.Popen[bytes] | None) -> None:
+        self.proxy = proxy
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.wall = self.proxy_cpu = self.proxy_wait = self.load_cpu = self.load_wait = 0.0
+        self.clocks: set[str] = set()
+
+    async def measure(self, call: Any, concurrency: int, seconds: float, backend: subprocess.Popen[bytes]) -> None:
+        clock = _CpuClock(self.proxy.pid) if self.proxy is not None else None
+        if clock is not None:
+            clock.start()
+            proxy_wait0 = _run_queue_wait_seconds(clock.pid)
+        backend0 = _cpu_seconds(backend.pid)
+        client0 = time.process_time()
+        load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
+        errors, wall = await _run(call, concurrency, seconds, self.latencies)
+        if clock is not None:
+            self.proxy_cpu += clock.stop()
+            self.clocks.add(clock.source)
+            self.proxy_wait += _run_queue_wait_seconds(clock.pid) - proxy_wait0
+        self.load_cpu += (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
+        self.load_wait += _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
+        self.errors += errors
+        self.wall += wall
+
+    def row(self, placement: Placement) -> dict[str, Any]:
+        m = _summary(self.latencies, self.errors, self.wall)
+        n = max(m["requests"], 1)
+        m["load_cores_busy"] = round(self.load_cpu / (self.wall * len(placement.load_cpus)), 2)
+        m["load_run_queue_wait_ms_per_request"] = round(1000 * self.load_wait / n, 3)
+        if self.proxy is not None:
+            cpu = self.proxy_cpu
+            m["gateway_cpu_seconds"] = round(cpu, 4)
+            m["gateway_cpu_clock"] = "+".join(sorted(self.clocks))
+            m["gateway_cpu_ms_per_request"] = round(1000 * cpu / n, 4)
+            m["requests_per_gateway_core_second"] = round(m["requests"] / cpu, 1) if cpu > 0 else None
+            m["gateway_core_busy"] = round(cpu / (self.wall * len(placement.gateway_cpus)), 2)
+            m["gateway_run_queue_wait_ms_per_request"] = round(1000 * self.proxy_wait / n, 3)
+        return m
 
 
 def bench_gateway(quick: bool = False) -> dict[str, Any]:
