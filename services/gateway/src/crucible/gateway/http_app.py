@@ -132,7 +132,8 @@ def create_app(
     """The ASGI app. Plain Starlette: a proxy's cost is its CPU per request, and every handler
     takes the raw `Request` and returns a `Response`, so a framework's dependency solving, body
     limits and exit stacks per request would be pure overhead (issue 17 measures it against a
-    bare relay). Spans per request only when traces are exported (`http_tracing.py`)."""
+    bare relay); the POST routes skip even Starlette's stack (`PostRoutes`). Spans per request
+    only when traces are exported (`http_tracing.py`)."""
     paths: list[Path] = []
     posts: dict[str, Endpoint] = {}
     started_at = time.time()
