@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from crucible.common.guard import _ruleset, check_prompt, normalise
+from crucible.common.guard import _QUOTES, _ruleset, check_prompt, normalise
 from crucible.common.regex_prefilter import required_literals
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz '?.!0123456789"
@@ -139,3 +139,28 @@ def test_needle_finder_sees_exactly_what_substring_tests_see(module: str) -> Non
         texts.append(rng.choice(["", " ", "x", " and "]).join(parts))
     for text in texts:
         assert finder.present(text) == {n for n in needles if n in text}, text
+
+
+def test_rule_index_visits_exactly_the_rules_a_needle_test_would() -> None:
+    """`RuleIndex.candidates` against the reference: every rule, in order, kept when it has no
+    needles or one of its needles is present."""
+    from crucible.common.regex_prefilter import RuleIndex
+
+    rng = random.Random(11)
+    letters = "abcdefgh"
+    for _ in range(50):
+        rules = [
+            frozenset(rng.sample(letters, k=rng.randint(1, 3))) if rng.random() < 0.8 else None
+            for _ in range(rng.randint(0, 12))
+        ]
+        index = RuleIndex(rules)
+        for _ in range(40):
+            present = frozenset(rng.sample(letters + "xy", k=rng.randint(0, 4)))
+            expected = [i for i, r in enumerate(rules) if r is None or not r.isdisjoint(present)]
+            assert index.candidates(present) == expected, (rules, present)
+
+
+def test_normalise_skips_the_quote_table_only_where_it_changes_nothing() -> None:
+    for text in ["How  do WE\targue?", "it\u2019s \u201cfine\u201d\u00a0now", "caf\u00e9 \u2018x\u2019", ""]:
+        reference = " ".join(text.translate(_QUOTES).lower().split())
+        assert normalise(text) == reference, text

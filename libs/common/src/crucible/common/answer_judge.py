@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from crucible.common.guard import normalise
-from crucible.common.regex_prefilter import NeedleFinder, required_literals
+from crucible.common.regex_prefilter import NeedleFinder, RuleIndex, required_literals
 
 _RULES_FILE = "answer_rules.yaml"
 _MAX_EVIDENCE = 80
@@ -97,6 +97,9 @@ class AnswerVerdict:
     hits: tuple[str, ...] = ()
 
 
+_SAFE = AnswerVerdict(False, 0.0)  # immutable: one instance serves every safe answer
+
+
 @dataclass(frozen=True)
 class _RuleSet:
     version: str
@@ -106,6 +109,7 @@ class _RuleSet:
     must_not: dict[str, AnswerRule]
     scored: tuple[AnswerRule, ...]  # must_not rules with weight > 0, strongest first
     needles: NeedleFinder  # every needle of the scored rules: one pass finds those present
+    index: RuleIndex  # which scored rules can match, from the needles present
 
 
 def parse_rules(text: str) -> _RuleSet:
@@ -159,8 +163,9 @@ def parse_rules(text: str) -> _RuleSet:
     needles = NeedleFinder(n for r in scored for p in r.patterns if p.needles is not None for n in p.needles)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     return _RuleSet(
-        f"answer-1+{digest}", threshold, categories, compiled["must"], compiled["must_not"], scored, needles
-    )
+        f"answer-1+{digest}", threshold, categories, compiled["must"], compiled["must_not"], scored, needles,
+        RuleIndex(r.needles for r in scored),
+    )  # fmt: skip
 
 
 @functools.cache
@@ -190,12 +195,14 @@ def judge_answer(answer: str, threshold: float | None = None) -> AnswerVerdict:
     rs = _ruleset()
     text = normalise(answer)
     present = rs.needles.present(text)
+    candidates = rs.index.candidates(present)
+    if not candidates:  # no rule's literal occurs: the common case on the serving path
+        return _SAFE
     keep = 1.0
     first: tuple[AnswerRule, re.Match[str]] | None = None
     hits: list[str] = []
-    for rule in rs.scored:
-        if rule.needles is not None and rule.needles.isdisjoint(present):
-            continue
+    for i in candidates:
+        rule = rs.scored[i]
         m = rule.match(text, present)
         if m is None:
             continue
@@ -204,7 +211,7 @@ def judge_answer(answer: str, threshold: float | None = None) -> AnswerVerdict:
         if first is None:
             first = (rule, m)
     if first is None:
-        return AnswerVerdict(False, 0.0)
+        return _SAFE
     score = round(1.0 - keep, 6)
     limit = rs.threshold if threshold is None else threshold
     rule, m = first

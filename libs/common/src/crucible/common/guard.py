@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from crucible.common.regex_prefilter import NeedleFinder, required_literals
+from crucible.common.regex_prefilter import RuleIndex, required_literals
 
 CATEGORIES = ("crisis", "abuse", "privacy", "boundaries", "harmful_advice")
 _RULES_FILE = "guard_rules.yaml"
@@ -62,8 +62,9 @@ class _RuleSet:
     templates: dict[str, str]
     history_turns: int
     history_categories: frozenset[str]
-    # Every rule's needles at once: one pass over the text finds which occur (regex_prefilter).
-    needle_finder: NeedleFinder
+    # Every rule's needles at once: one pass over the text finds which occur, and so which rules
+    # can match (regex_prefilter).
+    index: RuleIndex
 
 
 def _rules_text() -> str:
@@ -105,7 +106,7 @@ def parse_rules(text: str) -> _RuleSet:
     hist = data.get("history", {})
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     return _RuleSet(
-        needle_finder=NeedleFinder(n for r in rules if r.needles is not None for n in r.needles),
+        index=RuleIndex(r.needles for r in rules),
         version=f"guard-1+{digest}",
         order=order,
         rules=tuple(rules),
@@ -132,7 +133,9 @@ _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": 
 
 def normalise(text: str) -> str:
     """Lower case, straight quotes, single spaces: the form every pattern is written for."""
-    return " ".join(text.translate(_QUOTES).lower().split())
+    if not text.isascii():  # the quotes to straighten are not ASCII; most texts are
+        text = text.translate(_QUOTES)
+    return " ".join(text.lower().split())
 
 
 def _cue(match: re.Match[str]) -> str:
@@ -149,11 +152,12 @@ def _cue(match: re.Match[str]) -> str:
     return text[:_MAX_CUE]
 
 
-def _first_hit(text: str, rules: Sequence[_Rule], finder: NeedleFinder) -> GuardDecision | None:
-    present = finder.present(text)
-    for rule in rules:
-        if rule.needles is not None and rule.needles.isdisjoint(present):
-            continue  # none of the literals every match must contain: no match possible
+def _first_hit(text: str, rs: _RuleSet, categories: frozenset[str] | None = None) -> GuardDecision | None:
+    """The first rule (of `categories`, all when None) whose pattern matches and no exception does."""
+    for i in rs.index.candidates(rs.index.finder.present(text)):  # only rules whose literals occur can match
+        rule = rs.rules[i]
+        if categories is not None and rule.category not in categories:
+            continue
         # The pattern first: most prompts hit no rule, so the `unless` exceptions are rarely searched.
         m = rule.pattern.search(text)
         if m and not any(u.search(text) for u in rule.unless):
@@ -169,14 +173,13 @@ def check_prompt(text: str, history: Sequence[str] = ()) -> GuardDecision | None
     answered safely, while an old harmless-advice topic does not hold the conversation hostage.
     """
     rs = _ruleset()
-    hit = _first_hit(normalise(text), rs.rules, rs.needle_finder)
+    hit = _first_hit(normalise(text), rs)
     if hit is not None:
         return hit
     if rs.history_turns and history:
         recent = [h for h in history if h and h.strip()][-rs.history_turns :]
-        rules = [r for r in rs.rules if r.category in rs.history_categories]
         for turn in reversed(recent):
-            hit = _first_hit(normalise(turn), rules, rs.needle_finder)
+            hit = _first_hit(normalise(turn), rs, rs.history_categories)
             if hit is not None:
                 return GuardDecision(hit.category, hit.rule_id, hit.cue, from_history=True)
     return None

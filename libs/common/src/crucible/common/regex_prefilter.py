@@ -115,3 +115,37 @@ class NeedleFinder:
         if self._automaton is None or not text:
             return frozenset()
         return frozenset(needle for _, needle in self._automaton.iter(text))
+
+
+class RuleIndex:
+    """Which of an ordered list of rules can match a text, from the needles `NeedleFinder` found
+    in it: the rules one of whose needles is present, and the rules without needles (always
+    searched), in the list's order. Testing every rule's needle set costs ~0.1 µs a rule; most
+    texts hold none or one of the needles, so this visits only the rules that can match."""
+
+    def __init__(self, needles_per_rule: Iterable[frozenset[str] | None]) -> None:
+        by_needle: dict[str, set[int]] = {}
+        always: set[int] = set()
+        for i, needles in enumerate(needles_per_rule):
+            if needles is None:
+                always.add(i)
+                continue
+            for needle in needles:
+                by_needle.setdefault(needle, set()).add(i)
+        self._by_needle = {n: frozenset(ids) for n, ids in by_needle.items()}
+        self._always = frozenset(always)
+        self._always_sorted = sorted(always)
+        # One needle present is the usual case when any is: its rules, ready in order.
+        self._one = {n: sorted(ids | always) for n, ids in by_needle.items()}
+        self.finder = NeedleFinder(self._by_needle)
+
+    def candidates(self, present: frozenset[str]) -> list[int]:
+        """Indices of the rules that can match a text holding the needles `present` (ascending);
+        needles no rule of this index has are ignored."""
+        if not present:
+            return self._always_sorted
+        if len(present) == 1:
+            (needle,) = present
+            return self._one.get(needle, self._always_sorted)
+        empty: frozenset[int] = frozenset()
+        return sorted(self._always.union(*(self._by_needle.get(n, empty) for n in present)))

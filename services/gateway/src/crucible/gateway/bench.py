@@ -17,6 +17,10 @@ how busy the load cores were (`load_cores_busy`, 1.0 = the load generator itself
 and, per request, how long the gateway and the load processes were runnable but waiting for a
 CPU (`*_run_queue_wait_ms_per_request`: CPU that other tenants of the machine took).
 `CRUCIBLE_BENCH_GATEWAY_TOPOLOGY=shared` runs everything unpinned (the earlier set-up).
+
+Issue 17: a bare relay (`relay.py`) runs beside the gateway and is measured right after it on
+each path, so `cpu_per_request_vs_relay` compares two measurements under the same machine load.
+Proxy CPU is counted in scheduler nanoseconds (`_CpuClock`), not 10 ms ticks.
 """
 
 from __future__ import annotations
@@ -42,9 +46,45 @@ TOPOLOGY_ENV = "CRUCIBLE_BENCH_GATEWAY_TOPOLOGY"
 
 
 def _cpu_seconds(pid: int) -> float:
+    """The process's CPU time, utime + stime, in clock ticks (10 ms): the whole process, exited
+    threads included, but too coarse for one short measurement (see `_CpuClock`)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def _thread_cpu_ns(pid: int) -> dict[int, int]:
+    """Each live thread's CPU time in nanoseconds (/proc schedstat: the scheduler's own count)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            out[int(task.name)] = int((task / "schedstat").read_text().split()[0])
+    return out
+
+
+class _CpuClock:
+    """CPU seconds a process used between `start` and `stop`. From the threads' nanosecond counts
+    when every thread seen at the start is still there at the stop; from the 10 ms ticks otherwise
+    (a thread's time leaves schedstat when it exits). Ticks alone were a flaw: at concurrency 1
+    a 4 s measurement is ~0.1-0.3 s of gateway CPU, so one tick either way moved the per-request
+    figure by up to 8 % and the ratio to the relay by twice that."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._threads0: dict[int, int] = {}
+        self._ticks0 = 0.0
+        self.source = ""  # which count the last `stop` used: schedstat_ns | ticks
+
+    def start(self) -> None:
+        self._threads0, self._ticks0 = _thread_cpu_ns(self.pid), _cpu_seconds(self.pid)
+
+    def stop(self) -> float:
+        threads, ticks = _thread_cpu_ns(self.pid), _cpu_seconds(self.pid)
+        if set(self._threads0) <= set(threads):
+            self.source = "schedstat_ns"
+            return sum(threads.values()) / 1e9 - sum(self._threads0.values()) / 1e9
+        self.source = "ticks"
+        return ticks - self._ticks0
 
 
 def _run_queue_wait_seconds(pid: int) -> float:
@@ -104,8 +144,8 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
+async def _run(call: Any, concurrency: int, seconds: float, latencies: list[float]) -> tuple[int, float]:
+    """`concurrency` workers calling for `seconds`; appends each latency; returns (errors, wall)."""
     errors = 0
     end = time.perf_counter() + seconds
 
@@ -120,12 +160,13 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
                 continue
             latencies.append(time.perf_counter() - t0)
 
-    for _ in range(3):  # warm connections
-        await call()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return errors, time.perf_counter() - started
+
+
+def _summary(latencies: list[float], errors: int, wall: float) -> dict[str, Any]:
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -136,46 +177,62 @@ async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, flo
     }
 
 
-async def _bench_delay(
-    delay: float, seconds: float, placement: Placement, proxy_module: str = "crucible.gateway.bench"
-) -> dict[str, Any]:
+async def _measure(call: Any, concurrency: int, seconds: float) -> dict[str, float]:
+    for _ in range(3):  # warm connections
+        await call()
+    latencies: list[float] = []
+    errors, wall = await _run(call, concurrency, seconds, latencies)
+    return _summary(latencies, errors, wall)
+
+
+PROXIES = {"gateway": "crucible.gateway.bench", "relay": "crucible.gateway.relay"}
+
+
+async def _bench_delay(delay: float, seconds: float, placement: Placement) -> dict[str, dict[str, Any]]:
+    """{"gateway": rows, "relay": rows} for one backend delay. The gateway and the relay run side
+    by side on the gateway's cores; every row (direct, gateway HTTP, relay HTTP, gateway gRPC,
+    relay gRPC) is measured a slice at a time, in turn, `SLICES` times, so all of them see the
+    same machine. (Measured a minute apart, as before, a shared machine's load could swing
+    between them and move the ratio more than the gateway's cost does; even 4 s apart the relay's
+    CPU per request at concurrency 1 moved by 60 % on a loaded machine.) The idle proxy costs
+    ~2 ms of CPU a second on that core."""
     import grpc
 
     from crucible.v1 import gateway_pb2, gateway_pb2_grpc
 
-    backend_port, http_port, grpc_port = _free_port(), _free_port(), _free_port()
+    backend_port = _free_port()
     backend = _spawn(
         ["crucible.gateway.fake_backend", "--port", str(backend_port), "--delay", str(delay)], placement.load_cpus
     )
-    gateway = _spawn(
-        [
-            proxy_module,
-            "--stable",
-            f"http://127.0.0.1:{backend_port}",
-            "--http-port",
-            str(http_port),
-            "--grpc-port",
-            str(grpc_port),
-        ],
-        placement.gateway_cpus,
-    )
+    ports = {name: (_free_port(), _free_port()) for name in PROXIES}
+    procs = {
+        name: _spawn(
+            [module, "--stable", f"http://127.0.0.1:{backend_port}", "--http-port", str(ports[name][0]),
+             "--grpc-port", str(ports[name][1])],
+            placement.gateway_cpus,
+        )
+        for name, module in PROXIES.items()
+    }  # fmt: skip
     body = {"inputs": "How do we argue less?", "parameters": {"max_new_tokens": 8}}
-    out: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {name: {} for name in PROXIES}
     try:
         await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
-        await _wait_http(f"http://127.0.0.1:{http_port}/health", gateway)
+        for name, proc in procs.items():
+            await _wait_http(f"http://127.0.0.1:{ports[name][0]}/health", proc)
         _pin(backend.pid, placement.load_cpus)
-        _pin(gateway.pid, placement.gateway_cpus)
+        for proc in procs.values():
+            _pin(proc.pid, placement.gateway_cpus)
         # aiohttp on the client side: httpx costs several ms of CPU per request at concurrency 32,
         # which would measure the client instead of the gateway (see backends.py).
-        async with (
-            aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30)
-            ) as http,
-            grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30))
+            )
+            channels = {
+                name: await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{ports[name][1]}"))
+                for name in PROXIES
+            }
             _pin(os.getpid(), placement.load_cpus)  # grpc's client threads start with the channel
-            stub = gateway_pb2_grpc.ModelGatewayStub(channel)
             counter = iter(range(10**9))
 
             async def direct() -> None:
@@ -183,62 +240,108 @@ async def _bench_delay(
                     r.raise_for_status()
                     await r.read()
 
-            async def via_http() -> None:
-                headers = {"x-crucible-user": f"u{next(counter) % 1000}"}
-                async with http.post(f"http://127.0.0.1:{http_port}/generate", json=body, headers=headers) as r:
-                    r.raise_for_status()
-                    await r.read()
+            def via_http(port: int) -> Any:
+                async def call() -> None:
+                    headers = {"x-crucible-user": f"u{next(counter) % 1000}"}
+                    async with http.post(f"http://127.0.0.1:{port}/generate", json=body, headers=headers) as r:
+                        r.raise_for_status()
+                        await r.read()
 
-            async def via_grpc() -> None:
-                await stub.Generate(
-                    gateway_pb2.GenerateRequest(
-                        inputs=body["inputs"],
-                        user_id=f"u{next(counter) % 1000}",
-                        parameters=gateway_pb2.GenerationParameters(max_new_tokens=8),
+                return call
+
+            def via_grpc(channel: Any) -> Any:
+                stub = gateway_pb2_grpc.ModelGatewayStub(channel)
+
+                async def call() -> None:
+                    await stub.Generate(
+                        gateway_pb2.GenerateRequest(
+                            inputs=body["inputs"],
+                            user_id=f"u{next(counter) % 1000}",
+                            parameters=gateway_pb2.GenerationParameters(max_new_tokens=8),
+                        )
                     )
-                )
 
+                return call
+
+            rows_of = {"direct": (direct, None)}
+            for path in ("gateway_http", "gateway_grpc"):
+                for name, proc in procs.items():
+                    call = via_http(ports[name][0]) if path == "gateway_http" else via_grpc(channels[name])
+                    rows_of[f"{name}.{path}"] = (call, proc)
             for concurrency in (1, 32):
-                row: dict[str, Any] = {}
-                for name, call in (("direct", direct), ("gateway_http", via_http), ("gateway_grpc", via_grpc)):
-                    gateway0, backend0 = _cpu_seconds(gateway.pid), _cpu_seconds(backend.pid)
-                    client0 = time.process_time()
-                    gateway_wait0 = _run_queue_wait_seconds(gateway.pid)
-                    load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
-                    m = await _measure(call, concurrency, seconds)
-                    gateway_cpu = _cpu_seconds(gateway.pid) - gateway0
-                    load_cpu = (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
-                    load_wait = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
-                    n = max(m["requests"], 1)
-                    m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
-                    m["load_run_queue_wait_ms_per_request"] = round(1000 * load_wait / n, 3)
-                    if name != "direct":
-                        m["gateway_cpu_seconds"] = round(gateway_cpu, 3)
-                        m["gateway_cpu_ms_per_request"] = round(1000 * gateway_cpu / n, 3)
-                        m["requests_per_gateway_core_second"] = (
-                            round(m["requests"] / gateway_cpu, 1) if gateway_cpu > 0 else None
-                        )
-                        m["gateway_core_busy"] = round(
-                            gateway_cpu / (m["wall_seconds"] * len(placement.gateway_cpus)), 2
-                        )
-                        gateway_wait = _run_queue_wait_seconds(gateway.pid) - gateway_wait0
-                        m["gateway_run_queue_wait_ms_per_request"] = round(1000 * gateway_wait / n, 3)
-                    row[name] = m
-                d = row["direct"]
-                for name in ("gateway_http", "gateway_grpc"):
-                    g = row[name]
-                    g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
-                    g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
-                    g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
-                out[f"concurrency_{concurrency}"] = row
+                tallies = {key: _Tally(proc) for key, (_, proc) in rows_of.items()}
+                for call, _ in rows_of.values():
+                    for _ in range(3):  # warm connections
+                        await call()
+                for _ in range(SLICES):  # every row a slice at a time, in turn: the same machine for all
+                    for key, (call, _) in rows_of.items():
+                        await tallies[key].measure(call, concurrency, seconds / SLICES, backend)
+                d = tallies["direct"].row(placement)
+                for name in PROXIES:
+                    rows: dict[str, Any] = {"direct": d}
+                    for path in ("gateway_http", "gateway_grpc"):
+                        g = tallies[f"{name}.{path}"].row(placement)
+                        g["throughput_ratio_vs_direct"] = round(g["throughput_rps"] / d["throughput_rps"], 3)
+                        g["p50_added_ms"] = round(g["p50_ms"] - d["p50_ms"], 3)
+                        g["p99_added_ms"] = round(g["p99_ms"] - d["p99_ms"], 3)
+                        rows[path] = g
+                    out[name][f"concurrency_{concurrency}"] = rows
     finally:
-        for proc in (gateway, backend):
+        for proc in (*procs.values(), backend):
             proc.terminate()
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
     return out
+
+
+SLICES = 4  # each row's seconds, in this many turns
+
+
+class _Tally:
+    """One row's measurement (direct, or through a proxy, which adds its CPU), summed over the
+    slices it was measured in."""
+
+    def __init__(self, proxy: subprocess.Popen[bytes] | None) -> None:
+        self.proxy = proxy
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.wall = self.proxy_cpu = self.proxy_wait = self.load_cpu = self.load_wait = 0.0
+        self.clocks: set[str] = set()
+
+    async def measure(self, call: Any, concurrency: int, seconds: float, backend: subprocess.Popen[bytes]) -> None:
+        clock = _CpuClock(self.proxy.pid) if self.proxy is not None else None
+        if clock is not None:
+            clock.start()
+            proxy_wait0 = _run_queue_wait_seconds(clock.pid)
+        backend0 = _cpu_seconds(backend.pid)
+        client0 = time.process_time()
+        load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
+        errors, wall = await _run(call, concurrency, seconds, self.latencies)
+        if clock is not None:
+            self.proxy_cpu += clock.stop()
+            self.clocks.add(clock.source)
+            self.proxy_wait += _run_queue_wait_seconds(clock.pid) - proxy_wait0
+        self.load_cpu += (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
+        self.load_wait += _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
+        self.errors += errors
+        self.wall += wall
+
+    def row(self, placement: Placement) -> dict[str, Any]:
+        m = _summary(self.latencies, self.errors, self.wall)
+        n = max(m["requests"], 1)
+        m["load_cores_busy"] = round(self.load_cpu / (self.wall * len(placement.load_cpus)), 2)
+        m["load_run_queue_wait_ms_per_request"] = round(1000 * self.load_wait / n, 3)
+        if self.proxy is not None:
+            cpu = self.proxy_cpu
+            m["gateway_cpu_seconds"] = round(cpu, 4)
+            m["gateway_cpu_clock"] = "+".join(sorted(self.clocks))
+            m["gateway_cpu_ms_per_request"] = round(1000 * cpu / n, 4)
+            m["requests_per_gateway_core_second"] = round(m["requests"] / cpu, 1) if cpu > 0 else None
+            m["gateway_core_busy"] = round(cpu / (self.wall * len(placement.gateway_cpus)), 2)
+            m["gateway_run_queue_wait_ms_per_request"] = round(1000 * self.proxy_wait / n, 3)
+        return m
 
 
 def bench_gateway(quick: bool = False) -> dict[str, Any]:
@@ -248,10 +351,10 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
     placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
     load = os.getloadavg()
     with _pinned_self(placement.load_cpus):
-        at_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
-        at_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
-        relay_20 = asyncio.run(_bench_delay(0.02, seconds, placement, "crucible.gateway.relay"))
-        relay_0 = asyncio.run(_bench_delay(0.0, seconds, placement, "crucible.gateway.relay"))
+        both_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
+        both_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
+    at_20, relay_20 = both_20["gateway"], both_20["relay"]
+    at_0, relay_0 = both_0["gateway"], both_0["relay"]
     checks = {}
     for c in ("concurrency_1", "concurrency_32"):
         for path in ("gateway_http", "gateway_grpc"):
@@ -284,7 +387,9 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "note": "client, gateway (or relay) and fake backend are separate processes on the same machine",
+        "note": "client, gateway, relay and fake backend are separate processes on the same machine; the gateway "
+        "and the relay run side by side on the gateway's cores, measured back to back path by path against "
+        "one direct measurement (the relay's rows repeat it)",
     }
 
 

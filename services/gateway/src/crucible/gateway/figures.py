@@ -22,11 +22,6 @@ def _bucket(seconds: float) -> int:
     return min(bisect.bisect_left(BOUNDS, max(seconds, 0.0)), len(BOUNDS) - 1)
 
 
-def _add(hist: dict[int, int], seconds: float) -> None:
-    i = _bucket(seconds)
-    hist[i] = hist.get(i, 0) + 1
-
-
 def percentile(hist: dict[int, int], q: float) -> float:
     """The upper bound of the bucket holding the q-quantile (0 when empty)."""
     total = sum(hist.values())
@@ -61,8 +56,10 @@ class VariantFigures:
         if not ok:
             self.errors += 1
             return
-        _add(self.latency, latency_s)
-        _add(self.ttft, latency_s if ttft_s is None else ttft_s)
+        i = _bucket(latency_s)
+        self.latency[i] = self.latency.get(i, 0) + 1
+        j = i if ttft_s is None else _bucket(ttft_s)  # a whole answer's ttft is its latency: one search
+        self.ttft[j] = self.ttft.get(j, 0) + 1
         self.generated_tokens += tokens
 
     def record_feedback(self, rating: int, advice_accepted: bool, positive_outcome: bool | None = None) -> None:

@@ -93,15 +93,12 @@ class ModelGatewayServicer(gateway_pb2_grpc.ModelGatewayServicer):
         self.admin_token = admin_token
         self.clients = clients or ClientAuth({})
 
-    async def _client_gate(self, context: grpc.aio.ServicerContext, required: bool) -> str:
-        """Note the caller's opt-out; refuse a missing client token where policy requires one.
-        Returns the caller's rate-limit key."""
+    async def _client_gate(self, context: grpc.aio.ServicerContext, required: bool) -> None:
+        """Note the caller's opt-out; refuse a missing client token where policy requires one."""
         metadata = dict(context.invocation_metadata() or ())
         note_opt_out(str(metadata[OPT_OUT_HEADER]) if OPT_OUT_HEADER in metadata else None)
-        authorization = str(metadata.get("authorization", ""))
-        if required and self.clients.client_of(authorization) is None:
+        if required and self.clients.client_of(str(metadata.get("authorization", ""))) is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a client token is required (authorization: Bearer)")
-        return self.clients.caller(authorization, peer_address(context.peer() or ""))
 
     async def _require_admin(self, context: grpc.aio.ServicerContext) -> None:
         if not self.admin_token:

@@ -35,9 +35,8 @@ class _Relay(gateway_pb2_grpc.ModelGatewayServicer):
         return gateway_pb2.GenerateResponse(generated_text=out.get("generated_text", ""))
 
 
-async def serve(backend: str, http_port: int, grpc_port: int) -> None:
-    import uvicorn
-
+def build(backend: str) -> tuple[Starlette, _Relay]:
+    """The relay's HTTP app and gRPC servicer over one backend session (call in a running loop)."""
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=60.0),
         headers={"content-type": "application/json"},
@@ -52,8 +51,15 @@ async def serve(backend: str, http_port: int, grpc_port: int) -> None:
         return Response(b"")
 
     app = Starlette(routes=[Route("/generate", generate, methods=["POST"]), Route("/health", health)])
+    return app, _Relay(session, backend)
+
+
+async def serve(backend: str, http_port: int, grpc_port: int) -> None:
+    import uvicorn
+
+    app, servicer = build(backend)
     server = grpc.aio.server()
-    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(_Relay(session, backend), server)
+    gateway_pb2_grpc.add_ModelGatewayServicer_to_server(servicer, server)
     server.add_insecure_port(f"127.0.0.1:{grpc_port}")
     await server.start()
     config = uvicorn.Config(

@@ -157,7 +157,7 @@ class Router:
 
     def refuse(self, exc: BackendError) -> None:
         """Count a request refused before routing (validation at the gateway)."""
-        instruments.requests_child("none", "", str(exc.status)).inc()
+        instruments.SERVED.request("none", "", str(exc.status))
 
     # ---------------------------------------------------------------- measuring
 
@@ -171,7 +171,7 @@ class Router:
 
     def _record(self, route: Route, outcome: Outcome) -> None:
         elapsed = time.perf_counter() - outcome.started
-        instruments.requests_child(route.variant, route.model, str(outcome.code)).inc()
+        instruments.SERVED.request(route.variant, route.model, str(outcome.code))
         if outcome.client_error:  # never an error of the variant: not in its figures or latency
             return
         if outcome.ok and route.published and self.interactions is not None:
@@ -180,10 +180,7 @@ class Router:
             )
         figures = self._stage_figures(route)
         if outcome.ok:
-            duration, first_token, _ = instruments.variant_children(route.variant)
-            duration.observe(elapsed)
-            first_token.observe(elapsed if outcome.ttft is None else outcome.ttft)
-            instruments.tokens_child(route.variant, route.model).inc(outcome.tokens)
+            instruments.SERVED.served(route.variant, route.model, elapsed, outcome.ttft, outcome.tokens)
         if figures is not None:
             figures.record_request(ok=outcome.ok, latency_s=elapsed, ttft_s=outcome.ttft, tokens=outcome.tokens)
         if outcome.ok and self._safety_sampled(route.variant):
@@ -198,7 +195,7 @@ class Router:
         """Stable and canary answers alike: an incident is counted (the alert pages a person); only the
         canary's rollout figures can trigger the automatic rollback (decision.py reads the canary's)."""
         verdict = self.safety.check(outcome.prompt, outcome.text)
-        instruments.safety_checked_child(route.variant).inc()
+        instruments.SERVED.safety_checked(route.variant)
         if figures is not None:
             figures.record_safety(flagged=verdict.flagged)
         if verdict.flagged:
@@ -416,7 +413,7 @@ class Router:
         self, issued: IssuedResponse, rating: int, advice_accepted: bool, positive_outcome: bool | None
     ) -> None:
         """Attribute a verified rating to the variant (and stage) that produced the response."""
-        instruments.variant_children(issued.variant)[2].observe(rating)
+        instruments.feedback_score_child(issued.variant).observe(rating)
         if advice_accepted:
             instruments.FEEDBACK_ADVICE_ACCEPTED.labels(issued.variant).inc()
         if positive_outcome is not None:

@@ -68,8 +68,10 @@ class HttpClient:
                 else aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=60.0)
             ),
             timeout=aiohttp.ClientTimeout(total=self.timeout, sock_connect=5.0),
-            # A backend needs none of these; aiohttp would build them on every request.
+            # A backend needs none of these; aiohttp would build them on every request. The body
+            # is always JSON: a session header, not one merged into every request's headers.
             skip_auto_headers=("User-Agent",),
+            headers=_JSON_HEADERS,
         )
 
     def reset_pool(self) -> None:
@@ -145,7 +147,7 @@ async def post_json(client: HttpClient, model: str, url: str, body: dict[str, An
     session = client.session
     for attempt in (0, 1):
         try:
-            async with session.post(url, data=data, headers=_JSON_HEADERS) as response:
+            async with session.post(url, data=data) as response:
                 await _raise_for_status(response, model)
                 return orjson.loads(await response.read())
         except _STALE_CONNECTION as exc:
@@ -168,7 +170,7 @@ async def post_sse(client: HttpClient, model: str, url: str, body: dict[str, Any
     for attempt in (0, 1):
         started = False
         try:
-            async with session.post(url, data=data, headers=_JSON_HEADERS) as response:
+            async with session.post(url, data=data) as response:
                 await _raise_for_status(response, model)
                 started = True
                 async for raw in response.content:
