@@ -195,7 +195,11 @@ START_MILITARY = re.compile(
     r"\b(?:PSC|Unit|P\.?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor)\s+\d+|"
     r"\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n"
 )
+# Words without which START_MILITARY cannot match ("P.O. Box" holds "Box", "USNS" ... "US").
+_MILITARY_GATE = re.compile(r"PSC|Unit|Box|Studio|Level|Flat|Apartment|Apt|Suite|H\.No\.|Floor|US")
 START_CORNER = re.compile(r"\b(?:the )?corner of ", re.IGNORECASE)
+# Words without which START_CUE cannot match.
+_CUE_KEYS = ("live", "address", "located", "moved to", "enter on", "office is", "meet me at")
 START_CUE = re.compile(
     r"(?:\blives? (?:on|at)|\blived (?:on|at)|\baddress(?: is|:)|\blocated (?:on|at)|\bmoved to|\benter on|"
     r"\boffice is (?:on|at)|\bmeet me at)\s+(?=(?:[^\W\d_]+\.?,? ){1,4}\d)",
@@ -390,20 +394,26 @@ def contact_block_orgs(text: str, addresses: list[Span]) -> Iterator[Span]:
 def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
     if not _DIGIT.search(text):
         return
-    for m in START_CORNER.finditer(text):
-        span = _scan(text, m.end(), lex, corner=True, cued=True)
-        if span is not None:
-            yield Span(m.start(), span.end, "STREET_ADDRESS")
-    for m in START_CUE.finditer(text):
-        span = _scan(text, m.end(), lex, corner=False, cued=True)
-        if span is not None:
-            yield span
+    # The two case-insensitive cue patterns are scanned only when one of their words is present
+    # (casefold, so every letter IGNORECASE would match is found).
+    folded = text.casefold()
+    if "corner of " in folded:
+        for m in START_CORNER.finditer(text):
+            span = _scan(text, m.end(), lex, corner=True, cued=True)
+            if span is not None:
+                yield Span(m.start(), span.end, "STREET_ADDRESS")
+    if any(k in folded for k in _CUE_KEYS):
+        for m in START_CUE.finditer(text):
+            span = _scan(text, m.end(), lex, corner=False, cued=True)
+            if span is not None:
+                yield span
     # Later starts inside an address already found would only find (part of) it again.
     # Found spans by start (they may overlap): one covering `start` began at most `longest` before it.
     found_starts: list[int] = []
     found_ends: list[int] = []
     longest = 0
-    starts = [m.start() for rx in (START_MILITARY, START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
+    starts = [m.start() for m in START_MILITARY.finditer(text)] if _MILITARY_GATE.search(text) else []
+    starts += [m.start() for rx in (START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
     for start in [*starts, *_name_first_starts(text, lex)]:
         lo, hi = bisect_right(found_starts, start - longest), bisect_right(found_starts, start)
         if any(found_ends[j] > start for j in range(lo, hi)):

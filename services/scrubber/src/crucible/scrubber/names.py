@@ -123,14 +123,23 @@ def _is_capitalised(word: str) -> bool:
     return word[0].isupper()
 
 
+def _char_before(text: str, start: int) -> str:
+    """The last character before `start` that is not a space or tab ("" at the text's start);
+    a backward walk, not a copy of the whole prefix."""
+    k = start - 1
+    while k >= 0 and text[k] in " \t":
+        k -= 1
+    return text[k] if k >= 0 else ""
+
+
 def _at_sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t")
-    return not before or before[-1] in SENTENCE_END
+    before = _char_before(text, start)
+    return not before or before in SENTENCE_END
 
 
 def _at_line_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t")
-    return not before or before[-1] == "\n"
+    before = _char_before(text, start)
+    return not before or before == "\n"
 
 
 # "St. Luke's Hospital", "Children's Mercy": a possessive joins a run only towards a designator.
@@ -325,7 +334,9 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
             while end > m.start() and text[end - 1] in ".,-" and not _ends_with_suffix(text[m.start() : end], lex):
                 end -= 1
             yield Span(m.start(), end, "ORGANIZATION")
-    for m in ORG_FORMAT.finditer(text):
+    # ORG_FORMAT needs ", " and " and ", or " Sons": most texts have neither.
+    org_formats = ORG_FORMAT.finditer(text) if (", " in text and " and " in text) or " Sons" in text else ()
+    for m in org_formats:
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
             if m.lastindex and PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start()):
@@ -399,10 +410,14 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
     end = run[-1][1]
     # A cue after the name (cheap matches first; whether the run reads as a person only then).
+    # (all three patterns open with a space)
     if (
-        WORKPLACE_AFTER.match(text, end) is not None
-        or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
-        or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+        text.startswith(" ", end)
+        and (
+            WORKPLACE_AFTER.match(text, end) is not None
+            or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
+            or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+        )
     ) and not (
         all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(words[first:], classes[first:], lex)
     ):
