@@ -221,6 +221,20 @@ RARE_WORD_ZIPF = 2.5
 
 
 def _is_street_word(low: str, lex: Lexicon) -> bool:
+    """Cached: the scanners ask about the same words again and again."""
+    key = (id(lex), low)
+    hit = _STREET_WORD_CACHE.get(key)
+    if hit is None:
+        if len(_STREET_WORD_CACHE) > 100_000:
+            _STREET_WORD_CACHE.clear()
+        hit = _STREET_WORD_CACHE[key] = _street_word(low, lex)
+    return hit
+
+
+_STREET_WORD_CACHE: dict[tuple[int, str], bool] = {}
+
+
+def _street_word(low: str, lex: Lexicon) -> bool:
     if low in STREET_WORDS or low in lex.street_suffixes or low in lex.street_prefixes:
         return True
     # Compound street names: "Idrottsvägen", "Ringhoferstraße", "Ringhoferstr.", "Wirthplatz".

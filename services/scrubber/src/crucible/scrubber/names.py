@@ -221,21 +221,25 @@ def _company_pattern(lex: Lexicon) -> tuple[regex.Pattern[str], regex.Pattern[st
         # "I work at Eriksson & Norberg": joined names right after a workplace preposition
         # (a bare hyphen there joins a double-barrelled surname, "Amina Michiels-Zaal", not two firms)
         joined = regex.compile(rf"(?<=\b(?:at|for|by|with) )(?:{run}(?:{_JOIN_FIRMS}{run})+)")
+        # (a key ending in punctuation, "(Persero)", is never produced by stripping a word)
         keys = frozenset(x.split()[0].rstrip(".") for x in (*lex.company_suffixes, *lex.company_prefixes))
+        keys = frozenset(k for k in keys if k[-1:] not in _TRAILING)
         cached = (legal, joined, keys)
         _COMPANY_CACHE[id(lex)] = cached
     return cached
 
 
 _COMPANY_CACHE: dict[int, tuple[regex.Pattern[str], regex.Pattern[str], frozenset[str]]] = {}
-_SPLIT = re.compile(r"[\s,]+")
+_TRAILING = ".!?;:)\"'’”"
 
 
 def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     legal, joined, keys = _company_pattern(lex)
     # The legal-form pattern is a long alternation: run it only when a suffix/prefix word is present.
     # (a legal form closing a sentence keeps its dots but not the sentence's "!" or "?")
-    if not keys.isdisjoint(w.rstrip(".!?;:)\"'’”") for w in _SPLIT.split(text)):
+    # Words are split at whitespace and commas; only those ending in punctuation need stripping.
+    words = text.replace(",", " ").split()
+    if not keys.isdisjoint(words) or any(w.rstrip(_TRAILING) in keys for w in words if w[-1] in _TRAILING):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
         yield from joined.finditer(text)
