@@ -18,6 +18,8 @@ import regex
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
 from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.orgs import (
+    NEWS_AFTER,
+    NOT_ORG_ACRONYMS,
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
     SUBJECT_ORG,
@@ -25,6 +27,7 @@ from crucible.scrubber.orgs import (
     WORKPLACE_AFTER,
     cue_before,
     extend_back,
+    find_dotted_orgs,
     find_of_orgs,
     has_designator,
     is_coined_brand,
@@ -239,7 +242,12 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     # (a legal form closing a sentence keeps its dots but not the sentence's "!" or "?")
     # Words are split at whitespace and commas; only those ending in punctuation need stripping.
     words = text.replace(",", " ").split()
-    if not keys.isdisjoint(words) or any(w.rstrip(_TRAILING) in keys for w in words if w[-1] in _TRAILING):
+    if (
+        not keys.isdisjoint(words)
+        or any(w.rstrip(_TRAILING) in keys for w in words if w[-1] in _TRAILING)
+        # a possessive legal form: "Noack KG's CEO", "Kovač d.o.o.'s"
+        or any(w[:-2].rstrip(_TRAILING) in keys for w in words if w.endswith(("'s", "’s")))
+    ):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
         yield from joined.finditer(text)
@@ -327,7 +335,58 @@ def _gap_is_space(text: str, a: int, b: int) -> bool:
 
 
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    """PERSON and ORGANIZATION spans in `text`."""
+    """PERSON and ORGANIZATION spans in `text`; a surname's lower-case particles before a span
+    belong to it ("da Rocha", "van der Horst Groep")."""
+    for span in _find_names(text, lex):
+        start = _particles_before(text, span.start)
+        yield span if start == span.start else Span(start, span.end, span.entity_type, span.score)
+
+
+# Lower-case particles that open a surname ("van Gogh", "da Silva", "von Trapp", "ten Brink");
+# not "la", "el", "al" or "bin", which are everyday words in English or Spanish chat.
+_NAME_PARTICLES = frozenset(
+    {
+        "van",
+        "von",
+        "vom",
+        "zu",
+        "der",
+        "den",
+        "de",
+        "da",
+        "di",
+        "du",
+        "del",
+        "della",
+        "dei",
+        "le",
+        "dos",
+        "das",
+        "het",
+        "ten",
+        "ter",
+    }
+)
+
+
+def _particles_before(text: str, start: int) -> int:
+    """Where a name starts once up to three particles right before `start` (single spaces) are
+    taken in; `start` itself when there are none."""
+    begin = start
+    for _ in range(3):
+        if begin < 2 or text[begin - 1] != " ":
+            break
+        k = begin - 1
+        while k > 0 and text[k - 1].isalpha():
+            k -= 1
+        word = text[k : begin - 1]
+        if word not in _NAME_PARTICLES or (k > 0 and not (text[k - 1].isspace() or text[k - 1] in '"“(')):
+            break
+        begin = k
+    return begin
+
+
+def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
@@ -350,6 +409,8 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
                 yield Span(m.start(), m.end(), "ORGANIZATION")
     for start, end in find_of_orgs(text):
         yield Span(extend_back(text, start), end, "ORGANIZATION")
+    for start, end in find_dotted_orgs(text):
+        yield Span(start, end, "ORGANIZATION")
     for run in _runs(text):
         span = _classify_run(text, run, lex)
         if span is not None:
@@ -428,6 +489,15 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):
         return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
+    # A name the lists cannot call a person's (everyday words, an acronym) as the subject of a
+    # reporting verb or the owner of a business noun: "General Electric said", "IBM's CEO".
+    if text[end : end + 1] in (" ", "'", "’") and NEWS_AFTER.match(text, end) is not None:
+        body = [(w, c) for w, c in zip(words[first:], classes[first:], strict=True) if c != STOP]
+        acronym = (
+            len(body) == 1 and len(body[0][0]) >= 2 and body[0][0].isupper() and body[0][0] not in NOT_ORG_ACRONYMS
+        )
+        if acronym or (len(body) >= 2 and all(c == COMMON for _, c in body)):
+            return Span(start, end, "ORGANIZATION")
     cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):

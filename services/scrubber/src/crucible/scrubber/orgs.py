@@ -307,6 +307,84 @@ WORKPLACE_AFTER = re.compile(
     r"app|website|account|loyalty card|headquarters)\b",
     re.IGNORECASE,
 )
+# News-style mentions: an organisation as the subject of a reporting verb ("General Electric said",
+# "IBM announced") or the owner of a business noun ("Acme's CEO", "Contoso's shares"). Used for
+# runs that the name lists cannot call a name (everyday words, acronyms); a run that reads as a
+# person stays a person ("Anna said").
+NEWS_AFTER = re.compile(
+    r" (?:said|says|announced|announces|reported|reports|confirmed|confirms|denied|denies|disclosed|stated|"
+    r"declined to comment|told reporters|unveiled|launched|warned)\b"
+    r"|['’]s (?:ceo|cfo|cto|chief executive|founders?|co-?founders?|shares|stock|share price|headquarters|hq|"
+    r"spokes(?:person|man|woman)|board|chairman|chairwoman|president|employees|staff|customers|quarterly|"
+    r"annual report|earnings|revenue|profits?)\b",
+    re.IGNORECASE,
+)
+# Dotted acronyms ("U.N.", "N.A.S.A."); the capital-word scanner sees them as single initials.
+DOTTED_ACRONYM = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,4}(?![\w])")
+# Dotted abbreviations that name a country or a time, not an organisation.
+_DOTTED_NOT_ORGS = frozenset(
+    {"U.S.", "U.K.", "U.S.A.", "E.U.", "A.M.", "P.M.", "D.C.", "B.C.", "A.D.", "P.S.", "R.I.P."}
+)
+# All-capital words that are everyday chat, not organisations ("OK", "TV", "ASAP").
+NOT_ORG_ACRONYMS = frozenset(
+    {
+        "OK",
+        "TV",
+        "ASAP",
+        "FYI",
+        "LOL",
+        "OMG",
+        "BTW",
+        "AM",
+        "PM",
+        "ID",
+        "DM",
+        "PS",
+        "ETA",
+        "DIY",
+        "IMO",
+        "TBH",
+        "IDK",
+        "RSVP",
+        "USA",
+        "US",
+        "UK",
+        "EU",
+        "CEO",
+        "CFO",
+        "HR",
+        "IT",
+        "PR",
+        "GPS",
+        "PDF",
+        "FAQ",
+        "ER",
+        "ICU",
+        "I",
+        "A",
+    }
+)
+
+
+def find_dotted_orgs(text: str) -> list[tuple[int, int]]:
+    """ "The U.N. office", "the F.B.I. said": a dotted acronym with a workplace noun or reporting verb
+    after it, or a workplace cue before it."""
+    if ". " not in text and not text.endswith("."):
+        return []
+    out = []
+    for m in DOTTED_ACRONYM.finditer(text):
+        if m.group() in _DOTTED_NOT_ORGS:
+            continue
+        end = m.end()
+        if (
+            WORKPLACE_AFTER.match(text, end) is not None
+            or NEWS_AFTER.match(text, end) is not None
+            or cue_before(text, m.start()) is not None
+        ):
+            out.append((m.start(), end))
+    return out
+
+
 # A name that is the subject of a sentence about a company ("Verdafero is the brainchild of ...",
 # "Acme was founded in 1999", "Acme is a startup").
 SUBJECT_ORG = re.compile(
