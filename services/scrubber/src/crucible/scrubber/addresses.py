@@ -331,15 +331,16 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         m = TOKEN.match(text, pos)
         if m is None:
             break
-        if not _accept(m.group("tok"), lex, corner) and not _street_name_part(text, m, lex):
+        tok = m.group("tok")
+        if not _accept(tok, lex, corner) and not _street_name_part(text, m, lex):
             break
-        if m.group("tok")[0] == "(" and (not tokens or "\n" in m.group()):
+        if tok[0] == "(" and (not tokens or "\n" in m.group()):
             break  # "(Greek)" after a place name belongs to it; never opens an address or a line
-        if text.startswith(":", m.end()):
-            break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
-        tokens.append(m.group("tok"))
-        ends.append(m.end())
         pos = m.end()
+        if text.startswith(":", pos):
+            break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
+        tokens.append(tok)
+        ends.append(pos)
     while tokens and tokens[-1].lower() == "and":
         tokens.pop()
         ends.pop()
@@ -519,12 +520,25 @@ def _with_cross_street(text: str, span: Span) -> Span:
 _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
 
 
+_WINDOW = 120
+
+
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     """Addresses written name first ("Černá 39", "Calle Mayor 5", "Jalan Raya Setiabudhi No. 566"):
     a street prefix, a street-like word or an unknown proper noun, followed within four words by a
     house number."""
-    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+    first_digit = _DIGIT.search(text)
+    if first_digit is None:
+        return
+    # Only the four tokens before a number matter, so tokenising starts after a space some way
+    # before the first digit (no token holds a space, so the tokens from there are the same);
+    # all of the text when fewer than four tokens stand before the first number from there.
+    begin = text.rfind(" ", 0, first_digit.start() - _WINDOW) + 1 if first_digit.start() > _WINDOW else 0
+    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
+    if begin and (not numbers or numbers[0] < 4):
+        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+        numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
     candidates = sorted(
         {
@@ -548,19 +562,19 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
                 break
             nlow = nxt.lower()
             rare = lex.frequency(nlow) < RARE_WORD_ZIPF
-            given = (  # "Dózsa györgy út 93": a lower-case given name before a street word
-                nxt.islower()
-                and j + 1 < len(tokens)
-                and lex.is_name(nlow)
-                and _is_street_word(tokens[j + 1][1].lower(), lex)
-            )
             if not (
                 nxt[0].isupper()
                 or nlow in LOWER_OK
                 or nlow in UNIT_WORDS
                 or rare
-                or given
                 or _is_street_word(nlow, lex)
+                # "Dózsa györgy út 93": a lower-case given name before a street word
+                or (
+                    nxt.islower()
+                    and j + 1 < len(tokens)
+                    and lex.is_name(nlow)
+                    and _is_street_word(tokens[j + 1][1].lower(), lex)
+                )
             ):
                 break
             streety = streety or _is_street_word(nlow, lex)

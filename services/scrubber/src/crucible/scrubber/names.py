@@ -246,7 +246,10 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
         not keys.isdisjoint(words)
         or any(w.rstrip(_TRAILING) in keys for w in words if w[-1] in _TRAILING)
         # a possessive legal form: "Noack KG's CEO", "Kovač d.o.o.'s"
-        or any(w[:-2].rstrip(_TRAILING) in keys for w in words if w.endswith(("'s", "’s")))
+        or (
+            ("'s" in text or "’s" in text)
+            and any(w[:-2].rstrip(_TRAILING) in keys for w in words if w.endswith(("'s", "’s")))
+        )
     ):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
@@ -338,8 +341,12 @@ def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`; a surname's lower-case particles before a span
     belong to it ("da Rocha", "van der Horst Groep")."""
     for span in _find_names(text, lex):
-        start = _particles_before(text, span.start)
-        yield span if start == span.start else Span(start, span.end, span.entity_type, span.score)
+        s = span.start
+        if s > 2 and text[s - 1] == " " and text[s - 2].islower():  # particles are lower-case words
+            start = _particles_before(text, s)
+            if start != s:
+                span = Span(start, span.end, span.entity_type, span.score)
+        yield span
 
 
 # Lower-case particles that open a surname ("van Gogh", "da Silva", "von Trapp", "ten Brink");
@@ -491,12 +498,13 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
     # A name the lists cannot call a person's (everyday words, an acronym) as the subject of a
     # reporting verb or the owner of a business noun: "General Electric said", "IBM's CEO".
-    if text[end : end + 1] in (" ", "'", "’") and NEWS_AFTER.match(text, end) is not None:
+    # (the pattern only for runs of that kind: it is the costlier test)
+    if text[end : end + 1] in (" ", "'", "’") and COMMON in classes:
         body = [(w, c) for w, c in zip(words[first:], classes[first:], strict=True) if c != STOP]
         acronym = (
             len(body) == 1 and len(body[0][0]) >= 2 and body[0][0].isupper() and body[0][0] not in NOT_ORG_ACRONYMS
         )
-        if acronym or (len(body) >= 2 and all(c == COMMON for _, c in body)):
+        if (acronym or (len(body) >= 2 and all(c == COMMON for _, c in body))) and NEWS_AFTER.match(text, end):
             return Span(start, end, "ORGANIZATION")
     cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:

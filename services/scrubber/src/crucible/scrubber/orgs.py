@@ -321,6 +321,7 @@ NEWS_AFTER = re.compile(
 )
 # Dotted acronyms ("U.N.", "N.A.S.A."); the capital-word scanner sees them as single initials.
 DOTTED_ACRONYM = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,4}(?![\w])")
+_DOTTED_GATE = re.compile(r"[A-Z]\.[A-Z]\.")
 # Dotted abbreviations that name a country or a time, not an organisation.
 _DOTTED_NOT_ORGS = frozenset(
     {"U.S.", "U.K.", "U.S.A.", "E.U.", "A.M.", "P.M.", "D.C.", "B.C.", "A.D.", "P.S.", "R.I.P."}
@@ -369,7 +370,7 @@ NOT_ORG_ACRONYMS = frozenset(
 def find_dotted_orgs(text: str) -> list[tuple[int, int]]:
     """ "The U.N. office", "the F.B.I. said": a dotted acronym with a workplace noun or reporting verb
     after it, or a workplace cue before it."""
-    if ". " not in text and not text.endswith("."):
+    if _DOTTED_GATE.search(text) is None:
         return []
     out = []
     for m in DOTTED_ACRONYM.finditer(text):

@@ -311,14 +311,17 @@ def _urls(text: str) -> Iterator[Span]:
 
 def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
     lower = text.lower()
+    # Digits in the text (ASCII text only; elsewhere \d also matches other scripts' digits): a
+    # phone needs six, an SSN nine, a card twelve.
+    digits = sum(map(text.count, "0123456789")) if text.isascii() else 99
     for m in IBAN.finditer(text):
         end = _valid_iban_end(m.group(), iban_rec)
         if end:
             yield Span(m.start(), m.start() + end, "IBAN_CODE")
     # Each pattern below is scanned only when what it cannot match without is in the text: every
     # card and SSN layout holds four digits in a row, an IPv4 address three dots, an IPv6 two colons.
-    if _FOUR_DIGITS.search(text):
-        for m in CARD.finditer(text):
+    if digits >= 9 and _FOUR_DIGITS.search(text):
+        for m in CARD.finditer(text) if digits >= 12 else ():
             if card_rec.validate_result(m.group()):
                 yield Span(m.start(), m.end(), "CREDIT_CARD")
         ssns = [m for m in SSN.finditer(text) if not ssn_rec.invalidate_result(m.group())]
@@ -329,7 +332,7 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
             )
         for m in ssns:
             yield Span(m.start(), m.end(), "US_SSN")
-    if text.count(".") >= 3:
+    if digits >= 4 and text.count(".") >= 3:
         for m in IPV4.finditer(text):
             if all(int(p) <= 255 for p in m.group().split(".")):
                 yield Span(m.start(), m.end(), "IP_ADDRESS")
@@ -340,7 +343,7 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
             except ValueError:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
-    for m in PHONE.finditer(text):
+    for m in PHONE.finditer(text) if digits >= 6 else ():
         for start, end in _phones_in(text, m.start(), m.end()):
             yield Span(start, end, "PHONE_NUMBER")
     if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
