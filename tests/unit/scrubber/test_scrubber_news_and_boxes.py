@@ -47,6 +47,7 @@ def _covers(detector: Detector, text: str, value: str, entity: str | None = None
         ("We are at Kowalska and ul. Polna 12.", "Kowalska and ul. Polna 12"),
         ("Ship to:\nArany jános utca 151.\nH-1069 Szeged\nThanks!", "Arany jános utca 151.\nH-1069 Szeged"),
         ("meet me at Jírova 7, 738 97 Náměšť nad Oslavou", "Jírova 7, 738 97 Náměšť nad Oslavou"),
+        ("send it to\n12 calle luna 8, durban, south africa.", "12 calle luna 8, durban, south africa"),
     ],
 )
 def test_address_shapes(detector: Detector, text: str, address: str) -> None:
@@ -74,6 +75,7 @@ def test_not_addresses(detector: Detector, text: str) -> None:
         ("The U.N. office is closed today.", "U.N."),
         ("Noack KG's CEO stepped down last week.", "Noack KG"),
         ("van Brenen BV is hiring again.", "van Brenen BV"),
+        ("Bright Harbor engineers built the new app.", "Bright Harbor"),
         ("Analysts expect van der Horst Groep to beat estimates.", "van der Horst Groep"),
     ],
 )
@@ -94,6 +96,7 @@ def test_surname_particles_join_the_name(detector: Detector) -> None:
         "OK said the driver, and off we went.",
         "The U.S. office of my company is in Texas.",
         "Good Morning said nobody ever.",
+        "The Uber driver took the long way round.",
     ],
 )
 def test_not_news_organisations(detector: Detector, text: str) -> None:

@@ -20,6 +20,7 @@ from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.orgs import (
     NEWS_AFTER,
     NOT_ORG_ACRONYMS,
+    OCCUPATION_AFTER,
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
     SUBJECT_ORG,
@@ -281,7 +282,10 @@ _LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "i’m", "im ")
 
 def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
     lower = text.lower()
-    if not any(k in lower for k in _LOWER_NAME_KEYS):
+    for k in _LOWER_NAME_KEYS:
+        if k in lower:
+            break
+    else:
         return
     for m in LOWER_NAME_CUE.finditer(text):
         weak = m.group(1).lower() in _WEAK_CUES
@@ -424,6 +428,12 @@ def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
             yield span
 
 
+def _only_names(classes: list[str], first: int) -> bool:
+    """Every class from `first` on is a listed name (counted in C, not a generator per run)."""
+    tail = classes[first:]
+    return tail.count(LISTED) + tail.count(AMBIGUOUS) == len(tail)
+
+
 def _reads_as_person(words: list[str], classes: list[str], lex: Lexicon) -> bool:
     """ "an interview with Sarah Hall": a first name (and a surname or initial) and no designator."""
     return (
@@ -482,30 +492,32 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
     end = run[-1][1]
     # A cue after the name (cheap matches first; whether the run reads as a person only then).
-    # (all three patterns open with a space)
+    # (the after-name patterns all open with a space; whether the run reads as a person only then)
     if (
         text.startswith(" ", end)
         and (
             WORKPLACE_AFTER.match(text, end) is not None
+            # an occupation only after two words or more: "the Uber driver" is a brand, not a workplace
+            or (len(run) - first >= 2 and OCCUPATION_AFTER.match(text, end) is not None)
             or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
             or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
         )
-    ) and not (
-        all(c in (LISTED, AMBIGUOUS) for c in classes[first:]) or _reads_as_person(words[first:], classes[first:], lex)
+        and not (_only_names(classes, first) or _reads_as_person(words[first:], classes[first:], lex))
     ):
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):
         return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
     # A name the lists cannot call a person's (everyday words, an acronym) as the subject of a
     # reporting verb or the owner of a business noun: "General Electric said", "IBM's CEO".
-    # (the pattern only for runs of that kind: it is the costlier test)
-    if text[end : end + 1] in (" ", "'", "’") and COMMON in classes:
-        body = [(w, c) for w, c in zip(words[first:], classes[first:], strict=True) if c != STOP]
-        acronym = (
-            len(body) == 1 and len(body[0][0]) >= 2 and body[0][0].isupper() and body[0][0] not in NOT_ORG_ACRONYMS
-        )
-        if (acronym or (len(body) >= 2 and all(c == COMMON for _, c in body))) and NEWS_AFTER.match(text, end):
-            return Span(start, end, "ORGANIZATION")
+    # (classes counted first: most runs are not of that kind, and the pattern is the costlier test)
+    if text[end : end + 1] in (" ", "'", "’"):
+        tail = classes[first:]
+        named = len(tail) - tail.count(STOP)
+        if named and tail.count(COMMON) == named:
+            word = next(w for w, c in zip(words[first:], tail, strict=True) if c != STOP)
+            acronym = named == 1 and len(word) >= 2 and word.isupper() and word not in NOT_ORG_ACRONYMS
+            if (acronym or named >= 2) and NEWS_AFTER.match(text, end):
+                return Span(start, end, "ORGANIZATION")
     cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):

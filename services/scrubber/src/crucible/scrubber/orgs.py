@@ -307,6 +307,15 @@ WORKPLACE_AFTER = re.compile(
     r"app|website|account|loyalty card|headquarters)\b",
     re.IGNORECASE,
 )
+# An occupation after the name: "a Walmart cashier", "Google engineers", "the Allianz songwriter".
+OCCUPATION_AFTER = re.compile(
+    r" (?:engineers?|developers?|designers?|programmers?|scientists?|researchers?|analysts?|consultants?|"
+    r"accountants?|lawyers?|attorneys?|nurses?|cashiers?|drivers?|pilots?|mechanics?|technicians?|managers?|"
+    r"directors?|interns?|contractors?|workers?|staffers?|reporters?|journalists?|editors?|writers?|"
+    r"songwriters?|salespeople|salesperson|representatives?|officials?|teachers?|professors?|baristas?|"
+    r"clerks?|receptionists?|executives?)\b",
+    re.IGNORECASE,
+)
 # News-style mentions: an organisation as the subject of a reporting verb ("General Electric said",
 # "IBM announced") or the owner of a business noun ("Acme's CEO", "Contoso's shares"). Used for
 # runs that the name lists cannot call a name (everyday words, acronyms); a run that reads as a
