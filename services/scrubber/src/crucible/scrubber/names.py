@@ -73,17 +73,19 @@ SENTENCE_END = '.!?:;"“”\n•*-–—(['
 STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
 
 
-_CLASS_CACHE: dict[tuple[int, str], str] = {}
+_CLASS_CACHE: dict[int, dict[str, str]] = {}
 
 
 def _word_class(word: str, lex: Lexicon) -> str:
-    """Cached: the same capitalised words come back record after record."""
-    key = (id(lex), word)
-    cls = _CLASS_CACHE.get(key)
+    """Cached per lexicon: the same capitalised words come back record after record."""
+    cache = _CLASS_CACHE.get(id(lex))
+    if cache is None:
+        cache = _CLASS_CACHE[id(lex)] = {}
+    cls = cache.get(word)
     if cls is None:
-        if len(_CLASS_CACHE) > 200_000:
-            _CLASS_CACHE.clear()
-        cls = _CLASS_CACHE[key] = _classify_word(word, lex)
+        if len(cache) > 200_000:
+            cache.clear()
+        cls = cache[word] = _classify_word(word, lex)
     return cls
 
 
