@@ -204,7 +204,8 @@ _PREP = r"at|for|with|by|from|to|of|into|through"
 _CUE_WORD = re.compile(rf"(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER}|{_BUSINESS}|laid)", re.IGNORECASE)
 _PREPS = frozenset(_PREP.split("|"))
 _CLAUSE_WORD = re.compile(r"[\w'’-]+")
-_CLAUSE_END = re.compile(r"[.!?;:\n\"“”()]")
+# Characters that end a clause: a cue is read only after the last of them.
+_CLAUSE_END_CHARS = '.!?;:\n"“”()'
 # A cue word may stand at most five words before the preposition ("a cashier at", "my second
 # interview at", "I just got a promotion at").
 _CUE_REACH = 6
@@ -243,8 +244,10 @@ def cue_before(text: str, start: int) -> str | None:
         return None
     window = text[max(0, start - 80) : start]
     if last in CUE_ENDS:
-        ends = [m.end() for m in _CLAUSE_END.finditer(window)]
-        words = _CLAUSE_WORD.findall(window[ends[-1] if ends else 0 :].lower())
+        # where the clause starts: after the last clause-ending character (one rfind per character
+        # is cheaper than collecting every match of a character-class pattern)
+        cut = max([window.rfind(c) for c in _CLAUSE_END_CHARS]) + 1
+        words = _CLAUSE_WORD.findall(window[cut:].lower())
         if words and words[-1] == "the":
             words.pop()
         if len(words) >= 2 and words[-1] in _PREPS:
