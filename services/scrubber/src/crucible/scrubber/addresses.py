@@ -15,6 +15,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 
+import regex
+
 from crucible.scrubber.lexicon import COMMON_ZIPF, Lexicon
 from crucible.scrubber.spans import Span
 
@@ -103,6 +105,9 @@ STREET_WORDS = frozenset(
         "tér",
         "út",
         "tee",
+        # abbreviated: Hungarian "u." (utca, after the name), Polish "ul." (ulica, before it)
+        "u.",
+        "ul.",
     ]
 )
 UNIT_WORDS = frozenset(
@@ -178,6 +183,9 @@ LOWER_OK = frozenset(
         "am",
         "im",
         "sur",
+        # Czech place names: "Náměšť nad Oslavou", "Hradec pod Sněžkou"
+        "nad",
+        "pod",
     ]
 )
 # Street-type words that come before the name in many countries ("ul. Miła 53", "Via Tasso 129").
@@ -192,18 +200,31 @@ START_NUMBER = re.compile(
     r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
 )
 START_MILITARY = re.compile(
-    r"\b(?:PSC|Unit|P\.?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor)\s+\d+|"
+    r"\b(?:PSC|Unit|P\.? ?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor|"
+    # post-office boxes in English, Portuguese, Spanish, German, Dutch, French and Polish
+    r"Post Office Box|Caixa Postal|Apartado(?: de Correos)?|Postfach|Postbus|Casilla(?: de Correos?)?|"
+    r"Boîte [Pp]ostale|Skrytka [Pp]ocztowa)\s+\d+|"
     r"\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n"
 )
-START_CORNER = re.compile(r"\b(?:the )?corner of ", re.IGNORECASE)
+# Words without which START_MILITARY cannot match ("P.O. Box" holds "Box", "USNS" ... "US").
+_MILITARY_GATE = re.compile(
+    r"PSC|Unit|Box|Studio|Level|Flat|Apartment|Apt|Suite|H\.No\.|Floor|US|Post|Caixa|Apartado|Casilla|Boîte|Skrytka"
+)
+START_CORNER = re.compile(r"\b(?:the )?(?:corner|intersection|junction) of ", re.IGNORECASE)
+_CORNER_KEYS = ("corner of ", "intersection of ", "junction of ")
+# Words without which START_CUE cannot match.
+_CUE_KEYS = ("live", "address", "located", "moved to", "enter on", "office is", "meet me at")
 START_CUE = re.compile(
     r"(?:\blives? (?:on|at)|\blived (?:on|at)|\baddress(?: is|:)|\blocated (?:on|at)|\bmoved to|\benter on|"
     r"\boffice is (?:on|at)|\bmeet me at)\s+(?=(?:[^\W\d_]+\.?,? ){1,4}\d)",
     re.IGNORECASE,
 )
 TOKEN = re.compile(
-    r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?"
+    # " - " joins an address's parts in Brazil and Portugal ("Avenida Paulista, 1578 - Bela Vista")
+    r"[ \t]*(?:,[ \t]*)?(?:\n[ \t]*)?(?:,[ \t]*)?(?:(?<=[ \t])-[ \t]+)?"
     r"(?P<tok>\([^\W\d_]+(?: [^\W\d_]+)?\)"
+    # "S/N" (sem / sin número) stands for the house number; "3º", "2ª" are floors; "5th" a street
+    r"|[Ss]/[Nn]\b|\d{1,4}[ºª°](?!\w)|\d{1,4}(?:st|nd|rd|th)\b|&(?=[ \t])"
     r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b(?:\.(?=[ \t]*[,\n]))?"
     r"|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
@@ -217,6 +238,20 @@ RARE_WORD_ZIPF = 2.5
 
 
 def _is_street_word(low: str, lex: Lexicon) -> bool:
+    """Cached: the scanners ask about the same words again and again."""
+    key = (id(lex), low)
+    hit = _STREET_WORD_CACHE.get(key)
+    if hit is None:
+        if len(_STREET_WORD_CACHE) > 100_000:
+            _STREET_WORD_CACHE.clear()
+        hit = _STREET_WORD_CACHE[key] = _street_word(low, lex)
+    return hit
+
+
+_STREET_WORD_CACHE: dict[tuple[int, str], bool] = {}
+
+
+def _street_word(low: str, lex: Lexicon) -> bool:
     if low in STREET_WORDS or low in lex.street_suffixes or low in lex.street_prefixes:
         return True
     # Compound street names: "Idrottsvägen", "Ringhoferstraße", "Ringhoferstr.", "Wirthplatz".
@@ -241,6 +276,8 @@ _SUFFIX_CACHE: dict[int, tuple[frozenset[str], tuple[int, ...]]] = {}
 
 
 def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
+    if tok == "&":
+        return corner
     if tok[0].isdigit() or tok[0] in "#(":
         return True
     if tok.lower() in _SIGN_OFFS:
@@ -255,8 +292,18 @@ def _accept(tok: str, lex: Lexicon, corner: bool) -> bool:
     return lex.frequency(low) < RARE_WORD_ZIPF and not lex.is_name(low)
 
 
+def _street_name_part(text: str, m: re.Match[str], lex: Lexicon) -> bool:
+    """A lower-case given name inside a street's name, as people type them ("Dózsa györgy út 93",
+    "Arany jános utca 151"): accepted when a street word follows it on the same line."""
+    tok = m.group("tok")
+    if not tok.isalpha() or not tok.islower() or not lex.is_name(tok) or "\n" in m.group():
+        return False
+    nxt = TOKEN.match(text, m.end())
+    return nxt is not None and "\n" not in nxt.group() and _is_street_word(nxt.group("tok").lower(), lex)
+
+
 def _looks_like_address(tokens: list[str], text: str, lex: Lexicon, cued: bool) -> bool:
-    has_number = any(t[0].isdigit() for t in tokens)
+    has_number = any(t[0].isdigit() or t in _NO_NUMBER for t in tokens)
     words = [t for t in tokens if t[0].isalpha()]
     if not has_number or not words or len(tokens) < 2:
         return False
@@ -282,21 +329,24 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
     ends: list[int] = []
     while len(tokens) < 30:
         m = TOKEN.match(text, pos)
-        if m is None or not _accept(m.group("tok"), lex, corner):
+        if m is None:
             break
-        if m.group("tok")[0] == "(" and (not tokens or "\n" in m.group()):
+        tok = m.group("tok")
+        if not _accept(tok, lex, corner) and not _street_name_part(text, m, lex):
+            break
+        if tok[0] == "(" and (not tokens or "\n" in m.group()):
             break  # "(Greek)" after a place name belongs to it; never opens an address or a line
-        if text.startswith(":", m.end()):
-            break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
-        tokens.append(m.group("tok"))
-        ends.append(m.end())
         pos = m.end()
+        if text.startswith(":", pos):
+            break  # a field label ("E-mail:", "Phone:") or a time ("10:30") starts something else
+        tokens.append(tok)
+        ends.append(pos)
     while tokens and tokens[-1].lower() == "and":
         tokens.pop()
         ends.pop()
     # "Magasinsgatan 7 St", "Whitchurch Road street": a street word after the address is complete
     # (after its house number, or after another street word) is the sentence's, not the address's.
-    if len(tokens) >= 3 and tokens[-1].lower() in STREET_WORDS:
+    if len(tokens) >= 3 and tokens[-1].lower() in STREET_WORDS and not (corner and _second_street(tokens)):
         earlier = [t.lower() for t in tokens[:-1]]
         if any(t in STREET_WORDS for t in earlier) or (
             tokens[-2][0].isdigit() and any(t[0].isalpha() for t in earlier)
@@ -315,9 +365,29 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
     tail = _country_tail(lex).match(text, end)
     if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
         end = tail.end()
-    if _looks_like_address(tokens, text[start:end], lex, cued):
+    if _looks_like_address(tokens, text[start:end], lex, cued) or (corner and _two_streets(tokens, lex)):
         return Span(start, end, "STREET_ADDRESS")
     return None
+
+
+def _second_street(tokens: list[str]) -> bool:
+    """At a corner the street word closing the tokens names the second street ("... and Oak Avenue")."""
+    joins = [k for k, t in enumerate(tokens) if t.lower() in ("and", "&")]
+    return bool(joins) and not any(t.lower() in STREET_WORDS for t in tokens[joins[-1] + 1 : -1])
+
+
+_NO_NUMBER = frozenset({"S/N", "s/n", "S/n"})
+
+
+def _two_streets(tokens: list[str], lex: Lexicon) -> bool:
+    """After "the corner of": two street names joined by "and" or "&" need no house number
+    ("the corner of Elm Street and Oak Avenue", "the intersection of Main & 5th")."""
+    joins = [k for k, t in enumerate(tokens) if t.lower() in ("and", "&")]
+    if not joins or not 0 < joins[0] < len(tokens) - 1:
+        return False
+    return all(t[0].isupper() or t[0].isdigit() or t.lower() in ("and", "&") for t in tokens) and any(
+        _is_street_word(t.lower(), lex) or t[0].isdigit() for t in tokens
+    )
 
 
 def _country_tail(lex: Lexicon) -> re.Pattern[str]:
@@ -388,28 +458,38 @@ def contact_block_orgs(text: str, addresses: list[Span]) -> Iterator[Span]:
 
 
 def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
-    if not _DIGIT.search(text):
+    # The two case-insensitive cue patterns are scanned only when one of their words is present
+    # (casefold, so every letter IGNORECASE would match is found). Two streets at a corner and a
+    # house written "S/N" (sem / sin número) need no digit.
+    digit = _DIGIT.search(text) is not None
+    folded = text.casefold()
+    corner = any(k in folded for k in _CORNER_KEYS)
+    if not digit and not corner and "s/n" not in folded:
         return
-    for m in START_CORNER.finditer(text):
-        span = _scan(text, m.end(), lex, corner=True, cued=True)
-        if span is not None:
-            yield Span(m.start(), span.end, "STREET_ADDRESS")
-    for m in START_CUE.finditer(text):
-        span = _scan(text, m.end(), lex, corner=False, cued=True)
-        if span is not None:
-            yield span
+    if corner:
+        for m in START_CORNER.finditer(text):
+            span = _scan(text, m.end(), lex, corner=True, cued=True)
+            if span is not None:
+                yield Span(m.start(), span.end, "STREET_ADDRESS")
+    if digit and any(k in folded for k in _CUE_KEYS):
+        for m in START_CUE.finditer(text):
+            span = _scan(text, m.end(), lex, corner=False, cued=True)
+            if span is not None:
+                yield span
     # Later starts inside an address already found would only find (part of) it again.
     # Found spans by start (they may overlap): one covering `start` began at most `longest` before it.
     found_starts: list[int] = []
     found_ends: list[int] = []
     longest = 0
-    starts = [m.start() for rx in (START_MILITARY, START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
+    starts = [m.start() for m in START_MILITARY.finditer(text)] if _MILITARY_GATE.search(text) else []
+    starts += [m.start() for rx in (START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
     for start in [*starts, *_name_first_starts(text, lex)]:
         lo, hi = bisect_right(found_starts, start - longest), bisect_right(found_starts, start)
         if any(found_ends[j] > start for j in range(lo, hi)):
             continue
         span = _scan(text, start, lex, corner=False, cued=False)
         if span is not None:
+            span = _with_cross_street(text, span)
             i = bisect_right(found_starts, span.start)
             found_starts.insert(i, span.start)
             found_ends.insert(i, span.end)
@@ -418,15 +498,47 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
 
 
 _DIGIT = re.compile(r"\d")
+# "at Růžena and Király u. 15", "Đoko and ul. Miła 53": a cross street named before the address.
+_CROSS_STREET = regex.compile(r"((?:\p{Lu}[\p{L}\p{M}'’.-]* ){1,3})(?:and|&) $")
+
+
+def _with_cross_street(text: str, span: Span) -> Span:
+    """An address preceded by "X and " is an intersection when X (one to three capitalised words)
+    opens its line or follows "at", "on" or "of"."""
+    if not text.startswith(" ", span.start - 1) or span.start < 6:
+        return span
+    w0 = max(0, span.start - 60)
+    m = _CROSS_STREET.search(text, w0, span.start)
+    if m is None:
+        return span
+    begin = m.start(1)
+    if begin == 0 or text[begin - 1] == "\n" or text[max(0, begin - 3) : begin] in ("at ", "on ", "of "):
+        return Span(begin, span.end, span.entity_type, span.score)
+    return span
+
+
 _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?")
+
+
+_WINDOW = 120
 
 
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     """Addresses written name first ("Černá 39", "Calle Mayor 5", "Jalan Raya Setiabudhi No. 566"):
     a street prefix, a street-like word or an unknown proper noun, followed within four words by a
     house number."""
-    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+    first_digit = _DIGIT.search(text)
+    if first_digit is None:
+        return
+    # Only the four tokens before a number matter, so tokenising starts after a space some way
+    # before the first digit (no token holds a space, so the tokens from there are the same);
+    # all of the text when fewer than four tokens stand before the first number from there.
+    begin = text.rfind(" ", 0, first_digit.start() - _WINDOW) + 1 if first_digit.start() > _WINDOW else 0
+    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
+    if begin and (not numbers or numbers[0] < 4):
+        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+        numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
     candidates = sorted(
         {
@@ -450,6 +562,19 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
                 break
             nlow = nxt.lower()
             rare = lex.frequency(nlow) < RARE_WORD_ZIPF
-            if not (nxt[0].isupper() or nlow in LOWER_OK or nlow in UNIT_WORDS or rare or _is_street_word(nlow, lex)):
+            if not (
+                nxt[0].isupper()
+                or nlow in LOWER_OK
+                or nlow in UNIT_WORDS
+                or rare
+                or _is_street_word(nlow, lex)
+                # "Dózsa györgy út 93": a lower-case given name before a street word
+                or (
+                    nxt.islower()
+                    and j + 1 < len(tokens)
+                    and lex.is_name(nlow)
+                    and _is_street_word(tokens[j + 1][1].lower(), lex)
+                )
+            ):
                 break
             streety = streety or _is_street_word(nlow, lex)

@@ -163,6 +163,8 @@ def _acceptable(toks: list[_Tok], j: int, text: str, lex: Lexicon, street_seen: 
         return True
     if low in lex.street_suffixes_all:
         return True  # after a house number: "45 henderson cross", "926 gary landing"
+    if j > 0 and f"{toks[j - 1].low} {low}" in _countries(lex):
+        return True  # the second word of a two-word country ("south africa", "new zealand")
     if len(low) <= 4 and low.endswith(".") and low[:-1].isalpha():
         return True  # "r.", "nr.", "bl.", "sc."
     if low in _FUNCTION_WORDS:
@@ -178,7 +180,7 @@ def _acceptable(toks: list[_Tok], j: int, text: str, lex: Lexicon, street_seen: 
         if nxt.kind in ("num", "code") or _streety(nxt.low, lex) or nxt.low in _countries(lex):
             return True
     # Two-word countries ("south africa", "new zealand").
-    return j + 1 < len(toks) and f"{low} {toks[j + 1].low}" in _countries(lex)
+    return j + 1 < len(toks) and f"{low} {toks[j + 1].low.rstrip('.')}" in _countries(lex)
 
 
 def _around(text: str, toks: list[_Tok], i: int, lex: Lexicon) -> Span | None:

@@ -204,7 +204,8 @@ _PREP = r"at|for|with|by|from|to|of|into|through"
 _CUE_WORD = re.compile(rf"(?:{_EMPLOY}|{_STUDY}|{_CARE}|{_MEMBER}|{_BUSINESS}|laid)", re.IGNORECASE)
 _PREPS = frozenset(_PREP.split("|"))
 _CLAUSE_WORD = re.compile(r"[\w'’-]+")
-_CLAUSE_END = re.compile(r"[.!?;:\n\"“”()]")
+# Characters that end a clause: a cue is read only after the last of them.
+_CLAUSE_END_CHARS = '.!?;:\n"“”()'
 # A cue word may stand at most five words before the preposition ("a cashier at", "my second
 # interview at", "I just got a promotion at").
 _CUE_REACH = 6
@@ -243,8 +244,10 @@ def cue_before(text: str, start: int) -> str | None:
         return None
     window = text[max(0, start - 80) : start]
     if last in CUE_ENDS:
-        ends = [m.end() for m in _CLAUSE_END.finditer(window)]
-        words = _CLAUSE_WORD.findall(window[ends[-1] if ends else 0 :].lower())
+        # where the clause starts: after the last clause-ending character (one rfind per character
+        # is cheaper than collecting every match of a character-class pattern)
+        cut = max([window.rfind(c) for c in _CLAUSE_END_CHARS]) + 1
+        words = _CLAUSE_WORD.findall(window[cut:].lower())
         if words and words[-1] == "the":
             words.pop()
         if len(words) >= 2 and words[-1] in _PREPS:
@@ -307,6 +310,94 @@ WORKPLACE_AFTER = re.compile(
     r"app|website|account|loyalty card|headquarters)\b",
     re.IGNORECASE,
 )
+# An occupation after the name: "a Walmart cashier", "Google engineers", "the Allianz songwriter".
+OCCUPATION_AFTER = re.compile(
+    r" (?:engineers?|developers?|designers?|programmers?|scientists?|researchers?|analysts?|consultants?|"
+    r"accountants?|lawyers?|attorneys?|nurses?|cashiers?|drivers?|pilots?|mechanics?|technicians?|managers?|"
+    r"directors?|interns?|contractors?|workers?|staffers?|reporters?|journalists?|editors?|writers?|"
+    r"songwriters?|salespeople|salesperson|representatives?|officials?|teachers?|professors?|baristas?|"
+    r"clerks?|receptionists?|executives?)\b",
+    re.IGNORECASE,
+)
+# News-style mentions: an organisation as the subject of a reporting verb ("General Electric said",
+# "IBM announced") or the owner of a business noun ("Acme's CEO", "Contoso's shares"). Used for
+# runs that the name lists cannot call a name (everyday words, acronyms); a run that reads as a
+# person stays a person ("Anna said").
+NEWS_AFTER = re.compile(
+    r" (?:said|says|announced|announces|reported|reports|confirmed|confirms|denied|denies|disclosed|stated|"
+    r"declined to comment|told reporters|unveiled|launched|warned)\b"
+    r"|['’]s (?:ceo|cfo|cto|chief executive|founders?|co-?founders?|shares|stock|share price|headquarters|hq|"
+    r"spokes(?:person|man|woman)|board|chairman|chairwoman|president|employees|staff|customers|quarterly|"
+    r"annual report|earnings|revenue|profits?)\b",
+    re.IGNORECASE,
+)
+# Dotted acronyms ("U.N.", "N.A.S.A."); the capital-word scanner sees them as single initials.
+DOTTED_ACRONYM = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,4}(?![\w])")
+_DOTTED_GATE = re.compile(r"[A-Z]\.[A-Z]\.")
+# Dotted abbreviations that name a country or a time, not an organisation.
+_DOTTED_NOT_ORGS = frozenset(
+    {"U.S.", "U.K.", "U.S.A.", "E.U.", "A.M.", "P.M.", "D.C.", "B.C.", "A.D.", "P.S.", "R.I.P."}
+)
+# All-capital words that are everyday chat, not organisations ("OK", "TV", "ASAP").
+NOT_ORG_ACRONYMS = frozenset(
+    {
+        "OK",
+        "TV",
+        "ASAP",
+        "FYI",
+        "LOL",
+        "OMG",
+        "BTW",
+        "AM",
+        "PM",
+        "ID",
+        "DM",
+        "PS",
+        "ETA",
+        "DIY",
+        "IMO",
+        "TBH",
+        "IDK",
+        "RSVP",
+        "USA",
+        "US",
+        "UK",
+        "EU",
+        "CEO",
+        "CFO",
+        "HR",
+        "IT",
+        "PR",
+        "GPS",
+        "PDF",
+        "FAQ",
+        "ER",
+        "ICU",
+        "I",
+        "A",
+    }
+)
+
+
+def find_dotted_orgs(text: str) -> list[tuple[int, int]]:
+    """ "The U.N. office", "the F.B.I. said": a dotted acronym with a workplace noun or reporting verb
+    after it, or a workplace cue before it."""
+    if _DOTTED_GATE.search(text) is None:
+        return []
+    out = []
+    for m in DOTTED_ACRONYM.finditer(text):
+        if m.group() in _DOTTED_NOT_ORGS:
+            continue
+        end = m.end()
+        if (
+            WORKPLACE_AFTER.match(text, end) is not None
+            or NEWS_AFTER.match(text, end) is not None
+            or cue_before(text, m.start()) is not None
+        ):
+            out.append((m.start(), end))
+    return out
+
+
 # A name that is the subject of a sentence about a company ("Verdafero is the brainchild of ...",
 # "Acme was founded in 1999", "Acme is a startup").
 SUBJECT_ORG = re.compile(

@@ -76,16 +76,18 @@ def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
     not a scan of every chosen span: linear cost on PII-dense text)."""
     starts: list[int] = []
     chosen: list[Span] = []
-    ordered = sorted(spans, key=lambda s: (-len(s), -RANK.get(s.entity_type, 0), s.start))
+    ordered = sorted(spans, key=lambda s: (s.start - s.end, -RANK.get(s.entity_type, 0), s.start))
     for span in ordered:
-        if len(span) <= 0:
+        if span.end <= span.start:
             continue
         i = bisect_left(starts, span.end)
         if i > 0 and chosen[i - 1].end > span.start:
             continue
         starts.insert(i, span.start)
         chosen.insert(i, span)
-    return sorted(chosen)
+    # Already in order: each span went in where its start belongs, and non-empty spans that do
+    # not overlap have distinct starts, so this is the order `sorted` would give.
+    return chosen
 
 
 class SpanIndex:

@@ -34,9 +34,10 @@ IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-
 CARD = re.compile(
     r"(?<![\d+-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{4}([ -])\d{6}\2\d{4,5})(?![\d-])"
 )
-SSN = re.compile(
-    r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])|(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE
-)
+# Two patterns: the grouped form has no letters, and IGNORECASE on it (needed only for the cued
+# form's lookbehinds) made it the slowest pattern in the module.
+SSN = re.compile(r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])")
+SSN_CUED = re.compile(r"(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE)
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 # Candidate phone numbers: a prefix (+CC, (area) or digits) and up to six more digit groups joined by
@@ -104,6 +105,7 @@ def _validators() -> tuple:
 
 
 _DIGIT = re.compile(r"\d")
+_FOUR_DIGITS = re.compile(r"\d{4}")
 # Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-").
 _ACCOUNT_KEYS = ("user", "account", "member", "customer", "client", "profile", "acct", "login", "uid", "usr", "cus")
 _NATIONAL_KEYS = ("ssn", "social", "national", "pesel", "personal id", "id number", "passport", "nino", "tax", "tin")
@@ -308,30 +310,42 @@ def _urls(text: str) -> Iterator[Span]:
 
 
 def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
+    lower = text.lower()
+    # Digits in the text (ASCII text only; elsewhere \d also matches other scripts' digits): a
+    # phone needs six, an SSN nine, a card twelve.
+    digits = sum(map(text.count, "0123456789")) if text.isascii() else 99
     for m in IBAN.finditer(text):
         end = _valid_iban_end(m.group(), iban_rec)
         if end:
             yield Span(m.start(), m.start() + end, "IBAN_CODE")
-    for m in CARD.finditer(text):
-        if card_rec.validate_result(m.group()):
-            yield Span(m.start(), m.end(), "CREDIT_CARD")
-    for m in SSN.finditer(text):
-        if not ssn_rec.invalidate_result(m.group()):
+    # Each pattern below is scanned only when what it cannot match without is in the text: every
+    # card and SSN layout holds four digits in a row, an IPv4 address three dots, an IPv6 two colons.
+    if digits >= 9 and _FOUR_DIGITS.search(text):
+        for m in CARD.finditer(text) if digits >= 12 else ():
+            if card_rec.validate_result(m.group()):
+                yield Span(m.start(), m.end(), "CREDIT_CARD")
+        ssns = [m for m in SSN.finditer(text) if not ssn_rec.invalidate_result(m.group())]
+        if "ssn" in lower:
+            ssns = sorted(
+                ssns + [m for m in SSN_CUED.finditer(text) if not ssn_rec.invalidate_result(m.group())],
+                key=lambda m: m.start(),
+            )
+        for m in ssns:
             yield Span(m.start(), m.end(), "US_SSN")
-    for m in IPV4.finditer(text):
-        if all(int(p) <= 255 for p in m.group().split(".")):
-            yield Span(m.start(), m.end(), "IP_ADDRESS")
-    if ":" in text:
+    if digits >= 4 and text.count(".") >= 3:
+        for m in IPV4.finditer(text):
+            if all(int(p) <= 255 for p in m.group().split(".")):
+                yield Span(m.start(), m.end(), "IP_ADDRESS")
+    if text.count(":") >= 2:
         for m in IPV6.finditer(text):
             try:
                 ipaddress.IPv6Address(m.group())
             except ValueError:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
-    for m in PHONE.finditer(text):
+    for m in PHONE.finditer(text) if digits >= 6 else ():
         for start, end in _phones_in(text, m.start(), m.end()):
             yield Span(start, end, "PHONE_NUMBER")
-    lower = text.lower()
     if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
         for m in ACCOUNT_ID.finditer(text):
             if m.group(1) is not None:
