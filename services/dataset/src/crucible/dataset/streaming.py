@@ -36,11 +36,11 @@ import orjson
 
 from crucible.dataset.audit import bias_audit_counts
 from crucible.dataset.builder import MANIFEST, REPORT, BuiltVersion, DatasetBuildError, Member, file_name
-from crucible.dataset.formats import RENDERERS, to_example
+from crucible.dataset.formats import encode_example, to_example
 from crucible.dataset.plan import Plan, plan_version
 from crucible.dataset.policy import SPLITS, DatasetPolicy
 from crucible.dataset.report import render_report
-from crucible.dataset.scan import ScanCounts, blob_batch, candidate_schema, chunked, scan_chunk
+from crucible.dataset.scan import SPAN_FIELDS, ScanCounts, candidate_schema, chunked, scan_chunk, with_spans
 from crucible.dataset.selection import max_synthetic
 from crucible.v1 import records_pb2
 
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 PYTHON_BYTES_PER_RECORD = 64
 BASE_MIB = 320  # interpreter, protobuf, DuckDB, Arrow, SciPy loaded
 DUCKDB_MIN_MIB = 256  # below this DuckDB's sorts and joins spill so much the build crawls
-WORKER_MIB = 200  # one worker process (protobuf, Arrow, orjson loaded) with a chunk in flight
+WORKER_MIB = 256  # one worker process (protobuf, Arrow, orjson loaded) with a chunk in flight (234 MiB measured)
 PARALLEL_MIN_RECORDS = 50_000  # below this, starting worker processes costs more than it saves
 _FETCH_ROWS = 2_000
 _LS, _PS = "\u2028".encode(), "\u2029".encode()
@@ -114,6 +114,7 @@ class OutOfCoreBuild:
         self.workers = workers  # None: default_workers(records in the store)
         self._pool: Any = None
         self._tmp = Path(tempfile.mkdtemp(prefix="crucible-dataset-build-", dir=workdir))
+        self._spill = self._tmp / "blobs.bin"
         self.con: duckdb.DuckDBPyConnection | None = None
         self.names = list(policy.splits.as_dict())
 
@@ -161,6 +162,9 @@ class OutOfCoreBuild:
             self._pool = get_context("spawn").Pool(workers)
         con = duckdb.connect(str(self._tmp / "build.duckdb"))
         con.execute(f"SET memory_limit = '{duck_mib}MiB'")
+        # One thread per core, said explicitly: the plan's sorts and windows run on every core the pod
+        # has (2 in the issue's target), between the scan's and the write's worker phases.
+        con.execute(f"SET threads = {os.cpu_count() or 1}")
         con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
         # Every result whose order matters says ORDER BY; without this DuckDB keeps insertion order at a memory cost.
         con.execute("SET preserve_insertion_order = false")
@@ -208,9 +212,8 @@ class OutOfCoreBuild:
     def _load(self, con: duckdb.DuckDBPyConnection, blobs: Iterable[bytes]) -> ScanCounts:
         dims = self.policy.audit.dimensions
         schema = candidate_schema(dims)
-        cols = ", ".join(f"{f.name} {_duck_type(str(f.type))}" for f in schema)
+        cols = ", ".join(f"{f.name} {_duck_type(str(f.type))}" for f in [*schema, *SPAN_FIELDS])
         con.execute(f"CREATE TABLE cand ({cols})")
-        con.execute("CREATE TABLE blobs (i BIGINT, blob BLOB)")
         counts = ScanCounts()
         seed = self.policy.seed
 
@@ -220,17 +223,22 @@ class OutOfCoreBuild:
                 yield (chunk, start, seed, list(dims))
                 start += len(chunk)
 
-        for (chunk, *_), (columns, kept) in self._ordered_map(scan_chunk, chunks()):
-            counts.records_in_store += len(chunk)
-            counts.usable += len(kept)
-            if columns is None:
-                continue
-            con.register("cand_batch", columns)
-            con.execute("INSERT INTO cand SELECT * FROM cand_batch")
-            con.unregister("cand_batch")
-            con.register("blob_batch", blob_batch(columns, chunk, kept))
-            con.execute("INSERT INTO blobs SELECT * FROM blob_batch")
-            con.unregister("blob_batch")
+        # The usable records' blobs go to a plain append-only file, not into DuckDB: writing them is
+        # one buffered write per chunk, and the write step reads each back by offset (on the workers).
+        offset = 0
+        with self._spill.open("wb") as spill:
+            for (chunk, *_), (columns, kept) in self._ordered_map(scan_chunk, chunks()):
+                counts.records_in_store += len(chunk)
+                counts.usable += len(kept)
+                if columns is None:
+                    continue
+                kept_blobs = [chunk[k] for k in kept]
+                con.register("cand_batch", with_spans(columns, [len(b) for b in kept_blobs], offset))
+                con.execute("INSERT INTO cand SELECT * FROM cand_batch")
+                con.unregister("cand_batch")
+                data = b"".join(kept_blobs)
+                spill.write(data)
+                offset += len(data)
         return counts
 
     def _write(
@@ -305,14 +313,15 @@ class OutOfCoreBuild:
         with ExitStack() as stack:
             writers = [_HashingWriter(stack.enter_context(sink.open(file_name(name, f)))) for f in formats]
             records = 0
-            result = con.execute(
-                "SELECT b.blob FROM final f JOIN blobs b USING (i) WHERE f.split = ? ORDER BY f.ord, f.rid",
-                [self.names.index(name)],
+            k = self.names.index(name)
+            reader = con.sql(f"SELECT off, len FROM final WHERE split = {k} ORDER BY ord, rid").to_arrow_reader(
+                _FETCH_ROWS
             )
+            spill = str(self._spill)
 
             def chunks() -> Iterator[tuple[Any, ...]]:
-                while rows := result.fetchmany(_FETCH_ROWS):
-                    yield ([blob for (blob,) in rows], formats, system_prompt)
+                for batch in reader:
+                    yield (spill, batch.column(0).to_numpy(), batch.column(1).to_numpy(), formats, system_prompt)
 
             for _, (n, parts) in self._ordered_map(render_chunk, chunks()):
                 records += n
@@ -359,11 +368,13 @@ class OutOfCoreBuild:
             "by_category": dict(sorted(all_categories.items())),
         }
 
-    def _record_ids(self, con: duckdb.DuckDBPyConnection, name: str) -> Iterator[str]:
+    def _record_ids_json(self, con: duckdb.DuckDBPyConnection, name: str) -> Iterator[list[bytes]]:
+        """The split's record ids in file order, each as JSON (orjson: the same bytes as `json.dumps(rid,
+        ensure_ascii=False)`, the formats' test shows), a chunk at a time."""
         result = con.execute("SELECT rid FROM final WHERE split = ? ORDER BY ord, rid", [self.names.index(name)])
+        dumps = orjson.dumps
         while rows := result.fetchmany(50_000):
-            for (rid,) in rows:
-                yield rid
+            yield [dumps(rid) for (rid,) in rows]
 
     def _write_manifest(self, con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], sink: FileSink) -> str:
         """The manifest exactly as `json.dumps(indent=2, sort_keys=True)` writes it, with each split's
@@ -380,10 +391,8 @@ class OutOfCoreBuild:
                 head, rest = rest.split(quoted)
                 writer.write(head.encode("utf-8"))
                 first = True
-                for rid in self._record_ids(con, name):
-                    writer.write(
-                        (("[\n      " if first else ",\n      ") + json.dumps(rid, ensure_ascii=False)).encode("utf-8")
-                    )
+                for ids in self._record_ids_json(con, name):
+                    writer.write((b"[\n      " if first else b",\n      ") + b",\n      ".join(ids))
                     first = False
                 writer.write(b"[]" if first else b"\n    ]")
             writer.write(rest.encode("utf-8"))
@@ -401,17 +410,21 @@ class OutOfCoreBuild:
                     yield Member(record_id=rid, subject_token=subj, split=name)
 
 
-def render_chunk(blobs: list[bytes], formats: list[str], system_prompt: str) -> tuple[int, list[bytes]]:
-    """Serialized records -> their lines in each format (one bytes per format), as `render_jsonl` writes
-    them. Picklable, so worker processes share the rendering."""
-    renderers = [RENDERERS[f] for f in formats]
+def render_chunk(
+    spill: str, offsets: Any, lengths: Any, formats: list[str], system_prompt: str
+) -> tuple[int, list[bytes]]:
+    """The records whose blobs lie at `offsets` (with `lengths`) in the spill file -> their lines in each
+    format (one bytes per format), as `render_jsonl` writes them. Picklable, so worker processes share
+    the rendering and read the blobs themselves (they never cross a pipe twice)."""
+    with open(spill, "rb") as fh:
+        fd = fh.fileno()
+        blobs = [os.pread(fd, n, o) for o, n in zip(offsets.tolist(), lengths.tolist(), strict=True)]
     out: list[list[bytes]] = [[] for _ in formats]
     record = records_pb2.Record()
     for blob in blobs:
         record.ParseFromString(blob)
-        example = to_example(record)
-        for render, lines in zip(renderers, out, strict=True):
-            lines.append(orjson.dumps(render(example, system_prompt)))
+        for lines, line in zip(out, encode_example(to_example(record), formats, system_prompt), strict=True):
+            lines.append(line)
     parts = []
     for lines in out:
         data = b"\n".join(lines) + b"\n" if lines else b""
