@@ -26,7 +26,7 @@ from typing import Any
 TARGET_SECONDS = 600.0
 TARGET_PEAK_MIB = 4096.0
 REFERENCE_MAX_RECORDS = 100_000
-_FILL_CHUNK = 20_000
+_FILL_PART = 50_000  # records generated per task when the store is filled
 
 
 def _runtime(home: Path) -> Any:
@@ -122,8 +122,10 @@ def _child_build(home: str) -> dict[str, Any]:
     runtime = _runtime(Path(home))
     phases: list[str] = []
     handler = logging.Handler()
-    handler.emit = lambda record: phases.append(record.getMessage())  # type: ignore[method-assign]
-    streaming_log = logging.getLogger("crucible.dataset.streaming")
+    handler.emit = lambda record: (  # type: ignore[method-assign]
+        phases.append(record.getMessage()) if record.getMessage().startswith("dataset build:") else None
+    )
+    streaming_log = logging.getLogger("crucible.dataset")
     streaming_log.addHandler(handler)
     streaming_log.setLevel(logging.INFO)
     workers = default_workers(_store_count(runtime))
@@ -217,37 +219,56 @@ def _child_reference(home: str) -> dict[str, Any]:
     }
 
 
+def _fill_part(start: int, count: int, subjects: int) -> list[tuple[Any, ...]]:
+    """Rows (in `row_from_record`'s column order) of records start..start+count-1 of the bench store."""
+    from crucible.common.registry import utcnow
+    from crucible.dataset.sample_records import iter_curated_records
+    from crucible.dataset.store import row_from_record
+
+    now = utcnow()
+    return [
+        tuple(row_from_record(r, now).values())
+        for r in iter_curated_records(count, seed=11, subjects=subjects, start=start)
+    ]
+
+
 def _fill_store(runtime: Any, n: int) -> tuple[float, list[Any]]:
-    """Generate and insert n records in chunks; returns (seconds, the first 20,000 records for the encoder test)."""
+    """Generate and insert n records; returns (seconds, the first 20,000 records for the encoder test).
+
+    Parts of the store are generated on one process per core (generating a protobuf record costs
+    several times inserting it), in order, a bounded number in flight; the main process inserts them
+    with the curated store's bulk path."""
     import sys
+    from collections import deque
 
     from crucible.common.registry import CuratedRecord, utcnow
     from crucible.dataset.sample_records import iter_curated_records
     from crucible.dataset.store import copy_rows, row_from_record
 
-    keep: list[Any] = []
-    columns: list[str] = []
-    chunk: list[Any] = []
+    subjects = max(n // 20, 1)
     t0 = time.perf_counter()
+    keep = list(iter_curated_records(min(n, 20_000), seed=11, subjects=subjects))  # part 0's first records
+    columns = list(row_from_record(keep[0], utcnow())) if keep else []
+    done = 0
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=get_context("spawn")) as pool:
+        pending: deque[Any] = deque()
+        parts = iter(range(0, n, _FILL_PART))
 
-    def flush() -> None:
-        now = utcnow()
-        rows = [row_from_record(r, now) for r in chunk]
-        columns[:] = list(rows[0])
-        with runtime.registry.session() as session:
-            copy_rows(session, CuratedRecord.__table__, columns, (tuple(r[c] for c in columns) for r in rows))
+        def submit() -> None:
+            start = next(parts, None)
+            if start is not None:
+                pending.append(pool.submit(_fill_part, start, min(_FILL_PART, n - start), subjects))
 
-    for i, record in enumerate(iter_curated_records(n, seed=11)):
-        chunk.append(record)
-        if len(keep) < 20_000:
-            keep.append(record)
-        if len(chunk) >= _FILL_CHUNK:
-            flush()
-            chunk = []
-            if (i + 1) % 1_000_000 == 0:
-                print(f"bench dataset: {i + 1} records in the store", file=sys.stderr, flush=True)
-    if chunk:
-        flush()
+        for _ in range(2 * (os.cpu_count() or 1)):
+            submit()
+        while pending:
+            rows = pending.popleft().result()
+            submit()
+            with runtime.registry.session() as session:
+                copy_rows(session, CuratedRecord.__table__, columns, rows)
+            before, done = done, done + len(rows)
+            if done // 1_000_000 > before // 1_000_000:
+                print(f"bench dataset: {done} records in the store", file=sys.stderr, flush=True)
     return time.perf_counter() - t0, keep
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from crucible.dataset.audit import audit_context, dimension_value
+from crucible.dataset.audit import audit_context, normalise_value
 from crucible.dataset.intake import has_reply
 from crucible.dataset.selection import seeded_hash
 from crucible.v1 import records_pb2
@@ -62,6 +62,8 @@ def scan_chunk(
     cols: list[list[object]] = [[] for _ in schema]
     kept: list[int] = []
     record = records_pb2.Record()
+    # A store repeats a few values per dimension millions of times: each raw value is normalised once.
+    groups: dict[str, str] = {}
     for offset, blob in enumerate(blobs):
         record.ParseFromString(blob)
         if not (record.category and has_reply(record)):
@@ -79,7 +81,12 @@ def scan_chunk(
             seeded_hash(seed, rid),
             order_key(seed, rid),
         ]
-        row += [dimension_value(context, dim) for dim in dimensions]
+        for dim in dimensions:
+            raw = context.get(dim, "")
+            group = groups.get(raw)
+            if group is None:
+                group = groups[raw] = normalise_value(raw)
+            row.append(group)
         for col, value in zip(cols, row, strict=True):
             col.append(value)
         kept.append(offset)
