@@ -186,7 +186,8 @@ def plan_version(
     plan.synthetic_dropped += _cap_synthetic_sql(con, "assigned", "chosen", synthetic_cap, partition="split")
     con.execute("DROP TABLE assigned")
     con.execute(
-        f"CREATE OR REPLACE TABLE final AS SELECT f.*, c.* EXCLUDE ({DECISION_COLUMNS}) FROM chosen f JOIN cand c USING (i)"
+        f"CREATE OR REPLACE TABLE final AS "
+        f"SELECT f.*, c.* EXCLUDE ({DECISION_COLUMNS}) FROM chosen f JOIN cand c USING (i)"
     )
     con.execute("DROP TABLE chosen")
     plan.real, plan.synthetic = con.execute(
