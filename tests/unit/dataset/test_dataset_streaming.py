@@ -151,3 +151,51 @@ def test_a_build_that_fails_half_way_leaves_nothing_and_never_writes_the_manifes
     with OutOfCoreBuild(DatasetPolicy(), workdir=tmp_path) as build:
         build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=ok)
     assert ok.opened[-1] == "manifest.json"
+
+
+def test_store_parts_generated_apart_join_into_one_store(tmp_path) -> None:
+    """The bench fills a large store part by part on several processes: part 0 is the plain generator's
+    records, later parts have their own ids and keep their near-duplicates inside the part, and a store
+    joined from parts still builds the reference's bytes."""
+    from crucible.dataset.sample_records import iter_curated_records
+
+    whole = list(iter_curated_records(300, seed=11, subjects=40))
+    parts = [list(iter_curated_records(150, seed=11, subjects=40, start=start)) for start in (0, 150)]
+    assert [r.SerializeToString() for r in parts[0]] == [r.SerializeToString() for r in whole[:150]]
+    ids = [r.record_id for part in parts for r in part]
+    assert len(set(ids)) == 300
+    second = {r.record_id for r in parts[1]}
+    assert {r.source.key for r in parts[1]} == {str(k) for k in range(150, 300)}
+    assert all(r.dedup.cluster_id in second for r in parts[1])
+    assert any(r.dedup.cluster_id != r.record_id for r in parts[1])
+    assert_identical(*both(parts[0] + parts[1], DatasetPolicy(), tmp_path))
+
+
+def test_duckdb_running_out_of_memory_half_way_publishes_nothing_and_says_what_it_needs(tmp_path, monkeypatch) -> None:
+    """The estimate can be wrong (unusually large records, a shared pod): DuckDB's own out-of-memory
+    error mid-build is the build's error, with the limit to raise, and the version is discarded."""
+    import crucible.dataset.streaming as streaming
+
+    monkeypatch.setattr(streaming, "check_memory", lambda records, limit, workers=0: 1)  # DuckDB gets 1 MiB
+    sink = MemorySink()
+    blobs = [r.SerializeToString() for r in generate_curated_records(3000, seed=1)]
+    with (
+        OutOfCoreBuild(DatasetPolicy(build_memory_mib=4096), workdir=tmp_path, workers=0) as build,
+        pytest.raises(
+            DatasetBuildError, match=r"needs more than its 1 MiB for DuckDB \(dataset.build_memory_mib is 4096"
+        ),
+    ):
+        build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=sink)
+    assert sink.discarded and not sink.files
+
+
+def test_members_for_the_registry_are_the_members_in_record_id_order(tmp_path) -> None:
+    records = generate_curated_records(400, seed=9)
+    policy = DatasetPolicy()
+    blobs = [r.SerializeToString() for r in records]
+    with OutOfCoreBuild(policy, workdir=tmp_path, workers=0) as build:
+        build.build(blobs, records_in_store=len(blobs), version="v1_20261204", created=DAY, sink=MemorySink())
+        in_file_order = list(build.members())
+        for_registry = list(build.members_for_registry())
+    assert for_registry == sorted(in_file_order, key=lambda m: m.record_id)
+    assert len(for_registry) > 300

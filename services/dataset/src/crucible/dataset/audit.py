@@ -30,7 +30,12 @@ _UNKNOWN = frozenset({"", "unknown", "none", "n/a", "na", "null", "unspecified",
 
 def dimension_value(context: Mapping[str, str], dimension: str) -> str:
     """A record's group on one dimension, lower-cased; "" when unknown."""
-    value = context.get(dimension, "").strip().lower()
+    return normalise_value(context.get(dimension, ""))
+
+
+def normalise_value(raw: str) -> str:
+    """A context value as its audit group: trimmed, lower-cased; "" when it means unknown."""
+    value = raw.strip().lower()
     return "" if value in _UNKNOWN else value
 
 

@@ -27,6 +27,9 @@ import pyarrow as pa
 from crucible.dataset.selection import apportion, category_mix_report, max_synthetic
 
 RANK = "q DESC, tb, rid"
+# What the decisions read: the work tables carry only these through their sorts; the audit dimensions
+# and the blob spans join back from `cand` once, for the chosen rows.
+DECISION_COLUMNS = "i, rid, subj, clu, cat, q, syn, tb, ord"
 
 
 @dataclass
@@ -60,12 +63,15 @@ def _cap_synthetic_sql(con: duckdb.DuckDBPyConnection, src: str, dst: str, cap: 
     if rows:
         con.executemany(f"INSERT INTO allowed_syn VALUES ({', '.join('?' * len(rows[0]))})", rows)
     join = f"USING ({partition})" if partition else "ON TRUE"
+    # Only the synthetic rows are ranked (a tenth of the table, not all of it); the rest pass through.
     con.execute(
         f"""CREATE OR REPLACE TABLE {dst} AS
+        SELECT * FROM {src} WHERE NOT syn
+        UNION ALL
         SELECT s.* EXCLUDE (pos) FROM (
-            SELECT *, CASE WHEN syn THEN row_number() OVER ({by} ORDER BY NOT syn, {RANK}) END AS pos FROM {src}
+            SELECT *, row_number() OVER ({by} ORDER BY {RANK}) AS pos FROM {src} WHERE syn
         ) s LEFT JOIN allowed_syn a {join}
-        WHERE NOT s.syn OR s.pos <= coalesce(a.n, 0)"""
+        WHERE s.pos <= coalesce(a.n, 0)"""
     )
     return int(_scalar(con, f"SELECT count(*) FROM {src}")) - int(_scalar(con, f"SELECT count(*) FROM {dst}"))
 
@@ -156,10 +162,10 @@ def plan_version(
     synthetic_cap: float,
     shares: Mapping[str, float],
 ) -> Plan:
-    """From table `cand` (usable records' columns) to table `final` (split, ord, rid, i, ...)."""
+    """From table `cand` (usable records' columns) to table `final` (the chosen rows: cand's columns and split)."""
     plan = Plan(eligible=int(_scalar(con, "SELECT count(*) FROM cand")))
     con.execute(
-        "CREATE OR REPLACE TABLE winners AS SELECT * FROM cand "
+        f"CREATE OR REPLACE TABLE winners AS SELECT {DECISION_COLUMNS} FROM cand "
         f"QUALIFY row_number() OVER (PARTITION BY clu ORDER BY {RANK}) = 1"
     )
     plan.duplicates_dropped = plan.eligible - int(_scalar(con, "SELECT count(*) FROM winners"))
@@ -177,8 +183,13 @@ def plan_version(
     plan.mix_report = category_mix_report(available, targets, category_mix)
     assign_groups(con, "mixed", shares)
     con.execute("DROP TABLE mixed")
-    plan.synthetic_dropped += _cap_synthetic_sql(con, "assigned", "final", synthetic_cap, partition="split")
+    plan.synthetic_dropped += _cap_synthetic_sql(con, "assigned", "chosen", synthetic_cap, partition="split")
     con.execute("DROP TABLE assigned")
+    con.execute(
+        f"CREATE OR REPLACE TABLE final AS "
+        f"SELECT f.*, c.* EXCLUDE ({DECISION_COLUMNS}) FROM chosen f JOIN cand c USING (i)"
+    )
+    con.execute("DROP TABLE chosen")
     plan.real, plan.synthetic = con.execute(
         "SELECT count(*) FILTER (NOT syn), count(*) FILTER (syn) FROM final"
     ).fetchone() or (0, 0)

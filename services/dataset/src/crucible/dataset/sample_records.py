@@ -83,10 +83,15 @@ def iter_curated_records(
     synthetic_share: float = 0.1,
     duplicate_share: float = 0.05,
     category_weights: Mapping[str, float] = DEFAULT_CATEGORY_WEIGHTS,
+    start: int = 0,
 ) -> Iterator[records_pb2.Record]:
     """The same records as `generate_curated_records`, one at a time: what a near-duplicate points
-    at is kept as two small integers per record, so 10 M records fit the bench's memory."""
-    rng = random.Random(seed)
+    at is kept as two small integers per record, so 10 M records fit the bench's memory.
+
+    `start` > 0 gives an independent part of a larger store (records `start`, `start+1`, ...: their own
+    random stream, ids, keys and timestamps; near-duplicates within the part; pass the whole store's
+    `subjects`), so parts can be generated in parallel."""
+    rng = random.Random(seed if not start else f"{seed}:{start}")
     subjects = subjects or max(n // 20, 1)
     categories = list(category_weights)
     weights = list(category_weights.values())
@@ -98,14 +103,14 @@ def iter_curated_records(
         table = "synthetic" if synthetic else rng.choice(["checkins", "activities", "quizzes", "conversations"])
         topic = rng.choice(_TOPICS)
         record = records_pb2.Record(
-            record_id=_record_id(table, seed, i),
-            subject_token=_token(rng.randrange(subjects)) if not synthetic else _token(10**9 + i),
+            record_id=_record_id(table, seed, start + i),
+            subject_token=_token(rng.randrange(subjects)) if not synthetic else _token(10**9 + start + i),
             kind=records_pb2.RECORD_KIND_CONVERSATION,
             category=rng.choices(categories, weights)[0],
         )
         record.source.table = table
-        record.source.key = str(i)
-        record.created_at.FromSeconds(1_760_000_000 + i * 60)
+        record.source.key = str(start + i)
+        record.created_at.FromSeconds(1_760_000_000 + (start + i) * 60)
         record.quality.total = round(rng.uniform(7.0, 10.0), 3)
         for key, (values, probs) in _CONTEXT.items():
             if rng.random() < 0.9:
@@ -122,8 +127,8 @@ def iter_curated_records(
         if i and rng.random() < duplicate_share:
             first = rng.randrange(i)
             root = root_of[first]
-            record.dedup.cluster_id = _record_id(tables[table_of[root]], seed, root)
-            record.dedup.duplicate_of = _record_id(tables[table_of[first]], seed, first)
+            record.dedup.cluster_id = _record_id(tables[table_of[root]], seed, start + root)
+            record.dedup.duplicate_of = _record_id(tables[table_of[first]], seed, start + first)
             record.dedup.similarity = round(rng.uniform(0.85, 0.99), 3)
         table_of.append(tables.index(table))
         root_of.append(root)

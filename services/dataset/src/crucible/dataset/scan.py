@@ -1,8 +1,9 @@
 """One pass over the curated store: each record reduced to the columns selection, splitting and the
 audit need (a few short strings and numbers), in Arrow batches for DuckDB.
 
-The record itself stays a serialized blob beside its columns: it is parsed again only when its
-training lines are written, so no step ever holds the store's records as Python objects.
+The record itself stays a serialized blob, appended to a spill file beside the columns (its offset
+and length are two of them): it is parsed again only when its training lines are written, so no
+step ever holds the store's records as Python objects.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
-from crucible.dataset.audit import audit_context, dimension_value
+from crucible.dataset.audit import audit_context, normalise_value
 from crucible.dataset.intake import has_reply
 from crucible.dataset.selection import seeded_hash
 from crucible.v1 import records_pb2
@@ -41,7 +43,7 @@ def candidate_schema(dimensions: Sequence[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-BLOB_SCHEMA = pa.schema([pa.field("i", pa.int64()), pa.field("blob", pa.binary())])
+SPAN_FIELDS = [pa.field("off", pa.int64()), pa.field("len", pa.int64())]
 
 
 @dataclass
@@ -60,6 +62,8 @@ def scan_chunk(
     cols: list[list[object]] = [[] for _ in schema]
     kept: list[int] = []
     record = records_pb2.Record()
+    # A store repeats a few values per dimension millions of times: each raw value is normalised once.
+    groups: dict[str, str] = {}
     for offset, blob in enumerate(blobs):
         record.ParseFromString(blob)
         if not (record.category and has_reply(record)):
@@ -77,7 +81,12 @@ def scan_chunk(
             seeded_hash(seed, rid),
             order_key(seed, rid),
         ]
-        row += [dimension_value(context, dim) for dim in dimensions]
+        for dim in dimensions:
+            raw = context.get(dim, "")
+            group = groups.get(raw)
+            if group is None:
+                group = groups[raw] = normalise_value(raw)
+            row.append(group)
         for col, value in zip(cols, row, strict=True):
             col.append(value)
         kept.append(offset)
@@ -87,10 +96,14 @@ def scan_chunk(
     return pa.RecordBatch.from_arrays(arrays, schema=schema), kept
 
 
-def blob_batch(columns: pa.RecordBatch, blobs: Sequence[bytes], kept: Sequence[int]) -> pa.RecordBatch:
-    """The kept records' blobs beside their store position `i`."""
+def with_spans(columns: pa.RecordBatch, lengths: Sequence[int], start: int) -> pa.RecordBatch:
+    """`columns` plus where each record's blob lies in the spill file (blobs appended in row order
+    from byte `start`)."""
+    lens = np.asarray(lengths, dtype=np.int64)
+    offs = start + np.cumsum(lens) - lens
     return pa.RecordBatch.from_arrays(
-        [columns.column(0), pa.array([blobs[k] for k in kept], type=pa.binary())], schema=BLOB_SCHEMA
+        [*columns.columns, pa.array(offs), pa.array(lens)],
+        schema=pa.schema([*columns.schema, *SPAN_FIELDS]),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -82,14 +83,16 @@ def build_dataset_version(runtime: Runtime, *, today: dt.date | None = None) -> 
             created=day,
             sink=ArtifactSink(runtime.artifacts, prefix),
         )
+        t0 = time.perf_counter()
         register_version(
             runtime.registry,
             built,
             seq=seq,
             manifest_uri=runtime.artifacts.uri(f"{prefix}/{MANIFEST}"),
             created_at=started_at,
-            members=build.members(),
+            members=build.members_for_registry(),
         )
+        log.info("dataset build: register in %.1f s (version and members)", time.perf_counter() - t0)
     log.info(
         "dataset %s: %s, fairness %.1f",
         version,
