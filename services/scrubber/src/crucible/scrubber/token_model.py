@@ -338,11 +338,17 @@ class SpanTagger:
         for c in candidates(text, windows, SpanIndex(anchors) if anchors else None):
             if not worth_scoring(c, self.lex):
                 continue
+            near = index.overlapping(c.start, c.end)
+            if not near:
+                # The common case: no rule span touches the run, so it is uncovered, has no rule
+                # type and passes `gate` (which only repeats `worth_scoring` then): no per-letter count.
+                todo.append((c, None))
+                continue
             rule_type, covered = overlap_type(c, spans, text, index)
             if not gate(c, self.lex, covered, rule_type):
                 continue
             # A rule span that reaches beyond the run (an address over several lines) knows more.
-            if any(s.start < c.start or s.end > c.end for _, s in index.overlapping(c.start, c.end)):
+            if any(s.start < c.start or s.end > c.end for _, s in near):
                 continue
             todo.append((c, rule_type))
         if not todo:
