@@ -124,3 +124,29 @@ def test_retraining_on_a_small_sample_writes_loadable_weights(tmp_path, detector
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     else:
         assert tagger is None
+
+
+def test_runs_no_rule_span_touches_take_the_short_path_with_the_same_verdict(detector: Detector) -> None:
+    """`refine` queues a run no rule span overlaps without counting its letters: that is only right
+    while such a run always reads as uncovered, untyped and passes `gate` whenever it is worth scoring."""
+    from crucible.scrubber.spans import SpanIndex
+    from crucible.scrubber.token_model import worth_scoring
+
+    rules = Detector(lex=detector.lex)
+    texts = [
+        "Send it to Harbor Lane Logistics, 42 Elm Street, Springfield IL 62704, attn Monday Kowalczyk.",
+        "I live at 17 Rue de la Paix, Paris. Call Anna Nowak or Bank of America about it.",
+        "Ship to: Mr. Ronald Bodnár\nSuite 4, 55 Long Road\nLeeds LS1 4AP\nUnited Kingdom",
+        "On Monday we drove past IKEA and the Eiffel Tower, then Easter Sunday at Grandma's.",
+    ]
+    checked = 0
+    for text in texts:
+        spans = rules.detect(text)
+        index = SpanIndex(spans)
+        for c in candidates(text):
+            if index.overlapping(c.start, c.end):
+                continue
+            assert overlap_type(c, spans, text, index) == (None, 0.0)
+            assert gate(c, detector.lex, 0.0, None) == worth_scoring(c, detector.lex)
+            checked += 1
+    assert checked >= 5

@@ -305,6 +305,11 @@ class SpanTagger:
         b1 = as32("b1") - as32("mean") @ w1
         return cls(np.ascontiguousarray(w1), b1, as32("w2"), as32("b2"), kept, lex)
 
+    @functools.cached_property
+    def _near_only(self) -> bool:
+        """Every kept type attaches to a rule span of its own type (read once, not per text)."""
+        return all(t in NEAR_RULE_SPAN for t in self.thresholds)
+
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         import numpy as np
 
@@ -319,8 +324,9 @@ class SpanTagger:
         import numpy as np
 
         anchors: list[Span] | None = None
-        if all(t in NEAR_RULE_SPAN for t in self.thresholds):
-            anchors = [s for s in spans if s.entity_type in self.thresholds]
+        if self._near_only:
+            kept = self.thresholds
+            anchors = [s for s in spans if s.entity_type in kept]
             if not anchors:
                 return spans  # the common path: nothing the kept types could attach to
         windows = None
@@ -335,14 +341,22 @@ class SpanTagger:
         # Indexed look-ups, never a scan of every span per run: linear cost on PII-dense text.
         index = SpanIndex(spans)
         todo: list[tuple[Candidate, str | None]] = []
-        for c in candidates(text, windows, SpanIndex(anchors) if anchors else None):
+        # Runs wholly inside any one rule span are skipped as they are found: all their letters are
+        # covered, so `gate` would turn them away (most are names the rules already took whole).
+        for c in candidates(text, windows, index):
             if not worth_scoring(c, self.lex):
+                continue
+            near = index.overlapping(c.start, c.end)
+            if not near:
+                # The common case: no rule span touches the run, so it is uncovered, has no rule
+                # type and passes `gate` (which only repeats `worth_scoring` then): no per-letter count.
+                todo.append((c, None))
                 continue
             rule_type, covered = overlap_type(c, spans, text, index)
             if not gate(c, self.lex, covered, rule_type):
                 continue
             # A rule span that reaches beyond the run (an address over several lines) knows more.
-            if any(s.start < c.start or s.end > c.end for _, s in index.overlapping(c.start, c.end)):
+            if any(s.start < c.start or s.end > c.end for _, s in near):
                 continue
             todo.append((c, rule_type))
         if not todo:
