@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import time
 
-from crucible.gateway.bench import _CpuClock
+from crucible.gateway.proc_cpu import CpuClock
 
 
 def test_cpu_clock_agrees_with_the_process_clock() -> None:
-    clock = _CpuClock(os.getpid())
+    clock = CpuClock(os.getpid())
     clock.start()
     cpu0 = time.process_time()
     x = 0

@@ -1,4 +1,4 @@
-"""`PostRoutes` (http_app.py) answers exactly as the Starlette app it short-cuts would."""
+"""`PostRoutes` (http_dispatch.py) answers exactly as the Starlette app it short-cuts would."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from crucible.gateway.http_app import PostRoutes, _JSONResponse
+from crucible.gateway.http_dispatch import JSONBody, PostRoutes
 
 
 async def _echo(request: Request) -> Response:
     body = await request.body()
     if body == b"boom":
         raise RuntimeError("boom")
-    return _JSONResponse({"got": body.decode(), "user": request.headers.get("x-user", "")}, headers={"x-a": "1"})
+    return JSONBody({"got": body.decode(), "user": request.headers.get("x-user", "")}, headers={"x-a": "1"})
 
 
 def _apps() -> tuple[Any, Any]:
@@ -54,15 +54,15 @@ def test_an_escaping_exception_is_a_500_and_still_raised() -> None:
 def test_json_response_headers_match_starlettes_own() -> None:
     from starlette.responses import JSONResponse
 
-    ours = _JSONResponse({"a": "é", "b": [1, 2]}, status_code=201, headers={"X-Crucible-Variant": "stable"})
+    ours = JSONBody({"a": "é", "b": [1, 2]}, status_code=201, headers={"X-Crucible-Variant": "stable"})
     theirs = JSONResponse({"a": "é", "b": [1, 2]}, status_code=201, headers={"X-Crucible-Variant": "stable"})
     assert (ours.status_code, ours.body, ours.raw_headers) == (theirs.status_code, theirs.body, theirs.raw_headers)
 
 
 def test_header_reads_what_starlettes_headers_read() -> None:
-    from crucible.gateway.http_app import _header
+    from crucible.gateway.http_dispatch import header
 
     raw = [(b"x-crucible-user", b"u\xe91"), (b"content-length", b"12"), (b"x-crucible-user", b"second")]
     request = Request({"type": "http", "headers": raw})
     for name in ("x-crucible-user", "content-length", "x-crucible-no-log"):
-        assert _header(request, name.encode()) == request.headers.get(name)
+        assert header(request, name.encode()) == request.headers.get(name)

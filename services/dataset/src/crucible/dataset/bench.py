@@ -22,6 +22,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from crucible.dataset.rss import TreeRssSampler, peak_rss_mib
+
 # Issue 27's target: 10 M curated records in under 10 minutes and 4 GiB on 2 cores.
 TARGET_SECONDS = 600.0
 TARGET_PEAK_MIB = 4096.0
@@ -36,80 +38,6 @@ def _runtime(home: Path) -> Any:
 
     settings = Settings(home=home, subject_secret="bench-secret", log_json=False)
     return Runtime.create(settings, policy=load_policy(None, section_models={"dataset": DatasetPolicy}))
-
-
-def _peak_rss_mib() -> float:
-    """This process's peak RSS. VmHWM, not ru_maxrss: ru_maxrss survives exec, so a spawned child
-    would report its (large) parent's peak."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-class _TreeRssSampler:
-    """Peak resident memory of this process and all its descendants together (the build's workers),
-    summed from /proc every `interval` seconds in a thread: a true simultaneous peak, to within the
-    sampling interval (Linux; elsewhere it reports 0 and the per-process peaks stand alone)."""
-
-    def __init__(self, interval: float = 0.2) -> None:
-        import threading
-
-        self.interval, self.peak_bytes, self.samples = interval, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-    def __enter__(self) -> _TreeRssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
-    def sample(self) -> None:
-        try:
-            total = sum(self._rss_pages(pid) for pid in _descendants(os.getpid())) * self._page
-        except OSError:
-            return
-        self.samples += 1
-        self.peak_bytes = max(self.peak_bytes, total)
-
-    @staticmethod
-    def _rss_pages(pid: int) -> int:
-        try:
-            return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
-            return 0  # exited between the listing and the read
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it, from /proc/*/stat's parent ids."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
 
 
 def _child_build(home: str) -> dict[str, Any]:
@@ -129,10 +57,10 @@ def _child_build(home: str) -> dict[str, Any]:
     streaming_log.addHandler(handler)
     streaming_log.setLevel(logging.INFO)
     workers = default_workers(_store_count(runtime))
-    start_rss = _peak_rss_mib()
+    start_rss = peak_rss_mib()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0, c0 = time.perf_counter(), time.process_time()
-    with _TreeRssSampler() as tree_rss:
+    with TreeRssSampler() as tree_rss:
         built = build_dataset_version(runtime)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -143,9 +71,9 @@ def _child_build(home: str) -> dict[str, Any]:
         "cpu_seconds": cpu + workers_cpu,
         "main_cpu_seconds": cpu,
         "workers_cpu_seconds": workers_cpu,
-        "workers_peak_rss_mib": children.ru_maxrss / 1024.0,  # the largest worker (Linux: KiB)
-        "peak_rss_mib": _peak_rss_mib(),
-        "tree_peak_rss_mib": tree_rss.peak_bytes / 2**20,
+        "workerspeak_rss_mib": children.ru_maxrss / 1024.0,  # the largest worker (Linux: KiB)
+        "peak_rss_mib": peak_rss_mib(),
+        "treepeak_rss_mib": tree_rss.peak_bytes / 2**20,
         "tree_rss_samples": tree_rss.samples,
         "rss_before_build_mib": start_rss,
         "version": built.version,
@@ -183,7 +111,7 @@ def _child_baseline(home: str) -> dict[str, Any]:
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     runtime.artifacts.delete("baseline")
     runtime.registry.dispose()
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": _peak_rss_mib(), "records": n}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": peak_rss_mib(), "records": n}
 
 
 def _child_reference(home: str) -> dict[str, Any]:
@@ -213,7 +141,7 @@ def _child_reference(home: str) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "files_compared": len(hashes),
         "identical": built == hashes,
     }
@@ -354,15 +282,15 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
         "build_cpu_seconds": round(build["cpu_seconds"], 3),
         "build_main_cpu_seconds": round(build["main_cpu_seconds"], 3),
         "build_workers_cpu_seconds": round(build["workers_cpu_seconds"], 3),
-        "build_workers_peak_rss_mib": round(build["workers_peak_rss_mib"], 1),
+        "build_workerspeak_rss_mib": round(build["workerspeak_rss_mib"], 1),
         # The main process's peak plus every worker at the largest worker's peak: an upper bound.
-        "peak_rss_mib_with_workers": round(build["peak_rss_mib"] + build["workers"] * build["workers_peak_rss_mib"], 1),
+        "peak_rss_mib_with_workers": round(build["peak_rss_mib"] + build["workers"] * build["workerspeak_rss_mib"], 1),
         # Main + workers resident at the same moment, sampled from /proc every 0.2 s during the build.
-        "peak_rss_mib_process_tree": round(build["tree_peak_rss_mib"], 1),
+        "peak_rss_mib_process_tree": round(build["treepeak_rss_mib"], 1),
         "process_tree_rss_samples": build["tree_rss_samples"],
         "baseline_seconds": round(baseline["seconds"], 3),
         "baseline_cpu_seconds": round(baseline["cpu_seconds"], 3),
-        "baseline_peak_rss_mib": round(baseline["peak_rss_mib"], 1),
+        "baselinepeak_rss_mib": round(baseline["peak_rss_mib"], 1),
         "baseline": "read + parse every record from the store, write one plain chat JSONL (no selection/audit)",
         "ratio_build_to_baseline": round(build["seconds"] / baseline["seconds"], 2) if baseline["seconds"] else None,
         # CPU seconds are the steadier comparison on a shared machine (wall time includes waiting for cores).
@@ -394,7 +322,7 @@ def bench_dataset(quick: bool = False, records: int | None = None) -> dict[str, 
         "target_seconds": TARGET_SECONDS,
         "target_peak_mib": TARGET_PEAK_MIB,
         "meets_targets": build["seconds"] < TARGET_SECONDS
-        and max(build["peak_rss_mib"], build["tree_peak_rss_mib"]) < TARGET_PEAK_MIB,
+        and max(build["peak_rss_mib"], build["treepeak_rss_mib"]) < TARGET_PEAK_MIB,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),

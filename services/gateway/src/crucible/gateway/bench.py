@@ -20,7 +20,7 @@ CPU (`*_run_queue_wait_ms_per_request`: CPU that other tenants of the machine to
 
 Issue 17: a bare relay (`relay.py`) runs beside the gateway and is measured right after it on
 each path, so `cpu_per_request_vs_relay` compares two measurements under the same machine load.
-Proxy CPU is counted in scheduler nanoseconds (`_CpuClock`), not 10 ms ticks.
+Proxy CPU is counted in scheduler nanoseconds (`CpuClock`), not 10 ms ticks.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -41,83 +39,15 @@ import httpx
 from crucible.gateway.heap import freeze_startup_heap
 from crucible.gateway.launcher import _free_port
 from crucible.gateway.placement import PINNED, Placement, plan_placement
+from crucible.gateway.proc_cpu import CpuClock, cpu_seconds, pin, pinned_self, run_queue_wait_seconds
 
 TOPOLOGY_ENV = "CRUCIBLE_BENCH_GATEWAY_TOPOLOGY"
-
-
-def _cpu_seconds(pid: int) -> float:
-    """The process's CPU time, utime + stime, in clock ticks (10 ms): the whole process, exited
-    threads included, but too coarse for one short measurement (see `_CpuClock`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-
-def _thread_cpu_ns(pid: int) -> dict[int, int]:
-    """Each live thread's CPU time in nanoseconds (/proc schedstat: the scheduler's own count)."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            out[int(task.name)] = int((task / "schedstat").read_text().split()[0])
-    return out
-
-
-class _CpuClock:
-    """CPU seconds a process used between `start` and `stop`. From the threads' nanosecond counts
-    when every thread seen at the start is still there at the stop; from the 10 ms ticks otherwise
-    (a thread's time leaves schedstat when it exits). Ticks alone were a flaw: at concurrency 1
-    a 4 s measurement is ~0.1-0.3 s of gateway CPU, so one tick either way moved the per-request
-    figure by up to 8 % and the ratio to the relay by twice that."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._threads0: dict[int, int] = {}
-        self._ticks0 = 0.0
-        self.source = ""  # which count the last `stop` used: schedstat_ns | ticks
-
-    def start(self) -> None:
-        self._threads0, self._ticks0 = _thread_cpu_ns(self.pid), _cpu_seconds(self.pid)
-
-    def stop(self) -> float:
-        threads, ticks = _thread_cpu_ns(self.pid), _cpu_seconds(self.pid)
-        if set(self._threads0) <= set(threads):
-            self.source = "schedstat_ns"
-            return sum(threads.values()) / 1e9 - sum(self._threads0.values()) / 1e9
-        self.source = "ticks"
-        return ticks - self._ticks0
-
-
-def _run_queue_wait_seconds(pid: int) -> float:
-    """Time the process's threads were runnable but waiting for a CPU (/proc schedstat): on a
-    shared machine this is the CPU other tenants took from it while it had work to do."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            total += int((task / "schedstat").read_text().split()[1])
-    return total / 1e9
-
-
-def _pin(pid: int, cpus: tuple[int, ...]) -> None:
-    """Pin every thread of `pid` (sched_setaffinity on a pid moves only its main thread)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):
-            os.sched_setaffinity(int(task.name), cpus)
-
-
-@contextlib.contextmanager
-def _pinned_self(cpus: tuple[int, ...]) -> Iterator[None]:
-    before = os.sched_getaffinity(0)
-    _pin(os.getpid(), cpus)
-    try:
-        yield
-    finally:
-        _pin(os.getpid(), tuple(before))
 
 
 def _spawn(args: list[str], cpus: tuple[int, ...]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pin(proc.pid, cpus)  # before the interpreter has started any thread; re-applied once it is up
+    pin(proc.pid, cpus)  # before the interpreter has started any thread; re-applied once it is up
     return proc
 
 
@@ -219,9 +149,9 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
         await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
         for name, proc in procs.items():
             await _wait_http(f"http://127.0.0.1:{ports[name][0]}/health", proc)
-        _pin(backend.pid, placement.load_cpus)
+        pin(backend.pid, placement.load_cpus)
         for proc in procs.values():
-            _pin(proc.pid, placement.gateway_cpus)
+            pin(proc.pid, placement.gateway_cpus)
         # aiohttp on the client side: httpx costs several ms of CPU per request at concurrency 32,
         # which would measure the client instead of the gateway (see backends.py).
         async with contextlib.AsyncExitStack() as stack:
@@ -232,7 +162,7 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
                 name: await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{ports[name][1]}"))
                 for name in PROXIES
             }
-            _pin(os.getpid(), placement.load_cpus)  # grpc's client threads start with the channel
+            pin(os.getpid(), placement.load_cpus)  # grpc's client threads start with the channel
             counter = iter(range(10**9))
 
             async def direct() -> None:
@@ -311,20 +241,20 @@ class _Tally:
         self.clocks: set[str] = set()
 
     async def measure(self, call: Any, concurrency: int, seconds: float, backend: subprocess.Popen[bytes]) -> None:
-        clock = _CpuClock(self.proxy.pid) if self.proxy is not None else None
+        clock = CpuClock(self.proxy.pid) if self.proxy is not None else None
         if clock is not None:
             clock.start()
-            proxy_wait0 = _run_queue_wait_seconds(clock.pid)
-        backend0 = _cpu_seconds(backend.pid)
+            proxy_wait0 = run_queue_wait_seconds(clock.pid)
+        backend0 = cpu_seconds(backend.pid)
         client0 = time.process_time()
-        load_wait0 = _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid)
+        load_wait0 = run_queue_wait_seconds(os.getpid()) + run_queue_wait_seconds(backend.pid)
         errors, wall = await _run(call, concurrency, seconds, self.latencies)
         if clock is not None:
             self.proxy_cpu += clock.stop()
             self.clocks.add(clock.source)
-            self.proxy_wait += _run_queue_wait_seconds(clock.pid) - proxy_wait0
-        self.load_cpu += (time.process_time() - client0) + (_cpu_seconds(backend.pid) - backend0)
-        self.load_wait += _run_queue_wait_seconds(os.getpid()) + _run_queue_wait_seconds(backend.pid) - load_wait0
+            self.proxy_wait += run_queue_wait_seconds(clock.pid) - proxy_wait0
+        self.load_cpu += (time.process_time() - client0) + (cpu_seconds(backend.pid) - backend0)
+        self.load_wait += run_queue_wait_seconds(os.getpid()) + run_queue_wait_seconds(backend.pid) - load_wait0
         self.errors += errors
         self.wall += wall
 
@@ -335,7 +265,7 @@ class _Tally:
         m["load_run_queue_wait_ms_per_request"] = round(1000 * self.load_wait / n, 3)
         if self.proxy is not None:
             cpu = self.proxy_cpu
-            m["gateway_cpu_seconds"] = round(cpu, 4)
+            m["gatewaycpu_seconds"] = round(cpu, 4)
             m["gateway_cpu_clock"] = "+".join(sorted(self.clocks))
             m["gateway_cpu_ms_per_request"] = round(1000 * cpu / n, 4)
             m["requests_per_gateway_core_second"] = round(m["requests"] / cpu, 1) if cpu > 0 else None
@@ -350,7 +280,7 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
     seconds = 1.0 if quick else 4.0
     placement = plan_placement(os.sched_getaffinity(0), os.environ.get(TOPOLOGY_ENV, PINNED))
     load = os.getloadavg()
-    with _pinned_self(placement.load_cpus):
+    with pinned_self(placement.load_cpus):
         both_20 = asyncio.run(_bench_delay(0.02, seconds, placement))
         both_0 = asyncio.run(_bench_delay(0.0, seconds, placement))
     at_20, relay_20 = both_20["gateway"], both_20["relay"]

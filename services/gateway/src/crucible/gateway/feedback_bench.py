@@ -25,17 +25,10 @@ from typing import Any
 
 import aiohttp
 
-from crucible.gateway.bench import (
-    TOPOLOGY_ENV,
-    _cpu_seconds,
-    _measure,
-    _pin,
-    _pinned_self,
-    _spawn,
-    _wait_http,
-)
+from crucible.gateway.bench import TOPOLOGY_ENV, _measure, _spawn, _wait_http
 from crucible.gateway.launcher import _free_port
 from crucible.gateway.placement import PINNED, Placement, plan_placement
+from crucible.gateway.proc_cpu import cpu_seconds, pin, pinned_self
 
 BACKEND_DELAY = 0.02
 CONCURRENCY = 32
@@ -91,12 +84,12 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
         await _wait_http(f"http://127.0.0.1:{backend_port}/health", backend)
         for name, proc in gateways.items():
             await _wait_http(f"http://127.0.0.1:{ports[name][0]}/health", proc)
-            _pin(proc.pid, placement.gateway_cpus)
-        _pin(backend.pid, placement.load_cpus)
+            pin(proc.pid, placement.gateway_cpus)
+        pin(backend.pid, placement.load_cpus)
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=64), timeout=aiohttp.ClientTimeout(total=30)
         ) as http:
-            _pin(os.getpid(), placement.load_cpus)
+            pin(os.getpid(), placement.load_cpus)
             counter = iter(range(10**9))
             issued: list[str] = []
 
@@ -115,13 +108,13 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
 
             rounds: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
             for name in ("off", "on") * PAIRS:
-                cpu0 = _cpu_seconds(gateways[name].pid)
-                load0 = time.process_time() + _cpu_seconds(backend.pid)
-                bus0 = _cpu_seconds(nats_pid)
+                cpu0 = cpu_seconds(gateways[name].pid)
+                load0 = time.process_time() + cpu_seconds(backend.pid)
+                bus0 = cpu_seconds(nats_pid)
                 m = await _measure(generate(name, keep=name == "on"), CONCURRENCY, seconds / PAIRS)
-                gateway_cpu = _cpu_seconds(gateways[name].pid) - cpu0
-                bus_cpu = _cpu_seconds(nats_pid) - bus0
-                load_cpu = time.process_time() + _cpu_seconds(backend.pid) - load0 + bus_cpu
+                gateway_cpu = cpu_seconds(gateways[name].pid) - cpu0
+                bus_cpu = cpu_seconds(nats_pid) - bus0
+                load_cpu = time.process_time() + cpu_seconds(backend.pid) - load0 + bus_cpu
                 # 1.0: the load cores (client, backend, and here the bus) are the limit, not the gateway.
                 m["load_cores_busy"] = round(load_cpu / (m["wall_seconds"] * len(placement.load_cpus)), 2)
                 m["bus_cpu_ms_per_request"] = round(1000 * bus_cpu / max(m["requests"], 1), 3)
@@ -184,10 +177,10 @@ async def _run(seconds: float, placement: Placement, nats_url: str, registry_url
                     else:
                         refused += 1
 
-            cpu0 = _cpu_seconds(gateways["on"].pid)
+            cpu0 = cpu_seconds(gateways["on"].pid)
             fb = await _measure(feedback, CONCURRENCY, min(seconds / 2, 2.0))
             fb["gateway_cpu_ms_per_feedback"] = round(
-                1000 * (_cpu_seconds(gateways["on"].pid) - cpu0) / max(fb["requests"], 1), 3
+                1000 * (cpu_seconds(gateways["on"].pid) - cpu0) / max(fb["requests"], 1), 3
             )
             fb["accepted"] = accepted
             fb["refused"] = refused
@@ -213,9 +206,9 @@ def bench_feedback(quick: bool = False) -> dict[str, Any]:
         registry = Registry(registry_url)
         registry.migrate()
         registry.dispose()
-        with EmbeddedNats(Path(tmp) / "nats") as server, _pinned_self(placement.load_cpus):
+        with EmbeddedNats(Path(tmp) / "nats") as server, pinned_self(placement.load_cpus):
             # The bus runs on other machines in production: keep it off the gateway's core.
-            _pin(server.proc.pid, placement.load_cpus)  # type: ignore[union-attr]
+            pin(server.proc.pid, placement.load_cpus)  # type: ignore[union-attr]
             assert server.proc is not None
             result = asyncio.run(_run(seconds, placement, server.url, registry_url, server.proc.pid))
     return {

@@ -25,42 +25,24 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as Path
 
 from crucible.gateway import __version__
 from crucible.gateway.client_auth import ClientAuth, RequireClientToken
 from crucible.gateway.feedback_desk import UNAUTHENTICATED, FeedbackInput
+from crucible.gateway.http_dispatch import Endpoint, JSONBody, PostRoutes, header
 from crucible.gateway.interactions import OPT_OUT_HEADER, note_opt_out
 from crucible.gateway.responses import Route, Served
 from crucible.gateway.router import Router
 from crucible.gateway.transport import BackendError
 
 USER_HEADER = "x-crucible-user"
-Endpoint = Callable[[Request], Awaitable[Response]]
 VERSION = __version__
 
 
-class _JSONResponse(JSONResponse):
-    """Starlette's JSONResponse rendered by orjson (the same compact UTF-8 JSON, a fraction of the
-    CPU), its headers built directly (the same list Starlette's `init_headers` builds: the given
-    headers, then content-length and content-type)."""
-
-    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status_code
-        self.background = None
-        self.body = orjson.dumps(content)
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
-        raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
-        raw.append((b"content-type", b"application/json"))
-        self.raw_headers = raw
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
 def _error(status: int, message: str, error_type: str = "generation") -> JSONResponse:
-    return _JSONResponse({"error": message, "error_type": error_type}, status_code=status)
+    return JSONBody({"error": message, "error_type": error_type}, status_code=status)
 
 
 def _tgi_error(exc: BackendError) -> JSONResponse:
@@ -77,7 +59,7 @@ def _openai_error(exc: BackendError) -> JSONResponse:
     BadRequestError / UnprocessableEntityError and do not retry them)."""
     kind = "invalid_request_error" if exc.client_error else _server_error_type(exc.status) + "_error"
     body = {"error": {"message": str(exc), "type": kind, "param": None, "code": str(exc.status)}}
-    return _JSONResponse(body, status_code=exc.status)
+    return JSONBody(body, status_code=exc.status)
 
 
 def _headers(route: Route) -> dict[str, str]:
@@ -90,15 +72,6 @@ def _headers(route: Route) -> dict[str, str]:
 
 _USER_KEY = USER_HEADER.encode("latin-1")
 _OPT_OUT_KEY = OPT_OUT_HEADER.encode("latin-1")
-
-
-def _header(request: Request, name: bytes) -> str | None:
-    """The first value of a header (`name` in lower case, as ASGI gives names): what Starlette's
-    `request.headers.get` returns, without building a `Headers` and encoding the name per lookup."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def _sse(obj: Any) -> bytes:
@@ -152,7 +125,7 @@ def create_app(
         def register(handler: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
             async def endpoint(_: Request) -> Response:
                 out = await handler()
-                return out if isinstance(out, Response) else _JSONResponse(out)
+                return out if isinstance(out, Response) else JSONBody(out)
 
             paths.append(Path(path, endpoint, methods=["GET"]))
             return handler
@@ -231,13 +204,13 @@ def create_app(
         return StreamingResponse(body(), media_type="text/event-stream", headers=_headers(route))
 
     def user_of(request: Request, body: dict[str, Any] | None = None) -> str:
-        return _header(request, _USER_KEY) or str((body or {}).get("user") or "")
+        return header(request, _USER_KEY) or str((body or {}).get("user") or "")
 
     limit = gateway.policy.limits.max_body_bytes
 
     async def read_json(request: Request) -> dict[str, Any] | Response:
         """The JSON object body, or the error response (413 over the size limit, never read whole)."""
-        declared = _header(request, b"content-length")
+        declared = header(request, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             gateway.refuse(BackendError("too large", status=413, client_error=True))
             return _error(413, f"the body is {declared} bytes; the limit is {limit}", "validation")
@@ -253,7 +226,7 @@ def create_app(
             data = None
         if not isinstance(data, dict):
             return _error(422, "the body must be a JSON object", "validation")
-        note_opt_out(_header(request, _OPT_OUT_KEY), data)
+        note_opt_out(header(request, _OPT_OUT_KEY), data)
         return data
 
     @post("/generate")
@@ -265,7 +238,7 @@ def create_app(
         if served is None:
             return failed
         wants_details = bool((payload.get("parameters") or {}).get("details"))
-        return _JSONResponse(_client_body(served.body, wants_details), headers=_headers(served.route))
+        return JSONBody(_client_body(served.body, wants_details), headers=_headers(served.route))
 
     @post("/generate_stream")
     async def generate_stream(request: Request) -> Response:
@@ -285,7 +258,7 @@ def create_app(
         if served is None:
             return failed
         wants_details = bool((payload.get("parameters") or {}).get("details"))
-        return _JSONResponse([_client_body(served.body, wants_details)], headers=_headers(served.route))
+        return JSONBody([_client_body(served.body, wants_details)], headers=_headers(served.route))
 
     @get("/health")
     async def health() -> Response:
@@ -329,7 +302,7 @@ def create_app(
         except BackendError as exc:
             return _openai_error(exc)
         body = {**served.body, "id": served.route.response_id, "model": served.route.model}
-        return _JSONResponse(body, headers=_headers(served.route))
+        return JSONBody(body, headers=_headers(served.route))
 
     @post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
@@ -359,7 +332,7 @@ def create_app(
         authorization = request.headers.get("authorization", "")
         if gateway.policy.feedback.require_client_token and clients.client_of(authorization) is None:
             gateway.desk.refuse(UNAUTHENTICATED)
-            return _JSONResponse({"accepted": False, "reason": UNAUTHENTICATED}, status_code=401)
+            return JSONBody({"accepted": False, "reason": UNAUTHENTICATED}, status_code=401)
         try:
             verdict = await gateway.desk.submit(
                 FeedbackInput(
@@ -378,7 +351,7 @@ def create_app(
         body: dict[str, Any] = {"accepted": verdict.accepted}
         if not verdict.accepted:
             body["reason"] = verdict.reason
-        return _JSONResponse(body, status_code=429 if verdict.reason == "rate_limited" else 200)
+        return JSONBody(body, status_code=429 if verdict.reason == "rate_limited" else 200)
 
     async def rollout(request: Request) -> Response:
         """Figures for anyone; the rollout id only for the admin token's holder."""
@@ -389,8 +362,8 @@ def create_app(
             and given.startswith("Bearer ")
             and hmac.compare_digest(given[7:].encode(), admin_token.encode())
         ):
-            return _JSONResponse(status)
-        return _JSONResponse({k: v for k, v in status.items() if k != "rollout_id"})
+            return JSONBody(status)
+        return JSONBody({k: v for k, v in status.items() if k != "rollout_id"})
 
     paths.append(Path("/rollout", rollout, methods=["GET"]))
 
@@ -407,45 +380,6 @@ def create_app(
 
         app = TracingMiddleware(app)
     return app
-
-
-class PostRoutes:
-    """The POST routes (generation and feedback: the serving path) called directly; everything
-    else, and any path Starlette would rewrite (a root path, a trailing slash), through Starlette.
-
-    Starlette's middleware stack, router and exception wrapper cost ~7 µs per request, a sixth of
-    the gateway's own CPU per request (measured in-process against a bare Starlette relay, issue
-    17); the handlers take a `Request` and return a `Response` either way. An exception escaping a
-    handler answers 500 `Internal Server Error` and propagates to the server, as Starlette's
-    ServerErrorMiddleware does."""
-
-    def __init__(self, app: Starlette, posts: dict[str, Endpoint]) -> None:
-        self.app = app
-        self.posts = posts
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        endpoint = (
-            self.posts.get(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path")
-            else None
-        )
-        if endpoint is None:
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            response = await endpoint(Request(scope, receive))
-            await response(scope, receive, tracked_send)
-        except Exception:
-            if not started:
-                await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
-            raise
 
 
 async def _chain(
