@@ -62,8 +62,16 @@ async def main(role: str, url: str, registry_url: str, log: Path, hang: bool) ->
 
             async def publish_then_hang(items):  # type: ignore[no-untyped-def]
                 await publish_many(items)
-                if any(subject == subjects.SCRUBBED for subject, *_ in items):
-                    Path(f"{log}.hung").write_text("published, not acked")
+                published = [
+                    r.record_id
+                    for subject, data, *_ in items
+                    if subject == subjects.SCRUBBED
+                    for r in records_pb2.RecordBatch.FromString(data).records
+                ]
+                if published:
+                    # The ids published and not acked: the test waits for exactly these at the sink.
+                    Path(f"{log}.hung.tmp").write_text("\n".join(published))
+                    os.replace(f"{log}.hung.tmp", f"{log}.hung")  # whole, never read half-written
                     await asyncio.Event().wait()  # until SIGKILL
 
             bus.publish_many = publish_then_hang  # type: ignore[method-assign]

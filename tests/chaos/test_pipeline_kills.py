@@ -113,7 +113,6 @@ class Pipeline:
         hung.unlink(missing_ok=True)
         if "scrub" in self.procs:
             self.kill("scrub")
-        before = sum(self.deliveries().values())
         self.start("scrub", hang=True)
         deadline = time.monotonic() + timeout
         while not hung.exists():
@@ -123,8 +122,12 @@ class Pipeline:
                 return False
             time.sleep(0.05)
         self.kill("scrub")
-        while sum(self.deliveries().values()) <= before and time.monotonic() < deadline:
-            time.sleep(0.05)  # the curator consumes (and so deletes) the output first
+        published = set(hung.read_text().split())
+        # The curator consumes (and so deletes) the hung batch's output first; a count of deliveries
+        # could be satisfied by the previous scrub's output still in flight, and a copy republished
+        # while the first is still on the stream is dropped as a duplicate message id.
+        while not published <= set(self.deliveries()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.kill_nats()
         self.start_nats()
         self.start("scrub")
