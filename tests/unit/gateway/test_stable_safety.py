@@ -27,7 +27,11 @@ def checked(variant: str) -> float:
 
 
 async def drive(router, users, prefix="u"):
-    return [(await router.generate("hi", {"max_new_tokens": 8}, f"{prefix}{i}")).route.variant for i in range(users)]
+    variants = [
+        (await router.generate("hi", {"max_new_tokens": 8}, f"{prefix}{i}")).route.variant for i in range(users)
+    ]
+    router.settle()  # answers are judged and counted write-behind: a reader settles first
+    return variants
 
 
 def test_stable_answers_are_judged_outside_any_rollout(new_stack):

@@ -369,6 +369,7 @@ def create_app(
 
     @get("/metrics")
     async def prometheus_metrics() -> Response:
+        gateway.settle()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app: Any = PostRoutes(Starlette(routes=paths), posts)

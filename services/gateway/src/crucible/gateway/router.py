@@ -43,6 +43,7 @@ from crucible.gateway.validation import (
     openai_backend_body,
     tgi_backend_parameters,
 )
+from crucible.gateway.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Router:
         self._client: HttpClient | None = None
         self._figures: dict[tuple[str, int], StageFigures] = {}
         self._rng = random.Random()
+        self._served: WriteBehind[tuple[Route, Outcome, float]] = WriteBehind(self._account)
         # Feedback loop (issue 18/25): signed response ids, the interaction publisher (None = off),
         # feedback intake. The service replaces the per-process key with the configured secret.
         self.ids = ResponseIds(os.urandom(32), policy.feedback.response_id_ttl_seconds)
@@ -170,14 +172,26 @@ class Router:
         return self._figures[key].variant(route.variant)
 
     def _record(self, route: Route, outcome: Outcome) -> None:
+        """Account for a finished backend call after the client is answered (`write_behind.py`).
+        A sampled exchange goes to the interaction publisher at once: it batches on its own, and its
+        `flush` must find every exchange already answered."""
         elapsed = time.perf_counter() - outcome.started
-        instruments.SERVED.request(route.variant, route.model, str(outcome.code))
-        if outcome.client_error:  # never an error of the variant: not in its figures or latency
-            return
         if outcome.ok and route.published and self.interactions is not None:
             self.interactions.served(
                 Exchange(route, route.user_id, outcome.prompt, outcome.text, elapsed, outcome.tokens, time.time())
             )
+        self._served.add((route, outcome, elapsed))
+
+    def settle(self) -> None:
+        """Apply the accounting of every request answered so far: call before reading figures or
+        metrics."""
+        self._served.settle()
+
+    def _account(self, served: tuple[Route, Outcome, float]) -> None:
+        route, outcome, elapsed = served
+        instruments.SERVED.request(route.variant, route.model, str(outcome.code))
+        if outcome.client_error:  # never an error of the variant: not in its figures or latency
+            return
         figures = self._stage_figures(route)
         if outcome.ok:
             instruments.SERVED.served(route.variant, route.model, elapsed, outcome.ttft, outcome.tokens)
@@ -438,6 +452,7 @@ class Router:
     # ---------------------------------------------------------------- figures
 
     async def flush_figures(self) -> None:
+        self.settle()
         for (rollout_id, stage), figures in list(self._figures.items()):
             try:
                 await self.store.put_figures(rollout_id, stage, self.replica_id, figures)
@@ -446,4 +461,5 @@ class Router:
 
     def keep_figures_of(self, rollout_id: str) -> None:
         """Forget this replica's figures of earlier rollouts (a new one started)."""
+        self.settle()
         self._figures = {k: v for k, v in self._figures.items() if k[0] == rollout_id}
