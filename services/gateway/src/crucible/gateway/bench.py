@@ -203,9 +203,10 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
                 for call, _ in rows_of.values():
                     for _ in range(3):  # warm connections
                         await call()
+                row_seconds = seconds * (C1_LONGER if concurrency == 1 else 1)
                 for _ in range(SLICES):  # every row a slice at a time, in turn: the same machine for all
                     for key, (call, _) in rows_of.items():
-                        await tallies[key].measure(call, concurrency, seconds / SLICES, backend)
+                        await tallies[key].measure(call, concurrency, row_seconds / SLICES, backend)
                 d = tallies["direct"].row(placement)
                 for name in PROXIES:
                     rows: dict[str, Any] = {"direct": d}
@@ -227,6 +228,10 @@ async def _bench_delay(delay: float, seconds: float, placement: Placement) -> di
 
 
 SLICES = 4  # each row's seconds, in this many turns
+# A concurrency-1 row at 20 ms is ~48 requests a second: in 4 s, ~190 requests and ~0.2 s of proxy
+# CPU, so the CPU-per-request ratio moved by ±0.15 between runs on a quiet machine (the relay's own
+# figure 0.49-0.97 ms). Three times as long for concurrency 1 (~570 requests a row).
+C1_LONGER = 3
 
 
 class _Tally:
@@ -314,6 +319,7 @@ def bench_gateway(quick: bool = False) -> dict[str, Any]:
         "requests_per_gateway_core_second_at_0ms": per_core,
         "topology": placement.describe(),
         "seconds_per_measurement": seconds,
+        "seconds_per_measurement_concurrency_1": seconds * C1_LONGER,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in load],
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
