@@ -8,13 +8,13 @@ forward (stable -> canary), never back and forth within a rollout.
 
 from __future__ import annotations
 
-import hashlib
+from crucible.gateway.sha256 import sha256
 
 STABLE, CANARY = "stable", "canary"
 
 
 def user_bucket(rollout_id: str, user_id: str) -> float:
-    digest = hashlib.sha256(f"{rollout_id}\x00{user_id}".encode()).digest()
+    digest = sha256(f"{rollout_id}\x00{user_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 * 100.0
 
 

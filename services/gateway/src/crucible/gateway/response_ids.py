@@ -14,14 +14,15 @@ One one-shot HMAC per request (a few µs), so the hot path pays little for it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from crucible.gateway.assignment import CANARY, STABLE
+from crucible.gateway.sha256 import sha256
 
 _SIG_HEX = 32
 
@@ -45,13 +46,16 @@ class ResponseIds:
     def __init__(self, secret: bytes, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
         if not secret:
             raise ValueError("response ids need a non-empty signing secret")
-        key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+        key = sha256(secret).digest() if len(secret) > 64 else secret
         key = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._inner = sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = sha256(bytes(b ^ 0x5C for b in key))
         self.ttl = int(ttl_seconds)
         self._clock = clock
         self._expiry_for, self._expiry = -1, ""
+        # The nonce only makes each id unique (the signature is what cannot be forged): 64 bits from
+        # a generator seeded by the OS, without a getrandom system call per request.
+        self._nonce = random.Random(os.urandom(32)).getrandbits
 
     def mint(self, rollout_id: str, stage_index: int, variant: str, published: bool = False) -> str:
         now = int(self._clock())
@@ -59,7 +63,7 @@ class ResponseIds:
             self._expiry_for, self._expiry = now, _b36(now + self.ttl)
         expiry = self._expiry
         flag = "p" if published else ""
-        body = f"{rollout_id or 'none'}.{stage_index}.{variant[0]}{flag}.{os.urandom(8).hex()}.{expiry}"
+        body = f"{rollout_id or 'none'}.{stage_index}.{variant[0]}{flag}.{self._nonce(64):016x}.{expiry}"
         return f"{body}.{self._sign(body)}"
 
     def verify(self, response_id: str) -> IssuedResponse | str:
