@@ -6,6 +6,8 @@
   prove the platform works against a server it did not start.
 - `postgres_url` / `redis_url`: $CRUCIBLE_TEST_POSTGRES_URL / $CRUCIBLE_TEST_REDIS_URL. Outside CI
   a missing URL skips the test; in CI (CI=true) it fails, so a skip never hides a failure there.
+- `pg_schema`: `url, schema = pg_schema("prefix")`, a PostgreSQL schema of the test's own on that
+  server and a URL whose search_path is it; dropped after the test.
 - `runtime`: a Runtime on a temporary CRUCIBLE_HOME (SQLite registry, file artifact store).
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,33 @@ def external_nats_url() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return _required_url("CRUCIBLE_TEST_POSTGRES_URL", "a PostgreSQL server")
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """A factory of private schemas (so tests never see each other's tables), each dropped after
+    the test with the `<schema>_optuna` schema a hyper-parameter study may have added beside it."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(postgres_url)
+    made: list[str] = []
+
+    def make(prefix: str) -> tuple[str, str]:
+        schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        made.append(schema)
+        url = sa.engine.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False), schema
+
+    try:
+        yield make
+    finally:
+        with admin.begin() as conn:
+            for schema in made:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}_optuna" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -25,13 +24,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_runtime(postgres_url: str, settings, tmp_path) -> Iterator[Runtime]:
-    schema = f"dataset_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres_url else "?"
-    registry = Registry(f"{postgres_url}{sep}options=-csearch_path%3D{schema}")
+def pg_runtime(pg_schema, settings, tmp_path) -> Iterator[Runtime]:
+    url, _ = pg_schema("dataset")
+    registry = Registry(url)
     registry.migrate()
     policy = load_policy(None, section_models={"dataset": DatasetPolicy})
     runtime = Runtime(settings=settings, policy=policy, registry=registry,
@@ -40,9 +35,6 @@ def pg_runtime(postgres_url: str, settings, tmp_path) -> Iterator[Runtime]:
         yield runtime
     finally:
         registry.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_upsert_build_and_forget_on_postgres(pg_runtime: Runtime) -> None:

@@ -41,23 +41,9 @@ def source_url(request, tmp_path) -> Iterator[str]:
         write_demo(path, USERS, 11)
         yield f"sqlite:///{path}"
         return
-    base = request.getfixturevalue("postgres_url")
-    schema = f"ext_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = (
-        sa.engine.make_url(base)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-    try:
-        write_demo(url, USERS, 11)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    url, _ = request.getfixturevalue("pg_schema")("ext")
+    write_demo(url, USERS, 11)
+    yield url
 
 
 @pytest.fixture

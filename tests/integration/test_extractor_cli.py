@@ -59,21 +59,16 @@ def test_demo_db_then_extract_twice(tmp_path, monkeypatch, embedded_nats):
     assert res.exit_code == 2 and "unknown table" in res.output
 
 
-def test_demo_db_into_postgresql(postgres_url):
-    import uuid
-
+def test_demo_db_into_postgresql(postgres_url, pg_schema):
     import sqlalchemy as sa
 
-    schema = f"ext_cli_{uuid.uuid4().hex[:8]}"
+    url, schema = pg_schema("ext_cli")
+    res = CliRunner().invoke(make_app(), ["demo-db", "--users", "12", "--out", url])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert "password" not in summary["target"]
     admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.engine.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
-        res = CliRunner().invoke(make_app(), ["demo-db", "--users", "12", "--out", url.render_as_string(False)])
-        assert res.exit_code == 0, res.output
-        summary = json.loads(res.output)
-        assert "password" not in summary["target"]
         with admin.connect() as conn:
             n = conn.execute(sa.text(f"SELECT COUNT(*) FROM {schema}.checkins")).scalar_one()
             assert n == summary["tables"]["checkins"] > 0
@@ -82,6 +77,4 @@ def test_demo_db_into_postgresql(postgres_url):
                 sa.text(f"INSERT INTO {schema}.couples (user_a_id, user_b_id, created_at) VALUES (1, 2, now())")
             )
     finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()

@@ -18,22 +18,14 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_registry(postgres_url: str) -> Iterator[tuple[Registry, str]]:
-    schema = f"search_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres_url else "?"
-    registry = Registry(f"{postgres_url}{sep}options=-csearch_path%3D{schema}")
+def pg_registry(pg_schema) -> Iterator[tuple[Registry, str]]:
+    url, schema = pg_schema("search")
+    registry = Registry(url)
     registry.migrate()
     try:
         yield registry, schema
     finally:
         registry.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}_optuna" CASCADE'))
-        admin.dispose()
 
 
 def test_study_on_postgres_beside_the_registry(pg_registry: tuple[Registry, str]) -> None:
