@@ -196,8 +196,11 @@ START_STREET_TYPE = re.compile(
     r"pl\.|os\.|R\.|Gang|Jl\.|Jalan|Pot|Trg)\s+(?=[^\W\d_])"
 )
 
+# The first digit, then what may not stand before it (not the lookbehind first): `re` skips to a
+# pattern's opening character class in C, but tries a pattern that opens with a lookbehind at
+# every position of the text.
 START_NUMBER = re.compile(
-    r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
+    r"\d(?<![\w.,:/-]\d)\d{0,5}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
 )
 START_MILITARY = re.compile(
     r"\b(?:PSC|Unit|P\.? ?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor|"

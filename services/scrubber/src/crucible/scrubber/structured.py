@@ -29,14 +29,18 @@ HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
 # IBAN shape in any case: texts get lower-cased whole ("iban: de89 3704 ..."); validity is checked
 # on the upper-cased value.
 IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?\b")
+# The card, SSN and phone patterns open with the character their match starts with and test what
+# may not stand before it right after it ("\d(?<![\d+-]\d)", not "(?<![\d+-])\d"): `re` skips to
+# the candidates in C only when a pattern opens with a character class; one that opens with a
+# lookbehind is tried at every position of the text (measured: 2-3.5x faster scans, same matches).
 # Card layouts: one run of 12-19 digits, groups of four (last group 1-4), or Amex 4-6-5.
 # Other groupings are phone numbers ("001-532-911-7707").
 CARD = re.compile(
-    r"(?<![\d+-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{4}([ -])\d{6}\2\d{4,5})(?![\d-])"
+    r"\d(?<![\d+-]\d)(?:\d{11,18}|\d{3}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{3}([ -])\d{6}\2\d{4,5})(?![\d-])"
 )
 # Two patterns: the grouped form has no letters, and IGNORECASE on it (needed only for the cued
 # form's lookbehinds) made it the slowest pattern in the module.
-SSN = re.compile(r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])")
+SSN = re.compile(r"\d(?<![\d-]\d)\d{2}([- .])\d{2}\1\d{4}(?![\d-])")
 SSN_CUED = re.compile(r"(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE)
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
@@ -44,8 +48,9 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
 # Not inside a longer number or word; an abbreviation's dot may touch it ("Tel.0490 75 40 81").
 # A label may follow after a hyphen ("07700 063 966-Fax"), a digit may not (a longer number).
+# (opening character first, see CARD: "+" / "(" / a digit, then the lookbehinds one character wider)
 PHONE = re.compile(
-    r"(?:(?<![\w+/.-])|(?<=[A-Za-z]\.))(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
+    r"[+(\d](?:(?<![\w+/.-].)|(?<=[A-Za-z]\..))(?:(?<=\+)\s?\(?\d{1,4}\)?|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{0,5})"
     r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
     r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/]|-\d)",
     re.IGNORECASE,
@@ -344,6 +349,8 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
     for m in PHONE.finditer(text) if digits >= 6 else ():
+        if m.end() - m.start() < 6:
+            continue  # most candidates are short numbers ("12", "2019"); `_phones_in` only trims them shorter
         for start, end in _phones_in(text, m.start(), m.end()):
             yield Span(start, end, "PHONE_NUMBER")
     if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
