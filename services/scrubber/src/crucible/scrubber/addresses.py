@@ -356,8 +356,8 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         ):
             tokens.pop()
             ends.pop()
-    if not tokens:
-        return None
+    if len(tokens) < 2:
+        return None  # one token is no address (`_looks_like_address`, `_two_streets`): most number starts end here
     if tokens[-1].lower().rstrip(".") in _LEGAL_FORMS:
         return None  # "48 Factoring Inc" is a company
     # A contact block ("Name\nJob title\nCompany\n338 17 St Omers Road"): lines without a number
@@ -524,6 +524,7 @@ _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)
 
 
 _WINDOW = 120
+_UP_TO_LAST_DIGIT = re.compile(r".*\d", re.DOTALL)
 
 
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
@@ -536,11 +537,15 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     # Only the four tokens before a number matter, so tokenising starts after a space some way
     # before the first digit (no token holds a space, so the tokens from there are the same);
     # all of the text when fewer than four tokens stand before the first number from there.
+    # Likewise it stops at the first space after the last digit: no number follows, and a token
+    # ends at a space as it would at the end of the text.
     begin = text.rfind(" ", 0, first_digit.start() - _WINDOW) + 1 if first_digit.start() > _WINDOW else 0
-    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin)]
+    stop = text.find(" ", _UP_TO_LAST_DIGIT.match(text).end())
+    stop = len(text) if stop == -1 else stop
+    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin, stop)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     if begin and (not numbers or numbers[0] < 4):
-        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, 0, stop)]
         numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
     candidates = sorted(

@@ -92,9 +92,7 @@ def candidates(
         else (m for lo, hi in windows for m in _RUN.finditer(text, max(0, lo), min(len(text), hi)))
     )
     for m in matches:
-        if inside is not None and any(
-            s.start <= m.start() and m.end() <= s.end for _, s in inside.overlapping(m.start(), m.end())
-        ):
+        if inside is not None and inside.covers(m.start(), m.end()):
             continue
         pieces: list[list[tuple[int, int, str]]] = [[]]
         for ts, te in m.spans("t"):
