@@ -1,7 +1,8 @@
 """The card, SSN, phone and house-number patterns open with their first character and test what may
 not stand before it right after it (so `re` can skip to candidates in C). Written that way they
 must find exactly what the lookbehind-first forms found: both forms are kept here and compared on
-random strings built from the characters the patterns care about."""
+random strings built from the characters the patterns care about. The cheap gates in front of
+the IBAN, account-id and national-id patterns must never hide a match."""
 
 from __future__ import annotations
 
@@ -57,3 +58,19 @@ def test_opening_character_first_finds_the_same_matches(name: str) -> None:
     for text in samples:
         assert [m.span() for m in before.finditer(text)] == [m.span() for m in after.finditer(text)], text
         assert [m.groups() for m in before.finditer(text)] == [m.groups() for m in after.finditer(text)], text
+
+
+def test_the_iban_gate_never_hides_an_iban() -> None:
+    rng = random.Random(13)
+    letters = "ABDEGLNPTabcz"
+    for _ in range(3_000):
+        text = "".join(rng.choice(letters + "0123456789 -.") for _ in range(rng.randint(1, 40)))
+        if structured.IBAN.search(text):
+            assert structured._IBAN_GATE.search(text), text
+
+
+def test_the_key_gates_find_every_key_word() -> None:
+    for key in ("user", "account", "member", "customer", "client", "profile", "acct", "login", "uid", "usr", "cus"):
+        assert structured._ACCOUNT_KEYS.search(f"my {key}name: x")
+    for key in ("ssn", "social", "national", "pesel", "personal id", "id number", "passport", "nino", "tax", "tin"):
+        assert structured._NATIONAL_KEYS.search(f"the {key} is 12345")

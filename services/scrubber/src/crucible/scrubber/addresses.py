@@ -508,7 +508,8 @@ _CROSS_STREET = regex.compile(r"((?:\p{Lu}[\p{L}\p{M}'’.-]* ){1,3})(?:and|&) $
 def _with_cross_street(text: str, span: Span) -> Span:
     """An address preceded by "X and " is an intersection when X (one to three capitalised words)
     opens its line or follows "at", "on" or "of"."""
-    if not text.startswith(" ", span.start - 1) or span.start < 6:
+    # (the pattern ends in "and " or "& " right before the address: a suffix test first)
+    if span.start < 6 or not text.endswith(("and ", "& "), 0, span.start):
         return span
     w0 = max(0, span.start - 60)
     m = _CROSS_STREET.search(text, w0, span.start)

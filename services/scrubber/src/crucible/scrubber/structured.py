@@ -110,10 +110,13 @@ def _validators() -> tuple:
 
 
 _DIGIT = re.compile(r"\d")
+# Every IBAN opens with two letters and two digits; found from the digits (`re` skips to them in C).
+_IBAN_GATE = re.compile(r"\d(?<=[A-Za-z]{2}\d)\d")
 _FOUR_DIGITS = re.compile(r"\d{4}")
-# Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-").
-_ACCOUNT_KEYS = ("user", "account", "member", "customer", "client", "profile", "acct", "login", "uid", "usr", "cus")
-_NATIONAL_KEYS = ("ssn", "social", "national", "pesel", "personal id", "id number", "passport", "nino", "tax", "tin")
+# Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-"); one
+# alternation each, searched in C (a pattern of plain words skips to their first letters).
+_ACCOUNT_KEYS = re.compile("user|account|member|customer|client|profile|acct|login|uid|usr|cus")
+_NATIONAL_KEYS = re.compile("ssn|social|national|pesel|personal id|id number|passport|nino|tax|tin")
 
 
 def _digits(s: str) -> str:
@@ -319,7 +322,7 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
     # Digits in the text (ASCII text only; elsewhere \d also matches other scripts' digits): a
     # phone needs six, an SSN nine, a card twelve.
     digits = sum(map(text.count, "0123456789")) if text.isascii() else 99
-    for m in IBAN.finditer(text):
+    for m in IBAN.finditer(text) if _IBAN_GATE.search(text) else ():
         end = _valid_iban_end(m.group(), iban_rec)
         if end:
             yield Span(m.start(), m.start() + end, "IBAN_CODE")
@@ -353,14 +356,14 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
             continue  # most candidates are short numbers ("12", "2019"); `_phones_in` only trims them shorter
         for start, end in _phones_in(text, m.start(), m.end()):
             yield Span(start, end, "PHONE_NUMBER")
-    if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
+    if _ACCOUNT_KEYS.search(lower) or lower.count("-") >= 4:
         for m in ACCOUNT_ID.finditer(text):
             if m.group(1) is not None:
                 if _has_digit(m.group(1)):
                     yield Span(m.start(1), m.end(1), "ACCOUNT_ID")
             else:
                 yield Span(m.start(), m.end(), "ACCOUNT_ID")
-    if any(k in lower for k in _NATIONAL_KEYS):
+    if _NATIONAL_KEYS.search(lower):
         for m in NATIONAL_ID.finditer(text):
             yield Span(m.start(1), m.end(1), "NATIONAL_ID")
     if "licen" not in lower and "dl" not in lower:
