@@ -319,8 +319,6 @@ class SpanTagger:
 
     def refine(self, text: str, spans: list[Span]) -> list[Span]:
         """The rules' spans, plus the runs the head types with enough confidence (see module doc)."""
-        import numpy as np
-
         anchors: list[Span] | None = None
         if self._near_only:
             kept = self.thresholds
@@ -359,6 +357,8 @@ class SpanTagger:
             todo.append((c, rule_type))
         if not todo:
             return spans
+        import numpy as np  # here, not above: most texts return before the head is needed
+
         self.calls += 1
         self.scored += len(todo)
         rows = np.stack([features(self.vectors, self.lex, c, t, text) for c, t in todo])
