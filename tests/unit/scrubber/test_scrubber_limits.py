@@ -120,3 +120,5 @@ def test_the_fast_overlap_rules_match_the_plain_ones() -> None:
         b = a + rng.randint(0, 30)
         expected = sorted(i for i, s in enumerate(spans) if s.start < b and s.end > a)
         assert sorted(i for i, _ in index.overlapping(a, b)) == expected
+        if b > a:
+            assert index.covers(a, b) == any(s.start <= a and b <= s.end for s in spans)

@@ -196,8 +196,11 @@ START_STREET_TYPE = re.compile(
     r"pl\.|os\.|R\.|Gang|Jl\.|Jalan|Pot|Trg)\s+(?=[^\W\d_])"
 )
 
+# The first digit, then what may not stand before it (not the lookbehind first): `re` skips to a
+# pattern's opening character class in C, but tries a pattern that opens with a lookbehind at
+# every position of the text.
 START_NUMBER = re.compile(
-    r"(?<![\w.,:/-])\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
+    r"\d(?<![\w.,:/-]\d)\d{0,5}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?(?=,?[ \t\n]+(?:\d{1,5}[ \t]+)?[^\W\d_])"
 )
 START_MILITARY = re.compile(
     r"\b(?:PSC|Unit|P\.? ?O\.? Box|Studio|Level|Flat|Apartment|Apt\.?|Suite|H\.No\.|Floor|"
@@ -353,8 +356,8 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
         ):
             tokens.pop()
             ends.pop()
-    if not tokens:
-        return None
+    if len(tokens) < 2:
+        return None  # one token is no address (`_looks_like_address`, `_two_streets`): most number starts end here
     if tokens[-1].lower().rstrip(".") in _LEGAL_FORMS:
         return None  # "48 Factoring Inc" is a company
     # A contact block ("Name\nJob title\nCompany\n338 17 St Omers Road"): lines without a number
@@ -505,7 +508,8 @@ _CROSS_STREET = regex.compile(r"((?:\p{Lu}[\p{L}\p{M}'’.-]* ){1,3})(?:and|&) $
 def _with_cross_street(text: str, span: Span) -> Span:
     """An address preceded by "X and " is an intersection when X (one to three capitalised words)
     opens its line or follows "at", "on" or "of"."""
-    if not text.startswith(" ", span.start - 1) or span.start < 6:
+    # (the pattern ends in "and " or "& " right before the address: a suffix test first)
+    if span.start < 6 or not text.endswith(("and ", "& "), 0, span.start):
         return span
     w0 = max(0, span.start - 60)
     m = _CROSS_STREET.search(text, w0, span.start)
@@ -521,6 +525,7 @@ _WORD_OR_NUMBER = re.compile(r"\d{1,6}[A-Za-z]?\b|[^\W\d_]+(?:['’\-][^\W\d_]+)
 
 
 _WINDOW = 120
+_UP_TO_LAST_DIGIT = re.compile(r".*\d", re.DOTALL)
 
 
 def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
@@ -533,11 +538,15 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     # Only the four tokens before a number matter, so tokenising starts after a space some way
     # before the first digit (no token holds a space, so the tokens from there are the same);
     # all of the text when fewer than four tokens stand before the first number from there.
+    # Likewise it stops at the first space after the last digit: no number follows, and a token
+    # ends at a space as it would at the end of the text.
     begin = text.rfind(" ", 0, first_digit.start() - _WINDOW) + 1 if first_digit.start() > _WINDOW else 0
-    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin)]
+    stop = text.find(" ", _UP_TO_LAST_DIGIT.match(text).end())
+    stop = len(text) if stop == -1 else stop
+    tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin, stop)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     if begin and (not numbers or numbers[0] < 4):
-        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text)]
+        tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, 0, stop)]
         numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]
     # Street types written in lower case open a name too ("plac Żwirki i Wigury 425", "aleja Broniewskiego").
     candidates = sorted(

@@ -58,7 +58,8 @@ class Detector:
             (soft if span.entity_type in SOFT_TYPES else hard).append(span)
         for matcher in matchers:
             hard.extend(matcher.find(text, folded))
-        hard.extend(find_identifiers(folded, identifiers))
+        if identifiers:
+            hard.extend(find_identifiers(folded, identifiers))
         soft.extend(find_names(text, self.lex))
         addresses = list(find_addresses(text, self.lex))
         addresses.extend(find_lower_addresses(text, self.lex))

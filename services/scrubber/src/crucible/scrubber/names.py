@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import repeat
 
 import regex
 
@@ -243,11 +244,11 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     legal, joined, keys = _company_pattern(lex)
     # The legal-form pattern is a long alternation: run it only when a suffix/prefix word is present.
     # (a legal form closing a sentence keeps its dots but not the sentence's "!" or "?")
-    # Words are split at whitespace and commas; only those ending in punctuation need stripping.
+    # Words are split at whitespace and commas and stripped of closing punctuation, all in C
+    # (`map` over `str.rstrip`; no key ends in that punctuation, so a bare word matches as itself).
     words = text.replace(",", " ").split()
     if (
-        not keys.isdisjoint(words)
-        or any(w.rstrip(_TRAILING) in keys for w in words if w[-1] in _TRAILING)
+        not keys.isdisjoint(map(str.rstrip, words, repeat(_TRAILING)))
         # a possessive legal form: "Noack KG's CEO", "Kovač d.o.o.'s"
         or (
             ("'s" in text or "’s" in text)

@@ -101,6 +101,13 @@ class SpanIndex:
         self._starts = [s.start for s in self._spans]
         self._longest = max((len(s) for s in spans), default=0)
 
+    def covers(self, start: int, end: int) -> bool:
+        """Whether one span holds all of [start, end): it starts at or before `start` and, reaching
+        `end`, at or after `end - longest` (no list is built: asked once per run found)."""
+        lo = bisect_left(self._starts, end - self._longest)
+        hi = bisect_right(self._starts, start)
+        return any(self._spans[j].end >= end for j in range(lo, hi))
+
     def overlapping(self, start: int, end: int) -> list[tuple[int, Span]]:
         lo = bisect_right(self._starts, start - self._longest)
         hi = bisect_left(self._starts, end)

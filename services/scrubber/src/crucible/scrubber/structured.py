@@ -29,14 +29,18 @@ HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z_][\w.]{1,29}\b")
 # IBAN shape in any case: texts get lower-cased whole ("iban: de89 3704 ..."); validity is checked
 # on the upper-cased value.
 IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ -]?[A-Za-z0-9]{4}){2,7}(?:[ -]?[A-Za-z0-9]{1,3})?\b")
+# The card, SSN and phone patterns open with the character their match starts with and test what
+# may not stand before it right after it ("\d(?<![\d+-]\d)", not "(?<![\d+-])\d"): `re` skips to
+# the candidates in C only when a pattern opens with a character class; one that opens with a
+# lookbehind is tried at every position of the text (measured: 2-3.5x faster scans, same matches).
 # Card layouts: one run of 12-19 digits, groups of four (last group 1-4), or Amex 4-6-5.
 # Other groupings are phone numbers ("001-532-911-7707").
 CARD = re.compile(
-    r"(?<![\d+-])(?:\d{12,19}|\d{4}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{4}([ -])\d{6}\2\d{4,5})(?![\d-])"
+    r"\d(?<![\d+-]\d)(?:\d{11,18}|\d{3}([ -])\d{4}\1\d{4}(?:\1\d{1,4}){0,2}|\d{3}([ -])\d{6}\2\d{4,5})(?![\d-])"
 )
 # Two patterns: the grouped form has no letters, and IGNORECASE on it (needed only for the cued
 # form's lookbehinds) made it the slowest pattern in the module.
-SSN = re.compile(r"(?<![\d-])\d{3}([- .])\d{2}\1\d{4}(?![\d-])")
+SSN = re.compile(r"\d(?<![\d-]\d)\d{2}([- .])\d{2}\1\d{4}(?![\d-])")
 SSN_CUED = re.compile(r"(?:(?<=ssn: )|(?<=ssn# )|(?<=ssn is ))\d{9}\b", re.IGNORECASE)
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
@@ -44,8 +48,9 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # one separator; validated in code (digit count, not a date, bare digit runs only with a cue).
 # Not inside a longer number or word; an abbreviation's dot may touch it ("Tel.0490 75 40 81").
 # A label may follow after a hyphen ("07700 063 966-Fax"), a digit may not (a longer number).
+# (opening character first, see CARD: "+" / "(" / a digit, then the lookbehinds one character wider)
 PHONE = re.compile(
-    r"(?:(?<![\w+/.-])|(?<=[A-Za-z]\.))(?:\+\s?\(?\d{1,4}\)?|\(\+?\d{1,5}\)|\d{1,6})"
+    r"[+(\d](?:(?<![\w+/.-].)|(?<=[A-Za-z]\..))(?:(?<=\+)\s?\(?\d{1,4}\)?|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{0,5})"
     r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
     r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/]|-\d)",
     re.IGNORECASE,
@@ -105,14 +110,17 @@ def _validators() -> tuple:
 
 
 _DIGIT = re.compile(r"\d")
+# Every IBAN opens with two letters and two digits; found from the digits (`re` skips to them in C).
+_IBAN_GATE = re.compile(r"\d(?<=[A-Za-z]{2}\d)\d")
 _FOUR_DIGITS = re.compile(r"\d{4}")
-# Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-").
-_ACCOUNT_KEYS = ("user", "account", "member", "customer", "client", "profile", "acct", "login", "uid", "usr", "cus")
-_NATIONAL_KEYS = ("ssn", "social", "national", "pesel", "personal id", "id number", "passport", "nino", "tax", "tin")
+# Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-"); one
+# alternation each, searched in C (a pattern of plain words skips to their first letters).
+_ACCOUNT_KEYS = re.compile("user|account|member|customer|client|profile|acct|login|uid|usr|cus")
+_NATIONAL_KEYS = re.compile("ssn|social|national|pesel|personal id|id number|passport|nino|tax|tin")
 
 
-def _digits(s: str) -> str:
-    return "".join(c for c in s if c.isdigit())
+def _digit_count(s: str) -> int:
+    return sum(map(str.isdigit, s))  # counted in C, not a generator per character
 
 
 def _has_digit(s: str) -> bool:
@@ -161,7 +169,7 @@ def _phones_in(text: str, start: int, end: int, depth: int = 0) -> Iterator[tupl
         yield from _phones_in(text, start + pos, end, depth + 1)
         return
     pieces = [
-        (start + p.start(), start + p.end(), len(_digits(EXTENSION.sub("", p.group()))))
+        (start + p.start(), start + p.end(), _digit_count(EXTENSION.sub("", p.group())))
         for p in PHONE_PIECE.finditer(value)
     ]
     if len(pieces) < 2:
@@ -204,7 +212,7 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     or an eight-digit date; longer bare runs only when called one. Anything that reads as a
     calendar date or a span of years is not a phone."""
     value = text[start:end]
-    n = len(_digits(EXTENSION.sub("", value)))
+    n = _digit_count(EXTENSION.sub("", value))
     if not 6 <= n <= 15:
         return False
     date = DATE_LIKE.match(value)
@@ -314,7 +322,7 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
     # Digits in the text (ASCII text only; elsewhere \d also matches other scripts' digits): a
     # phone needs six, an SSN nine, a card twelve.
     digits = sum(map(text.count, "0123456789")) if text.isascii() else 99
-    for m in IBAN.finditer(text):
+    for m in IBAN.finditer(text) if _IBAN_GATE.search(text) else ():
         end = _valid_iban_end(m.group(), iban_rec)
         if end:
             yield Span(m.start(), m.start() + end, "IBAN_CODE")
@@ -344,16 +352,18 @@ def _numeric(text: str, card_rec, iban_rec, ssn_rec) -> Iterator[Span]:
                 continue
             yield Span(m.start(), m.end(), "IP_ADDRESS")
     for m in PHONE.finditer(text) if digits >= 6 else ():
+        if m.end() - m.start() < 6:
+            continue  # most candidates are short numbers ("12", "2019"); `_phones_in` only trims them shorter
         for start, end in _phones_in(text, m.start(), m.end()):
             yield Span(start, end, "PHONE_NUMBER")
-    if any(k in lower for k in _ACCOUNT_KEYS) or lower.count("-") >= 4:
+    if _ACCOUNT_KEYS.search(lower) or lower.count("-") >= 4:
         for m in ACCOUNT_ID.finditer(text):
             if m.group(1) is not None:
                 if _has_digit(m.group(1)):
                     yield Span(m.start(1), m.end(1), "ACCOUNT_ID")
             else:
                 yield Span(m.start(), m.end(), "ACCOUNT_ID")
-    if any(k in lower for k in _NATIONAL_KEYS):
+    if _NATIONAL_KEYS.search(lower):
         for m in NATIONAL_ID.finditer(text):
             yield Span(m.start(1), m.end(1), "NATIONAL_ID")
     if "licen" not in lower and "dl" not in lower:

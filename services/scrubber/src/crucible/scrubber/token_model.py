@@ -92,9 +92,7 @@ def candidates(
         else (m for lo, hi in windows for m in _RUN.finditer(text, max(0, lo), min(len(text), hi)))
     )
     for m in matches:
-        if inside is not None and any(
-            s.start <= m.start() and m.end() <= s.end for _, s in inside.overlapping(m.start(), m.end())
-        ):
+        if inside is not None and inside.covers(m.start(), m.end()):
             continue
         pieces: list[list[tuple[int, int, str]]] = [[]]
         for ts, te in m.spans("t"):
@@ -321,8 +319,6 @@ class SpanTagger:
 
     def refine(self, text: str, spans: list[Span]) -> list[Span]:
         """The rules' spans, plus the runs the head types with enough confidence (see module doc)."""
-        import numpy as np
-
         anchors: list[Span] | None = None
         if self._near_only:
             kept = self.thresholds
@@ -361,6 +357,8 @@ class SpanTagger:
             todo.append((c, rule_type))
         if not todo:
             return spans
+        import numpy as np  # here, not above: most texts return before the head is needed
+
         self.calls += 1
         self.scored += len(todo)
         rows = np.stack([features(self.vectors, self.lex, c, t, text) for c, t in todo])
