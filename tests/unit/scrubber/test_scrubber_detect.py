@@ -63,6 +63,13 @@ def test_ordinary_sentences_are_left_alone(detector: Detector) -> None:
         assert detector.detect(text) == [], text
 
 
+def test_call_me_back_is_not_a_name(detector: Detector) -> None:
+    # "call me" introduces names ("call me anna") and the call's adverbs ("call me back")
+    text = "Can you ask Priya to call me back?"
+    assert [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)] == [("Priya", "PERSON")]
+    assert [(s.start, s.end) for s in detector.detect("call me anna")] == [(8, 12)]
+
+
 def test_states_after_i_am_are_not_names(detector: Detector) -> None:
     # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
     # feeling far more often than a name.

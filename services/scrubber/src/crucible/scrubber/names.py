@@ -279,6 +279,7 @@ _GREETING_BEFORE = regex.compile(
 
 
 _GREETED_NAME_ZIPF = 4.5
+_CALL_CUES = frozenset({"call me", "calls me"})
 _LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "i’m", "im ")
 
 
@@ -292,6 +293,7 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in LOWER_NAME_CUE.finditer(text):
         weak = m.group(1).lower() in _WEAK_CUES
         greeted = weak and _GREETING_BEFORE.search(text, 0, m.start()) is not None
+        calling = m.group(1).lower() in _CALL_CUES
         start = end = m.start(2)
         pos = m.start(2)
         for word in m.group(2).split():
@@ -304,6 +306,9 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             freq = lex.frequency(low)
             common = freq >= COMMON_ZIPF
             if weak and common and not (greeted and freq < _GREETED_NAME_ZIPF):
+                break
+            # "call me back", "calls me now": after a call, a very frequent word is the call's adverb
+            if calling and freq >= AMBIGUOUS_ZIPF:
                 break
             if not (lex.is_name(low) or not common or (len(bare) == 1 and end > start)):
                 break
