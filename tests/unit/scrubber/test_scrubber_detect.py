@@ -70,6 +70,42 @@ def test_call_me_back_is_not_a_name(detector: Detector) -> None:
     assert [(s.start, s.end) for s in detector.detect("call me anna")] == [(8, 12)]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Father's Day brunch is booked for noon.",
+        "Any plans for New Year's Eve?",
+        "We're hosting a Diwali dinner and then going out for Eid.",
+        "Happy Hanukkah to you and yours!",
+        "Ramadan starts next week, so lunches are off.",
+    ],
+)
+def test_holidays_are_not_people(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my neighbour gerald lent me his ladder", "gerald"),
+        ("thanks kelsey, see you tomorrow", "kelsey"),
+        ("i had lunch with my cousin okonkwo", "okonkwo"),
+        ("hi carl, are we still on?", "carl"),
+    ],
+)
+def test_single_lower_case_names_after_a_relation_or_greeting(detector: Detector, text: str, name: str) -> None:
+    start = text.index(name)
+    assert (start, start + len(name), "PERSON") in [(s.start, s.end, s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["thanks mate, see you", "my sister lives nearby", "hi babe, home soon", "my boss said no again", "hey guys"],
+)
+def test_words_after_a_relation_or_greeting_stay(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
 def test_states_after_i_am_are_not_names(detector: Detector) -> None:
     # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
     # feeling far more often than a name.

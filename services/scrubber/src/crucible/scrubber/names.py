@@ -317,6 +317,40 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             yield Span(start, end, "PERSON")
 
 
+# A single lower-case name after a relation or a greeting ("my neighbour james", "thanks sarah",
+# "hi carl"): a listed name that is not a frequent English word, or a word English does not know
+# (relations only); never a term of address ("thanks mate", "hi babe").
+_LOWER_SINGLE_CUE = regex.compile(
+    rf"\b(?:(?:my|our|his|her|their|your)\s+(?:(?:best|little|big|older|younger|ex|step|new|old|late)[- ]?)?"
+    rf"(?:{_RELATIONS})|(?P<greet>hi|hey|hello|thanks|thank you|thx|ty|dear|bye|congrats|congratulations))"
+    rf",?\s+(?P<name>[\p{{Ll}}][\p{{Ll}}\p{{M}}'’-]*)\b"
+)
+_LOWER_SINGLE_KEYS = ("my ", "our ", "his ", "her ", "their ", "your ", "hi", "hey", "hello", "thank", "thx", "ty ")
+_LOWER_SINGLE_MAX_ZIPF = 4.9
+_ADDRESS_TERMS_TEXT = (
+    "mate mates babe baby buddy darling boss honey hun hon love dear sweetie sweetheart man bro dude sis pal chief "
+    "doc sir madam miss guys folks team everyone everybody all friend friends girl girls boy boys kid kids kiddo son "
+    "champ boo bae fam gang again anyway though tho so too much lots"
+)
+_ADDRESS_TERMS = frozenset(_ADDRESS_TERMS_TEXT.split())
+
+
+def _lower_single_names(text: str, lex: Lexicon) -> Iterator[Span]:
+    lower = text.lower()
+    if not any(k in lower for k in _LOWER_SINGLE_KEYS):
+        return
+    for m in _LOWER_SINGLE_CUE.finditer(text):
+        word = m.group("name")
+        bare = word.removesuffix("'s").removesuffix("’s")
+        if bare in NEVER_NAMES or bare in _ADDRESS_TERMS or len(bare) < 3:
+            continue
+        freq = lex.frequency(bare)
+        listed = lex.is_name(bare) and freq < _LOWER_SINGLE_MAX_ZIPF
+        unknown = m.group("greet") is None and freq < COMMON_ZIPF and "-" not in bare
+        if listed or unknown:
+            yield Span(m.start("name"), m.start("name") + len(bare), "PERSON")
+
+
 _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
 # In a message typed all in lower case a name has no capital to show it: a listed first name
 # that is not an everyday word, then an optional initial, then a listed or unknown surname.
@@ -406,6 +440,7 @@ def _particles_before(text: str, start: int) -> int:
 
 def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
+    yield from _lower_single_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
     yield from find_lower_orgs(text, lex)
@@ -466,6 +501,15 @@ def _quoted_title(text: str, run: list[tuple[int, int, str]], classes: list[str]
     return sum(c in (STOP, COMMON) for c in classes) >= 2
 
 
+# "Mother's Day", "New Year's Eve", "Bonfire Night": a day named after its owner, not a person.
+_HOLIDAY_HEADS = frozenset({"Day", "Eve", "Night", "Weekend"})
+
+
+def _holiday_head(text: str, run: list[tuple[int, int, str]]) -> bool:
+    start = run[0][0]
+    return len(run) == 1 and run[0][2] in _HOLIDAY_HEADS and text[start - 3 : start] in ("'s ", "’s ")
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -484,7 +528,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         first += 1
     if first == len(run):
         return None
-    if _quoted_title(text, run, classes):
+    if _quoted_title(text, run, classes) or _holiday_head(text, run):
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
