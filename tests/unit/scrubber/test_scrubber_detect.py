@@ -106,6 +106,34 @@ def test_words_after_a_relation_or_greeting_stay(detector: Detector, text: str) 
     assert detector.detect(text) == [], text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It was a Long story, honestly.",
+        "We got the Price right this time.",
+        "Give me Hope, they sang.",
+        "We chose Line B instead.",  # a frequent word and an initial
+    ],
+)
+def test_frequent_word_names_alone_are_words_anywhere(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Okafor and Young founded it.", "Young"),  # coordinated with another name
+        ("my friend Will is coming", "Will"),  # after a relation
+        ("Dr. Young called.", "Young"),  # after a title
+        ("Hi Will, how are you?", "Will"),  # after a greeting
+        ("I met John yesterday.", "John"),  # frequent only as a name
+        ("Will Smith is here", "Will Smith"),  # with a surname
+    ],
+)
+def test_frequent_word_names_with_a_cue_stay_names(detector: Detector, text: str, name: str) -> None:
+    assert (name, "PERSON") in [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
+
+
 def test_states_after_i_am_are_not_names(detector: Detector) -> None:
     # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
     # feeling far more often than a name.

@@ -510,6 +510,26 @@ def _holiday_head(text: str, run: list[tuple[int, int, str]]) -> bool:
     return len(run) == 1 and run[0][2] in _HOLIDAY_HEADS and text[start - 3 : start] in ("'s ", "’s ")
 
 
+# A listed name that is also a very frequent English word ("Will", "Long", "Young", "Hope", "Price"),
+# alone and without a cue, is the word far more often than the name, wherever it stands; "John" is
+# frequent only as a name.
+_NAME_FIRST_WORDS = frozenset({"john"})
+# "Bowman and White", "White, Bowman": a frequent word coordinated with another name is a name.
+_COORDINATED_BEFORE = regex.compile(r"\p{Lu}[\p{L}\p{M}'’-]+(?:,| and| &) $")
+_COORDINATED_AFTER = regex.compile(r"(?:,| and| &) \p{Lu}[\p{L}\p{M}'’-]+")
+
+
+def _listed_with_names(text: str, start: int, end: int, lex: Lexicon) -> bool:
+    before = _COORDINATED_BEFORE.search(text, max(0, start - 40), start)
+    after = _COORDINATED_AFTER.match(text, end)
+    for m in (before, after):
+        if m is not None:
+            word = m.group().strip(",& ").removeprefix("and ").strip()
+            if _word_class(word, lex) in (LISTED, UNKNOWN):
+                return True
+    return False
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -592,9 +612,13 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         if (
             first == last
             and classes[first] == AMBIGUOUS
-            and _at_sentence_start(text, run[first][0])
+            and words[first].lower() not in _NAME_FIRST_WORDS
             and not speaker_label
+            and not _listed_with_names(text, run[first][0], run[first][1], lex)
         ):
+            return None
+        # "Plan B", "Vitamin D" shapes: a frequent word and initials only
+        if classes[first] == AMBIGUOUS and last > first and all(len(words[k]) == 1 for k in range(first + 1, last + 1)):
             return None
     else:
         while last > first and classes[last] == STOP:
