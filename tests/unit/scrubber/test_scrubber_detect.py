@@ -113,6 +113,8 @@ def test_words_after_a_relation_or_greeting_stay(detector: Detector, text: str) 
         "We got the Price right this time.",
         "Give me Hope, they sang.",
         "We chose Line B instead.",  # a frequent word and an initial
+        "Will I Ever Learn, the song asks.",  # the pronoun is no initial
+        "Man I Love It here",
     ],
 )
 def test_frequent_word_names_alone_are_words_anywhere(detector: Detector, text: str) -> None:

@@ -599,9 +599,10 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         for k in range(first, len(run)):
             if (
                 classes[k] in (LISTED, UNKNOWN, AMBIGUOUS)
-                or (k > first and len(words[k]) == 1)
+                or (k > first and len(words[k]) == 1 and classes[k] != STOP)
                 or (classes[k] == COMMON and k > first and words[k - 1].lower() in lex.first_names)
-                or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1)
+                # (the pronoun "I" is no initial: "Can I Get" is not "Jildau S Bouts")
+                or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1 and classes[k - 1] != STOP)
             ):
                 keep_to = k
         while last > keep_to and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
@@ -619,6 +620,9 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             return None
         # "Plan B", "Vitamin D" shapes: a frequent word and initials only
         if classes[first] == AMBIGUOUS and last > first and all(len(words[k]) == 1 for k in range(first + 1, last + 1)):
+            return None
+        # the pronoun inside a run ends any name reading: "Will I Ever", "Man I Love It"
+        if any(classes[k] == STOP and words[k] == "I" for k in range(first + 1, last + 1)):
             return None
     else:
         while last > first and classes[last] == STOP:
