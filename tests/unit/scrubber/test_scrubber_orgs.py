@@ -114,3 +114,10 @@ def test_employers_by_starting_leaving_occupation_and_care_cues(detector: Detect
 )
 def test_new_cues_leave_everyday_words(detector: Detector, text: str) -> None:
     assert _typed(detector, text) == []
+
+
+def test_three_first_names_listed_are_people_not_a_firm(detector: Detector) -> None:
+    # Faker's "X, Y and Z" firms join surnames; three given names are three people
+    found = _typed(detector, "Priya, Tomasz and Ingrid went home early.")
+    assert [t for _, t in found] == ["PERSON", "PERSON", "PERSON"]
+    assert ("Hall, Newton and Morse", "ORGANIZATION") in _typed(detector, "I work at Hall, Newton and Morse.")

@@ -455,7 +455,10 @@ def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in org_formats:
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
-            if m.lastindex and PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start()):
+            if m.lastindex and (
+                PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start())
+                or sum(g.lower() in lex.first_names and g.lower() not in lex.last_names for g in groups) >= 2
+            ):
                 for k in range(1, 4):
                     yield Span(m.start(k), m.end(k), "PERSON")
             else:
