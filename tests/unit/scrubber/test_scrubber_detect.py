@@ -136,6 +136,32 @@ def test_frequent_word_names_with_a_cue_stay_names(detector: Detector, text: str
     assert (name, "PERSON") in [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("i met kelsey at the gym yesterday", "kelsey"),
+        ("did jakopec ever pay you back", "jakopec"),
+        ("dinner with okonkwo tonight?", "okonkwo"),
+    ],
+)
+def test_single_names_in_a_lower_case_message(detector: Detector, text: str, name: str) -> None:
+    start = text.index(name)
+    assert (start, start + len(name), "PERSON") in [(s.start, s.end, s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the roads are icy this morning",  # a linking verb before it: an adjective
+        "honestly i just need a hug",  # an article before it: a noun
+        "hi babe, home soon",  # a term of address
+        "it is so sunny today",
+    ],
+)
+def test_lower_case_everyday_words_in_the_name_lists_stay(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
 def test_states_after_i_am_are_not_names(detector: Detector) -> None:
     # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
     # feeling far more often than a name.

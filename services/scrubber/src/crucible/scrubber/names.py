@@ -378,6 +378,40 @@ def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
         i += 1
 
 
+# In a message typed all in lower case, a single word is a name when it is a listed name rarer than
+# an everyday word (the bound lower_orgs uses: "kelsey", "okafor", not "will" or "grace") or a word
+# English barely knows ("samoylova"), unless an article, a determiner or a linking verb before it
+# makes it a noun or an adjective.
+_LOWER_SINGLE_NAME_ZIPF = 4.3
+_LOWER_UNKNOWN_ZIPF = 1.5
+_PREV_WORD = regex.compile(r"([\p{L}']+)\s+$")
+# An article, a determiner or a linking verb makes the next word a noun or an adjective ("a hug",
+# "the basil", "roads are icy", "so sunny"), never a name.
+_NOT_BEFORE_NAMES_TEXT = (
+    "a an the this that these those my your his her its our their some any no every each another such "
+    "is are was were be been being am so very too really quite more most less how get got feel feels felt "
+    "look looks looked seem seems seemed"
+)
+_NOT_BEFORE_NAMES = frozenset(_NOT_BEFORE_NAMES_TEXT.split())
+
+
+def _lower_single_listed(text: str, lex: Lexicon) -> Iterator[Span]:
+    """Single-word names in an all-lower-case message ("i met kelsey at the gym")."""
+    for m in _LOWER_WORD.finditer(text):
+        w = m.group().rstrip(".")
+        bare = w.removesuffix("'s").removesuffix("’s")
+        if len(bare) < 3 or bare in NEVER_NAMES or bare in _ADDRESS_TERMS or not bare.isalpha():
+            continue
+        freq = lex.frequency(bare)
+        if (lex.is_name(bare) and freq < _LOWER_SINGLE_NAME_ZIPF) or (
+            not lex.is_name(bare) and freq < _LOWER_UNKNOWN_ZIPF
+        ):
+            prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
+            if prev is not None and prev.group(1) in _NOT_BEFORE_NAMES:
+                continue
+            yield Span(m.start(), m.start() + len(bare), "PERSON")
+
+
 def _gap_is_space(text: str, a: int, b: int) -> bool:
     return 0 < b - a <= 2 and text[a:b].isspace()
 
@@ -443,6 +477,7 @@ def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_single_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
+        yield from _lower_single_listed(text, lex)
     yield from find_lower_orgs(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
