@@ -317,38 +317,13 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             yield Span(start, end, "PERSON")
 
 
-# A single lower-case name after a relation or a greeting ("my neighbour james", "thanks sarah",
-# "hi carl"): a listed name that is not a frequent English word, or a word English does not know
-# (relations only); never a term of address ("thanks mate", "hi babe").
-_LOWER_SINGLE_CUE = regex.compile(
-    rf"\b(?:(?:my|our|his|her|their|your)\s+(?:(?:best|little|big|older|younger|ex|step|new|old|late)[- ]?)?"
-    rf"(?:{_RELATIONS})|(?P<greet>hi|hey|hello|thanks|thank you|thx|ty|dear|bye|congrats|congratulations))"
-    rf",?\s+(?P<name>[\p{{Ll}}][\p{{Ll}}\p{{M}}'’-]*)\b"
-)
-_LOWER_SINGLE_KEYS = ("my ", "our ", "his ", "her ", "their ", "your ", "hi", "hey", "hello", "thank", "thx", "ty ")
-_LOWER_SINGLE_MAX_ZIPF = 4.9
+# Terms of address are no names, whatever the name lists say ("thanks mate", "hi babe").
 _ADDRESS_TERMS_TEXT = (
     "mate mates babe baby buddy darling boss honey hun hon love dear sweetie sweetheart man bro dude sis pal chief "
     "doc sir madam miss guys folks team everyone everybody all friend friends girl girls boy boys kid kids kiddo son "
     "champ boo bae fam gang again anyway though tho so too much lots"
 )
 _ADDRESS_TERMS = frozenset(_ADDRESS_TERMS_TEXT.split())
-
-
-def _lower_single_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    lower = text.lower()
-    if not any(k in lower for k in _LOWER_SINGLE_KEYS):
-        return
-    for m in _LOWER_SINGLE_CUE.finditer(text):
-        word = m.group("name")
-        bare = word.removesuffix("'s").removesuffix("’s")
-        if bare in NEVER_NAMES or bare in _ADDRESS_TERMS or len(bare) < 3:
-            continue
-        freq = lex.frequency(bare)
-        listed = lex.is_name(bare) and freq < _LOWER_SINGLE_MAX_ZIPF
-        unknown = m.group("greet") is None and freq < COMMON_ZIPF and "-" not in bare
-        if listed or unknown:
-            yield Span(m.start("name"), m.start("name") + len(bare), "PERSON")
 
 
 _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
@@ -474,7 +449,6 @@ def _particles_before(text: str, start: int) -> int:
 
 def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
-    yield from _lower_single_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
         yield from _lower_single_listed(text, lex)
@@ -586,7 +560,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         first += 1
     if first == len(run):
         return None
-    if _quoted_title(text, run, classes) or _holiday_head(text, run):
+    if _quoted_title(text, run, classes) or (len(run) == 1 and _holiday_head(text, run)):
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
@@ -660,7 +634,11 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         if classes[first] == AMBIGUOUS and last > first and all(len(words[k]) == 1 for k in range(first + 1, last + 1)):
             return None
         # the pronoun inside a run ends any name reading: "Will I Ever", "Man I Love It"
-        if any(classes[k] == STOP and words[k] == "I" for k in range(first + 1, last + 1)):
+        if (
+            last > first
+            and "I" in words[first + 1 : last + 1]
+            and any(classes[k] == STOP and words[k] == "I" for k in range(first + 1, last + 1))
+        ):
             return None
     else:
         while last > first and classes[last] == STOP:
