@@ -370,17 +370,31 @@ _NOT_BEFORE_NAMES_TEXT = (
 _NOT_BEFORE_NAMES = frozenset(_NOT_BEFORE_NAMES_TEXT.split())
 
 
+_SINGLE_CACHE: dict[int, dict[str, bool]] = {}
+
+
+def _lower_single_candidate(bare: str, lex: Lexicon) -> bool:
+    """Cached per lexicon: the same lower-case words come back message after message."""
+    cache = _SINGLE_CACHE.setdefault(id(lex), {})
+    hit = cache.get(bare)
+    if hit is None:
+        if len(cache) > 100_000:
+            cache.clear()
+        ok = len(bare) >= 3 and bare not in NEVER_NAMES and bare not in _ADDRESS_TERMS and bare.isalpha()
+        if ok:
+            freq = lex.frequency(bare)
+            named = lex.is_name(bare)
+            ok = (named and freq < _LOWER_SINGLE_NAME_ZIPF) or (not named and freq < _LOWER_UNKNOWN_ZIPF)
+        hit = cache[bare] = ok
+    return hit
+
+
 def _lower_single_listed(text: str, lex: Lexicon) -> Iterator[Span]:
     """Single-word names in an all-lower-case message ("i met kelsey at the gym")."""
     for m in _LOWER_WORD.finditer(text):
         w = m.group().rstrip(".")
         bare = w.removesuffix("'s").removesuffix("’s")
-        if len(bare) < 3 or bare in NEVER_NAMES or bare in _ADDRESS_TERMS or not bare.isalpha():
-            continue
-        freq = lex.frequency(bare)
-        if (lex.is_name(bare) and freq < _LOWER_SINGLE_NAME_ZIPF) or (
-            not lex.is_name(bare) and freq < _LOWER_UNKNOWN_ZIPF
-        ):
+        if _lower_single_candidate(bare, lex):
             prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
             if prev is not None and prev.group(1) in _NOT_BEFORE_NAMES:
                 continue
@@ -560,7 +574,9 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         first += 1
     if first == len(run):
         return None
-    if _quoted_title(text, run, classes) or (len(run) == 1 and _holiday_head(text, run)):
+    if _quoted_title(text, run, classes) or (
+        len(run) == 1 and run[0][2] in _HOLIDAY_HEADS and _holiday_head(text, run)
+    ):
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
