@@ -119,16 +119,17 @@ def test_workplace_is_generalised_and_carried_across_turns(scrubber: Scrubber) -
 
 def test_residual_check_catches_record_built_to_slip_past_recognizers(scrubber: Scrubber) -> None:
     # The street address and the workplace are written in lower case with odd punctuation (dashes
-    # between an address's words, a hyphen inside a name): no
+    # between an address's words, a hyphen inside a name; "harbor" is an everyday word, no listed
+    # name, which a lower-case message would read as one): no
     # recognizer fires, but the residual gate compares letters and digits with the known identifiers.
-    turns = ["we moved to 12 -- linden -- street last year", "we met at blue-heron bistro last week"]
-    rec = _record(turns, {"User": ["Tomasz"]}, ["12 Linden Street", "Blue Heron Bistro"])
+    turns = ["we moved to 12 -- harbor -- street last year", "we met at blue-heron bistro last week"]
+    rec = _record(turns, {"User": ["Tomasz"]}, ["12 Harbor Street", "Blue Heron Bistro"])
     result = scrubber.process([rec])
     assert not result.kept
     (rej,) = result.rejected
     assert rej.reason == "residual_pii" and rej.dlq
     assert "turn 0: known_identifier:text" in rej.detail and "turn 1: known_identifier:text" in rej.detail
-    assert "linden" not in rej.detail.lower() and "heron" not in rej.detail.lower()
+    assert "harbor" not in rej.detail.lower() and "heron" not in rej.detail.lower()
     assert not rej.record.private_context
 
 

@@ -63,6 +63,105 @@ def test_ordinary_sentences_are_left_alone(detector: Detector) -> None:
         assert detector.detect(text) == [], text
 
 
+def test_call_me_back_is_not_a_name(detector: Detector) -> None:
+    # "call me" introduces names ("call me anna") and the call's adverbs ("call me back")
+    text = "Can you ask Priya to call me back?"
+    assert [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)] == [("Priya", "PERSON")]
+    assert [(s.start, s.end) for s in detector.detect("call me anna")] == [(8, 12)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Father's Day brunch is booked for noon.",
+        "Any plans for New Year's Eve?",
+        "We're hosting a Diwali dinner and then going out for Eid.",
+        "Happy Hanukkah to you and yours!",
+        "Ramadan starts next week, so lunches are off.",
+    ],
+)
+def test_holidays_are_not_people(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my neighbour gerald lent me his ladder", "gerald"),
+        ("thanks kelsey, see you tomorrow", "kelsey"),
+        ("i had lunch with my cousin okonkwo", "okonkwo"),
+        ("hi carl, are we still on?", "carl"),
+    ],
+)
+def test_single_lower_case_names_after_a_relation_or_greeting(detector: Detector, text: str, name: str) -> None:
+    start = text.index(name)
+    assert (start, start + len(name), "PERSON") in [(s.start, s.end, s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["thanks mate, see you", "my sister lives nearby", "hi babe, home soon", "my boss said no again", "hey guys"],
+)
+def test_words_after_a_relation_or_greeting_stay(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It was a Long story, honestly.",
+        "We got the Price right this time.",
+        "Give me Hope, they sang.",
+        "We chose Line B instead.",  # a frequent word and an initial
+        "Will I Ever Learn, the song asks.",  # the pronoun is no initial
+        "Man I Love It here",
+    ],
+)
+def test_frequent_word_names_alone_are_words_anywhere(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Okafor and Young founded it.", "Young"),  # coordinated with another name
+        ("my friend Will is coming", "Will"),  # after a relation
+        ("Dr. Young called.", "Young"),  # after a title
+        ("Hi Will, how are you?", "Will"),  # after a greeting
+        ("I met John yesterday.", "John"),  # frequent only as a name
+        ("Will Smith is here", "Will Smith"),  # with a surname
+    ],
+)
+def test_frequent_word_names_with_a_cue_stay_names(detector: Detector, text: str, name: str) -> None:
+    assert (name, "PERSON") in [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("i met kelsey at the gym yesterday", "kelsey"),
+        ("did jakopec ever pay you back", "jakopec"),
+        ("dinner with okonkwo tonight?", "okonkwo"),
+    ],
+)
+def test_single_names_in_a_lower_case_message(detector: Detector, text: str, name: str) -> None:
+    start = text.index(name)
+    assert (start, start + len(name), "PERSON") in [(s.start, s.end, s.entity_type) for s in detector.detect(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the roads are icy this morning",  # a linking verb before it: an adjective
+        "honestly i just need a hug",  # an article before it: a noun
+        "hi babe, home soon",  # a term of address
+        "it is so sunny today",
+    ],
+)
+def test_lower_case_everyday_words_in_the_name_lists_stay(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
 def test_states_after_i_am_are_not_names(detector: Detector) -> None:
     # Faker's name lists hold "Sad", "Lucky", "Precious": after "I'm" a lower-case word is a
     # feeling far more often than a name.

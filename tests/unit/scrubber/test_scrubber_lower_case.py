@@ -59,6 +59,31 @@ def test_people_listed_after_a_plural_relation_are_not_a_firm(detector: Detector
 
 
 @pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("i got promoted at golden corral!!", "golden corral"),
+        ("my first day at blue kestrel went fine", "blue kestrel"),
+    ],
+)
+def test_lower_case_names_may_open_with_everyday_words(detector: Detector, text: str, org: str) -> None:
+    # after a workplace cue, "little", "golden", "blue" open a name when a name-like word follows
+    assert _covers(detector, text, org, "ORGANIZATION")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i work at least three shifts a week",
+        "i start at noon tomorrow",
+        "my shift at work ran late",
+        "i was hired by some people from church",
+    ],
+)
+def test_everyday_words_after_a_cue_need_a_name_after_them(detector: Detector, text: str) -> None:
+    assert not [s for s in detector.detect(text) if s.entity_type == "ORGANIZATION"]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "my shift at the hospital starts at six",

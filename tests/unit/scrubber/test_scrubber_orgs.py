@@ -88,3 +88,36 @@ def test_employers_by_other_cues(detector: Detector, text: str, org: str) -> Non
 )
 def test_people_in_the_same_frames_stay_people(detector: Detector, text: str) -> None:
     assert _typed(detector, text) == [("Sarah", "PERSON")]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        # starting, leaving and moving inside an employer
+        ("My first day at Golden Lantern went great.", "Golden Lantern"),
+        ("I start at Red Fern Studios on Monday.", "Red Fern Studios"),
+        ("Dad retired from Kessler Yates last year.", "Kessler Yates"),
+        ("They transferred me to Northwind Traders in May.", "Northwind Traders"),
+        # an occupation before the preposition
+        ("He's a bartender at Copper Kettle downtown.", "Copper Kettle"),
+        # care and membership
+        ("Our baby was born at Lakeview General.", "Lakeview General"),
+        ("We subscribed to Bright Path for the kids.", "Bright Path"),
+    ],
+)
+def test_employers_by_starting_leaving_occupation_and_care_cues(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text", ["I start at noon tomorrow.", "My first day at the new office went fine.", "She retired from teaching."]
+)
+def test_new_cues_leave_everyday_words(detector: Detector, text: str) -> None:
+    assert _typed(detector, text) == []
+
+
+def test_three_first_names_listed_are_people_not_a_firm(detector: Detector) -> None:
+    # Faker's "X, Y and Z" firms join surnames; three given names are three people
+    found = _typed(detector, "Priya, Tomasz and Ingrid went home early.")
+    assert [t for _, t in found] == ["PERSON", "PERSON", "PERSON"]
+    assert ("Hall, Newton and Morse", "ORGANIZATION") in _typed(detector, "I work at Hall, Newton and Morse.")

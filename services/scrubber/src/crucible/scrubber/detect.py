@@ -20,6 +20,7 @@ from crucible.scrubber.known import NameMatcher, fold
 from crucible.scrubber.lexicon import Lexicon, lexicon
 from crucible.scrubber.lower_addresses import find_lower_addresses
 from crucible.scrubber.names import find_names
+from crucible.scrubber.org_shapes import find_shaped_orgs
 from crucible.scrubber.spans import Span, SpanIndex, resolve_overlaps
 from crucible.scrubber.structured import find_structured
 
@@ -61,6 +62,7 @@ class Detector:
         if identifiers:
             hard.extend(find_identifiers(folded, identifiers))
         soft.extend(find_names(text, self.lex))
+        soft.extend(find_shaped_orgs(text))
         addresses = list(find_addresses(text, self.lex))
         addresses.extend(find_lower_addresses(text, self.lex))
         soft.extend(addresses)

@@ -114,6 +114,25 @@ _CAPITAL = regex.compile(r"(?!I(?![\p{L}\p{M}]))\p{Lu}")
 _END_DROP = frozenset({","}) | _DESIGNATOR_LEAD | _PLACE_LEAD
 
 
+_LEADS_MAX = 2
+# Words that never open a company's name, however frequent their other uses: function words,
+# times and quantities ("at least", "at night", "for now", "with some").
+_NOT_LEADS_TEXT = (
+    "all any some every each both many much more most few least less last next first other another own "
+    "same such no not now then there here home work school night noon midnight lunch dinner breakfast "
+    "once twice one two three four five six seven eight nine ten half times time day week month year "
+    "years months weeks days least about around over under after before into onto upon only just even "
+    "still also very really so too him her them us me you it his hers its their theirs our ours your "
+    "yours mine who whom whose which what where when why how that this these those "
+)
+_NOT_LEADS = frozenset(_NOT_LEADS_TEXT.split())
+
+
+def _everyday_lead(word: str, lex: Lexicon) -> bool:
+    """An everyday word that can open a company's name ("little", "golden", "blue")."""
+    return word.isalpha() and word not in NEVER_NAMES and word not in _NOT_LEADS and lex.frequency(word) >= COMMON_ZIPF
+
+
 def _name_like(word: str, lex: Lexicon) -> bool:
     """A listed name that is not an everyday word, or a word English does not know."""
     parts = [p for p in word.rstrip(".").split("-") if p]
@@ -256,6 +275,9 @@ def _cued_run(text: str, tokens: list[tuple[int, int, str]], start: int, lex: Le
     if k is None:
         return None
     run: list[tuple[int, int, str]] = []
+    # Everyday words that open the name ("little caesars", "golden corral"): kept only when a
+    # name-like word follows them inside the run.
+    leads = 0
     for j in range(k, min(len(tokens), k + _RUN_MAX)):
         s, e, w = tokens[j]
         if not w[:1].islower() and w not in ("&", ","):
@@ -264,6 +286,10 @@ def _cued_run(text: str, tokens: list[tuple[int, int, str]], start: int, lex: Le
             break
         low = w.lower()
         prev = run[-1][2] if run else ""
+        if leads == len(run) and leads < _LEADS_MAX and _everyday_lead(low, lex) and _gap_ok(text, e, e + 1):
+            run.append((s, e, low))
+            leads += 1
+            continue
         if (
             _name_loose(low, lex)
             or _is_designator(low, prev, lex)
@@ -281,8 +307,15 @@ def _cued_run(text: str, tokens: list[tuple[int, int, str]], start: int, lex: Le
         or (run[-1][2] in _END_DROP and not _is_designator(run[-1][2], run[-2][2] if len(run) > 1 else "", lex))
     ):
         run.pop()
-    if not run:
+    if len(run) <= leads:
         return None
+    if leads:
+        # the everyday words count only before a name-like word: "little caesars", not "work"
+        if not _name_like(run[leads][2], lex) or not all(_name_like(w, lex) for _, _, w in run[leads:]):
+            return None
+        if len(run) > 4 or (prep in PERSON_PREPS and run[leads][2] in lex.first_names):
+            return None
+        return Span(run[0][0], _trim(text, run[-1][1]), "ORGANIZATION")
     words = [w for _, _, w in run if w not in _JOINERS and w != "," and w not in _PARTICLES]
     names = [w for w in words if _name_loose(w, lex)]
     if not names:

@@ -17,6 +17,7 @@ from itertools import repeat
 import regex
 
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
+from crucible.scrubber.lower_names import find_lower_single_names
 from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.orgs import (
     NEWS_AFTER,
@@ -280,6 +281,7 @@ _GREETING_BEFORE = regex.compile(
 
 
 _GREETED_NAME_ZIPF = 4.5
+_CALL_CUES = frozenset({"call me", "calls me"})
 _LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "i’m", "im ")
 
 
@@ -293,6 +295,7 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in LOWER_NAME_CUE.finditer(text):
         weak = m.group(1).lower() in _WEAK_CUES
         greeted = weak and _GREETING_BEFORE.search(text, 0, m.start()) is not None
+        calling = m.group(1).lower() in _CALL_CUES
         start = end = m.start(2)
         pos = m.start(2)
         for word in m.group(2).split():
@@ -305,6 +308,9 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
             freq = lex.frequency(low)
             common = freq >= COMMON_ZIPF
             if weak and common and not (greeted and freq < _GREETED_NAME_ZIPF):
+                break
+            # "call me back", "calls me now": after a call, a very frequent word is the call's adverb
+            if calling and freq >= AMBIGUOUS_ZIPF:
                 break
             if not (lex.is_name(low) or not common or (len(bare) == 1 and end > start)):
                 break
@@ -404,6 +410,7 @@ def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     yield from _lower_case_names(text, lex)
     if text.islower():
         yield from _all_lower_names(text, lex)
+        yield from find_lower_single_names(text, lex)
     yield from find_lower_orgs(text, lex)
     if lex.company_suffixes:
         for m in _find_companies(text, lex):
@@ -416,7 +423,10 @@ def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in org_formats:
         groups = [g for g in m.groups() if g]
         if all(_word_class(g, lex) in (LISTED, UNKNOWN, AMBIGUOUS) for g in groups):
-            if m.lastindex and PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start()):
+            if m.lastindex and (
+                PEOPLE_LIST_CUE.search(text, max(0, m.start() - 60), m.start())
+                or sum(g.lower() in lex.first_names and g.lower() not in lex.last_names for g in groups) >= 2
+            ):
                 for k in range(1, 4):
                     yield Span(m.start(k), m.end(k), "PERSON")
             else:
@@ -462,6 +472,35 @@ def _quoted_title(text: str, run: list[tuple[int, int, str]], classes: list[str]
     return sum(c in (STOP, COMMON) for c in classes) >= 2
 
 
+# "Mother's Day", "New Year's Eve", "Bonfire Night": a day named after its owner, not a person.
+_HOLIDAY_HEADS = frozenset({"Day", "Eve", "Night", "Weekend"})
+
+
+def _holiday_head(text: str, run: list[tuple[int, int, str]]) -> bool:
+    start = run[0][0]
+    return len(run) == 1 and run[0][2] in _HOLIDAY_HEADS and text[start - 3 : start] in ("'s ", "’s ")
+
+
+# A listed name that is also a very frequent English word ("Will", "Long", "Young", "Hope", "Price"),
+# alone and without a cue, is the word far more often than the name, wherever it stands; "John" is
+# frequent only as a name.
+_NAME_FIRST_WORDS = frozenset({"john"})
+# "Bowman and White", "White, Bowman": a frequent word coordinated with another name is a name.
+_COORDINATED_BEFORE = regex.compile(r"\p{Lu}[\p{L}\p{M}'’-]+(?:,| and| &) $")
+_COORDINATED_AFTER = regex.compile(r"(?:,| and| &) \p{Lu}[\p{L}\p{M}'’-]+")
+
+
+def _listed_with_names(text: str, start: int, end: int, lex: Lexicon) -> bool:
+    before = _COORDINATED_BEFORE.search(text, max(0, start - 40), start)
+    after = _COORDINATED_AFTER.match(text, end)
+    for m in (before, after):
+        if m is not None:
+            word = m.group().strip(",& ").removeprefix("and ").strip()
+            if _word_class(word, lex) in (LISTED, UNKNOWN):
+                return True
+    return False
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -480,7 +519,9 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         first += 1
     if first == len(run):
         return None
-    if _quoted_title(text, run, classes):
+    if _quoted_title(text, run, classes) or (
+        len(run) == 1 and run[0][2] in _HOLIDAY_HEADS and _holiday_head(text, run)
+    ):
         return None
     start = run[first][0]
     preceding = text[max(0, start - 48) : start]
@@ -531,9 +572,10 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         for k in range(first, len(run)):
             if (
                 classes[k] in (LISTED, UNKNOWN, AMBIGUOUS)
-                or (k > first and len(words[k]) == 1)
+                or (k > first and len(words[k]) == 1 and classes[k] != STOP)
                 or (classes[k] == COMMON and k > first and words[k - 1].lower() in lex.first_names)
-                or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1)
+                # (the pronoun "I" is no initial: "Can I Get" is not "Jildau S Bouts")
+                or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1 and classes[k - 1] != STOP)
             ):
                 keep_to = k
         while last > keep_to and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
@@ -544,8 +586,19 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         if (
             first == last
             and classes[first] == AMBIGUOUS
-            and _at_sentence_start(text, run[first][0])
+            and words[first].lower() not in _NAME_FIRST_WORDS
             and not speaker_label
+            and not _listed_with_names(text, run[first][0], run[first][1], lex)
+        ):
+            return None
+        # "Plan B", "Vitamin D" shapes: a frequent word and initials only
+        if classes[first] == AMBIGUOUS and last > first and all(len(words[k]) == 1 for k in range(first + 1, last + 1)):
+            return None
+        # the pronoun inside a run ends any name reading: "Will I Ever", "Man I Love It"
+        if (
+            last > first
+            and "I" in words[first + 1 : last + 1]
+            and any(classes[k] == STOP and words[k] == "I" for k in range(first + 1, last + 1))
         ):
             return None
     else:

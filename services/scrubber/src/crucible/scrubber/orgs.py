@@ -178,20 +178,34 @@ _EMPLOY = (
     r"team|office|employer|company|fired|quit|laid off|let go|resign\w*|appl(?:y|ied|ying)|application|"
     r"onboarding|orientation|raise|salary|paycheck|gig|cashier|nurse|teacher|engineer|clerk|barista|"
     r"server|waiter|waitress|driver|accountant|receptionist|technician|analyst|developer|cook|chef|"
-    r"secretary|janitor|custodian|stocker|associate|agent|rep|representative|director|administrator"
+    r"secretary|janitor|custodian|stocker|associate|agent|rep|representative|director|administrator|"
+    # starting, leaving and moving inside an employer ("I start at", "retired from", "transferred to")
+    r"start|starts|started|starting|retir\w*|transfer\w*|relocat\w*|recruit\w*|redundan\w*|sacked|"
+    r"trainee|training|apprentic\w*|placement|stint|tenure|payroll|pension|freelanc\w*|consult\w*|temping|"
+    # occupations ("a mechanic at", "the pharmacist at", "a paralegal for")
+    r"mechanic|pharmacist|paralegal|bartender|dishwasher|lifeguard|tutor|instructor|librarian|surgeon|"
+    r"physician|dentist|architect|designer|programmer|scientist|researcher|officer|electrician|plumber|"
+    r"carpenter|welder|foreman|banker|teller|broker|auditor|lawyer|attorney|pilot|nanny|caregiver|housekeeper|"
+    r"dispatcher|courier|cleaner|salesman|saleswoman|employees?|workers?|worker"
 )
 _STUDY = (
     r"stud(?:y|ies|ied|ying|ent|ents)|enroll\w*|enrol\w*|attend\w*|graduat\w*|class(?:es)?|course\w*|degree|"
     r"semester|teach\w*|professor|lecturer|major\w*|tuition|admission\w*|accepted|school|freshman|sophomore|"
-    r"alumni|alum"
+    r"alumni|alum|campus|dorm|grade|phd|masters|mba|diploma|scholarship|exams?|homework|principal|dean|"
+    r"classmates?|undergrad\w*|postgrad\w*|grad|faculty|lectures?|thesis|dissertation|postdoc|fellowship|"
+    r"residency|kindergarten|preschool"
 )
 _CARE = (
     r"patient|admitted|treated|treatment|appointment|surgery|ward|therapy|discharged|hospitali[sz]ed|"
-    r"check-?up|doctors?|nurses|ER|clinic|seen|referred|prescription|scan|tests?|rehab|stay"
+    r"check-?up|doctors?|nurses|ER|clinic|seen|referred|prescription|scan|tests?|rehab|stay|"
+    r"born|birth|delivered|physio\w*|vaccin\w*|chemo\w*|x-rays?|mri|biopsy|operation|icu|diagnos\w*|"
+    r"pediatrician|paediatrician|midwife|maternity|inpatient|outpatient|consultation"
 )
 _MEMBER = (
     r"member\w*|joined|join|belong\w*|congregation|parish|church|club|league|donat\w*|bank|banking|"
-    r"account|insured|insurance|customer|policy|loan|mortgage|pastor|priest|minister|coach"
+    r"account|insured|insurance|customer|policy|loan|mortgage|pastor|priest|minister|coach|"
+    r"subscri\w*|signed|gym|volunteers|parishioners?|enlisted|sorority|fraternity|savings|checking|"
+    r"deposits?|overdraft|premiums?|claims?|policyholder"
 )
 # A company in business news or a customer's account ("the CEO of", "shares of", "a customer of").
 _BUSINESS = (
@@ -210,6 +224,9 @@ _CLAUSE_END_CHARS = '.!?;:\n"“”()'
 # interview at", "I just got a promotion at").
 _CUE_REACH = 6
 _CUE_CACHE: dict[str, bool] = {}
+# "my first day at", "her last week at": a first or last day somewhere is a job's or a school's.
+_DAYS = frozenset({"day", "days", "week", "weeks", "month", "shift", "year", "semester", "term"})
+_FIRST_LAST = frozenset({"first", "last", "final"})
 
 
 def _is_cue_word(word: str) -> bool:
@@ -253,7 +270,7 @@ def cue_before(text: str, start: int) -> str | None:
         if len(words) >= 2 and words[-1] in _PREPS:
             prep = words[-1]
             for k in range(len(words) - 2, max(-1, len(words) - 2 - _CUE_REACH), -1):
-                if _is_cue_word(words[k]):
+                if _is_cue_word(words[k]) or (words[k] in _DAYS and k > 0 and words[k - 1] in _FIRST_LAST):
                     strong = prep in PERSON_PREPS and any(w in STRONG_WORDS for w in words[k:])
                     return "strong" if strong else prep
     if last == "in" and ORG_IN_CUE.search(window):
