@@ -130,6 +130,10 @@ def test_frequent_word_names_alone_are_words_anywhere(detector: Detector, text: 
         ("Hi Will, how are you?", "Will"),  # after a greeting
         ("I met John yesterday.", "John"),  # frequent only as a name
         ("Will Smith is here", "Will Smith"),  # with a surname
+        ("I had lunch with Summer and she was upset.", "Summer"),  # a person's slot, a pronoun after
+        ("Is Young still your manager?", "Young"),  # after an auxiliary: the question's subject
+        ("We talked to Hunter about the plan.", "Hunter"),  # the object of "talked to"
+        ("Later on Rich texted me and he said sorry.", "Rich"),  # a pronoun refers back
     ],
 )
 def test_frequent_word_names_with_a_cue_stay_names(detector: Detector, text: str, name: str) -> None:

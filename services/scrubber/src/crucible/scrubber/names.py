@@ -490,6 +490,23 @@ _COORDINATED_BEFORE = regex.compile(r"\p{Lu}[\p{L}\p{M}'’-]+(?:,| and| &) $")
 _COORDINATED_AFTER = regex.compile(r"(?:,| and| &) \p{Lu}[\p{L}\p{M}'’-]+")
 
 
+# ... unless it stands where a person stands: the object of a person verb or preposition ("lunch with
+# Summer", "talked to Young", "Is Young still your manager?"), or a pronoun later in the sentence
+# refers back ("Summer ... she"). A leaked name costs more than a redacted word.
+_PERSON_SLOT_BEFORE = regex.compile(
+    r"(?i:\b(?:with|to|from|for|by|told|tell|met|meet|saw|see|ask|asked|call|called|text|texted|thank|thanks|hi|hey"
+    r"|dear|is|was|does|did|has)\s+)$"
+)
+_PRONOUN_AFTER = regex.compile(r"[^.!?\n]{0,60}?\b(?i:she|he|her|him|his)\b")
+
+
+def _person_slot(text: str, start: int, end: int) -> bool:
+    return (
+        _PERSON_SLOT_BEFORE.search(text, max(0, start - 12), start) is not None
+        or _PRONOUN_AFTER.match(text, end) is not None
+    )
+
+
 def _listed_with_names(text: str, start: int, end: int, lex: Lexicon) -> bool:
     before = _COORDINATED_BEFORE.search(text, max(0, start - 40), start)
     after = _COORDINATED_AFTER.match(text, end)
@@ -589,6 +606,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             and words[first].lower() not in _NAME_FIRST_WORDS
             and not speaker_label
             and not _listed_with_names(text, run[first][0], run[first][1], lex)
+            and (_at_sentence_start(text, run[first][0]) or not _person_slot(text, run[first][0], run[first][1]))
         ):
             return None
         # "Plan B", "Vitamin D" shapes: a frequent word and initials only
