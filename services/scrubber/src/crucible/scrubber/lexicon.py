@@ -5,7 +5,8 @@
   English is not a name by itself; one that is neither common nor a known name is an unknown
   proper noun (surnames like "Gavrilova" or "Svenningsen" that no list has).
 
-Nothing here was built from the benchmark.
+Nothing here was built from the benchmark. About 490 lines, most of them word lists (NEVER_NAMES,
+WORD_NAMES, ORG_SUFFIXES, PARTICLES) kept beside the one class that reads them.
 """
 
 from __future__ import annotations
