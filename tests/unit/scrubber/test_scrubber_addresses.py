@@ -8,11 +8,6 @@ import pytest
 from crucible.scrubber.detect import Detector
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.create()
-
-
 @pytest.mark.parametrize(
     "address",
     [

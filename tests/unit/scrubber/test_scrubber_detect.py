@@ -9,11 +9,6 @@ from crucible.scrubber.bench import score
 from crucible.scrubber.detect import Detector
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.create()
-
-
 @pytest.mark.parametrize(
     ("recognizer", "entity", "make"),
     [

@@ -10,11 +10,6 @@ from crucible.scrubber.bench import _covered, _union
 from crucible.scrubber.detect import Detector
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.create()
-
-
 def _covers(detector: Detector, text: str, value: str, entity: str | None = None) -> bool:
     start = text.index(value)
     spans = [s for s in detector.detect(text) if entity is None or s.entity_type == entity]

@@ -17,11 +17,6 @@ from crucible.scrubber.detect import Detector
 from crucible.scrubber.structured import find_structured
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.create()
-
-
 def _covers(detector: Detector, text: str, value: str, entity: str | None = None) -> bool:
     start = text.index(value)
     spans = [s for s in detector.detect(text) if entity is None or s.entity_type == entity]

@@ -14,11 +14,6 @@ from crucible.scrubber.tagger_data import generate
 from crucible.scrubber.token_model import WEIGHTS, SpanTagger, candidates, gate, overlap_type
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.create()
-
-
 def runs(text: str) -> list[str]:
     return [text[c.start : c.end] for c in candidates(text)]
 

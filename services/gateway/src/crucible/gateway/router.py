@@ -7,7 +7,7 @@ router what to route to (`adopt`). The rollout document is cached in memory and 
 the store, so the hot path never waits on the KV store; figures are kept per replica in memory
 and written to the store every analysis interval.
 
-About 450 lines on purpose: the four request kinds (TGI generate and stream, OpenAI chat and
+About 470 lines on purpose: the four request kinds (TGI generate and stream, OpenAI chat and
 completions) share one routing, retry and measuring path (answer judging and interaction
 publishing included), which reads best in one place.
 """
