@@ -116,3 +116,38 @@ def test_three_first_names_listed_are_people_not_a_firm(detector: Detector) -> N
     found = _typed(detector, "Priya, Tomasz and Ingrid went home early.")
     assert [t for _, t in found] == ["PERSON", "PERSON", "PERSON"]
     assert ("Hall, Newton and Morse", "ORGANIZATION") in _typed(detector, "I work at Hall, Newton and Morse.")
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        # everyday nouns after a surname or a coined word finish a firm's name: neither half is left
+        ("He drives for Bright Horizons.", "Bright Horizons"),
+        ("After six years Northwind Traders finally made me a supervisor.", "Northwind Traders"),
+        ("Gavrilova Holdings bought the building.", "Gavrilova Holdings"),
+        # the employer's own departments after a possessive
+        ("Certara's HR department never answers.", "Certara"),
+        ("Datamyne's night shift is brutal.", "Datamyne"),
+        # pay and the places a job is done
+        ("The pay at Blue Apron is better.", "Blue Apron"),
+        ("I clean offices for Blue Apron.", "Blue Apron"),
+    ],
+)
+def test_employers_whole_by_their_shape_and_departments(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("Steve Jobs gave a talk.", "Steve Jobs"),  # a listed first name keeps its everyday surname
+        ("I met Tom Rivers today.", "Tom Rivers"),
+        ("Dr. Svenningsen's office called.", "Svenningsen"),  # a person cue wins over the possessive
+        ("Sarah's shift ends at six.", "Sarah"),
+        ("Mrs. Gavrilova's staff were kind.", "Gavrilova"),
+        ("See you soon Kyle Thanks", "Kyle"),
+        ("I paid for dinner with Sarah.", "Sarah"),
+    ],
+)
+def test_people_near_the_new_firm_cues_stay_people(detector: Detector, text: str, person: str) -> None:
+    assert _typed(detector, text) == [(person, "PERSON")]

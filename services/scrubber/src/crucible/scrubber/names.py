@@ -30,6 +30,7 @@ from crucible.scrubber.orgs import (
     OCCUPATION_AFTER,
     PEOPLE_LIST_CUE,
     PERSON_PREPS,
+    POSSESSIVE_WORKPLACE,
     SUBJECT_ORG,
     TENURE_AFTER,
     WORKPLACE_AFTER,
@@ -523,6 +524,32 @@ def _listed_with_names(text: str, start: int, end: int, lex: Lexicon) -> bool:
     return False
 
 
+# Plural everyday words that close a message or greet rather than name a firm ("Kyle Thanks").
+_NOT_FIRM_TAILS = frozenset({"thanks", "cheers", "regards", "congrats", "kisses", "hugs", "greetings", "wishes"})
+
+
+def _firm_tail(words: list[str], classes: list[str], first: int, run_last: int, lex: Lexicon) -> bool:
+    """The everyday words after one name word make a firm: after a coined brand word, any one or two
+    ("Northwind Traders"); after a surname that is no first name, a plural noun ending the run
+    ("Bright Horizons"). A listed first name keeps its everyday surname ("Steve Jobs") elsewhere."""
+    tail = words[first + 1 : run_last + 1]
+    if len(tail) > 2 or any(c != COMMON for c in classes[first + 1 : run_last + 1]):
+        return False
+    head = words[first]
+    if classes[first] == UNKNOWN and is_coined_brand(head, lex.zipf):
+        return True
+    low = tail[-1].lower()
+    return (
+        len(tail) == 1
+        and classes[first] in (LISTED, UNKNOWN)
+        and head.lower() not in lex.first_names
+        and low.endswith("s")
+        and not low.endswith(("ss", "'s", "’s"))
+        and low not in _NOT_FIRM_TAILS
+        and lex.frequency(low[:-1]) >= COMMON_ZIPF
+    )
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -558,17 +585,23 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
     end = run[-1][1]
     # A cue after the name (cheap matches first; whether the run reads as a person only then).
-    # (the after-name patterns all open with a space; whether the run reads as a person only then)
+    # (the after-name patterns all open with a space or a possessive)
     if (
-        text.startswith(" ", end)
-        and (
-            WORKPLACE_AFTER.match(text, end) is not None
-            # an occupation only after two words or more: "the Uber driver" is a brand, not a workplace
-            or (len(run) - first >= 2 and OCCUPATION_AFTER.match(text, end) is not None)
-            or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
-            or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+        (
+            (
+                text.startswith(" ", end)
+                and (
+                    WORKPLACE_AFTER.match(text, end) is not None
+                    # an occupation only after two words or more: "the Uber driver" is a brand
+                    or (len(run) - first >= 2 and OCCUPATION_AFTER.match(text, end) is not None)
+                    or (last_word == "at" and TENURE_AFTER.match(text, end) is not None)
+                    or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
+                )
+            )
+            or (text.startswith(("'s ", "’s "), end) and POSSESSIVE_WORKPLACE.match(text, end) is not None)
         )
         and not (_only_names(classes, first) or _reads_as_person(words[first:], classes[first:], lex))
+        and not (last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None)
     ):
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):
@@ -600,10 +633,16 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
                 or (classes[k] == COMMON and k > first + 1 and len(words[k - 1]) == 1 and classes[k - 1] != STOP)
             ):
                 keep_to = k
+        run_last = last
         while last > keep_to and (classes[last] in (STOP, COMMON) or len(words[last]) == 1):
             last -= 1
         if last < first:
             return None
+        # "Bright Horizons", "Northwind Traders", "Johnson Controls": a surname or a coined word
+        # followed by everyday nouns is a firm's name; trimming them would leave half the employer
+        # in the text (the other half read as a person).
+        if last == first and run_last > last and _firm_tail(words, classes, first, run_last, lex):
+            return Span(run[first][0], run[run_last][1], "ORGANIZATION")
         speaker_label = text.startswith(":", run[last][1]) and _at_line_start(text, run[first][0])
         if (
             first == last

@@ -189,7 +189,9 @@ _EMPLOY = (
     r"mechanic|pharmacist|paralegal|bartender|dishwasher|lifeguard|tutor|instructor|librarian|surgeon|"
     r"physician|dentist|architect|designer|programmer|scientist|researcher|officer|electrician|plumber|"
     r"carpenter|welder|foreman|banker|teller|broker|auditor|lawyer|attorney|pilot|nanny|caregiver|housekeeper|"
-    r"dispatcher|courier|cleaner|salesman|saleswoman|employees?|workers?|worker"
+    r"dispatcher|courier|cleaner|salesman|saleswoman|employees?|workers?|worker|"
+    # pay and the places a job is done ("the pay at", "overtime at", "I clean offices for")
+    r"pay|wages?|overtime|offices"
 )
 _STUDY = (
     r"stud(?:y|ies|ied|ying|ent|ents)|enroll\w*|enrol\w*|attend\w*|graduat\w*|class(?:es)?|course\w*|degree|"
@@ -328,6 +330,16 @@ WORKPLACE_AFTER = re.compile(
     r"co-?founders?|coworkers|colleagues|recruiter|hiring|onboarding|stock|shares|share price|announced|"
     r"reported|spokesperson|spokesman|spokeswoman|executives|customer service|customers|subscription|"
     r"app|website|account|loyalty card|headquarters)\b",
+    re.IGNORECASE,
+)
+# After a possessive, the employer's own departments and people ("Certara's HR department", "Bright
+# Horizons's night shift", "Acme's recruiter"). A person has staff and an office ("Dr. Kay's
+# staff"), not these; a run that reads as a person or follows a person cue stays a person.
+POSSESSIVE_WORKPLACE = re.compile(
+    r"['’]s (?:(?:night|day|morning|evening|late|early|weekend|corporate|regional|main|head) )?(?:hr|human "
+    r"resources|payroll|recruiters?|recruiting|hiring|layoffs?|workforce|warehouse|factory|"
+    r"plant|headquarters|hq|head office|corporate office|shifts?|break ?room|customer service|management|"
+    r"ceo|cfo|founders?|co-?founders?|stock|shares|share price)\b",
     re.IGNORECASE,
 )
 # An occupation after the name: "a Walmart cashier", "Google engineers", "the Allianz songwriter".
