@@ -151,3 +151,24 @@ def test_employers_whole_by_their_shape_and_departments(detector: Detector, text
 )
 def test_people_near_the_new_firm_cues_stay_people(detector: Detector, text: str, person: str) -> None:
     assert _typed(detector, text) == [(person, "PERSON")]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "I've been clocking in at {o} for years.",
+        "I'm waiting tables at {o} this summer.",
+        "I've been stocking shelves at {o} since May.",
+        "I flip burgers at {o}.",
+        "Night audit at {o} again.",
+        "I'm a temp at {o}.",
+        "Six years at {o} and still no raise.",
+        "Got bumped to full-time at {o}.",
+        "I'm in my probation period at {o}.",
+    ],
+)
+def test_the_work_itself_is_a_cue(detector: Detector, frame: str) -> None:
+    # an everyday first word and a surname: without the cue the first word stayed in the text and
+    # the surname was read as a person
+    text = frame.format(o="Summit Whitfield")
+    assert _typed(detector, text) == [("Summit Whitfield", "ORGANIZATION")]

@@ -191,7 +191,12 @@ _EMPLOY = (
     r"carpenter|welder|foreman|banker|teller|broker|auditor|lawyer|attorney|pilot|nanny|caregiver|housekeeper|"
     r"dispatcher|courier|cleaner|salesman|saleswoman|employees?|workers?|worker|"
     # pay and the places a job is done ("the pay at", "overtime at", "I clean offices for")
-    r"pay|wages?|overtime|offices"
+    r"pay|wages?|overtime|offices|"
+    # the work itself and the terms it is done on ("clocking in at", "waiting tables at", "stocking
+    # shelves at", "I deliver for", "a temp at", "on probation at", "six years at")
+    r"clock\w*|tables|shelves|stocking|restock\w*|burgers|counter|register|audit|phones|deliver\w*|"
+    r"bartend\w*|tend|serving|waitressing|bussing|temp|temps|corporate|full-?time|part-?time|probation\w*|"
+    r"overnights?|years|months"
 )
 _STUDY = (
     r"stud(?:y|ies|ied|ying|ent|ents)|enroll\w*|enrol\w*|attend\w*|graduat\w*|class(?:es)?|course\w*|degree|"
