@@ -175,3 +175,20 @@ def test_titles_and_derived_words_are_not_names(detector: Detector, text: str, k
 def test_names_next_to_titles_are_still_found(detector: Detector) -> None:
     text = "They wrote ballads about Gnomes in Zofia Ostrowska's Sorrowful Chronicles."
     assert _covers(detector, text, "Zofia Ostrowska", "PERSON")
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("i've been clocking in at golden mills for years", "golden mills"),
+        ("night audit at bright harris again", "bright harris"),
+    ],
+)
+def test_an_everyday_word_and_a_name_after_a_cue_are_one_employer(detector: Detector, text: str, org: str) -> None:
+    # before, the everyday word stayed in the text and the name was read as a person
+    assert [(text[s.start : s.end], s.entity_type) for s in detector.detect(text)] == [(org, "ORGANIZATION")]
+
+
+@pytest.mark.parametrize("text", ["i think i'm going to quit social media for a while", "i work at best buy lol"])
+def test_two_everyday_words_after_a_cue_stay_words(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == []
