@@ -172,3 +172,23 @@ def test_the_work_itself_is_a_cue(detector: Detector, frame: str) -> None:
     # the surname was read as a person
     text = frame.format(o="Summit Whitfield")
     assert _typed(detector, text) == [("Summit Whitfield", "ORGANIZATION")]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        # what follows a cued employer's run and still belongs to its name
+        ("My shift at Wendy's ran late again.", "Wendy's"),
+        ("My interview at Dick's Sporting Goods went well.", "Dick's Sporting Goods"),
+        ("Got a job offer from Procter & Gamble today.", "Procter & Gamble"),
+        ("I start at Bed Bath & Beyond on Monday.", "Bed Bath & Beyond"),
+        ("I work for Desarrollo del Levante S.L.N.E. now", "Desarrollo del Levante S.L.N.E."),
+        ("I worked at van der Sloot & Huijben for years.", "van der Sloot & Huijben"),
+    ],
+)
+def test_cued_employers_keep_possessives_ampersands_and_legal_forms(detector: Detector, text: str, org: str) -> None:
+    assert _typed(detector, text) == [(org, "ORGANIZATION")]
+
+
+def test_a_weekday_after_a_cued_possessive_name_is_not_part_of_it(detector: Detector) -> None:
+    assert _typed(detector, "My shift at Wendy's Monday was long.") == [("Wendy's", "ORGANIZATION")]

@@ -550,6 +550,26 @@ def _firm_tail(words: list[str], classes: list[str], first: int, run_last: int, 
     )
 
 
+# After a cued organisation, what still belongs to its name though the run stopped: a possessive
+# and the capitalised words after it ("Wendy's", "Dick's Sporting Goods"), "&" and a capitalised
+# word ("Procter & Gamble", "Bed Bath & Beyond"), a dotted legal form ("Levante S.L.N.E").
+_ORG_TAIL = regex.compile(
+    r"(?:['’]s(?: \p{Lu}[\p{L}\p{M}'’-]*){0,3}|(?: & \p{Lu}[\p{L}\p{M}'’-]*)+|(?:\.\p{Lu}{1,4})+\.?)+"
+)
+_ORG_TAIL_OPENERS = frozenset("'’ .")
+
+
+def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
+    m = _ORG_TAIL.match(text, end)
+    if m is None:
+        return end
+    tail_end = m.end()
+    # a weekday or a pronoun after the name is not part of it ("at Wendy's Monday", "at Wendy's I")
+    while (space := text.rfind(" ", end, tail_end)) >= 0 and _word_class(text[space + 1 : tail_end], lex) == STOP:
+        tail_end = space
+    return tail_end
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith").
@@ -582,7 +602,10 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         org_last = len(run) - 1
         while org_last > 0 and classes[org_last] == STOP:  # "after my shift at Home Depot I ..."
             org_last -= 1
-        return Span(extend_back(text, run[0][0]), run[org_last][1], "ORGANIZATION")
+        end = run[org_last][1]
+        if org_last == len(run) - 1 and text[end : end + 1] in _ORG_TAIL_OPENERS:
+            end = _cued_org_tail(text, end, lex)
+        return Span(extend_back(text, run[0][0]), end, "ORGANIZATION")
     end = run[-1][1]
     # A cue after the name (cheap matches first; whether the run reads as a person only then).
     # (the after-name patterns all open with a space or a possessive)

@@ -24,10 +24,11 @@ from crucible.scrubber.spans import Span
 _ODD_FIRST = (
     r"\p{Lu}[\p{L}]*(?:&\p{Lu}[\p{L}]*)+"  # AT&T, H&M, P&G
     r"|\d{1,3}-\p{Lu}[\p{L}]+"  # 7-Eleven
-    r"|(?:de|van|von|da|du|le|la|ten|ter) \p{Lu}[\p{L}\p{M}'’-]+"  # de Beers, van Leeuwen
+    r"|(?:de|van|von|da|du|le|la|ten|ter)(?: (?:der|den|de|la|le|du))? \p{Lu}[\p{L}\p{M}'’-]+"  # van der Sloot
 )
-# Words that may follow it inside the name: capitalised words and the same odd shapes.
-_NEXT = r"(?: \p{Lu}[\p{L}\p{M}'’&-]*)*"
+# Words that may follow it inside the name: capitalised words ("&"-joined too: "van der Sloot &
+# Huijben") and the same odd shapes.
+_NEXT = r"(?: (?:& )?\p{Lu}[\p{L}\p{M}'’&-]*)*"
 _SHAPED = regex.compile(
     rf"(?<=\b(?:at|for|with|by|from|to|of|into|through|quit|joined|left) (?:the )?)(?:{_ODD_FIRST}){_NEXT}"
     rf"(?![\p{{L}}\p{{M}}\d&])"
