@@ -43,6 +43,10 @@ def _covers(detector: Detector, text: str, value: str, entity: str | None = None
         ("Ship to:\nArany jános utca 151.\nH-1069 Szeged\nThanks!", "Arany jános utca 151.\nH-1069 Szeged"),
         ("meet me at Jírova 7, 738 97 Náměšť nad Oslavou", "Jírova 7, 738 97 Náměšť nad Oslavou"),
         ("send it to\n12 calle luna 8, durban, south africa.", "12 calle luna 8, durban, south africa"),
+        # a bare "Box" or "BP" before a postcode: the box number is the address's first line
+        ("Can you send it to Box 881, Westfield 45967?", "Box 881, Westfield 45967"),
+        ("Écrivez à BP 45, 75008 Paris.", "BP 45, 75008 Paris"),
+        ("Send it to\nBox 12\nLincoln, NE 68501", "Box 12\nLincoln, NE 68501"),
     ],
 )
 def test_address_shapes(detector: Detector, text: str, address: str) -> None:
@@ -56,6 +60,8 @@ def test_address_shapes(detector: Detector, text: str, address: str) -> None:
         "Turn left at the corner of the park and walk on.",
         "The score was 2 - 1 at half time.",
         "Thank u. 5 stars from me",
+        "Please tick Box 3 on the form.",
+        "Put it in Box 4, Shelf 2.",
     ],
 )
 def test_not_addresses(detector: Detector, text: str) -> None:

@@ -207,11 +207,15 @@ START_MILITARY = re.compile(
     # post-office boxes in English, Portuguese, Spanish, German, Dutch, French and Polish
     r"Post Office Box|Caixa Postal|Apartado(?: de Correos)?|Postfach|Postbus|Casilla(?: de Correos?)?|"
     r"Boîte [Pp]ostale|Skrytka [Pp]ocztowa)\s+\d+|"
+    # a bare "Box" (rural US) or French "BP" only when a postcode follows on the same or the next
+    # line ("Box 881, Westfield 45967", "BP 45, 75008 Paris", "27-732"): "Box 4, Shelf 2" is no address
+    r"\b(?:Box|BP|B\.P\.) \d+(?=(?:,[ \t]*|[ \t]*\n)[^\n]*\d\d[- ]?\d\d)|"
     r"\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n"
 )
 # Words without which START_MILITARY cannot match ("P.O. Box" holds "Box", "USNS" ... "US").
 _MILITARY_GATE = re.compile(
-    r"PSC|Unit|Box|Studio|Level|Flat|Apartment|Apt|Suite|H\.No\.|Floor|US|Post|Caixa|Apartado|Casilla|Boîte|Skrytka"
+    r"PSC|Unit|Box|Studio|Level|Flat|Apartment|Apt|Suite|H\.No\.|Floor|US|Post|Caixa|Apartado|Casilla|Boîte|Skrytka|"
+    r"BP|B\.P\."
 )
 START_CORNER = re.compile(r"\b(?:the )?(?:corner|intersection|junction) of ", re.IGNORECASE)
 _CORNER_KEYS = ("corner of ", "intersection of ", "junction of ")
