@@ -47,6 +47,11 @@ def _covers(detector: Detector, text: str, value: str, entity: str | None = None
         ("Can you send it to Box 881, Westfield 45967?", "Box 881, Westfield 45967"),
         ("Écrivez à BP 45, 75008 Paris.", "BP 45, 75008 Paris"),
         ("Send it to\nBox 12\nLincoln, NE 68501", "Box 12\nLincoln, NE 68501"),
+        ("Ship to: Box 881, East Rosemarymouth E2 7BU", "Box 881, East Rosemarymouth E2 7BU"),
+        ("Ship to: Box 881, Enya Ville N29VTC8", "Box 881, Enya Ville N29VTC8"),
+        # Philippine block and lot before the street
+        ("I live at B12 L88 Cypress Village Phase 2, Davidson Avenue, Ternate.", "B12 L88 Cypress Village Phase 2"),
+        ("Block 4, Lot 7 Sampaguita Street, Quezon City", "Block 4, Lot 7 Sampaguita Street"),
     ],
 )
 def test_address_shapes(detector: Detector, text: str, address: str) -> None:
@@ -62,6 +67,7 @@ def test_address_shapes(detector: Detector, text: str, address: str) -> None:
         "Thank u. 5 stars from me",
         "Please tick Box 3 on the form.",
         "Put it in Box 4, Shelf 2.",
+        "I got B2 L4 Shelves",
     ],
 )
 def test_not_addresses(detector: Detector, text: str) -> None:

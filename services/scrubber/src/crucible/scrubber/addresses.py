@@ -208,14 +208,18 @@ START_MILITARY = re.compile(
     r"Post Office Box|Caixa Postal|Apartado(?: de Correos)?|Postfach|Postbus|Casilla(?: de Correos?)?|"
     r"Boîte [Pp]ostale|Skrytka [Pp]ocztowa)\s+\d+|"
     # a bare "Box" (rural US) or French "BP" only when a postcode follows on the same or the next
-    # line ("Box 881, Westfield 45967", "BP 45, 75008 Paris", "27-732"): "Box 4, Shelf 2" is no address
-    r"\b(?:Box|BP|B\.P\.) \d+(?=(?:,[ \t]*|[ \t]*\n)[^\n]*\d\d[- ]?\d\d)|"
+    # line ("Box 881, Westfield 45967", "BP 45, 75008 Paris", "27-732", "E2 7BU", "R7N 9G4",
+    # "D93FE43"): "Box 4, Shelf 2" is no address
+    r"\b(?:Box|BP|B\.P\.) \d+(?=(?:,[ \t]*|[ \t]*\n)[^\n]*(?:\d\d[- ]?\d\d"
+    r"|\b[A-Z][A-Z\d]{1,3} ?\d[A-Z\d]{2}\b|\b[A-Z]\d[\dW] ?[A-Z\d]{4}\b))|"
+    # Philippine block and lot before the street ("B12 L88 Cypress Village", "Blk 4 Lot 7")
+    r"\b(?:B|Blk\.?|Block) ?\d{1,3},? (?:L|Lot) ?\d{1,3}(?= [A-Z])|"
     r"\b(?:USNS|USS|USNV|USCGC) [A-Z][^\W\d_]+\n"
 )
 # Words without which START_MILITARY cannot match ("P.O. Box" holds "Box", "USNS" ... "US").
 _MILITARY_GATE = re.compile(
     r"PSC|Unit|Box|Studio|Level|Flat|Apartment|Apt|Suite|H\.No\.|Floor|US|Post|Caixa|Apartado|Casilla|Boîte|Skrytka|"
-    r"BP|B\.P\."
+    r"BP|B\.P\.|B\d|Blk|Block"
 )
 START_CORNER = re.compile(r"\b(?:the )?(?:corner|intersection|junction) of ", re.IGNORECASE)
 _CORNER_KEYS = ("corner of ", "intersection of ", "junction of ")
