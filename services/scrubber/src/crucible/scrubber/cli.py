@@ -52,7 +52,9 @@ def scrub(
         raise typer.Exit(1)
 
 
-scrubber_app = typer.Typer(help="The scrubber's learned span tagger: train it.", no_args_is_help=True)
+scrubber_app = typer.Typer(
+    help="The scrubber's learned parts: train the span tagger, derive the name-first word list.", no_args_is_help=True
+)
 
 
 @scrubber_app.command("train-tagger")
@@ -96,6 +98,32 @@ def train_tagger(
             f"wrote {figures['out']}: kept {figures['kept'] or 'no type'}; "
             f"validation accuracy {figures['val_accuracy']}"
         )
+
+
+@scrubber_app.command("derive-name-words")
+def derive_name_words(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the list (default: the package's data/name_first_words.txt)."),
+    ] = None,
+) -> None:
+    """Derive the names English uses above all as names ("john", "sarah") with spaCy's small English
+    model, for the rules that read messages typed without capitals (name_first.py)."""
+    from crucible.common.errors import UsageError
+    from crucible.scrubber.baselines import SPACY_MODEL
+    from crucible.scrubber.lexicon import lexicon
+    from crucible.scrubber.name_first import NAME_FIRST_FILE, candidates_from, derive, write
+
+    try:
+        import spacy  # noqa: F401 - derivation only; the scrubber reads the stored list
+    except ImportError:
+        raise UsageError(f"derive-name-words needs spaCy and {SPACY_MODEL} (the bench's dependencies)") from None
+    lex = lexicon()
+    candidates = candidates_from(lex.first_names, lex.last_names, lex.frequency)
+    words = derive(candidates, SPACY_MODEL)
+    target = out or NAME_FIRST_FILE
+    write(words, target)
+    typer.echo(f"wrote {target}: {len(words)} of {len(candidates)} frequent listed names are names first")
 
 
 def register_cli(app: typer.Typer) -> None:

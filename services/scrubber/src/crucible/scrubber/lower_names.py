@@ -13,20 +13,22 @@ from collections.abc import Iterator
 import regex
 
 from crucible.scrubber.lexicon import NEVER_NAMES, Lexicon
+from crucible.scrubber.name_first import name_first_words
 from crucible.scrubber.spans import Span
 
 _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
 # Terms of address are no names, whatever the name lists say ("thanks mate", "hi babe").
 _ADDRESS_TERMS_TEXT = (
     "mate mates babe baby buddy darling boss honey hun hon love dear sweetie sweetheart man bro dude sis pal chief "
-    "doc sir madam miss guys folks team everyone everybody all friend friends girl girls boy boys kid kids kiddo son "
-    "champ boo bae fam gang again anyway though tho so too much lots"
+    "doc ma pa sir madam miss guys folks team everyone everybody all friend friends girl girls boy boys kid kids kiddo "
+    "son champ boo bae fam gang again anyway though tho so too much lots"
 )
 _ADDRESS_TERMS = frozenset(_ADDRESS_TERMS_TEXT.split())
 
 
 # In a message typed all in lower case, a single word is a name when it is a listed name rarer than
-# an everyday word (the bound lower_orgs uses: "kelsey", "okafor", not "will" or "grace") or a word
+# an everyday word (the bound lower_orgs uses: "kelsey", "okafor", not "will" or "grace"), a name
+# English uses above all as a name however frequent ("sarah", "david": name_first.py) or a word
 # English barely knows ("samoylova"), unless an article, a determiner or a linking verb before it
 # makes it a noun or an adjective.
 _LOWER_SINGLE_NAME_ZIPF = 4.3
@@ -56,7 +58,10 @@ def _lower_single_candidate(bare: str, lex: Lexicon) -> bool:
         if ok:
             freq = lex.frequency(bare)
             named = lex.is_name(bare)
-            ok = (named and freq < _LOWER_SINGLE_NAME_ZIPF) or (not named and freq < _LOWER_UNKNOWN_ZIPF)
+            # a frequent name English uses above all as a name is one too ("sarah", "david": name_first.py)
+            ok = (named and (freq < _LOWER_SINGLE_NAME_ZIPF or bare in name_first_words())) or (
+                not named and freq < _LOWER_UNKNOWN_ZIPF
+            )
         hit = cache[bare] = ok
     return hit
 

@@ -24,6 +24,7 @@ import regex
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
 from crucible.scrubber.lower_names import find_lower_single_names
 from crucible.scrubber.lower_orgs import find_lower_orgs
+from crucible.scrubber.name_first import name_first_words
 from crucible.scrubber.orgs import (
     NEWS_AFTER,
     NOT_ORG_ACRONYMS,
@@ -327,7 +328,8 @@ def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
 
 _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
 # In a message typed all in lower case a name has no capital to show it: a listed first name
-# that is not an everyday word, then an optional initial, then a listed or unknown surname.
+# that is not an everyday word (or is a name above all however frequent: "john", "sarah";
+# name_first.py), then an optional initial, then a listed or unknown surname.
 _LOWER_FIRST_MAX_ZIPF = 4.6
 _LOWER_LAST_MAX_ZIPF = 4.6
 
@@ -337,14 +339,20 @@ def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
     i = 0
     while i < len(words) - 1:
         s, e, w = words[i]
-        if w in lex.first_names and w not in NEVER_NAMES and lex.frequency(w) < _LOWER_FIRST_MAX_ZIPF:
+        if (
+            w in lex.first_names
+            and w not in NEVER_NAMES
+            and (lex.frequency(w) < _LOWER_FIRST_MAX_ZIPF or w in name_first_words())
+        ):
             j = i + 1
             if len(words[j][2].rstrip(".")) == 1 and j + 1 < len(words) and _gap_is_space(text, e, words[j][0]):
                 j += 1
             s2, _, w2 = words[j]
             bare = w2.rstrip(".").removesuffix("'s").removesuffix("’s")
             freq = lex.frequency(bare)
-            surname = (lex.is_name(bare) and freq < _LOWER_LAST_MAX_ZIPF) or (freq < COMMON_ZIPF and len(bare) > 2)
+            surname = (lex.is_name(bare) and (freq < _LOWER_LAST_MAX_ZIPF or bare in name_first_words())) or (
+                freq < COMMON_ZIPF and len(bare) > 2
+            )
             if surname and bare not in NEVER_NAMES and _gap_is_space(text, words[j - 1][1], s2):
                 yield Span(s, s2 + len(bare), "PERSON")
                 i = j + 1
@@ -488,9 +496,8 @@ def _holiday_head(text: str, run: list[tuple[int, int, str]]) -> bool:
 
 
 # A listed name that is also a very frequent English word ("Will", "Long", "Young", "Hope", "Price"),
-# alone and without a cue, is the word far more often than the name, wherever it stands; "John" is
-# frequent only as a name.
-_NAME_FIRST_WORDS = frozenset({"john"})
+# alone and without a cue, is the word far more often than the name, wherever it stands; one English
+# uses above all as a name ("John": name_first.py) stays a name.
 # "Bowman and White", "White, Bowman": a frequent word coordinated with another name is a name.
 _COORDINATED_BEFORE = regex.compile(r"\p{Lu}[\p{L}\p{M}'’-]+(?:,| and| &) $")
 _COORDINATED_AFTER = regex.compile(r"(?:,| and| &) \p{Lu}[\p{L}\p{M}'’-]+")
@@ -504,6 +511,9 @@ _PERSON_SLOT_BEFORE = regex.compile(
     r"|dear|is|was|does|did|has)\s+)$"
 )
 _PRONOUN_AFTER = regex.compile(r"[^.!?\n]{0,60}?\b(?i:she|he|her|him|his)\b")
+# Whoever is coordinated with the writer is a person, at a sentence's start too ("Per and I broke
+# up", "Summer and me").
+_WITH_WRITER = regex.compile(r",? (?:and|&) (?:I|me)\b")
 
 
 def _person_slot(text: str, start: int, end: int) -> bool:
@@ -670,10 +680,11 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         if (
             first == last
             and classes[first] == AMBIGUOUS
-            and words[first].lower() not in _NAME_FIRST_WORDS
+            and words[first].lower() not in name_first_words()
             and not speaker_label
             and not _listed_with_names(text, run[first][0], run[first][1], lex)
             and (_at_sentence_start(text, run[first][0]) or not _person_slot(text, run[first][0], run[first][1]))
+            and _WITH_WRITER.match(text, run[first][1]) is None
         ):
             return None
         # "Plan B", "Vitamin D" shapes: a frequent word and initials only
