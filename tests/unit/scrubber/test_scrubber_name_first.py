@@ -63,3 +63,25 @@ def test_everyday_words_in_lower_case_messages_stay(detector: Detector, text: st
 @pytest.mark.parametrize(("text", "name"), [("Per and I broke up.", "Per"), ("Will and I went home.", "Will")])
 def test_whoever_is_coordinated_with_the_writer_is_a_person(detector: Detector, text: str, name: str) -> None:
     assert _typed(detector, text) == [(name, "PERSON")]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my husband jane threatened to kill me", "jane"),  # a relation says a person follows
+        ("hi kate how are you", "kate"),
+        ("my ex ryan keeps calling", "ryan"),
+        ("text me back henry berglund!!", "henry berglund"),  # a rare listed surname after a frequent first name
+        ("i miss john nguyễn so much", "john nguyễn"),
+    ],
+)
+def test_lower_case_names_after_a_relation_or_before_a_rare_surname(detector: Detector, text: str, name: str) -> None:
+    assert _typed(detector, text) == [(name, "PERSON")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my mom lies to me", "my dad said no", "my mom will kill me", "my sister sad again", "we got a golden retriever"],
+)
+def test_verbs_adjectives_and_nouns_after_a_relation_stay(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == []

@@ -14,6 +14,7 @@ import regex
 
 from crucible.scrubber.lexicon import NEVER_NAMES, Lexicon
 from crucible.scrubber.name_first import name_first_words
+from crucible.scrubber.person_cues import PERSON_CUE, PERSON_CUE_ENDS
 from crucible.scrubber.spans import Span
 
 _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
@@ -66,13 +67,40 @@ def _lower_single_candidate(bare: str, lex: Lexicon) -> bool:
     return hit
 
 
+# After a relation, a title or a greeting ("my husband jane", "hi kate") a listed first name counts
+# up to this frequency: the cue says a person follows, but "my mom will", "my dad said", "my sister
+# sad again" are a verb and an adjective. Known cost: "my son drew a picture" (4.46).
+_CUED_NAME_MAX_ZIPF = 4.6  # the bound for first names in lower-case pairs (names.py)
+# Inflected everyday words after a relation are its verb ("my mom lies", "my dad worked").
+_INFLECTIONS = ("s", "ed", "ing")
+
+
+def _cued_candidate(bare: str, lex: Lexicon) -> bool:
+    if not bare.isalpha() or len(bare) < 2 or bare in NEVER_NAMES or bare in _ADDRESS_TERMS:
+        return False
+    if bare not in lex.first_names:
+        return False
+    if lex.frequency(bare) >= _CUED_NAME_MAX_ZIPF and bare not in name_first_words():
+        return False
+    return not any(
+        bare.endswith(x) and len(bare) - len(x) >= 3 and lex.frequency(bare[: -len(x)]) >= 3.0 for x in _INFLECTIONS
+    )
+
+
 def find_lower_single_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    """Single-word names in an all-lower-case message ("i met kelsey at the gym")."""
+    """Single-word names in an all-lower-case message ("i met kelsey at the gym", "my husband jane")."""
     for m in _LOWER_WORD.finditer(text):
         w = m.group().rstrip(".")
         bare = w.removesuffix("'s").removesuffix("’s")
+        prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
         if _lower_single_candidate(bare, lex):
-            prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
             if prev is not None and prev.group(1) in _NOT_BEFORE_NAMES:
                 continue
+            yield Span(m.start(), m.start() + len(bare), "PERSON")
+        elif (
+            prev is not None
+            and prev.group(1) in PERSON_CUE_ENDS
+            and _cued_candidate(bare, lex)
+            and PERSON_CUE.search(text, max(0, m.start() - 48), m.start()) is not None
+        ):
             yield Span(m.start(), m.start() + len(bare), "PERSON")

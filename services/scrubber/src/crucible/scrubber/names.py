@@ -42,6 +42,7 @@ from crucible.scrubber.orgs import (
     has_designator,
     is_coined_brand,
 )
+from crucible.scrubber.person_cues import PERSON_CUE, PERSON_CUE_ENDS
 from crucible.scrubber.spans import Span
 
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]{2,}|-[^\W\d_]+)*")
@@ -50,30 +51,8 @@ CAP_WORD = regex.compile(r"(?<![\p{L}\p{M}\d_'’-])\p{Lu}[\p{L}\p{M}]*(?:['’]
 # "Don't", "Can't", "I'll": the capitalised part of a contraction is never a name.
 CONTRACTION = re.compile(r"['’](?:t|ll|re|ve|d|m)\b", re.IGNORECASE)
 
-_RELATIONS = (
-    r"sister|brother|sis|bro|mom|mum|mother|dad|father|son|daughter|husband|wife|hubby|boyfriend|girlfriend|bf|gf|"
-    r"fianc[eé]e?|partner|spouse|friend|bestie|buddy|pal|boss|manager|supervisor|coworker|co-worker|colleague|"
-    r"roommate|flatmate|neighbou?r|therapist|counsel+or|doctor|cousin|aunt|uncle|grandma|grandpa|grandmother|"
-    r"grandfather|niece|nephew|ex|date|crush|kid|child|baby|stepson|stepdaughter|in-law|mother-in-law|"
-    r"father-in-law|teacher|coach|pastor|priest|rabbi|imam|lawyer"
-)
-PERSON_CUE = re.compile(
-    rf"(?:\b(?:my|our|his|her|their|your|the)\s+(?:(?:ex|step|best|new|old|late|former|little|big|older|younger|"
-    rf"half|twin)[- ]?)?(?:{_RELATIONS})(?:,)?|\b(?:named|called|name is|name's|names are|dear|hi|hello|hey|"
-    rf"mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?,?)\s+$",
-    re.IGNORECASE,
-)
 ORG_FORMAT = re.compile(
     r"\b([A-Z][^\W\d_]+), ([A-Z][^\W\d_]+),? and ([A-Z][^\W\d_]+)\b|\b[A-Z][^\W\d_]+ (?:and|&) Sons\b"
-)
-# The last word before a run decides whether a cue regex can match at all (a set lookup is far
-# cheaper than searching the window with the full pattern).
-_PERSON_CUE_ENDS = frozenset(
-    {w for w in _RELATIONS.replace("\\", "").replace("(", "|").replace(")", "|").split("|") if w.isalpha()}
-    | {"in-law", "mother-in-law", "father-in-law", "co-worker", "fiance", "fiancee", "fiancé", "fiancée"}
-    | {"counselor", "counsellor", "neighbor", "neighbour"}
-    | {"named", "called", "is", "name's", "are", "dear", "hi", "hello", "hey"}
-    | {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"}
 )
 SENTENCE_END = '.!?:;"“”\n•*-–—(['
 
@@ -332,6 +311,7 @@ _LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
 # name_first.py), then an optional initial, then a listed or unknown surname.
 _LOWER_FIRST_MAX_ZIPF = 4.6
 _LOWER_LAST_MAX_ZIPF = 4.6
+_LOWER_PAIRED_FIRST_MAX_ZIPF = 5.0
 
 
 def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
@@ -339,20 +319,24 @@ def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
     i = 0
     while i < len(words) - 1:
         s, e, w = words[i]
-        if (
-            w in lex.first_names
-            and w not in NEVER_NAMES
-            and (lex.frequency(w) < _LOWER_FIRST_MAX_ZIPF or w in name_first_words())
-        ):
+        listed = w in lex.first_names and w not in NEVER_NAMES
+        first_freq = lex.frequency(w) if listed else 0.0
+        name_first = listed and w in name_first_words()
+        if listed and (first_freq < _LOWER_PAIRED_FIRST_MAX_ZIPF or name_first):
             j = i + 1
             if len(words[j][2].rstrip(".")) == 1 and j + 1 < len(words) and _gap_is_space(text, e, words[j][0]):
                 j += 1
             s2, _, w2 = words[j]
             bare = w2.rstrip(".").removesuffix("'s").removesuffix("’s")
             freq = lex.frequency(bare)
-            surname = (lex.is_name(bare) and (freq < _LOWER_LAST_MAX_ZIPF or bare in name_first_words())) or (
-                freq < COMMON_ZIPF and len(bare) > 2
-            )
+            if first_freq < _LOWER_FIRST_MAX_ZIPF or name_first:
+                surname = (lex.is_name(bare) and (freq < _LOWER_LAST_MAX_ZIPF or bare in name_first_words())) or (
+                    freq < COMMON_ZIPF and len(bare) > 2
+                )
+            else:
+                # a more frequent first name ("henry", "martin") only before a listed surname English
+                # barely uses ("henry berglund"; "golden retriever" is no name)
+                surname = bare in lex.last_names and freq < COMMON_ZIPF and len(bare) > 2
             if surname and bare not in NEVER_NAMES and _gap_is_space(text, words[j - 1][1], s2):
                 yield Span(s, s2 + len(bare), "PERSON")
                 i = j + 1
@@ -634,7 +618,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             or (text.startswith(("'s ", "’s "), end) and POSSESSIVE_WORKPLACE.match(text, end) is not None)
         )
         and not (_only_names(classes, first) or _reads_as_person(words[first:], classes[first:], lex))
-        and not (last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None)
+        and not (last_word in PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None)
     ):
         return Span(start, end, "ORGANIZATION")
     if last > first and has_designator(words[last], words[last - 1]):
@@ -650,7 +634,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
             acronym = named == 1 and len(word) >= 2 and word.isupper() and word not in NOT_ORG_ACRONYMS
             if (acronym or named >= 2) and NEWS_AFTER.match(text, end):
                 return Span(start, end, "ORGANIZATION")
-    cued = last_word in _PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
+    cued = last_word in PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None
     if not cued:
         while first < len(run) and classes[first] in (STOP, COMMON):
             first += 1
