@@ -92,15 +92,16 @@ def find_lower_single_names(text: str, lex: Lexicon) -> Iterator[Span]:
     for m in _LOWER_WORD.finditer(text):
         w = m.group().rstrip(".")
         bare = w.removesuffix("'s").removesuffix("’s")
-        prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
         if _lower_single_candidate(bare, lex):
+            prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
             if prev is not None and prev.group(1) in _NOT_BEFORE_NAMES:
                 continue
             yield Span(m.start(), m.start() + len(bare), "PERSON")
-        elif (
-            prev is not None
-            and prev.group(1) in PERSON_CUE_ENDS
-            and _cued_candidate(bare, lex)
-            and PERSON_CUE.search(text, max(0, m.start() - 48), m.start()) is not None
-        ):
-            yield Span(m.start(), m.start() + len(bare), "PERSON")
+        elif bare in lex.first_names and _cued_candidate(bare, lex):
+            prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
+            if (
+                prev is not None
+                and prev.group(1) in PERSON_CUE_ENDS
+                and PERSON_CUE.search(text, max(0, m.start() - 48), m.start()) is not None
+            ):
+                yield Span(m.start(), m.start() + len(bare), "PERSON")

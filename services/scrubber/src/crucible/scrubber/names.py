@@ -553,6 +553,9 @@ _ORG_TAIL = regex.compile(
 _ORG_TAIL_OPENERS = frozenset("'’ .")
 
 
+_APOSTROPHES = ("'", "’")
+
+
 def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
     m = _ORG_TAIL.match(text, end)
     if m is None:
@@ -602,11 +605,12 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         return Span(extend_back(text, run[0][0]), end, "ORGANIZATION")
     end = run[-1][1]
     # A cue after the name (cheap matches first; whether the run reads as a person only then).
-    # (the after-name patterns all open with a space or a possessive)
+    # (the after-name patterns all open with a space or a possessive: one look at the next character)
+    after = text[end : end + 1]
     if (
         (
             (
-                text.startswith(" ", end)
+                after == " "
                 and (
                     WORKPLACE_AFTER.match(text, end) is not None
                     # an occupation only after two words or more: "the Uber driver" is a brand
@@ -615,7 +619,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
                     or (SUBJECT_ORG.match(text, end) is not None and _at_sentence_start(text, start))
                 )
             )
-            or (text.startswith(("'s ", "’s "), end) and POSSESSIVE_WORKPLACE.match(text, end) is not None)
+            or (after in _APOSTROPHES and POSSESSIVE_WORKPLACE.match(text, end) is not None)
         )
         and not (_only_names(classes, first) or _reads_as_person(words[first:], classes[first:], lex))
         and not (last_word in PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None)
