@@ -20,6 +20,7 @@ from crucible.scrubber.known import NameMatcher, fold
 from crucible.scrubber.lexicon import Lexicon, lexicon
 from crucible.scrubber.lower_addresses import find_lower_addresses
 from crucible.scrubber.names import find_names
+from crucible.scrubber.obfuscated import find_obfuscated
 from crucible.scrubber.org_shapes import find_shaped_orgs
 from crucible.scrubber.spans import Span, SpanIndex, resolve_overlaps
 from crucible.scrubber.structured import find_structured
@@ -57,6 +58,7 @@ class Detector:
             if span.entity_type == "URL" and not self._url_carries_name(text[span.start : span.end], matchers):
                 continue
             (soft if span.entity_type in SOFT_TYPES else hard).append(span)
+        hard.extend(find_obfuscated(text, self.lex))  # "john dot smith at gmail dot com", "insta: jk_89"
         for matcher in matchers:
             hard.extend(matcher.find(text, folded))
         if identifiers:
