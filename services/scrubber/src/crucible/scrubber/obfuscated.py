@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
+from crucible.common.regex_prefilter import NeedleFinder
 from crucible.scrubber.lexicon import COMMON_ZIPF, Lexicon
 from crucible.scrubber.spans import Span
 
@@ -40,7 +42,6 @@ _MAIL_PROVIDERS_TEXT = (
 )
 MAIL_PROVIDERS = frozenset(_MAIL_PROVIDERS_TEXT.split())
 _SPELLED = re.compile(r"[\[({<]\s*(?:at|dot)\s*[\])}>]|\s@|@\s|\sdot\s|\s\.\s", re.IGNORECASE)
-_EMAIL_GATE = re.compile(r"\bdot\b|[\[({<]at[\])}>]|\s@|@\s", re.IGNORECASE)
 
 _PLATFORMS = (
     r"insta(?:gram)?|ig|snap(?:chat)?|sc|tik ?tok|tt|twitter|discord|telegram|tg|kik|venmo|cash ?app|twitch|"
@@ -51,19 +52,32 @@ PLATFORM_HANDLE = re.compile(
     r"\s*(?::|-|=|\bis\b)\s*@?(?P<handle>[A-Za-z0-9_][A-Za-z0-9_.#$-]{2,29})",
     re.IGNORECASE,
 )
+# Substrings without which neither pattern can match, found in one Aho-Corasick pass over the text
+# (`NeedleFinder`): about 2 us a text (~1 % of detection), against 4 us for `in` tests of each and 9 us for case-blind
+# scans with the patterns. Two-letter platform names ("ig", "sc") only after a space or before ":".
 _PLATFORM_KEYS = (
-    "insta", "ig", "snap", "sc", "tik", "tt", "twitter", "discord", "telegram", "tg", "kik", "venmo", "cash", "twitch",
-    "reddit", "threads", "bluesky", "bsky", "github", "gh", "onlyfans", "skype", "signal", "wechat", "line id",
-    "steam", "xbox", "psn", "roblox",
+    "insta", "snap", "tik", "twitter", "discord", "telegram", "venmo", "cash", "reddit", "github", "twitch",
+    "threads", "bluesky", "bsky", "onlyfans", "skype", "signal", "wechat", "line id", "steam", "xbox", "psn",
+    "roblox", "kik", " ig", "ig:", " sc:", " tt:", " tg:", " gh:",
 )  # fmt: skip
+_EMAIL_KEYS = ("dot", "DOT", "Dot", "at]", "at)", "at}", "at>", "AT]", "AT)", " @", "@ ")
+
+
+@lru_cache(maxsize=1)
+def _needles() -> tuple[NeedleFinder, frozenset[str]]:
+    platform = {v for k in _PLATFORM_KEYS for v in (k, k.title(), k.upper())}
+    return NeedleFinder(platform | set(_EMAIL_KEYS)), frozenset(platform)
 
 
 def find_obfuscated(text: str, lex: Lexicon) -> Iterator[Span]:
     """EMAIL_ADDRESS and SOCIAL_HANDLE spans written without their usual shape."""
-    if _EMAIL_GATE.search(text) is not None:
+    finder, platform = _needles()
+    present = finder.present(text)
+    if not present:
+        return
+    if not present <= platform:
         yield from _emails(text)
-    lower = text.lower()
-    if any(key in lower for key in _PLATFORM_KEYS):
+    if not present.isdisjoint(platform):
         yield from _handles(text, lex)
 
 
