@@ -9,6 +9,8 @@
 - `pg_schema`: `url, schema = pg_schema("prefix")`, a PostgreSQL schema of the test's own on that
   server and a URL whose search_path is it; dropped after the test.
 - `runtime`: a Runtime on a temporary CRUCIBLE_HOME (SQLite registry, file artifact store).
+- `trained_scorer_models`, `tiny_base_model`: models built once per session (the scorer's, once per
+  machine), for tests that would otherwise build their own.
 """
 
 from __future__ import annotations
@@ -110,6 +112,23 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     rt = Runtime.create(settings)
     yield rt
     rt.registry.dispose()
+
+
+@pytest.fixture(scope="session")
+def trained_scorer_models() -> Path:
+    """The scorer's trained models folder (the policy's `model_key`), trained once per machine and
+    version of the training inputs into the cache tests/unit/scorer shares. A test that runs the
+    pipeline on a home of its own copies it there, or its scorer stage trains again (a minute or more)."""
+    import tempfile
+
+    from crucible.common.artifacts import ArtifactStore
+    from crucible.scorer.models import load_models
+    from crucible.scorer.policy import ScorerPolicy
+    from crucible.scorer.training import inputs_digest
+
+    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{inputs_digest()[:16]}"
+    load_models(ArtifactStore(root.as_uri()), ScorerPolicy(), train_if_missing=True)
+    return root / ScorerPolicy().model_key
 
 
 @pytest.fixture(scope="session")

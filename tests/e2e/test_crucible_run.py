@@ -1,12 +1,14 @@
-"""`crucible run` end to end, as a user runs it: a fresh CRUCIBLE_HOME, the embedded defaults,
-a small demo database. Checks what a person relies on: every record accounted for at every
-stage, the summary written where it says, and no planted PII anywhere downstream."""
+"""`crucible run` end to end, as a user runs it: a fresh CRUCIBLE_HOME (holding only the scorer's
+trained models, which the tests share), the embedded defaults, a small demo database. Checks what a
+person relies on: every record accounted for at every stage, the summary written where it says, and
+no planted PII anywhere downstream."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -28,8 +30,14 @@ def _planted_pii(demo_db: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+def finished_run(tmp_path_factory: pytest.TempPathFactory, trained_scorer_models: Path) -> tuple[Path, dict, str]:
+    from crucible.scorer.policy import ScorerPolicy
+
     home = tmp_path_factory.mktemp("run") / "home"
+    # The scorer's models where the embedded default looks for them (home/artifacts): trained once per
+    # machine from the same inputs the run would train them from, and shared with the other tests, so
+    # the run does not spend a minute or more training its own. Nothing else is put in the home.
+    shutil.copytree(trained_scorer_models, home / "artifacts" / ScorerPolicy().model_key)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRUCIBLE_")}
     env.update(CRUCIBLE_HOME=str(home), CRUCIBLE_LOG_JSON="false", OMP_NUM_THREADS="1", COLUMNS="200")
     proc = subprocess.run(
@@ -42,6 +50,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, 
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "training them now" not in proc.stdout + proc.stderr, "the run did not find the scorer's models"
     summaries = list((home / "runs").glob("*/summary.json"))
     assert len(summaries) == 1
     return home, json.loads(summaries[0].read_text()), proc.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterator
 
@@ -328,7 +329,7 @@ def test_hook_and_serve_publish_extract_completed(tmp_path, crucible_home, embed
     assert evt and all(r.source.table == "activities" and r.extraction.min_quality == 6.5 for r in evt)
 
 
-def test_unacknowledged_publish_leaves_the_watermark_in_place(tmp_path, rt, embedded_nats):
+def test_unacknowledged_publish_leaves_the_watermark_in_place(tmp_path, rt, embedded_nats, monkeypatch):
     path = tmp_path / "demo.db"
     write_demo(path, 20, 4)
     url = f"sqlite:///{path}"
@@ -336,6 +337,8 @@ def test_unacknowledged_publish_leaves_the_watermark_in_place(tmp_path, rt, embe
 
     async def main():
         bus = await Bus.connect(embedded_nats.url, rt.policy.bus)
+        # No PubAck ever comes, so a 1 s wait for it fails exactly as the default 10 s does, sooner.
+        monkeypatch.setattr(bus, "publish", functools.partial(bus.publish, timeout=1.0))
         embedded_nats.stop()  # the server goes away: no PubAck will come
         try:
             with pytest.raises(Exception, match="publish"):

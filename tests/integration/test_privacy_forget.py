@@ -12,15 +12,12 @@ import asyncio
 import json
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 
-import pytest
 from google.protobuf.json_format import ParseDict
 from sqlalchemy import delete, select
 
 from crucible.common import subjects
-from crucible.common.artifacts import ArtifactStore
 from crucible.common.config import Settings, load_policy
 from crucible.common.embedded import connected_bus
 from crucible.common.forgetting import forget_subject_everywhere, subject_record_ids
@@ -39,18 +36,6 @@ from crucible.v1 import records_pb2
 PHRASE = "zorblaxian pickleball"  # survives scrubbing (not personal), unique to the planted person
 PII = {"first_name": "Quillonette", "last_name": "Vexhammerly", "email": "quillonette.vexhammerly@example.org"}
 FAST_TRAIN = {"max_steps": 2, "checkpoint_every_steps": 2, "progress_every_steps": 1, "max_seq_length": 512}
-
-
-@pytest.fixture(scope="module")
-def scorer_models() -> Path:
-    """Trained once per machine and shared (as tests/integration/test_scorer_bus.py does)."""
-    from crucible.scorer.models import load_models
-    from crucible.scorer.policy import ScorerPolicy
-    from crucible.scorer.training import inputs_digest
-
-    root = Path(tempfile.gettempdir()) / f"crucible-scorer-test-models-{inputs_digest()[:16]}"
-    load_models(ArtifactStore(root.as_uri()), ScorerPolicy(), train_if_missing=True)
-    return root / ScorerPolicy().model_key
 
 
 def _runtime(home: Path, secret: str) -> Runtime:
@@ -153,10 +138,16 @@ async def _redeliver(rt: Runtime, blobs: list[bytes]) -> None:
         await asyncio.gather(*running.tasks, return_exceptions=True)
 
 
-def test_forget_leaves_nothing_anywhere_even_after_redelivery(tmp_path: Path, scorer_models: Path) -> None:
+def test_forget_leaves_nothing_anywhere_even_after_redelivery(
+    tmp_path: Path, trained_scorer_models: Path, tiny_base_model: Path
+) -> None:
     home = tmp_path / "home"
     rt = _runtime(home, "privacy-test-secret")
-    shutil.copytree(scorer_models, rt.artifacts.local_path("scorer/models/v4"))
+    # The session's tiny Llama where "tiny-base" resolves, so the trainer does not build its own:
+    # what is forgotten is the person's data, and the base model holds none of it.
+    shutil.copytree(tiny_base_model, home / "models" / "tiny-base")
+    # Where the scorer stage looks (a hard-coded older key made every run train the models again).
+    shutil.copytree(trained_scorer_models, rt.artifacts.local_path(rt.policy.section("scorer").model_key))
     from crucible.extractor.service import demo_db
 
     demo_db(home / "demo.db", 30, 7)

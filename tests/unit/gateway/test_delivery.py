@@ -40,6 +40,9 @@ class FakeRuntimeLora:
 
     refuse: str = ""
     hang: bool = False
+    # A hung load answers only once the test lets go (at close), long after the client's timeout:
+    # a fixed sleep would hold the server's graceful shutdown for all of it.
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     unsynced_loads: int = 0  # answer 404 (folder not there yet) to this many load calls first
     loaded: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -52,7 +55,7 @@ class FakeRuntimeLora:
             body = await request.json()
             self.calls.append(f"load {body['lora_name']}")
             if self.hang:
-                await asyncio.sleep(30)
+                await self.released.wait()
             if self.refuse:
                 return JSONResponse(
                     {"object": "error", "message": self.refuse, "type": "BadRequestError", "code": 400}, 400
@@ -116,6 +119,7 @@ async def _rig(runtime: Any, server: FakeRuntimeLora, tmp_path: Any, timeout: fl
 
     async def close() -> None:
         await router.close()
+        server.released.set()
         http.should_exit = True
         await task
 
