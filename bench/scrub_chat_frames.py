@@ -29,6 +29,8 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 
+from faker import Faker
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 warnings.filterwarnings("ignore")
 
@@ -124,8 +126,7 @@ _CONTACTS = (
 )
 
 
-def _faker(locale: str, seed: int):  # noqa: ANN202 - faker's proxy type
-    from faker import Faker
+def _faker(locale: str, seed: int) -> Faker:
 
     fake = Faker(locale)
     fake.seed_instance(seed)
@@ -231,7 +232,12 @@ def run() -> dict[str, object]:
         return presidio_spans(spacy, text)
 
     # Presidio's names for the same kinds (its spaCy model says ORG / LOCATION / PERSON).
-    presidio_types = {"ORG": "ORGANIZATION", "NRP": "ORGANIZATION", "LOCATION": "STREET_ADDRESS", "URL": "SOCIAL_HANDLE"}
+    presidio_types = {
+        "ORG": "ORGANIZATION",
+        "NRP": "ORGANIZATION",
+        "LOCATION": "STREET_ADDRESS",
+        "URL": "SOCIAL_HANDLE",
+    }
     kinds = {
         "employers_work_cues": employers_work_cues(),
         "employers_household_brands": employers_household_brands(),
