@@ -192,3 +192,13 @@ def test_cued_employers_keep_possessives_ampersands_and_legal_forms(detector: De
 
 def test_a_weekday_after_a_cued_possessive_name_is_not_part_of_it(detector: Detector) -> None:
     assert _typed(detector, "My shift at Wendy's Monday was long.") == [("Wendy's", "ORGANIZATION")]
+
+
+def test_names_joined_after_with_are_people_unless_a_workplace_cue_precedes(detector: Detector) -> None:
+    assert _typed(detector, "Had coffee with Jane and John today.") == [("Jane", "PERSON"), ("John", "PERSON")]
+    assert _typed(detector, "Had coffee with Rebecca Wilson and Jessica.") == [
+        ("Rebecca Wilson", "PERSON"),
+        ("Jessica", "PERSON"),
+    ]
+    assert _typed(detector, "I had a job interview with Thomas & Jones.") == [("Thomas & Jones", "ORGANIZATION")]
+    assert _typed(detector, "I signed with Eriksson & Norberg.") == [("Eriksson & Norberg", "ORGANIZATION")]

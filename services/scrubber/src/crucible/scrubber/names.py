@@ -244,7 +244,16 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
     ):
         yield from legal.finditer(text)
     if " & " in text or " and " in text or ", " in text or "-" in text:
-        yield from joined.finditer(text)
+        for m in joined.finditer(text):
+            # "coffee with Jane and John": after "with / for / by" without a workplace cue, names
+            # that open with a listed first name are people (the run rules type them)
+            if (
+                not text.startswith("at ", m.start() - 3)
+                and m.group().split(None, 1)[0].lower() in lex.first_names
+                and cue_before(text, m.start()) is None
+            ):
+                continue
+            yield m
 
 
 # People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
