@@ -49,6 +49,9 @@ def _covers(detector: Detector, text: str, value: str, entity: str | None = None
         ("Send it to\nBox 12\nLincoln, NE 68501", "Box 12\nLincoln, NE 68501"),
         ("Ship to: Box 881, East Rosemarymouth E2 7BU", "Box 881, East Rosemarymouth E2 7BU"),
         ("Ship to: Box 881, Enya Ville N29VTC8", "Box 881, Enya Ville N29VTC8"),
+        # a German street abbreviated before its number, not a person and a bare number
+        ("Please send it to Puntigamstr. 53, Apt 4C, Weiz.", "Puntigamstr. 53, Apt 4C, Weiz"),
+        ("Ship to:\nLöchelstr. 79\n53861 Einbeck\nThanks!", "Löchelstr. 79\n53861 Einbeck"),
         # Philippine block and lot before the street
         ("I live at B12 L88 Cypress Village Phase 2, Davidson Avenue, Ternate.", "B12 L88 Cypress Village Phase 2"),
         ("Block 4, Lot 7 Sampaguita Street, Quezon City", "Block 4, Lot 7 Sampaguita Street"),

@@ -239,6 +239,8 @@ TOKEN = re.compile(
     r"|\d{1,6}[A-Za-z]?(?:[-/]\d{1,6}[A-Za-z]?)?\b(?:\.(?=[ \t]*[,\n]))?"
     r"|[A-Z]{1,2}-\d{3,6}\b|(?=[A-Z0-9]*\d)[A-Z0-9]{3,8}\b"
     r"|[^\W\d_]+-\d{3,6}\b|(?i:depto|edif|apto|bldg|int)\.|#\s?\d+|(?:[^\W\d_]\.){2,3}|[^\W\d_]{1,4}\.(?=[ \t\n,])"
+    # a German street abbreviated before its number ("Puntigamstr. 53", "Löchelstr. 79")
+    r"|[^\W\d_]+str\.(?=[ \t]+\d)"
     r"|[^\W\d_]+(?:['’\-][^\W\d_]+)*)"
 )
 
