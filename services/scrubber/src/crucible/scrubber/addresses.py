@@ -375,9 +375,15 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
     # they name a street.
     start = _first_address_line(text, start, ends, tokens, lex)
     end = ends[-1]
-    tail = _country_tail(lex).match(text, end)
-    if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
-        end = tail.end()
+    # The country tail opens with a comma or a line break after spaces; the scan mostly stops at a
+    # lower-case word or a full stop, so the long pattern of country names is tried only after one.
+    after = end
+    while text.startswith((" ", "\t"), after):
+        after += 1
+    if text.startswith((",", "\n"), after):
+        tail = _country_tail(lex).match(text, end)
+        if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
+            end = tail.end()
     if _looks_like_address(tokens, text[start:end], lex, cued) or (corner and _two_streets(tokens, lex)):
         return Span(start, end, "STREET_ADDRESS")
     return None

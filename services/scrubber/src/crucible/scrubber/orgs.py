@@ -170,8 +170,11 @@ OF_HEADS = (
 )
 _CAPWORD = r"\p{Lu}[\p{L}\p{M}'’&-]*"
 OF_ORG = regex.compile(rf"(?<![\p{{L}}\p{{M}}])(?:{_CAPWORD} )*(?:{OF_HEADS}) of (?:the )?{_CAPWORD}(?: {_CAPWORD})*")
-# A plain search for the head is far cheaper than OF_ORG's scan from every capital.
-_OF_GATE = re.compile(rf"\b(?:{OF_HEADS}) of ")
+# A plain search for the head is far cheaper than OF_ORG's scan from every capital. No "\b" in
+# front: a pattern that opens with an assertion is tried at every position, one that opens with
+# literal words skips to their first letters in C (measured: 4.9 -> 0.9 us a text holding " of ").
+# A gate only needs to pass wherever OF_ORG can match, and OF_ORG tests what stands before.
+_OF_GATE = re.compile(rf"(?:{OF_HEADS}) of ")
 # "City of", "State of", "County of" only count after an employment cue ("I work for the City of Austin").
 _PLACE_HEADS = frozenset({"City", "County", "State", "Town", "Village", "Office", "Division", "Board"})
 
