@@ -64,11 +64,16 @@ STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
 _CLASS_CACHE: dict[int, dict[str, str]] = {}
 
 
-def _word_class(word: str, lex: Lexicon) -> str:
-    """Cached per lexicon: the same capitalised words come back record after record."""
+def _class_cache(lex: Lexicon) -> dict[str, str]:
     cache = _CLASS_CACHE.get(id(lex))
     if cache is None:
         cache = _CLASS_CACHE[id(lex)] = {}
+    return cache
+
+
+def _word_class(word: str, lex: Lexicon) -> str:
+    """Cached per lexicon: the same capitalised words come back record after record."""
+    cache = _class_cache(lex)
     cls = cache.get(word)
     if cls is None:
         if len(cache) > 200_000:
@@ -582,9 +587,10 @@ def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
 
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
-    # as an initial ("John I. Smith").
+    # as an initial ("John I. Smith"). (The cache is fetched once per run: nearly every word is in it.)
+    cache = _class_cache(lex)
     classes = [
-        _word_class(w, lex)
+        (cache.get(w) or _word_class(w, lex))
         if len(w) > 1 or not w.isupper()
         else STOP
         if w == "I" and not text.startswith(".", e)
