@@ -144,6 +144,8 @@ def _at_line_start(text: str, start: int) -> bool:
 # "St. Luke's Hospital", "Children's Mercy": a possessive joins a run only towards a designator.
 _ABBREVIATED = frozenset({"St", "Mt", "Ft"})
 _POSSESSIVE_GAPS = frozenset({"'s ", "’s "})
+# The longest gap that can join two capitalised words: two particles between spaces (" de la ").
+_LONGEST_JOIN = 3 + 2 * max(map(len, PARTICLES))
 
 
 def _possessive_joins(tokens: list[tuple[int, int, str]], k: int) -> bool:
@@ -162,16 +164,19 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
 
     Only capitalised words are visited (one C-level scan with `regex`'s \\p{Lu}); what lies between
     two of them decides whether they belong to one run."""
-    tokens = [
-        (m.start(), m.end(), m.group())
-        for m in CAP_WORD.finditer(text)
-        if text[m.end() : m.end() + 1] not in ("'", "’") or not CONTRACTION.match(text, m.end())
-    ]
+    tokens = []
+    for m in CAP_WORD.finditer(text):
+        start, end = m.span()
+        if text.startswith(("'", "’"), end) and CONTRACTION.match(text, end):
+            continue
+        tokens.append((start, end, m.group()))
     i = 0
     while i < len(tokens):
         run = [tokens[i]]
         j = i
         while j + 1 < len(tokens):
+            if tokens[j + 1][0] - tokens[j][1] > _LONGEST_JOIN:
+                break  # most gaps are whole clauses: neither copied nor split
             gap = text[tokens[j][1] : tokens[j + 1][0]]
             if (
                 gap in (" ", "  ")
@@ -585,6 +590,13 @@ def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
     return tail_end
 
 
+# One match says whether any of the four after-name cues can (most runs are followed by none).
+_ANY_CUE_AFTER = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (WORKPLACE_AFTER, OCCUPATION_AFTER, TENURE_AFTER, SUBJECT_ORG)), re.IGNORECASE
+)
+assert all(p.flags & re.IGNORECASE for p in (WORKPLACE_AFTER, OCCUPATION_AFTER, TENURE_AFTER, SUBJECT_ORG))
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
     # as an initial ("John I. Smith"). (The cache is fetched once per run: nearly every word is in it.)
@@ -630,6 +642,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         (
             (
                 after == " "
+                and _ANY_CUE_AFTER.match(text, end) is not None
                 and (
                     WORKPLACE_AFTER.match(text, end) is not None
                     # an occupation only after two words or more: "the Uber driver" is a brand
