@@ -257,7 +257,7 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
         )
     ):
         yield from legal.finditer(text)
-    if " & " in text or " and " in text or ", " in text or "-" in text:
+    if (" & " in text or " and " in text or ", " in text or "-" in text) and _JOINED_CUE.search(text):
         for m in joined.finditer(text):
             # "coffee with Jane and John": after "with / for / by" without a workplace cue, names
             # that open with a listed first name are people (the run rules type them)
@@ -268,6 +268,11 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
             ):
                 continue
             yield m
+
+
+# `joined` opens with a workplace preposition and a capital: a plain `re` search for them (any
+# letter but a-z stands in for a capital) turns away most texts before the lookbehind-first scan.
+_JOINED_CUE = re.compile(r"(?:at|for|by|with) [^\W\d_a-z]")
 
 
 # People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
