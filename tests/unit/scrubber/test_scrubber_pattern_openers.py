@@ -135,3 +135,16 @@ def test_possessive_company_words_find_the_same_companies(detector: Detector) ->
         text = "".join(w + rng.choice([" ", " ", ", ", " - ", "-", "'s ", ". "]) for w in parts)
         for rx, p in plain.items():
             assert [m.span() for m in p.finditer(text)] == [m.span() for m in rx.finditer(text)], text
+
+
+def test_the_joined_firm_gate_never_hides_a_joined_firm(detector: Detector) -> None:
+    _, joined, _ = names._company_pattern(detector.lex)
+    rng = random.Random(23)
+    words = ["at", "for", "by", "with", "chat", "Eriksson", "Norberg", "Łokietek", "Émile", "&", "and", "-", "x", "Åsa"]
+    hits = 0
+    for _ in range(5_000):
+        text = "".join(rng.choice(words) + rng.choice([" ", " ", ", ", " - "]) for _ in range(rng.randint(2, 8)))
+        if joined.search(text):
+            hits += 1
+            assert names._JOINED_CUE.search(text), text
+    assert hits > 100  # the random texts do hold joined firms
