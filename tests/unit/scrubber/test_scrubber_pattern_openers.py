@@ -117,10 +117,13 @@ def test_bounded_phone_pattern_finds_the_same_numbers() -> None:
     # that it stays quick (at 30 one string took it 280 ms).
     rng = random.Random("phone-bounded")
     samples = [_random_text(rng) for _ in range(5_000)]
-    samples += ["".join(rng.choice("0123456789" * 3 + " -./()+") for _ in range(rng.randint(1, 22))) for _ in range(10_000)]
-    samples += ["1)2)3)4)5)6)7)8)9)0)1)2/", "(1) (2) (3) (4) (5) 6/", "555)123 4567", "12)a", "+1 (555) 123-4567 ext. 12"]
+    digits_and_separators = "0123456789" * 3 + " -./()+"
+    for _ in range(10_000):
+        samples.append("".join(rng.choice(digits_and_separators) for _ in range(rng.randint(1, 22))))
+    samples += ["1)2)3)4)5)6)7)8)9)0)1)2/", "(1) (2) (3) (4) (5) 6/", "555)123 4567", "12)a", "+1 (555) 1234 ext. 12"]
     for text in samples:
-        assert [m.span() for m in _PHONE_PLAIN.finditer(text)] == [m.span() for m in structured.PHONE.finditer(text)], text
+        plain = [m.span() for m in _PHONE_PLAIN.finditer(text)]
+        assert plain == [m.span() for m in structured.PHONE.finditer(text)], text
 
 
 def test_possessive_company_words_find_the_same_companies(detector: Detector) -> None:
@@ -128,10 +131,11 @@ def test_possessive_company_words_find_the_same_companies(detector: Detector) ->
     plain = {rx: regex.compile(rx.pattern.replace("]*+", "]*")) for rx in (legal, joined)}
     assert all(p.pattern != rx.pattern for rx, p in plain.items())
     rng = random.Random("companies")
-    suffixes = sorted(detector.lex.company_suffixes)[:40] + ["Ltd", "GmbH", "S.A.", "Inc.", "d.o.o.", "& Co. KG"]
-    words = ["Smith", "Jones-Lee", "O'Neil", "St.", "Åsa", "Ébène", "Müller-", "A.", "Grupo", "PT", "and", "&", "at", "for"]
+    suffixes = [*sorted(detector.lex.company_suffixes)[:40], "Ltd", "GmbH", "S.A.", "Inc.", "d.o.o.", "& Co. KG"]
+    words = ["Smith", "Jones-Lee", "O'Neil", "St.", "Åsa", "Ébène", "Müller-", "A.", "Grupo", "PT", "and", "&", "at"]
+    words += ["for", *suffixes]
     for _ in range(4_000):
-        parts = [rng.choice(words + suffixes) for _ in range(rng.randint(1, 7))]
+        parts = [rng.choice(words) for _ in range(rng.randint(1, 7))]
         text = "".join(w + rng.choice([" ", " ", ", ", " - ", "-", "'s ", ". "]) for w in parts)
         for rx, p in plain.items():
             assert [m.span() for m in p.finditer(text)] == [m.span() for m in rx.finditer(text)], text

@@ -106,10 +106,7 @@ class SpanIndex:
         `end`, at or after `end - longest` (no list is built: asked once per run found)."""
         lo = bisect_left(self._starts, end - self._longest)
         hi = bisect_right(self._starts, start)
-        for span in self._spans[lo:hi]:  # a loop, not `any` over a generator: usually 0-2 spans
-            if span.end >= end:
-                return True
-        return False
+        return any(self._spans[j].end >= end for j in range(lo, hi))
 
     def overlapping(self, start: int, end: int) -> list[tuple[int, Span]]:
         lo = bisect_right(self._starts, start - self._longest)
