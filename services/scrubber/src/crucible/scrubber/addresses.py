@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import chain
 
 import regex
 
@@ -375,9 +376,15 @@ def _scan(text: str, start: int, lex: Lexicon, corner: bool, cued: bool) -> Span
     # they name a street.
     start = _first_address_line(text, start, ends, tokens, lex)
     end = ends[-1]
-    tail = _country_tail(lex).match(text, end)
-    if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
-        end = tail.end()
+    # The country tail opens with a comma or a line break after spaces; the scan mostly stops at a
+    # lower-case word or a full stop, so the long pattern of country names is tried only after one.
+    after = end
+    while text.startswith((" ", "\t"), after):
+        after += 1
+    if text.startswith((",", "\n"), after):
+        tail = _country_tail(lex).match(text, end)
+        if tail is not None and (tail.group("country")[0].isupper() or text.islower()):
+            end = tail.end()
     if _looks_like_address(tokens, text[start:end], lex, cued) or (corner and _two_streets(tokens, lex)):
         return Span(start, end, "STREET_ADDRESS")
     return None
@@ -494,11 +501,17 @@ def find_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
     found_starts: list[int] = []
     found_ends: list[int] = []
     longest = 0
+
+    def inside_found(start: int) -> bool:
+        lo, hi = bisect_right(found_starts, start - longest), bisect_right(found_starts, start)
+        return any(found_ends[j] > start for j in range(lo, hi))
+
     starts = [m.start() for m in START_MILITARY.finditer(text)] if _MILITARY_GATE.search(text) else []
     starts += [m.start() for rx in (START_STREET_TYPE, START_NUMBER) for m in rx.finditer(text)]
-    for start in [*starts, *_name_first_starts(text, lex)]:
-        lo, hi = bisect_right(found_starts, start - longest), bisect_right(found_starts, start)
-        if any(found_ends[j] > start for j in range(lo, hi)):
+    # The name-first starts are read lazily, after the other starts' addresses are found: most lie
+    # inside one (the street name before "No. 566"), and they are not looked at further.
+    for start in chain(starts, _name_first_starts(text, lex, inside_found)):
+        if inside_found(start):
             continue
         span = _scan(text, start, lex, corner=False, cued=False)
         if span is not None:
@@ -538,10 +551,10 @@ _WINDOW = 120
 _UP_TO_LAST_DIGIT = re.compile(r".*\d", re.DOTALL)
 
 
-def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
+def _name_first_starts(text: str, lex: Lexicon, skip: Callable[[int], bool] | None = None) -> Iterator[int]:
     """Addresses written name first ("Černá 39", "Calle Mayor 5", "Jalan Raya Setiabudhi No. 566"):
     a street prefix, a street-like word or an unknown proper noun, followed within four words by a
-    house number."""
+    house number. A start for which `skip` (asked as the starts are read) is true is left out."""
     first_digit = _DIGIT.search(text)
     if first_digit is None:
         return
@@ -569,6 +582,8 @@ def _name_first_starts(text: str, lex: Lexicon) -> Iterator[int]:
     )
     for i in candidates:
         start, tok = tokens[i]
+        if skip is not None and skip(start):
+            continue
         low = tok.lower()
         is_prefix = low in lex.street_prefixes or low.rstrip(".") in lex.street_prefixes
         streety = is_prefix or _is_street_word(low, lex)

@@ -137,7 +137,8 @@ _COUNTRY_CACHE: dict[int, frozenset[str]] = {}
 
 def find_lower_addresses(text: str, lex: Lexicon) -> Iterator[Span]:
     """STREET_ADDRESS spans in a message written without capitals."""
-    if _DIGIT.search(text) is None or _CAPITAL.search(text):
+    # (a capital is found within the first few characters of most texts; a missing digit only at the end)
+    if _CAPITAL.search(text) or _DIGIT.search(text) is None:
         return
     toks = _tokens(text)
     covered_to = -1

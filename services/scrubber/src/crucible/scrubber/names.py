@@ -64,11 +64,16 @@ STOP, COMMON, AMBIGUOUS, LISTED, UNKNOWN = "S", "C", "A", "G", "U"
 _CLASS_CACHE: dict[int, dict[str, str]] = {}
 
 
-def _word_class(word: str, lex: Lexicon) -> str:
-    """Cached per lexicon: the same capitalised words come back record after record."""
+def _class_cache(lex: Lexicon) -> dict[str, str]:
     cache = _CLASS_CACHE.get(id(lex))
     if cache is None:
         cache = _CLASS_CACHE[id(lex)] = {}
+    return cache
+
+
+def _word_class(word: str, lex: Lexicon) -> str:
+    """Cached per lexicon: the same capitalised words come back record after record."""
+    cache = _class_cache(lex)
     cls = cache.get(word)
     if cls is None:
         if len(cache) > 200_000:
@@ -139,6 +144,8 @@ def _at_line_start(text: str, start: int) -> bool:
 # "St. Luke's Hospital", "Children's Mercy": a possessive joins a run only towards a designator.
 _ABBREVIATED = frozenset({"St", "Mt", "Ft"})
 _POSSESSIVE_GAPS = frozenset({"'s ", "’s "})
+# The longest gap that can join two capitalised words: two particles between spaces (" de la ").
+_LONGEST_JOIN = 3 + 2 * max(map(len, PARTICLES))
 
 
 def _possessive_joins(tokens: list[tuple[int, int, str]], k: int) -> bool:
@@ -157,16 +164,19 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
 
     Only capitalised words are visited (one C-level scan with `regex`'s \\p{Lu}); what lies between
     two of them decides whether they belong to one run."""
-    tokens = [
-        (m.start(), m.end(), m.group())
-        for m in CAP_WORD.finditer(text)
-        if text[m.end() : m.end() + 1] not in ("'", "’") or not CONTRACTION.match(text, m.end())
-    ]
+    tokens = []
+    for m in CAP_WORD.finditer(text):
+        start, end = m.span()
+        if text.startswith(("'", "’"), end) and CONTRACTION.match(text, end):
+            continue
+        tokens.append((start, end, m.group()))
     i = 0
     while i < len(tokens):
         run = [tokens[i]]
         j = i
         while j + 1 < len(tokens):
+            if tokens[j + 1][0] - tokens[j][1] > _LONGEST_JOIN:
+                break  # most gaps are whole clauses: neither copied nor split
             gap = text[tokens[j][1] : tokens[j + 1][0]]
             if (
                 gap in (" ", "  ")
@@ -193,7 +203,11 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         i = j + 1
 
 
-_CAP = r"\p{Lu}[\p{L}\p{M}'’.-]*"
+# Possessive ("*+"): a name word is never given back letter by letter. Nothing that may follow one
+# (a space, ", ", " - ", "-") can start inside it except at a hyphen, and a split there ("Smith" "-"
+# "Jones") leaves the same pattern to match from the same place, so the matches are the same
+# (tests/unit/scrubber/test_scrubber_pattern_openers.py); the legal-form scan took 2.5x as long.
+_CAP = r"\p{Lu}[\p{L}\p{M}'’.-]*+"
 _JOIN = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - |-)"
 _JOIN_FIRMS = r"(?:,? (?:&|and|und|y|e|i|ve|og|och|et|en|és) |, | - )"
 
@@ -243,7 +257,7 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
         )
     ):
         yield from legal.finditer(text)
-    if " & " in text or " and " in text or ", " in text or "-" in text:
+    if (" & " in text or " and " in text or ", " in text or "-" in text) and _JOINED_CUE.search(text):
         for m in joined.finditer(text):
             # "coffee with Jane and John": after "with / for / by" without a workplace cue, names
             # that open with a listed first name are people (the run rules type them)
@@ -254,6 +268,11 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
             ):
                 continue
             yield m
+
+
+# `joined` opens with a workplace preposition and a capital: a plain `re` search for them (any
+# letter but a-z stands in for a capital) turns away most texts before the lookbehind-first scan.
+_JOINED_CUE = re.compile(r"(?:at|for|by|with) [^\W\d_a-z]")
 
 
 # People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
@@ -576,11 +595,19 @@ def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
     return tail_end
 
 
+# One match says whether any of the four after-name cues can (most runs are followed by none).
+_ANY_CUE_AFTER = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in (WORKPLACE_AFTER, OCCUPATION_AFTER, TENURE_AFTER, SUBJECT_ORG)), re.IGNORECASE
+)
+assert all(p.flags & re.IGNORECASE for p in (WORKPLACE_AFTER, OCCUPATION_AFTER, TENURE_AFTER, SUBJECT_ORG))
+
+
 def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> Span | None:
     # Single capitals are initials, except the pronoun "I" ("Should I leave him?") unless written
-    # as an initial ("John I. Smith").
+    # as an initial ("John I. Smith"). (The cache is fetched once per run: nearly every word is in it.)
+    cache = _class_cache(lex)
     classes = [
-        _word_class(w, lex)
+        (cache.get(w) or _word_class(w, lex))
         if len(w) > 1 or not w.isupper()
         else STOP
         if w == "I" and not text.startswith(".", e)
@@ -620,6 +647,7 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         (
             (
                 after == " "
+                and _ANY_CUE_AFTER.match(text, end) is not None
                 and (
                     WORKPLACE_AFTER.match(text, end) is not None
                     # an occupation only after two words or more: "the Uber driver" is a brand

@@ -170,8 +170,11 @@ OF_HEADS = (
 )
 _CAPWORD = r"\p{Lu}[\p{L}\p{M}'’&-]*"
 OF_ORG = regex.compile(rf"(?<![\p{{L}}\p{{M}}])(?:{_CAPWORD} )*(?:{OF_HEADS}) of (?:the )?{_CAPWORD}(?: {_CAPWORD})*")
-# A plain search for the head is far cheaper than OF_ORG's scan from every capital.
-_OF_GATE = re.compile(rf"\b(?:{OF_HEADS}) of ")
+# A plain search for the head is far cheaper than OF_ORG's scan from every capital. No "\b" in
+# front: a pattern that opens with an assertion is tried at every position, one that opens with
+# literal words skips to their first letters in C (measured: 4.9 -> 0.9 us a text holding " of ").
+# A gate only needs to pass wherever OF_ORG can match, and OF_ORG tests what stands before.
+_OF_GATE = re.compile(rf"(?:{OF_HEADS}) of ")
 # "City of", "State of", "County of" only count after an employment cue ("I work for the City of Austin").
 _PLACE_HEADS = frozenset({"City", "County", "State", "Town", "Village", "Office", "Division", "Board"})
 
@@ -257,6 +260,7 @@ OBJECT_ENDS = frozenset({"quit", "attend", "attends", "attended", "attending", "
 # Prepositions that also introduce people ("an interview with Sarah", "my shift for Tom"): after
 # these, a run that reads as a first name (and surname) stays a person.
 PERSON_PREPS = frozenset({"with", "for", "by", "to", "from"})
+_CUE_END_PAIRS = frozenset(w[-2:] for w in CUE_ENDS | OBJECT_ENDS | {"in"})
 # Words before a designator-ended name that belong to it: "St. Luke's Hospital", "Children's".
 # A number that starts a name right after a workplace preposition: "I work for 48 Factoring Inc".
 _BACK = regex.compile(r"(?:(?<=\b(?:at|for|with|by|from) )\d{1,4} )?(?:(?:St|Mt|Ft)\. |\p{Lu}[\p{L}\p{M}]*['’]s )*$")
@@ -266,7 +270,11 @@ def cue_before(text: str, start: int) -> str | None:
     """The preposition (or verb) that introduces an organisation right before `start`, if the
     clause before it holds an employment, study, care or membership cue."""
     tail = text[max(0, start - 16) : start].rstrip(" ,")
-    last = tail[max(tail.rfind(" "), tail.rfind("\n")) + 1 :].lower() if tail else ""
+    # Asked for most capitalised runs, and most words before one end in no cue word's last two
+    # letters: those are turned away before the last word is cut out.
+    if tail[-2:].lower() not in _CUE_END_PAIRS:
+        return None
+    last = tail[max(tail.rfind(" "), tail.rfind("\n")) + 1 :].lower()
     if last not in CUE_ENDS and last not in OBJECT_ENDS and last != "in":
         return None
     window = text[max(0, start - 80) : start]

@@ -49,9 +49,16 @@ IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]
 # Not inside a longer number or word; an abbreviation's dot may touch it ("Tel.0490 75 40 81").
 # A label may follow after a hyphen ("07700 063 966-Fax"), a digit may not (a longer number).
 # (opening character first, see CARD: "+" / "(" / a digit, then the lookbehinds one character wider)
+# Bounded backtracking: a match never ends before a digit (the closing lookahead), so how a run of
+# digits is cut into groups only uses up groups; the greedy cut uses fewest, and whatever a longer
+# cut can reach it reaches too. The digit counts are therefore possessive ("{1,8}+": never given
+# back). Of the separators at most one can be followed by a digit (none holds a digit), so the
+# first that is ends the choice (an atomic group). Written plainly the pattern tried every cut of
+# every run: 280 ms on the 30 characters "01621-597344615307/4262/-27810", now 0.02 ms; the
+# matches are the same (tests/unit/scrubber/test_scrubber_pattern_openers.py).
 PHONE = re.compile(
-    r"[+(\d](?:(?<![\w+/.-].)|(?<=[A-Za-z]\..))(?:(?<=\+)\s?\(?\d{1,4}\)?|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{0,5})"
-    r"(?:(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)?\d{1,8}\)?){0,10}"
+    r"[+(\d](?:(?<![\w+/.-].)|(?<=[A-Za-z]\..))(?:(?<=\+)\s?\(?\d{1,4}+\)?|(?<=\()\+?\d{1,5}+\)|(?<=\d)\d{0,5}+)"
+    r"(?:(?>(?:[ ./-]|\)[ ]?|[ ]?\(|\)?[ ./-]\(?|[ ]?/[ ]?)(?=\d))?\d{1,8}+\)?){0,10}"
     r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![\w/]|-\d)",
     re.IGNORECASE,
 )
@@ -116,7 +123,14 @@ _FOUR_DIGITS = re.compile(r"\d{4}")
 # Substrings without which ACCOUNT_ID / NATIONAL_ID cannot match (UUIDs need four "-"); one
 # alternation each, searched in C (a pattern of plain words skips to their first letters).
 _ACCOUNT_KEYS = re.compile("user|account|member|customer|client|profile|acct|login|uid|usr|cus")
-_NATIONAL_KEYS = re.compile("ssn|social|national|pesel|personal id|id number|passport|nino|tax|tin")
+# The national-id keys are NATIONAL_ID's own phrases: "social", "national", "tax" and a bare "tin"
+# ("meeting", "waiting") let one text in twelve through to the case-insensitive scan, which tries
+# every position (measured: 3 us a text on presidio-synth, now a tenth of that). "tin" counts only
+# as a word's start, tested after its "t" so the pattern still opens with plain letters.
+_NATIONAL_KEYS = re.compile(
+    "ssn|social security|social insurance|national id|national insurance|pesel|personal id|id number|passport"
+    r"|nino|tax id|t(?<!\w.)in"
+)
 
 
 def _digit_count(s: str) -> int:
