@@ -66,9 +66,10 @@ _BRANDS = (
     "Marks & Spencer", "Hewlett-Packard", "Coca-Cola", "The Cheesecake Factory", "The Home Depot", "KPMG",
     "JPMorgan Chase", "Chick-fil-A", "Bed Bath & Beyond", "Dick's Sporting Goods",
 )  # fmt: skip
-_FIRM_LOCALES = ("de_DE", "fr_FR", "es_ES", "nl_NL", "pl_PL", "it_IT", "pt_BR", "sv_SE")
+# (no it_IT: Faker's Italian city() draws from a set, so its text changes with PYTHONHASHSEED)
+_FIRM_LOCALES = ("de_DE", "fr_FR", "es_ES", "nl_NL", "pl_PL", "pt_PT", "pt_BR", "sv_SE")
 _ADDRESS_LOCALES = (
-    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR", "sv_SE", "da_DK", "fi_FI",
+    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "sk_SK", "nl_NL", "pl_PL", "pt_BR", "sv_SE", "da_DK", "fi_FI",
     "cs_CZ", "en_AU", "en_CA", "de_AT", "de_CH", "fr_CH", "pt_PT", "ro_RO", "hu_HU", "en_IE", "no_NO", "tr_TR",
     "es_MX", "id_ID", "en_IN", "fil_PH",
 )  # fmt: skip
@@ -83,7 +84,7 @@ _ADDRESS_FRAMES = (
     "I live at {a}, ring twice.",
 )
 _NAME_LOCALES = (
-    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_BR", "sv_SE", "da_DK", "fi_FI",
+    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "es_AR", "nl_NL", "pl_PL", "pt_BR", "sv_SE", "da_DK", "fi_FI",
     "cs_CZ", "tr_TR", "hu_HU", "ro_RO", "en_IN", "id_ID", "vi_VN", "fil_PH", "es_MX", "no_NO", "hr_HR", "sk_SK",
     "sl_SI", "et_EE", "lt_LT", "lv_LV", "ga_IE", "yo_NG", "zu_ZA", "sw",
 )  # fmt: skip
