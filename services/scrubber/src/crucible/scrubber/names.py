@@ -9,8 +9,9 @@ organisation.
 
 About 630 lines in one module on purpose: the word classes (`_word_class`), the run scanner and
 `_classify_run` balance each other's details (which capitalised run is a person, a workplace or
-ordinary words); what could stand alone already does (cues and designators in orgs.py, lower-case
-text in lower_names.py and lower_orgs.py, firm shapes in org_shapes.py).
+ordinary words); what could stand alone already does (cues and designators in orgs.py, person cues
+in person_cues.py, every lower-case reader in lower_names.py and lower_orgs.py, firm shapes in
+org_shapes.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from itertools import repeat
 import regex
 
 from crucible.scrubber.lexicon import AMBIGUOUS_ZIPF, COMMON_ZIPF, NEVER_NAMES, PARTICLES, Lexicon
-from crucible.scrubber.lower_names import find_lower_single_names
+from crucible.scrubber.lower_names import find_cued_lower_names, find_lower_name_pairs, find_lower_single_names
 from crucible.scrubber.lower_orgs import find_lower_orgs
 from crucible.scrubber.name_first import name_first_words
 from crucible.scrubber.orgs import (
@@ -275,107 +276,6 @@ def _find_companies(text: str, lex: Lexicon) -> Iterator[regex.Match[str]]:
 _JOINED_CUE = re.compile(r"(?:at|for|by|with) [^\W\d_a-z]")
 
 
-# People type names in lower case in chat ("my name is borna jerković"): after these cues, up to
-# three words that are listed names or unknown words are a name, whatever their case.
-LOWER_NAME_CUE = regex.compile(
-    r"\b(my name is|my name's|name is|names are|i['’]?m called|i am called|call me|calls me|named|called|"
-    r"maiden name is|this is|i am|i['’]m|im)\s+"
-    r"((?:[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?)(?:\s+[\p{L}\p{M}][\p{L}\p{M}'’-]*\.?){0,2})",
-    regex.IGNORECASE,
-)
-# "I'm", "I am", "this is" introduce a state far more often than a name ("I'm sad and tired",
-# "this is hard"), and Faker's name lists hold many everyday words ("Sad", "Lucky", "Precious",
-# "Windy"). After these cues a lower-case word is a name only when it is not an ordinary English
-# word; after a greeting ("hi, i'm anna") also a listed name that is not a very frequent word
-# ("hey i'm sad" stays).
-_WEAK_CUES = frozenset({"this is", "i am", "i'm", "i’m", "im"})
-_GREETING_BEFORE = regex.compile(
-    r"\b(?:hi|hello|hey|hiya|heya|greetings|yo)(?:\s+(?:there|all|everyone|guys))?[\s,!.]*$", regex.I
-)
-
-
-_GREETED_NAME_ZIPF = 4.5
-_CALL_CUES = frozenset({"call me", "calls me"})
-_LOWER_NAME_KEYS = ("name", "call", "this is", "i am", "i'm", "i’m", "im ")
-
-
-def _lower_case_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    lower = text.lower()
-    for k in _LOWER_NAME_KEYS:
-        if k in lower:
-            break
-    else:
-        return
-    for m in LOWER_NAME_CUE.finditer(text):
-        weak = m.group(1).lower() in _WEAK_CUES
-        greeted = weak and _GREETING_BEFORE.search(text, 0, m.start()) is not None
-        calling = m.group(1).lower() in _CALL_CUES
-        start = end = m.start(2)
-        pos = m.start(2)
-        for word in m.group(2).split():
-            bare = word.rstrip(".")
-            begin = text.index(word, pos)
-            pos = begin + len(word)
-            low = bare.lower()
-            if low in NEVER_NAMES:
-                break
-            freq = lex.frequency(low)
-            common = freq >= COMMON_ZIPF
-            if weak and common and not (greeted and freq < _GREETED_NAME_ZIPF):
-                break
-            # "call me back", "calls me now": after a call, a very frequent word is the call's adverb
-            if calling and freq >= AMBIGUOUS_ZIPF:
-                break
-            if not (lex.is_name(low) or not common or (len(bare) == 1 and end > start)):
-                break
-            end = begin + len(bare)
-        if end > start and not text[start:end][:1].isupper():  # capitalised names are handled by runs
-            yield Span(start, end, "PERSON")
-
-
-_LOWER_WORD = regex.compile(r"[\p{Ll}][\p{Ll}\p{M}'’-]*\.?")
-# In a message typed all in lower case a name has no capital to show it: a listed first name
-# that is not an everyday word (or is a name above all however frequent: "john", "sarah";
-# name_first.py), then an optional initial, then a listed or unknown surname.
-_LOWER_FIRST_MAX_ZIPF = 4.6
-_LOWER_LAST_MAX_ZIPF = 4.6
-_LOWER_PAIRED_FIRST_MAX_ZIPF = 5.0
-
-
-def _all_lower_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    words = [(m.start(), m.end(), m.group()) for m in _LOWER_WORD.finditer(text)]
-    i = 0
-    while i < len(words) - 1:
-        s, e, w = words[i]
-        listed = w in lex.first_names and w not in NEVER_NAMES
-        first_freq = lex.frequency(w) if listed else 0.0
-        name_first = listed and w in name_first_words()
-        if listed and (first_freq < _LOWER_PAIRED_FIRST_MAX_ZIPF or name_first):
-            j = i + 1
-            if len(words[j][2].rstrip(".")) == 1 and j + 1 < len(words) and _gap_is_space(text, e, words[j][0]):
-                j += 1
-            s2, _, w2 = words[j]
-            bare = w2.rstrip(".").removesuffix("'s").removesuffix("’s")
-            freq = lex.frequency(bare)
-            if first_freq < _LOWER_FIRST_MAX_ZIPF or name_first:
-                surname = (lex.is_name(bare) and (freq < _LOWER_LAST_MAX_ZIPF or bare in name_first_words())) or (
-                    freq < COMMON_ZIPF and len(bare) > 2
-                )
-            else:
-                # a more frequent first name ("henry", "martin") only before a listed surname English
-                # barely uses ("henry berglund"; "golden retriever" is no name)
-                surname = bare in lex.last_names and freq < COMMON_ZIPF and len(bare) > 2
-            if surname and bare not in NEVER_NAMES and _gap_is_space(text, words[j - 1][1], s2):
-                yield Span(s, s2 + len(bare), "PERSON")
-                i = j + 1
-                continue
-        i += 1
-
-
-def _gap_is_space(text: str, a: int, b: int) -> bool:
-    return 0 < b - a <= 2 and text[a:b].isspace()
-
-
 def find_names(text: str, lex: Lexicon) -> Iterator[Span]:
     """PERSON and ORGANIZATION spans in `text`; a surname's lower-case particles before a span
     belong to it ("da Rocha", "van der Horst Groep")."""
@@ -433,9 +333,9 @@ def _particles_before(text: str, start: int) -> int:
 
 
 def _find_names(text: str, lex: Lexicon) -> Iterator[Span]:
-    yield from _lower_case_names(text, lex)
+    yield from find_cued_lower_names(text, lex)
     if text.islower():
-        yield from _all_lower_names(text, lex)
+        yield from find_lower_name_pairs(text, lex)
         yield from find_lower_single_names(text, lex)
     yield from find_lower_orgs(text, lex)
     if lex.company_suffixes:
