@@ -9,7 +9,7 @@ Union", "Hospital", "Insurance", "LLC"). A designator keeps the whole run togeth
 Medical Center" is one organisation, never "Riverside" left in the text and "Medical Center"
 read as a person.
 
-About 480 lines, most of them the cue and designator lists and the patterns compiled from them:
+About 510 lines, most of them the cue and designator lists and the patterns compiled from them:
 data kept beside the few functions that read it (`cue_before` and the designator tests).
 """
 
