@@ -492,6 +492,8 @@ def _cued_org_tail(text: str, end: int, lex: Lexicon) -> int:
     # a weekday or a pronoun after the name is not part of it ("at Wendy's Monday", "at Wendy's I")
     while (space := text.rfind(" ", end, tail_end)) >= 0 and _word_class(text[space + 1 : tail_end], lex) == STOP:
         tail_end = space
+    while tail_end > end and text[tail_end - 1] in " &":  # "at Acme & I ...": the "&" was the sentence's
+        tail_end -= 1
     return tail_end
 
 
