@@ -131,10 +131,11 @@ def serve(
     import asyncio
 
     from crucible.common import logs
+    from crucible.common.bus import Bus
     from crucible.common.config import did_you_mean
     from crucible.common.embedded import nats_url_for
     from crucible.common.probes import ProbeState, heartbeat, serve_probes
-    from crucible.common.serving import install_stop_signals, run_services
+    from crucible.common.serving import Running, install_stop_signals, run_services
     from crucible.common.tracing import setup_tracing
 
     specs = discover_services()
@@ -152,15 +153,20 @@ def serve(
         stop = asyncio.Event()
         install_stop_signals(stop)
         beating = asyncio.create_task(heartbeat(probes, stop), name="probes:heartbeat")
+        # The checks are registered before start-up, so /readyz says "not ready" until the bus is
+        # connected and the workers run: with no checks yet, a live loop alone read as ready while
+        # the streams were still being created (and a NATS outage then stopped start-up).
+        bus: Bus | None = None
+        running: Running | None = None
+        probes.add_check("nats", lambda: bus is not None and bus.nc.is_connected)
+        probes.add_check("services", lambda: running is not None and not any(t.done() for t in running.tasks))
+        probes.add_check("subscribed", lambda: running is not None and running.subscribed)
         async with nats_url_for(runtime) as url:
             bus = await runtime.connect(url)
-            probes.add_check("nats", lambda: bus.nc.is_connected)
             running = await run_services(runtime, [spec], stop)
             if not running.tasks:
                 typer.echo(f"service {service} has nothing to serve", err=True)
                 raise typer.Exit(2)
-            probes.add_check("services", lambda: not any(t.done() for t in running.tasks))
-            probes.add_check("subscribed", lambda: running.subscribed)
             await asyncio.gather(*running.tasks)
             await runtime.close()
         stop.set()
