@@ -76,9 +76,9 @@ _INFLECTIONS = ("s", "ed", "ing")
 
 
 def _cued_candidate(bare: str, lex: Lexicon) -> bool:
-    if not bare.isalpha() or len(bare) < 2 or bare in NEVER_NAMES or bare in _ADDRESS_TERMS:
+    if bare not in lex.first_names or not bare.isalpha() or len(bare) < 2 or bare in NEVER_NAMES:
         return False
-    if bare not in lex.first_names:
+    if bare in _ADDRESS_TERMS:
         return False
     if lex.frequency(bare) >= _CUED_NAME_MAX_ZIPF and bare not in name_first_words():
         return False
@@ -97,7 +97,7 @@ def find_lower_single_names(text: str, lex: Lexicon) -> Iterator[Span]:
             if prev is not None and prev.group(1) in _NOT_BEFORE_NAMES:
                 continue
             yield Span(m.start(), m.start() + len(bare), "PERSON")
-        elif bare in lex.first_names and _cued_candidate(bare, lex):
+        elif _cued_candidate(bare, lex):
             prev = _PREV_WORD.search(text, max(0, m.start() - 20), m.start())
             if (
                 prev is not None
