@@ -10,7 +10,7 @@ store's records never held in memory.
    fails at any point removes what it wrote (`FileSink.discard`): never a partial version.
 
 `builder.build_version` stays as the in-memory reference the tests compare this with.
-About 400 lines on purpose: the four steps share one work folder and one discard-on-failure path,
+About 465 lines on purpose: the four steps share one work folder and one discard-on-failure path,
 which read best in order in one module.
 """
 

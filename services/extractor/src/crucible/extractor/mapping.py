@@ -6,7 +6,7 @@ mapping follows docs/developing.md "Record conventions". A row that cannot be ma
 raises `MappingError` with a short stable reason (a metric label) and a detail that names
 columns and values but never personal data.
 
-About 400 lines on purpose: one mapping per source table (check-ins, activities, quizzes,
+About 430 lines on purpose: one mapping per source table (check-ins, activities, quizzes,
 conversations), each next to the shared record-building steps it uses.
 """
 

@@ -9,7 +9,7 @@ What the later stages are tested on is planted at fixed rates and counted in `pl
 near-duplicates, low-quality replies, crisis content, non-English text, personal details
 inside free text, deleted accounts whose rows remain, and a few malformed rows.
 
-One module (about 700 lines) on purpose: `_Generator` draws every table from one random
+One module (about 730 lines) on purpose: `_Generator` draws every table from one random
 stream in a fixed order, and that order is what makes a seed give the same database; split
 across modules, the order would be easy to change without noticing. The text it assembles
 is data (`fragments.json`), not code.
