@@ -564,7 +564,9 @@ def _name_first_starts(text: str, lex: Lexicon, skip: Callable[[int], bool] | No
     # Likewise it stops at the first space after the last digit: no number follows, and a token
     # ends at a space as it would at the end of the text.
     begin = text.rfind(" ", 0, first_digit.start() - _WINDOW) + 1 if first_digit.start() > _WINDOW else 0
-    stop = text.find(" ", _UP_TO_LAST_DIGIT.match(text).end())
+    last_digit = _UP_TO_LAST_DIGIT.match(text)
+    assert last_digit is not None  # the text holds a digit (first_digit)
+    stop = text.find(" ", last_digit.end())
     stop = len(text) if stop == -1 else stop
     tokens = [(m.start(), m.group()) for m in _WORD_OR_NUMBER.finditer(text, begin, stop)]
     numbers = [j for j, (_, tok) in enumerate(tokens) if tok[0].isdigit()]

@@ -164,8 +164,12 @@ def _phones_in(text: str, start: int, end: int, depth: int = 0) -> Iterator[tupl
     into whatever numbers stand next to the phone ("1991-09-09 001-833-691-1878", "47 389-483-9958",
     "(585)367-2207 2012-01-21"); when the whole run is not a phone, dates split it and the longest
     run of its pieces that is a phone is taken, then the rest is searched again."""
-    start += _PHONE_EDGE_START.match(text, start, end).end() - start
-    end -= len(_PHONE_EDGE_END.search(text[start:end]).group())
+    lead = _PHONE_EDGE_START.match(text, start, end)
+    assert lead is not None  # both edge patterns match everywhere, if only the empty string
+    start = lead.end()
+    trail = _PHONE_EDGE_END.search(text[start:end])
+    assert trail is not None
+    end -= len(trail.group())
     if text[end - 1 : end] == ")" and text.count("(", start, end) < text.count(")", start, end):
         end -= 1  # the bracket closes something around the number
     if end - start < 6 or depth > 4:
