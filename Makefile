@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export DO_NOT_TRACK ?= 1
 
-.PHONY: run test lint contracts proto proto-check unit integration e2e bench chaos manifests dashboards images deploy-tools deploy-check clean help venv
+.PHONY: run test lint contracts proto proto-check unit integration e2e bench chaos manifests dashboards images deploy-tools deploy-check clean help venv native
 
 help:
 	@echo "make run    - set up and run the whole pipeline on embedded defaults"
@@ -39,12 +39,17 @@ $(STAMP): $(BIN)/python Makefile constraints.txt requirements-dev.txt libs/commo
 	$(PIP) --no-deps text-generation==0.7.0
 	@touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) native
 
-run: $(STAMP)
+# The scrubber's detection rules compiled with mypyc (services/scrubber/.../native.py): a no-op while
+# the compiled copy matches the sources. Without a C compiler the scrubber runs as Python, slower.
+native: $(STAMP)
+	@$(BIN)/crucible scrubber compile || echo "make native: the scrubber's rules were not compiled (above); it runs as Python, about 1.4x slower"
+
+run: $(STAMP) native
 	$(BIN)/crucible run
 
-test: $(STAMP) lint contracts proto-check deploy-tools
+test: $(STAMP) native lint contracts proto-check deploy-tools
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -54,13 +59,13 @@ lint: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) native
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) native
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP)
+e2e: $(STAMP) native
 	$(BIN)/python -m pytest -q tests/e2e
 
 proto: $(STAMP)
@@ -77,14 +82,14 @@ proto-check: $(STAMP)
 	  cmp -s $$tmp/$$f libs/common/src/$$f || { echo "stale generated code: libs/common/src/$$f (run make proto)"; rm -rf $$tmp; exit 1; }; \
 	done; rm -rf $$tmp; echo "generated contracts are up to date"
 
-bench: $(STAMP)
+bench: $(STAMP) native
 	$(BIN)/python bench/run_all.py
 
 # `make test` runs tests/chaos in a short form; this is the long one (override the knobs as needed).
 CHAOS_KILLS ?= 30
 CHAOS_RECORDS ?= 3000
 CHAOS_SEED ?= 25
-chaos: $(STAMP)
+chaos: $(STAMP) native
 	CRUCIBLE_CHAOS_KILLS=$(CHAOS_KILLS) CRUCIBLE_CHAOS_RECORDS=$(CHAOS_RECORDS) CRUCIBLE_CHAOS_SEED=$(CHAOS_SEED) \
 	  CRUCIBLE_CHAOS_TIMEOUT_S=900 $(BIN)/python -m pytest -q tests/chaos
 

@@ -75,6 +75,18 @@ def main() -> int:
         else:
             failed.append("cli_startup")
             print(f"{'cli_start':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+    if not args.only:
+        # The scrubber's compiled rules against the same rules as Python (issue 28's throughput).
+        cmd = [sys.executable, str(Path(__file__).parent / "scrub_native.py"), "--json"]
+        if args.quick:
+            cmd += ["--rounds", "1"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode == 0:
+            (RESULTS / "scrub_native.json").write_text(proc.stdout)
+            print(f"{'scrub_nat':<10} ok -> {RESULTS / 'scrub_native.json'}")
+        else:
+            failed.append("scrub_native")
+            print(f"{'scrub_nat':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
     if not args.only and not failed:
         # The capacity model turns the figures just measured into replicas, memory and GPU-hours.
         proc = subprocess.run(

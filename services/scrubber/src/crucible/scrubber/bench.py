@@ -15,7 +15,7 @@ Split: records whose template_id % 4 == 0 are the *dev* part (examples were read
 the patterns); the rest is *held out* (its records never read; only aggregate figures seen, but
 since 2026-12-05 aggregates beyond the headline ones have chosen rules, so it is a validation set,
 not a blind one: docs/scrubber.md). Both are reported; the held-out figures are the ones to quote.
-About 400 lines: the matching rule, the splits and the report's sections read best together.
+About 410 lines: the matching rule, the splits and the report's sections read best together.
 """
 
 from __future__ import annotations
@@ -299,6 +299,8 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
     from crucible.scrubber.anonymize import anonymize
     from crucible.scrubber.control import clean_messages, over_redaction
     from crucible.scrubber.detect import Detector
+    from crucible.scrubber.native import in_use as native_in_use
+    from crucible.scrubber.native import state as native_state
 
     path = default_dataset()
     data = json.loads(path.read_text())
@@ -396,6 +398,9 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             "baseline_spacy": f"presidio AnalyzerEngine, default recognizers, SpacyNlpEngine({SPACY_MODEL})",
             "ratio_vs_presidio_spacy_sm": ratio_spacy,
             "scrubber_build_seconds": round(build_seconds, 2),
+            # native.py: whether the rules ran compiled (current) or as Python (absent, stale, off)
+            "scrubber_compiled_rules": native_state(),
+            "scrubber_compiled_in_use": native_in_use(),
         },
         "learned_detector": _learned_detector(detector, data, dev_idx, held_idx, messages, baseline, rounds),
         "known_entities": known_entities_check(detector, n=60 if quick else 300),

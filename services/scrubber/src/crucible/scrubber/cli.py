@@ -53,7 +53,8 @@ def scrub(
 
 
 scrubber_app = typer.Typer(
-    help="The scrubber's learned parts: train the span tagger, derive the name-first word list.", no_args_is_help=True
+    help="The scrubber's built parts: train the span tagger, derive the name-first word list, compile the rules.",
+    no_args_is_help=True,
 )
 
 
@@ -124,6 +125,31 @@ def derive_name_words(
     target = out or NAME_FIRST_FILE
     write(words, target)
     typer.echo(f"wrote {target}: {len(words)} of {len(candidates)} frequent listed names are names first")
+
+
+@scrubber_app.command("compile")
+def compile_rules(
+    force: Annotated[bool, typer.Option("--force", help="Compile even when the compiled copy is current.")] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Only print the state: current, stale, absent or off.")
+    ] = False,
+) -> None:
+    """Compile the detection rules to C with mypyc (native.py): about 1.4x faster detection, the same
+    spans. A no-op when the compiled copy matches the sources; without it the scrubber runs as Python."""
+    from crucible.common.errors import CrucibleError, UsageError
+    from crucible.scrubber.native import NATIVE_DIR_NAME, PACKAGE_DIR, build, state
+
+    if status:
+        typer.echo(state())
+        return
+    try:
+        import mypyc  # noqa: F401 - a build tool (requirements-dev.txt), never needed to run
+    except ImportError:
+        raise UsageError("compile needs mypy's mypyc (pip install mypy==2.4.1) and a C compiler") from None
+    result = build(force=force)
+    if result != "current":
+        raise CrucibleError(f"the compiled rules are {result} after the build ({PACKAGE_DIR / NATIVE_DIR_NAME})")
+    typer.echo(f"compiled rules current: {PACKAGE_DIR / NATIVE_DIR_NAME}")
 
 
 def register_cli(app: typer.Typer) -> None:

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
-NAME_FIRST_FILE = Path(__file__).parent / "data" / "name_first_words.txt"
+# Found through the package, not beside this module: compiled (native.py), the module lies in _native/
+NAME_FIRST_FILE = Path(str(files("crucible.scrubber") / "data" / "name_first_words.txt"))
 # Listed names at least this frequent are the ones the lower-case rules refuse as everyday words;
 # rarer ones need no list.
 CANDIDATE_MIN_ZIPF = 4.3

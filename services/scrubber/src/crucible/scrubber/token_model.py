@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 LABELS = ("O", "PERSON", "ORGANIZATION", "STREET_ADDRESS")
-WEIGHTS = Path(__file__).parent / "data" / "span_tagger.npz"
+# Found through the package, not beside this module: compiled (native.py), the module lies in _native/
+WEIGHTS = Path(str(files("crucible.scrubber") / "data" / "span_tagger.npz"))
 DIM = 384
 CONTEXT = 3  # words either side
 # Capitalised words, initials, numbers (house numbers) and the small words that sit inside names.
@@ -325,7 +327,7 @@ class SpanTagger:
             anchors = [s for s in spans if s.entity_type in kept]
             if not anchors:
                 return spans  # the common path: nothing the kept types could attach to
-        windows = None
+        windows: list[tuple[int, int]] | None = None
         if anchors is not None:  # only the text around those spans is read
             windows = []
             for a in sorted(anchors):
