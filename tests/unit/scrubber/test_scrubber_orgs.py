@@ -202,3 +202,35 @@ def test_names_joined_after_with_are_people_unless_a_workplace_cue_precedes(dete
     ]
     assert _typed(detector, "I had a job interview with Thomas & Jones.") == [("Thomas & Jones", "ORGANIZATION")]
     assert _typed(detector, "I signed with Eriksson & Norberg.") == [("Eriksson & Norberg", "ORGANIZATION")]
+
+
+@pytest.mark.parametrize(
+    ("text", "org"),
+    [
+        ("I just got an email from Harbor Point Lending about my loan.", "Harbor Point Lending"),
+        ("Did you see what Open Door Care posted today?", "Open Door Care"),
+        ("According to Prime Data Analytics, the outage is over.", "Prime Data Analytics"),
+        ("The movers from Atlas Van Lines broke my lamp.", "Atlas Van Lines"),
+        ("I got a letter from Green Hill Mortgage today.", "Green Hill Mortgage"),
+        ("The Quill Ridge Tribune ran the story on Sunday.", "Quill Ridge Tribune"),
+    ],
+)
+def test_a_trade_word_last_ends_a_business_name_without_a_cue(detector: Detector, text: str, org: str) -> None:
+    assert (org, "ORGANIZATION") in _typed(detector, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My Mortgage Payments went up again.",
+        "He works in Civil Engineering now.",
+        "We need more Cleaning Supplies for the apartment.",
+        "The Urgent Care wait was two hours.",
+        "Mom's in Intensive Care but stable.",
+        "The Secret Service guys were everywhere.",
+        "My Home Security camera caught the raccoon.",
+        "Skin Care products are so expensive now.",
+    ],
+)
+def test_two_everyday_words_ending_in_a_trade_word_stay_text(detector: Detector, text: str) -> None:
+    assert _typed(detector, text) == []

@@ -7,7 +7,7 @@ after "I work at", "my boss at" is a workplace; after "my sister", "Dr.", "named
 even when it is an ordinary word ("my friend Grace"); a run ending in "Inc", "Group", ... is an
 organisation.
 
-About 630 lines in one module on purpose: the word classes (`_word_class`), the run scanner and
+About 640 lines in one module on purpose: the word classes (`_word_class`), the run scanner and
 `_classify_run` balance each other's details (which capitalised run is a person, a workplace or
 ordinary words); what could stand alone already does (cues and designators in orgs.py, person cues
 in person_cues.py, every lower-case reader in lower_names.py and lower_orgs.py, firm shapes in
@@ -35,6 +35,7 @@ from crucible.scrubber.orgs import (
     POSSESSIVE_WORKPLACE,
     SUBJECT_ORG,
     TENURE_AFTER,
+    TRADE_TAILS,
     WORKPLACE_AFTER,
     cue_before,
     extend_back,
@@ -564,7 +565,10 @@ def _classify_run(text: str, run: list[tuple[int, int, str]], lex: Lexicon) -> S
         and not (last_word in PERSON_CUE_ENDS and PERSON_CUE.search(preceding) is not None)
     ):
         return Span(start, end, "ORGANIZATION")
-    if last > first and has_designator(words[last], words[last - 1]):
+    if last > first and (
+        has_designator(words[last], words[last - 1])
+        or (words[last].lower() in TRADE_TAILS and (last - first >= 2 or classes[last - 1] != COMMON))
+    ):
         return Span(extend_back(text, start), run[last][1], "ORGANIZATION")
     # A name the lists cannot call a person's (everyday words, an acronym) as the subject of a
     # reporting verb or the owner of a business noun: "General Electric said", "IBM's CEO".

@@ -9,7 +9,7 @@ Union", "Hospital", "Insurance", "LLC"). A designator keeps the whole run togeth
 Medical Center" is one organisation, never "Riverside" left in the text and "Medical Center"
 read as a person.
 
-About 510 lines, most of them the cue and designator lists and the patterns compiled from them:
+About 560 lines, most of them the cue, designator and trade-word lists and the patterns compiled from them:
 data kept beside the few functions that read it (`cue_before` and the designator tests).
 """
 
@@ -159,6 +159,54 @@ DESIGNATORS = ORG_SUFFIXES | frozenset(
         "fund",
         "co-op",
         "cooperative",
+    ]
+)
+# The trade a firm names itself after, last ("Harbor Point Lending", "Northgate Analytics", "Atlas
+# Van Lines"). Everyday phrases end in them too ("Mortgage Payments", "Civil Engineering"), so they
+# end a name only after two words or after one that is not an everyday word (names.py).
+TRADE_TAILS = frozenset(
+    [
+        "care",
+        "service",
+        "security",
+        "finance",
+        "financial",
+        "lending",
+        "loans",
+        "mortgage",
+        "payments",
+        "bancorp",
+        "investments",
+        "advisors",
+        "advisory",
+        "properties",
+        "analytics",
+        "insights",
+        "network",
+        "consultants",
+        "lines",
+        "movers",
+        "staffing",
+        "securities",
+        "ratings",
+        "schools",
+        "tutoring",
+        "brands",
+        "apparel",
+        "outfitters",
+        "supply",
+        "supplies",
+        "electronics",
+        "therapeutics",
+        "diagnostics",
+        "biotech",
+        "engineering",
+        "architects",
+        "cleaning",
+        "catering",
+        "tribune",
+        "herald",
+        "gazette",
     ]
 )
 
