@@ -27,6 +27,19 @@ def bench_names() -> list[str]:
     return out.split()
 
 
+def _run_script(name: str, extra: list[str], env: dict[str, str]) -> bool:
+    """bench/<name>.py --json; its output kept as bench/results/<name>.json."""
+    cmd = [sys.executable, str(Path(__file__).parent / f"{name}.py"), "--json", *extra]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        print(f"{name:<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+        return False
+    (RESULTS / f"{name}.json").write_text(proc.stdout)
+    print(f"{name:<10} ok in {time.monotonic() - t0:.0f}s -> {RESULTS / (name + '.json')}")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default="", help="comma-separated bench names")
@@ -51,42 +64,17 @@ def main() -> int:
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(f"{name:<10} ok in {seconds:.0f}s -> {RESULTS / (name + '.json')}")
     if not args.only:
-        # The bus path at scale (a script: it spans four stages, which no one service may import).
-        cmd = [sys.executable, str(Path(__file__).parent / "bus_scale.py"), "--json"]
-        if args.quick:
-            cmd += ["--records", "20000"]
-        t0 = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode == 0:
-            (RESULTS / "bus_scale.json").write_text(proc.stdout)
-            print(f"{'bus_scale':<10} ok in {time.monotonic() - t0:.0f}s -> {RESULTS / 'bus_scale.json'}")
-        else:
-            failed.append("bus_scale")
-            print(f"{'bus_scale':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
-    if not args.only:
-        # CLI start-up against a bare typer app (issue 23: under 3x, under 1 s when quiet).
-        cmd = [sys.executable, str(Path(__file__).parent / "cli_startup.py"), "--json"]
-        if args.quick:
-            cmd += ["--runs", "3"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode == 0:
-            (RESULTS / "cli_startup.json").write_text(proc.stdout)
-            print(f"{'cli_start':<10} ok -> {RESULTS / 'cli_startup.json'}")
-        else:
-            failed.append("cli_startup")
-            print(f"{'cli_start':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
-    if not args.only:
-        # The scrubber's compiled rules against the same rules as Python (issue 28's throughput).
-        cmd = [sys.executable, str(Path(__file__).parent / "scrub_native.py"), "--json"]
-        if args.quick:
-            cmd += ["--rounds", "1"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if proc.returncode == 0:
-            (RESULTS / "scrub_native.json").write_text(proc.stdout)
-            print(f"{'scrub_nat':<10} ok -> {RESULTS / 'scrub_native.json'}")
-        else:
-            failed.append("scrub_native")
-            print(f"{'scrub_nat':<10} FAILED: {proc.stderr.strip().splitlines()[-1:]}")
+        # Scripts rather than `crucible bench` entries: the bus path at scale spans four stages, which
+        # no one service may import; CLI start-up times whole processes against a bare typer app
+        # (issue 23: under 3x, under 1 s when quiet); the scrubber's compiled rules run against the
+        # same rules as Python in two processes (issue 28's throughput).
+        for script, quick_args in (
+            ("bus_scale", ["--records", "20000"]),
+            ("cli_startup", ["--runs", "3"]),
+            ("scrub_native", ["--rounds", "1"]),
+        ):
+            if not _run_script(script, quick_args if args.quick else [], env):
+                failed.append(script)
     if not args.only and not failed:
         # The capacity model turns the figures just measured into replicas, memory and GPU-hours.
         proc = subprocess.run(
