@@ -134,3 +134,23 @@ def test_compiled_and_python_rules_find_the_same_spans() -> None:
     assert sum(map(len, python["spans"])) > len(texts)  # the corpus is full of PII
     differing = [i for i, (a, b) in enumerate(zip(python["spans"], compiled["spans"], strict=True)) if a != b]
     assert not differing, f"{len(differing)} texts differ, first: {texts[differing[0]]!r}"
+
+
+def test_a_failed_build_is_one_clear_error_and_the_copy_stays(monkeypatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from crucible.common.errors import CrucibleError
+    from crucible.scrubber.cli import register_cli
+
+    def broken(force: bool = False) -> str:
+        raise SystemExit("error: command 'cc' failed: No such file or directory")
+
+    monkeypatch.setattr(native, "build", broken)
+    app = typer.Typer()
+    register_cli(app)
+    before = native.state()
+    result = CliRunner().invoke(app, ["scrubber", "compile"])
+    assert isinstance(result.exception, CrucibleError)
+    assert "command 'cc' failed" in str(result.exception) and "runs as Python" in str(result.exception)
+    assert native.state() == before

@@ -146,7 +146,13 @@ def compile_rules(
         import mypyc  # noqa: F401 - a build tool (requirements-dev.txt), never needed to run
     except ImportError:
         raise UsageError("compile needs mypy's mypyc (pip install mypy==2.4.1) and a C compiler") from None
-    result = build(force=force)
+    try:
+        result = build(force=force)
+    except (Exception, SystemExit) as exc:  # setuptools reports a failed compiler run as SystemExit
+        raise CrucibleError(
+            f"compiling the scrubber's rules failed ({str(exc).strip().splitlines()[-1][:300]}); "
+            "the scrubber runs as Python until a build succeeds"
+        ) from None
     if result != "current":
         raise CrucibleError(f"the compiled rules are {result} after the build ({PACKAGE_DIR / NATIVE_DIR_NAME})")
     typer.echo(f"compiled rules current: {PACKAGE_DIR / NATIVE_DIR_NAME}")
