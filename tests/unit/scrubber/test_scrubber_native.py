@@ -150,7 +150,7 @@ def test_a_failed_build_is_one_clear_error_and_the_copy_stays(monkeypatch) -> No
     app = typer.Typer()
     register_cli(app)
     before = native.state()
-    result = CliRunner().invoke(app, ["scrubber", "compile"])
+    result = CliRunner().invoke(app, ["scrubber", "compile", "--force"])  # a build is attempted
     assert isinstance(result.exception, CrucibleError)
     assert "command 'cc' failed" in str(result.exception) and "runs as Python" in str(result.exception)
     assert native.state() == before

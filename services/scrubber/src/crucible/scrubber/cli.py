@@ -139,8 +139,12 @@ def compile_rules(
     from crucible.common.errors import CrucibleError, UsageError
     from crucible.scrubber.native import NATIVE_DIR_NAME, PACKAGE_DIR, build, state
 
+    current = state()
     if status:
-        typer.echo(state())
+        typer.echo(current)
+        return
+    if current == "current" and not force:  # nothing to build: the build tool need not be here
+        typer.echo(f"compiled rules current: {PACKAGE_DIR / NATIVE_DIR_NAME}")
         return
     try:
         import mypyc  # noqa: F401 - a build tool (requirements-dev.txt), never needed to run
